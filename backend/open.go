@@ -1,0 +1,91 @@
+package backend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway/uplink"
+)
+
+// Options configures Open, the body of `edgegw open`.
+type Options struct {
+	Subscribe uplink.SubscribeConfig // used when Files is empty
+	Files     []string               // envelope files to open instead of subscribing
+	Count     uint64                 // stop after this many readings (0 = no limit)
+	Timeout   time.Duration          // stop after this long (0 = no limit)
+}
+
+// Open receives envelopes from the broker (or files), prints one JSON object
+// per opened reading on out, reports rejections on errOut as they happen and
+// returns the summary when the count is reached, the timeout passes or ctx is
+// done.
+func Open(ctx context.Context, r *Receiver, o Options, out, errOut io.Writer) (Summary, error) {
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	p := &printer{r: r, enc: json.NewEncoder(out), errOut: errOut, count: o.Count, done: stop}
+	if len(o.Files) > 0 {
+		for _, f := range o.Files {
+			wire, err := os.ReadFile(f)
+			if err != nil {
+				return r.Summary(), fmt.Errorf("read envelope: %w", err)
+			}
+			p.handle(f, "", wire)
+		}
+		return r.Summary(), p.err
+	}
+	err := uplink.Subscribe(ctx, o.Subscribe, func(topic string, payload []byte) { p.handle(topic, topic, payload) })
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	return r.Summary(), errors.Join(err, p.err)
+}
+
+// printer writes opened readings as JSON lines and counts them.
+type printer struct {
+	r      *Receiver
+	enc    *json.Encoder
+	errOut io.Writer
+	count  uint64
+	done   func()
+
+	mu      sync.Mutex
+	printed uint64
+	err     error
+}
+
+func (p *printer) handle(source, topic string, wire []byte) {
+	res, err := p.r.Handle(topic, wire)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		fmt.Fprintf(p.errOut, "rejected %s: %v\n", source, err)
+		return
+	}
+	if res.Gap != nil {
+		fmt.Fprintf(p.errOut, "gap record from %s seq %d: seq %d..%d dropped (%d readings, %s)\n",
+			res.Gateway, res.Seq, res.Gap.FromSeq, res.Gap.ToSeq, res.Gap.Readings, res.Gap.Reason)
+	}
+	for _, rec := range res.Records {
+		if p.count > 0 && p.printed >= p.count {
+			break
+		}
+		if err := p.enc.Encode(rec); err != nil && p.err == nil {
+			p.err = fmt.Errorf("write reading: %w", err)
+		}
+		p.printed++
+	}
+	if p.count > 0 && p.printed >= p.count {
+		p.done()
+	}
+}

@@ -1,0 +1,335 @@
+package buffer_test
+
+import (
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/buffer"
+	"github.com/edgegw/edgegw/buffer/buffertest"
+)
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func TestBoltReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b, err := buffer.OpenBolt(path, buffer.Options{Durability: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		buffertest.Fill(t, b, "telemetry", t0, i, 64, i == 4)
+	}
+	if err := b.Ack(1); err != nil {
+		t.Fatal(err)
+	}
+	if b.Stats().Pending == 0 {
+		t.Fatal("Ack and the appends to open batch 4 should be pending")
+	}
+	if err := b.Close(); err != nil { // commits
+		t.Fatal(err)
+	}
+	b = openBoltAt(t, path, buffer.Options{})
+	if r := b.Recovered(); r != "" {
+		t.Fatalf("Recovered = %q after a clean close", r)
+	}
+	bs, err := b.Next(0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 {
+		t.Fatalf("Next after reopen = %v, want [2 3]", buffertest.Seqs(bs))
+	}
+	buffertest.CheckBatch(t, bs[0], 2, "telemetry", 2, 64, true)
+	buffertest.CheckBatch(t, bs[1], 3, "telemetry", 3, 64, true)
+	un, err := b.Unsealed()
+	if err != nil || len(un) != 1 {
+		t.Fatalf("Unsealed after reopen = %v, %v; want batch 4", buffertest.Seqs(un), err)
+	}
+	buffertest.CheckBatch(t, un[0], 4, "telemetry", 4, 64, false)
+	// Batches 2 and 3 (148 and 212 bytes) and open batch 4 (266 bytes).
+	if after := b.Stats(); after.Batches != 2 || after.OpenBatches != 1 || after.Bytes != 626 || after.Readings != 27 || after.NextSeq != 5 {
+		t.Fatalf("Stats after reopen = %+v", after)
+	}
+	// The open batch continues where it stopped.
+	if err := b.Append(4, buffertest.Chunk(4, 4, 64), 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Seal(4, buffertest.Trailer(4)); err != nil {
+		t.Fatal(err)
+	}
+	bs, _ = b.Next(3, 10)
+	buffertest.CheckBatch(t, bs[0], 4, "telemetry", 5, 64, true)
+	if seq := buffertest.Begin(t, b, "telemetry", t0); seq != 5 {
+		t.Fatalf("Begin after reopen = %d, want 5", seq)
+	}
+	for _, p := range []string{path, path + ".seq"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", p, fi.Mode().Perm())
+		}
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes; it never sleeps.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestBoltDurability(t *testing.T) {
+	t.Run("zero", func(t *testing.T) {
+		b := openBolt(t, buffer.Options{})
+		seq := buffertest.Begin(t, b, "telemetry", t0)
+		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
+			t.Fatal(err)
+		}
+		if p := b.Stats().Pending; p != 0 {
+			t.Fatalf("Pending = %d with a zero window", p)
+		}
+		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 {
+			t.Fatalf("Unsealed = %+v, want the committed chunk", un)
+		}
+	})
+	t.Run("window", func(t *testing.T) {
+		b := openBolt(t, buffer.Options{Durability: time.Hour})
+		seq := buffertest.Begin(t, b, "telemetry", t0)
+		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
+			t.Fatal(err)
+		}
+		if p := b.Stats().Pending; p != 2 {
+			t.Fatalf("Pending = %d, want 2 (Begin and Append)", p)
+		}
+		if un, _ := b.Unsealed(); len(un) != 0 {
+			t.Fatalf("Unsealed shows uncommitted batches: %+v", un)
+		}
+		if st := b.Stats(); st.OpenBatches != 0 || st.NextSeq != 2 {
+			t.Fatalf("Stats = %+v, want no committed batch and NextSeq 2", st)
+		}
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 || b.Stats().Pending != 0 {
+			t.Fatalf("after Sync, Unsealed = %+v, Pending = %d", un, b.Stats().Pending)
+		}
+		// Seal commits what is pending before it.
+		if err := b.Append(seq, []byte("more"), 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Seal(seq, []byte("sig")); err != nil {
+			t.Fatal(err)
+		}
+		if bs, _ := b.Next(0, 1); len(bs) != 1 || len(bs[0].Chunks) != 2 || b.Stats().Pending != 0 {
+			t.Fatalf("after Seal, Next = %+v", bs)
+		}
+	})
+	t.Run("committer", func(t *testing.T) {
+		b := openBolt(t, buffer.Options{Durability: 5 * time.Millisecond})
+		seq := buffertest.Begin(t, b, "telemetry", t0)
+		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the committer", func() bool { return b.Stats().Pending == 0 })
+		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 {
+			t.Fatalf("Unsealed after the window = %+v", un)
+		}
+	})
+}
+
+// TestBoltReservation crosses a reservation block and checks the sidecar.
+func TestBoltReservation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b := openBoltAt(t, path, buffer.Options{Durability: time.Hour})
+	readSeq := func() string {
+		s, err := os.ReadFile(path + ".seq")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(s)
+	}
+	buffertest.Fill(t, b, "telemetry", t0, 1, 10, false)
+	if got := readSeq(); got != "edgegw-seq 1 1 1 10001\n" {
+		t.Fatalf("sidecar after the first Begin = %q", got)
+	}
+	for range 10000 {
+		buffertest.Begin(t, b, "telemetry", t0)
+	}
+	if got := readSeq(); got != "edgegw-seq 1 1 10001 20001\n" {
+		t.Fatalf("sidecar after 10001 Begins = %q", got)
+	}
+	if err := b.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.NextSeq != 10002 || st.OpenBatches != 10000 {
+		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+// corrupt damages the file at path in one of several ways.
+var corruptions = map[string]func(t *testing.T, path string){
+	"truncate": func(t *testing.T, path string) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(path, fi.Size()/2); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"truncate-tiny": func(t *testing.T, path string) {
+		if err := os.Truncate(path, 100); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"meta-pages": func(t *testing.T, path string) {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		garbage := []byte(strings.Repeat("garbage!", 64))
+		for _, off := range []int64{0, int64(os.Getpagesize())} {
+			if _, err := f.WriteAt(garbage, off+16); err != nil {
+				t.Fatal(err)
+			}
+		}
+	},
+	"random": func(t *testing.T, path string) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		b := make([]byte, fi.Size())
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"data-pages": func(t *testing.T, path string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := os.Getpagesize()
+		r := rand.New(rand.NewPCG(3, 4))
+		for i := 2 * ps; i < len(b); i++ {
+			b[i] = byte(r.Uint32())
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	},
+}
+
+func TestBoltCorrupt(t *testing.T) {
+	for name, corrupt := range corruptions {
+		for _, sidecar := range []bool{true, false} {
+			t.Run(name+map[bool]string{true: "", false: "-no-sidecar"}[sidecar], func(t *testing.T) {
+				testCorrupt(t, corrupt, sidecar)
+			})
+		}
+	}
+}
+
+func testCorrupt(t *testing.T, corrupt func(*testing.T, string), sidecar bool) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.OpenBolt(path, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		buffertest.Fill(t, b, "telemetry", t0, 3, 300, i == 19)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	corrupt(t, path)
+	if !sidecar {
+		os.Remove(path + ".seq")
+	}
+	clock := buffertest.NewClock(t0)
+	b = openBoltAt(t, path, buffer.Options{Now: clock.Now})
+	if r := b.Recovered(); !strings.Contains(r, "buffer.db.corrupt-20261125T090000Z") {
+		t.Fatalf("Recovered = %q, want the moved-aside name", r)
+	}
+	if _, err := os.Stat(path + ".corrupt-20261125T090000Z"); err != nil {
+		t.Fatalf("corrupt file not moved aside: %v", err)
+	}
+	if _, err := os.Stat(path + ".checking"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("integrity-check marker left behind: %v", err)
+	}
+	want := buffer.Gap{FromSeq: 1, ToSeq: 10000, Reason: buffer.ReasonCorruptBuffer}
+	if !sidecar {
+		want.ToSeq = uint64(t0.Unix()) - 1
+	}
+	if st := b.Stats(); st.NextSeq != want.ToSeq+1 || st.Batches != 0 || st.OpenBatches != 0 {
+		t.Fatalf("Stats after recovery = %+v, want NextSeq %d and no batch", st, want.ToSeq+1)
+	}
+	var got buffer.Gap
+	ok, err := b.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+		got = g
+		if seq != want.ToSeq+1 {
+			t.Errorf("gap batch seq %d, want %d", seq, want.ToSeq+1)
+		}
+		return buffer.Batch{Header: []byte("h"), Trailer: []byte("s")}, nil
+	})
+	if !ok || err != nil || got != want {
+		t.Fatalf("TakeGap = %v, %v, %+v; want %+v", ok, err, got, want)
+	}
+	if seq := buffertest.Begin(t, b, "telemetry", t0); seq != want.ToSeq+2 {
+		t.Fatalf("Begin after recovery = %d, want %d", seq, want.ToSeq+2)
+	}
+}
+
+func TestBoltMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b, err := buffer.OpenBolt(path, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		buffertest.Fill(t, b, "telemetry", t0, 1, 10, false)
+	}
+	if err := b.Ack(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	buffertest.Begin(t, b, "telemetry", t0) // crosses nothing: low water stays 1
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	b = openBoltAt(t, path, buffer.Options{})
+	if b.Recovered() == "" {
+		t.Fatal("Recovered is empty after the file disappeared")
+	}
+	var got buffer.Gap
+	if ok, err := b.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+		got = g
+		return buffer.Batch{Trailer: []byte("s")}, nil
+	}); !ok || err != nil {
+		t.Fatalf("TakeGap = %v, %v", ok, err)
+	}
+	if want := (buffer.Gap{FromSeq: 1, ToSeq: 10000, Reason: buffer.ReasonMissingBuffer}); got != want {
+		t.Fatalf("gap = %+v, want %+v", got, want)
+	}
+}

@@ -1,0 +1,211 @@
+// Package buffertest holds the contract test suite that every buffer.Store
+// implementation must pass.
+package buffertest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/buffer"
+)
+
+// Opener opens an empty Store with the given options for one test. It
+// registers its own cleanup; Close may already have been called by then.
+type Opener func(t *testing.T, opts buffer.Options) buffer.Store
+
+// Run runs the contract suite against the stores that open returns. opts is
+// the base configuration (such as a durability window); tests add their
+// limits and clock to it.
+func Run(t *testing.T, open Opener) {
+	RunWith(t, buffer.Options{}, open)
+}
+
+// RunWith is Run with base options.
+func RunWith(t *testing.T, base buffer.Options, open Opener) {
+	o := func(t *testing.T, f func(*buffer.Options)) buffer.Store {
+		opts := base
+		if f != nil {
+			f(&opts)
+		}
+		return open(t, opts)
+	}
+	t.Run("SeqAndHeader", func(t *testing.T) { testSeqAndHeader(t, o(t, nil)) })
+	t.Run("ChunksInOrder", func(t *testing.T) { testChunksInOrder(t, o(t, nil)) })
+	t.Run("NextAndUnsealed", func(t *testing.T) { testNextAndUnsealed(t, o(t, nil)) })
+	t.Run("AckAndErrors", func(t *testing.T) { testAckAndErrors(t, o(t, nil)) })
+	t.Run("Stats", func(t *testing.T) { testStats(t, o(t, nil)) })
+	t.Run("MaxBytes", func(t *testing.T) {
+		testMaxBytes(t, o(t, func(p *buffer.Options) { p.MaxBytes = 1000 }))
+	})
+	t.Run("MaxBytesKeepsOpen", func(t *testing.T) {
+		testMaxBytesKeepsOpen(t, o(t, func(p *buffer.Options) { p.MaxBytes = 300 }))
+	})
+	t.Run("MaxAge", func(t *testing.T) {
+		c := NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+		testMaxAge(t, c, o(t, func(p *buffer.Options) { p.MaxAge = time.Hour; p.Now = c.Now }))
+	})
+	t.Run("TakeGapBuildError", func(t *testing.T) {
+		testTakeGapBuildError(t, o(t, func(p *buffer.Options) { p.MaxBytes = 250 }))
+	})
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, o(t, nil)) })
+	t.Run("Closed", func(t *testing.T) { testClosed(t, o(t, nil)) })
+}
+
+// Clock is a settable clock for Options.Now, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock set to t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Header returns the header the suite's Begin callbacks build for seq.
+func Header(seq uint64) []byte { return fmt.Appendf(nil, "hdr-%06d", seq) } // 10 bytes
+
+// Chunk returns the n-th test chunk of batch seq, size bytes long.
+func Chunk(seq uint64, n, size int) []byte {
+	b := bytes.Repeat([]byte{byte(n)}, size)
+	copy(b, fmt.Sprintf("%d/%d/", seq, n))
+	return b
+}
+
+// Trailer returns the test trailer of batch seq.
+func Trailer(seq uint64) []byte { return fmt.Appendf(nil, "sig-%06d", seq) } // 10 bytes
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+// Begin begins a batch of class at created with the suite's header.
+func Begin(t testing.TB, s buffer.Store, class string, created time.Time) uint64 {
+	t.Helper()
+	seq, err := s.Begin(class, created, func(seq uint64) ([]byte, error) { return Header(seq), nil })
+	if err != nil {
+		t.Fatalf("Begin(%q): %v", class, err)
+	}
+	return seq
+}
+
+// Fill begins a batch, appends n chunks of size bytes with 3 readings each
+// and seals it unless open is set. It returns the sequence number.
+func Fill(t testing.TB, s buffer.Store, class string, created time.Time, n, size int, open bool) uint64 {
+	t.Helper()
+	seq := Begin(t, s, class, created)
+	for i := range n {
+		if err := s.Append(seq, Chunk(seq, i, size), 3); err != nil {
+			t.Fatalf("Append(%d, %d): %v", seq, i, err)
+		}
+	}
+	if !open {
+		if err := s.Seal(seq, Trailer(seq)); err != nil {
+			t.Fatalf("Seal(%d): %v", seq, err)
+		}
+	}
+	return seq
+}
+
+// Seqs returns the sequence numbers of bs.
+func Seqs(bs []buffer.Batch) []uint64 {
+	out := make([]uint64, len(bs))
+	for i, b := range bs {
+		out[i] = b.Seq
+	}
+	return out
+}
+
+// CheckBatch verifies that b is batch seq as Fill built it.
+func CheckBatch(t testing.TB, b buffer.Batch, seq uint64, class string, n, size int, sealed bool) {
+	t.Helper()
+	if b.Seq != seq || b.Class != class {
+		t.Fatalf("batch %d %q, want %d %q", b.Seq, b.Class, seq, class)
+	}
+	if !bytes.Equal(b.Header, Header(seq)) {
+		t.Errorf("batch %d header %q, want %q", seq, b.Header, Header(seq))
+	}
+	if len(b.Chunks) != n {
+		t.Fatalf("batch %d has %d chunks, want %d", seq, len(b.Chunks), n)
+	}
+	for i, c := range b.Chunks {
+		if !bytes.Equal(c, Chunk(seq, i, size)) {
+			t.Errorf("batch %d chunk %d = %q, want %q", seq, i, c, Chunk(seq, i, size))
+		}
+	}
+	if b.Readings != 3*n {
+		t.Errorf("batch %d readings %d, want %d", seq, b.Readings, 3*n)
+	}
+	if sealed && !bytes.Equal(b.Trailer, Trailer(seq)) {
+		t.Errorf("batch %d trailer %q, want %q", seq, b.Trailer, Trailer(seq))
+	}
+	if !sealed && b.Trailer != nil {
+		t.Errorf("open batch %d has trailer %q", seq, b.Trailer)
+	}
+}
+
+func next(t testing.TB, s buffer.Store, after uint64, max int) []buffer.Batch {
+	t.Helper()
+	bs, err := s.Next(after, max)
+	if err != nil {
+		t.Fatalf("Next(%d, %d): %v", after, max, err)
+	}
+	return bs
+}
+
+func syncStore(t testing.TB, s buffer.Store) {
+	t.Helper()
+	if err := s.Sync(); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+}
+
+func wantSeqs(t testing.TB, what string, got []buffer.Batch, want ...uint64) {
+	t.Helper()
+	g := Seqs(got)
+	if fmt.Sprint(g) != fmt.Sprint(want) && !(len(g) == 0 && len(want) == 0) {
+		t.Fatalf("%s = %v, want %v", what, g, want)
+	}
+}
+
+func wantGap(t testing.TB, s buffer.Store, wantSeq uint64, want buffer.Gap) {
+	t.Helper()
+	var got buffer.Gap
+	var gotSeq uint64
+	ok, err := s.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+		got, gotSeq = g, seq
+		return buffer.Batch{Header: []byte("gap-h"), Trailer: []byte("gap-s")}, nil
+	})
+	if err != nil || !ok {
+		t.Fatalf("TakeGap = %v, %v; want true, nil", ok, err)
+	}
+	if gotSeq != wantSeq || got != want {
+		t.Fatalf("TakeGap built seq %d %+v, want seq %d %+v", gotSeq, got, wantSeq, want)
+	}
+	bs := next(t, s, wantSeq-1, 1)
+	if len(bs) != 1 || bs[0].Seq != wantSeq || bs[0].Class != buffer.GapClass || string(bs[0].Trailer) != "gap-s" {
+		t.Fatalf("after TakeGap, Next(%d, 1) = %+v, want the gap batch", wantSeq-1, bs)
+	}
+	if ok, err := s.TakeGap(func(uint64, buffer.Gap) (buffer.Batch, error) {
+		t.Fatal("second TakeGap called build")
+		return buffer.Batch{}, nil
+	}); ok || err != nil {
+		t.Fatalf("second TakeGap = %v, %v; want false, nil", ok, err)
+	}
+}
+
+var errBuild = errors.New("build failed")

@@ -1,0 +1,44 @@
+package buffer
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configures a Store. The zero value is valid: every Append is
+// committed before it returns, there are no limits, the clock is time.Now and
+// nothing is logged.
+type Options struct {
+	// Durability is the group-commit window: Begin, Append and Ack are
+	// committed together at most this long after they were accepted. Zero
+	// commits each call before it returns. A kill -9 or power cut loses at
+	// most the last window of Appends. Typical: 1s. Range 0 to a few seconds.
+	Durability time.Duration
+	// MaxBytes bounds the bytes of headers, chunks and trailers stored. When
+	// exceeded, the oldest closed batches are dropped and reported as a gap.
+	// Zero means unlimited. Unit: bytes.
+	MaxBytes int64
+	// MaxAge bounds how long a batch is kept, measured from its creation time
+	// with the Now clock. Older closed batches are dropped and reported as a
+	// gap. Zero means unlimited.
+	MaxAge time.Duration
+	// Now is the clock used for ages and for gap and recovery timestamps. Nil
+	// means time.Now.
+	Now func() time.Time
+	// Logger receives the buffer's few log messages. Nil discards them.
+	Logger *slog.Logger
+}
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway/config"
+)
+
+func newConfigCmd() *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Work with configuration files", Args: noArgs}
+	c.AddCommand(&cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a configuration file and report every error with its line",
+		Args:  exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := config.Load(args[0])
+			if err == nil {
+				err = cfg.Validate(func(kind string) bool { _, ok := drivers.Lookup(kind); return ok })
+			}
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(c.OutOrStdout(), "%s: valid (gateway %s, %d devices, config version %d)\n", args[0], cfg.Gateway.ID, len(cfg.Devices), cfg.Version)
+			return err
+		},
+	})
+	return c
+}

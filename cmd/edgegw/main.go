@@ -1,0 +1,70 @@
+// Command edgegw is the edge gateway agent for smart-city junction boxes and
+// the tools around it: key generation, configuration validation, the
+// backend's open-and-verify side, a self test and a one-command demo.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	_ "github.com/edgegw/edgegw/drivers/all" // link the device drivers
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// usageError marks a bad command line: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "edgegw:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// newRoot builds the command tree.
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "edgegw",
+		Short:         "Edge gateway agent: polls sensors and meters, signs and seals readings, forwards them over MQTT",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		c.PrintErrln(c.UsageString())
+		return usageError{err}
+	})
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newDemoCmd(), newSelftestCmd(), newVersionCmd())
+	return root
+}
+
+// exactArgs is cobra.ExactArgs reported as a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(c, args); err != nil {
+			c.PrintErrln(c.UsageString())
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// noArgs rejects positional arguments as a usage error.
+var noArgs = exactArgs(0)

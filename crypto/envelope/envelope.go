@@ -1,0 +1,180 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/hpke"
+	"errors"
+	"fmt"
+
+	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/veraison/go-cose"
+)
+
+// Marshal returns the wire form of a batch: the CBOR array
+// [header bstr, [chunk bstr, ...], trailer bstr].
+func Marshal(header []byte, chunks [][]byte, trailer []byte) []byte {
+	n := len(header) + len(trailer) + 32
+	for _, c := range chunks {
+		n += len(c) + 5
+	}
+	b := make([]byte, 0, n)
+	b = appendHead(b, majorArray, 3)
+	b = appendBytes(b, header)
+	b = appendHead(b, majorArray, uint64(len(chunks)))
+	for _, c := range chunks {
+		b = appendBytes(b, c)
+	}
+	return appendBytes(b, trailer)
+}
+
+// Envelope is a parsed wire envelope. Parse checks its structure; Verify checks
+// its signature; Open and Gap return its content once it is verified.
+type Envelope struct {
+	Header    Header   // decoded header
+	RawHeader []byte   // header bytes as signed
+	Chunks    [][]byte // chunk bytes (ciphertexts, or the gap record)
+	Trailer   []byte   // COSE_Sign1 trailer
+
+	msg      *cose.Sign1Message
+	kid      []byte
+	verified bool
+}
+
+// wireEnvelope is the CBOR array form of a wire envelope.
+type wireEnvelope struct {
+	_       struct{} `cbor:",toarray"`
+	Header  []byte
+	Chunks  [][]byte
+	Trailer []byte
+}
+
+// Parse decodes a wire envelope strictly: at most MaxSize bytes and MaxChunks
+// chunks, canonical CBOR with no trailing bytes, a valid version 1 header and a
+// canonical trailer. It does not verify the signature. Errors are *RejectError.
+func Parse(wire []byte) (*Envelope, error) {
+	if len(wire) > MaxSize {
+		return nil, reject(ReasonMalformed, "%d bytes, more than %d", len(wire), MaxSize)
+	}
+	var w wireEnvelope
+	if err := decMode.Unmarshal(wire, &w); err != nil {
+		return nil, reject(ReasonMalformed, "%w", err)
+	}
+	if len(w.Chunks) > maxChunks {
+		return nil, reject(ReasonMalformed, "%d chunks, more than %d", len(w.Chunks), maxChunks)
+	}
+	if !bytes.Equal(Marshal(w.Header, w.Chunks, w.Trailer), wire) {
+		return nil, reject(ReasonMalformed, "not in canonical form")
+	}
+	h, err := ParseHeader(w.Header)
+	if err != nil {
+		return nil, err
+	}
+	msg, kid, err := parseTrailer(w.Trailer)
+	if err != nil {
+		return nil, reject(ReasonMalformed, "%w", err)
+	}
+	if h.Suite == keys.SuiteNone && len(w.Chunks) != 1 {
+		return nil, reject(ReasonMalformed, "gap record with %d chunks, want 1", len(w.Chunks))
+	}
+	return &Envelope{Header: *h, RawHeader: w.Header, Chunks: w.Chunks, Trailer: w.Trailer, msg: msg, kid: kid}, nil
+}
+
+// Verify checks that the trailer is a valid signature, by the key trust pins
+// for the header's gateway id, over the header and exactly these chunks in this
+// order. Errors are *RejectError with reason untrusted-gateway or
+// bad-signature.
+func (e *Envelope) Verify(trust Trust) error {
+	e.verified = false
+	if e.msg == nil {
+		return reject(ReasonMalformed, "envelope not parsed")
+	}
+	p, ok := trust[e.Header.GatewayID]
+	if !ok {
+		return reject(ReasonUntrustedGateway, "gateway %q is not trusted", e.Header.GatewayID)
+	}
+	if !bytes.Equal(e.kid, p.KID()) {
+		return reject(ReasonUntrustedGateway, "gateway %q: signed by key %x, trusted key is %x", e.Header.GatewayID, e.kid, p.KID())
+	}
+	v, err := cose.NewVerifier(cose.AlgorithmEdDSA, p.Key)
+	if err != nil {
+		return reject(ReasonUntrustedGateway, "gateway %q: %w", e.Header.GatewayID, err)
+	}
+	msg := *e.msg
+	msg.Payload = signedPayload(e.RawHeader, e.Chunks)
+	if err := msg.Verify(nil, v); err != nil {
+		return reject(ReasonBadSignature, "gateway %q seq %d: %w", e.Header.GatewayID, e.Header.Seq, err)
+	}
+	e.verified = true
+	return nil
+}
+
+// errNotVerified is returned by Open and Gap before a successful Verify.
+var errNotVerified = errors.New("envelope: not verified (call Verify first)")
+
+// Open decrypts and decodes the readings of a verified sealed batch with the
+// key among rks whose suite and key id match the header, opening the chunks in
+// order with their associated data. It returns an error unless Verify
+// succeeded. Errors about the content are *RejectError with reason
+// no-recipient-key, decrypt-failed or bad-senml.
+func (e *Envelope) Open(rks ...*keys.RecipientPrivate) ([]drivers.Reading, error) {
+	if !e.verified {
+		return nil, errNotVerified
+	}
+	h := &e.Header
+	if !h.Suite.Encrypted() {
+		return nil, fmt.Errorf("envelope: suite %s is a gap record (use Gap)", h.Suite)
+	}
+	var k *keys.RecipientPrivate
+	for _, c := range rks {
+		if c != nil && c.Suite == h.Suite && bytes.Equal(c.KID(), h.RecipientKID) {
+			k = c
+			break
+		}
+	}
+	if k == nil {
+		return nil, reject(ReasonNoRecipientKey, "no key for suite %s key id %x", h.Suite, h.RecipientKID)
+	}
+	r, err := hpke.NewRecipient(h.Enc, k.Key, h.Suite.KDF(), h.Suite.AEAD(), []byte(HPKEInfo))
+	if err != nil {
+		return nil, reject(ReasonDecryptFailed, "%w", err)
+	}
+	hh := headerHash(e.RawHeader)
+	var out []drivers.Reading
+	for i, c := range e.Chunks {
+		pt, err := r.Open(chunkAAD(&hh, i), c)
+		if err != nil {
+			return nil, reject(ReasonDecryptFailed, "chunk %d: %w", i, err)
+		}
+		rs, err := DecodeSenML(pt)
+		clear(pt)
+		if err != nil {
+			return nil, reject(ReasonBadSenML, "chunk %d: %w", i, err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// Gap returns the gap record of a verified batch of suite none. It returns an
+// error unless Verify succeeded.
+func (e *Envelope) Gap() (Gap, error) {
+	if !e.verified {
+		return Gap{}, errNotVerified
+	}
+	if e.Header.Suite != keys.SuiteNone || len(e.Chunks) != 1 {
+		return Gap{}, fmt.Errorf("envelope: suite %s is not a gap record", e.Header.Suite)
+	}
+	var w wireGap
+	if err := decMode.Unmarshal(e.Chunks[0], &w); err != nil {
+		return Gap{}, reject(ReasonBadSenML, "gap record: %w", err)
+	}
+	g := Gap{FromSeq: w.FromSeq, ToSeq: w.ToSeq, Batches: w.Batches, Readings: w.Readings, Reason: w.Reason}
+	if err := g.check(); err != nil {
+		return Gap{}, reject(ReasonBadSenML, "%w", err)
+	}
+	if re, err := GapChunks(g); err != nil || !bytes.Equal(re[0], e.Chunks[0]) {
+		return Gap{}, reject(ReasonBadSenML, "gap record: not in canonical form")
+	}
+	return g, nil
+}

@@ -1,0 +1,133 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/veraison/go-cose"
+)
+
+// signatureSize is the size of an Ed25519 signature.
+const signatureSize = ed25519.SignatureSize
+
+// Sign returns the trailer of a batch: a tagged COSE_Sign1 (RFC 9052) with
+// protected header {alg: EdDSA, kid: the identity's KID}, an empty unprotected
+// header and a detached payload, signed by id over the CBOR array
+// [SignContext, header_hash, chain, n_chunks]. It is stateless: it needs only
+// the stored header and chunk bytes, so a batch left open by a crash can be
+// closed after restart. The header's gateway id must be id.ID.
+func Sign(id *keys.Identity, header []byte, chunks [][]byte) ([]byte, error) {
+	if id == nil || len(id.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("sign batch: no identity key")
+	}
+	h, err := ParseHeader(header)
+	if err != nil {
+		return nil, fmt.Errorf("sign batch: %w", err)
+	}
+	if h.GatewayID != id.ID {
+		return nil, fmt.Errorf("sign batch: header gateway id %q is not identity %q", h.GatewayID, id.ID)
+	}
+	if len(chunks) > maxChunks {
+		return nil, fmt.Errorf("sign batch: %d chunks, more than %d", len(chunks), maxChunks)
+	}
+	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, id.Key)
+	if err != nil {
+		return nil, fmt.Errorf("sign batch: %w", err)
+	}
+	kid := id.Public().KID()
+	msg := cose.Sign1Message{
+		Headers: cose.Headers{Protected: cose.ProtectedHeader{
+			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
+			cose.HeaderLabelKeyID:     kid,
+		}},
+		Payload: signedPayload(header, chunks),
+	}
+	// Ed25519 is deterministic: the random source is not used.
+	if err := msg.Sign(nil, nil, signer); err != nil {
+		return nil, fmt.Errorf("sign batch: %w", err)
+	}
+	msg.Payload = nil // detached
+	t, err := msg.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("sign batch: %w", err)
+	}
+	if !bytes.Equal(t, encodeTrailer(kid, msg.Signature)) {
+		return nil, errors.New("sign batch: COSE encoding is not canonical")
+	}
+	return t, nil
+}
+
+// chain returns chain_n: chain_0 = header_hash, chain_{i+1} = SHA-256(chain_i || chunk_i).
+func chain(hh [32]byte, chunks [][]byte) [32]byte {
+	c := hh
+	for _, ch := range chunks {
+		d := sha256.New()
+		d.Write(c[:])
+		d.Write(ch)
+		d.Sum(c[:0])
+	}
+	return c
+}
+
+// signedPayload returns the detached COSE payload of a batch:
+// [SignContext, header_hash bstr, chain bstr, n_chunks uint].
+func signedPayload(header []byte, chunks [][]byte) []byte {
+	hh := headerHash(header)
+	c := chain(hh, chunks)
+	b := make([]byte, 0, 96)
+	b = appendHead(b, majorArray, 4)
+	b = appendText(b, SignContext)
+	b = appendBytes(b, hh[:])
+	b = appendBytes(b, c[:])
+	return appendHead(b, majorUint, uint64(len(chunks)))
+}
+
+// protectedHeader returns the serialized protected header {1: -8, 4: kid}.
+func protectedHeader(kid []byte) []byte {
+	b := []byte{0xa2, 0x01, 0x27, 0x04}
+	return appendBytes(b, kid)
+}
+
+// encodeTrailer returns the canonical trailer: 18([protected, {}, nil, sig]).
+func encodeTrailer(kid, sig []byte) []byte {
+	b := make([]byte, 0, 96)
+	b = append(b, 0xd2, 0x84)
+	b = appendBytes(b, protectedHeader(kid))
+	b = append(b, 0xa0, 0xf6)
+	return appendBytes(b, sig)
+}
+
+// parseTrailer decodes a trailer with go-cose, checks that it has exactly the
+// canonical form of encodeTrailer, and returns the message, key id and
+// signature.
+func parseTrailer(t []byte) (*cose.Sign1Message, []byte, error) {
+	var msg cose.Sign1Message
+	if err := msg.UnmarshalCBOR(t); err != nil {
+		return nil, nil, fmt.Errorf("trailer: %w", err)
+	}
+	if msg.Payload != nil {
+		return nil, nil, errors.New("trailer: payload is not detached")
+	}
+	if len(msg.Headers.Protected) != 2 || len(msg.Headers.Unprotected) != 0 {
+		return nil, nil, errors.New("trailer: unexpected header parameters")
+	}
+	alg, err := msg.Headers.Protected.Algorithm()
+	if err != nil || alg != cose.AlgorithmEdDSA {
+		return nil, nil, fmt.Errorf("trailer: algorithm is not EdDSA")
+	}
+	kid, ok := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
+	if !ok || len(kid) != keys.KIDSize {
+		return nil, nil, errors.New("trailer: no 8-byte key id")
+	}
+	if len(msg.Signature) != signatureSize {
+		return nil, nil, fmt.Errorf("trailer: signature is %d bytes, want %d", len(msg.Signature), signatureSize)
+	}
+	if !bytes.Equal(t, encodeTrailer(kid, msg.Signature)) {
+		return nil, nil, errors.New("trailer: not in canonical form")
+	}
+	return &msg, kid, nil
+}

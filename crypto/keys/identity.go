@@ -1,0 +1,189 @@
+package keys
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode"
+)
+
+// File names used in a key directory.
+const (
+	IdentityKeyFile  = "identity.key"
+	IdentityPubFile  = "identity.pub"
+	RecipientKeyFile = "recipient.key"
+	RecipientPubFile = "recipient.pub"
+)
+
+// identityPrefix starts the one-line public identity format.
+const identityPrefix = "edgegw-ed25519"
+
+// KIDSize is the size in bytes of a key id.
+const KIDSize = 8
+
+// maxIDLen is the maximum length of a gateway id in bytes.
+const maxIDLen = 128
+
+// Identity is a gateway's Ed25519 signing identity.
+type Identity struct {
+	ID  string             // gateway id, as used in MQTT topics and envelope headers
+	Key ed25519.PrivateKey // signing key
+}
+
+// PublicIdentity is the public half of an Identity, as a backend pins it.
+type PublicIdentity struct {
+	ID  string            // gateway id
+	Key ed25519.PublicKey // verification key, 32 bytes
+}
+
+// Public returns the public half of id.
+func (id *Identity) Public() PublicIdentity {
+	return PublicIdentity{ID: id.ID, Key: id.Key.Public().(ed25519.PublicKey)}
+}
+
+// KID returns the key id of p: the first 8 bytes of SHA-256 of the raw 32-byte
+// public key.
+func (p PublicIdentity) KID() []byte { return kid(p.Key) }
+
+// String returns p in the one-line format
+// "edgegw-ed25519 <base64 std of the key> <id>" (without a newline).
+func (p PublicIdentity) String() string {
+	return identityPrefix + " " + base64.StdEncoding.EncodeToString(p.Key) + " " + p.ID
+}
+
+// ValidateID checks that id can be used as a gateway id or data class: 1 to 128
+// bytes of printable non-space characters, none of the MQTT topic specials
+// '/', '+' and '#'.
+func ValidateID(id string) error {
+	if id == "" {
+		return fmt.Errorf("empty id")
+	}
+	if len(id) > maxIDLen {
+		return fmt.Errorf("id %.16q...: longer than %d bytes", id, maxIDLen)
+	}
+	for _, r := range id {
+		if r == unicode.ReplacementChar || !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '/' || r == '+' || r == '#' {
+			return fmt.Errorf("id %q: invalid character %q", id, r)
+		}
+	}
+	return nil
+}
+
+// ParsePublicIdentity parses the one-line format written by String; surrounding
+// white space is ignored.
+func ParsePublicIdentity(line string) (PublicIdentity, error) {
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != identityPrefix {
+		return PublicIdentity{}, fmt.Errorf("public identity: want %q <base64 key> <id>", identityPrefix)
+	}
+	k, err := base64.StdEncoding.Strict().DecodeString(f[1])
+	if err != nil {
+		return PublicIdentity{}, fmt.Errorf("public identity: key: %w", err)
+	}
+	if len(k) != ed25519.PublicKeySize {
+		return PublicIdentity{}, fmt.Errorf("public identity: key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+	}
+	if err := ValidateID(f[2]); err != nil {
+		return PublicIdentity{}, fmt.Errorf("public identity: %w", err)
+	}
+	return PublicIdentity{ID: f[2], Key: ed25519.PublicKey(k)}, nil
+}
+
+// LoadPublicIdentity reads a public identity file (one line, see String).
+func LoadPublicIdentity(path string) (PublicIdentity, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return PublicIdentity{}, fmt.Errorf("load public identity: %w", err)
+	}
+	p, err := ParsePublicIdentity(string(b))
+	if err != nil {
+		return PublicIdentity{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// InitIdentity generates a new Ed25519 identity for gateway id and writes
+// dir/identity.key (PKCS#8 PEM, mode 0600) and dir/identity.pub, creating dir
+// with mode 0700 if needed. It refuses to overwrite existing files unless force
+// is set.
+func InitIdentity(dir, id string, force bool) error {
+	if err := ValidateID(id); err != nil {
+		return fmt.Errorf("init identity: %w", err)
+	}
+	keyPath := filepath.Join(dir, IdentityKeyFile)
+	pubPath := filepath.Join(dir, IdentityPubFile)
+	if !force {
+		if err := refuseExisting(keyPath, pubPath); err != nil {
+			return fmt.Errorf("init identity: %w", err)
+		}
+	}
+	if err := ensureDir(dir); err != nil {
+		return fmt.Errorf("init identity: %w", err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("init identity: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fmt.Errorf("init identity: %w", err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	clear(der)
+	defer clear(keyPEM)
+	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		return fmt.Errorf("init identity: %w", err)
+	}
+	line := PublicIdentity{ID: id, Key: pub}.String() + "\n"
+	if err := writeFileAtomic(pubPath, []byte(line), 0o644); err != nil {
+		return fmt.Errorf("init identity: %w", err)
+	}
+	return nil
+}
+
+// LoadIdentity reads dir/identity.key and dir/identity.pub. It refuses a private
+// key file accessible by group or others, and a public file that does not match
+// the private key.
+func LoadIdentity(dir string) (*Identity, error) {
+	keyPath := filepath.Join(dir, IdentityKeyFile)
+	b, err := readPrivateFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("load identity: %w", err)
+	}
+	defer clear(b)
+	blk, rest := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("load identity: %s: want one PEM \"PRIVATE KEY\" block", keyPath)
+	}
+	defer clear(blk.Bytes)
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load identity: %s: %w", keyPath, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("load identity: %s: key is %T, want Ed25519", keyPath, k)
+	}
+	pub, err := LoadPublicIdentity(filepath.Join(dir, IdentityPubFile))
+	if err != nil {
+		return nil, fmt.Errorf("load identity: %w", err)
+	}
+	if !pub.Key.Equal(priv.Public()) {
+		return nil, fmt.Errorf("load identity: %s does not match %s", IdentityPubFile, keyPath)
+	}
+	return &Identity{ID: pub.ID, Key: priv}, nil
+}
+
+// kid returns the first KIDSize bytes of SHA-256 of b.
+func kid(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:KIDSize:KIDSize]
+}

@@ -1,0 +1,79 @@
+package drivers
+
+import (
+	"strings"
+	"time"
+)
+
+// Unit is a SenML unit symbol (RFC 8428 section 12.1 and its registry), such as
+// "Cel", "%RH", "Pa", "ppm", "ug/m3", "V", "A", "W", "kWh" or "Hz".
+type Unit string
+
+// Units used by edgegw's drivers.
+const (
+	Celsius    Unit = "Cel"
+	RelHumid   Unit = "%RH"
+	Pascal     Unit = "Pa"
+	PPM        Unit = "ppm"
+	PPB        Unit = "ppb"
+	MicrogramM Unit = "ug/m3"
+	Volt       Unit = "V"
+	Ampere     Unit = "A"
+	Watt       Unit = "W"
+	KWh        Unit = "kWh"
+	Hertz      Unit = "Hz"
+)
+
+// Flags is the set of quality flags of a reading. The zero value means ok.
+type Flags uint16
+
+// Quality flags. Their bit values are part of the envelope contract
+// (docs/envelope.md) and never change meaning.
+const (
+	OutOfRange      Flags = 1 << iota // value outside the channel's physical range
+	Stuck                             // value frozen for several polls
+	CounterWentBack                   // a monotonic counter decreased
+	ClockUnsynced                     // the gateway clock was not synchronised
+	ReadError                         // the device could not be read; Value is meaningless
+)
+
+var flagNames = []struct {
+	f    Flags
+	name string
+}{
+	{OutOfRange, "out-of-range"},
+	{Stuck, "stuck"},
+	{CounterWentBack, "counter-went-back"},
+	{ClockUnsynced, "clock-unsynced"},
+	{ReadError, "read-error"},
+}
+
+// Names returns the flag names in a fixed order; an ok reading gives ["ok"].
+func (f Flags) Names() []string {
+	if f == 0 {
+		return []string{"ok"}
+	}
+	var out []string
+	for _, n := range flagNames {
+		if f&n.f != 0 {
+			out = append(out, n.name)
+		}
+	}
+	if rest := f &^ (OutOfRange | Stuck | CounterWentBack | ClockUnsynced | ReadError); rest != 0 {
+		out = append(out, "unknown")
+	}
+	return out
+}
+
+// String returns the flag names joined by "|".
+func (f Flags) String() string { return strings.Join(f.Names(), "|") }
+
+// Reading is one value of one channel of one device at one time.
+type Reading struct {
+	Device  string    // configured device name, e.g. "aq-1"
+	Channel string    // channel name within the device, e.g. "pm25"
+	Value   float64   // value in Unit; meaningless when Flags has ReadError
+	Unit    Unit      // SenML unit
+	Time    time.Time // when the device was read
+	Flags   Flags     // quality flags; 0 = ok
+}

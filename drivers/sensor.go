@@ -1,0 +1,54 @@
+package drivers
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Sensor is one configured device. The gateway polls it on its interval and
+// never calls Read concurrently on the same Sensor.
+type Sensor interface {
+	// String gives a unique instance name such as "sim@aq-1" or
+	// "bme280@i2c1:0x76".
+	String() string
+	// Read polls the device once. Readings are timestamped with the clock from
+	// Deps. A device that cannot be read returns an error naming itself; the
+	// gateway then records read-error readings for its channels.
+	Read(ctx context.Context) ([]Reading, error)
+	// Halt leaves the device inert.
+	Halt() error
+}
+
+// Channel describes one channel a Sensor produces, so that the gateway can
+// validate ranges and detect stuck values and counters going back.
+type Channel struct {
+	Name       string  // channel name, e.g. "t" or "e"
+	Unit       Unit    // SenML unit
+	Min, Max   float64 // physical range; a value outside is flagged OutOfRange
+	Counter    bool    // a monotonic counter: a decrease is flagged CounterWentBack
+	StuckAfter int     // consecutive identical values before Stuck is flagged; 0 disables
+}
+
+// Describer is implemented by sensors that declare their channels. The
+// gateway uses it for range validation and to report read errors per channel.
+type Describer interface {
+	Channels() []Channel
+}
+
+// Device is the part of the configuration a driver factory sees.
+type Device struct {
+	Name    string         // configured device name, unique in the gateway
+	Model   string         // driver-specific model, may be empty
+	Options map[string]any // driver-specific options from the configuration
+}
+
+// Deps is what the gateway hands a driver factory.
+type Deps struct {
+	Now    func() time.Time // clock used to timestamp readings
+	Logger *slog.Logger     // scoped with driver and device attributes
+}
+
+// Factory builds a Sensor from its configuration. It validates the options
+// before any I/O and returns errors naming the option at fault.
+type Factory func(dev Device, deps Deps) (Sensor, error)

@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/buffer"
+	"github.com/edgegw/edgegw/crypto/envelope"
+	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway/uplink"
+)
+
+// BufferFile is the name of the bbolt buffer file in the state directory.
+const BufferFile = "buffer.db"
+
+// Deps holds what the agent takes from its environment. Zero fields get
+// production defaults.
+type Deps struct {
+	Now         func() time.Time // clock; default time.Now
+	Logger      *slog.Logger     // default: discard
+	ClockSynced func() bool      // default: the kernel's NTP state (ClockSynced)
+	Version     string           // reported in health
+	DrainOnStop time.Duration    // on stop, keep publishing up to this long until the buffer is empty
+}
+
+// Agent is a configured, running gateway.
+type Agent struct {
+	cfg     *config.Config
+	deps    Deps
+	log     *slog.Logger
+	store   *buffer.Bolt
+	devices []*device
+	batcher *batcher
+	up      *uplink.Publisher
+	started time.Time
+}
+
+// New builds an agent from a validated configuration: it loads the identity
+// and recipient keys, builds the devices and opens the buffer.
+func New(cfg *config.Config, deps Deps) (*Agent, error) {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.ClockSynced == nil {
+		deps.ClockSynced = ClockSynced
+	}
+	a := &Agent{cfg: cfg, deps: deps, log: deps.Logger}
+	id, err := keys.LoadIdentity(cfg.Gateway.Keys)
+	if err != nil {
+		return nil, err
+	}
+	if id.ID != cfg.Gateway.ID {
+		return nil, fmt.Errorf("identity in %s is for %q, config is for %q", cfg.Gateway.Keys, id.ID, cfg.Gateway.ID)
+	}
+	recipients := map[string]*keys.RecipientPublic{}
+	for class, path := range cfg.Recipients {
+		if recipients[class], err = keys.LoadRecipientPublic(path); err != nil {
+			return nil, fmt.Errorf("recipients.%s: %w", class, err)
+		}
+	}
+	if a.devices, err = buildDevices(cfg, deps); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Gateway.State, 0o700); err != nil {
+		halt(a.devices)
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	a.store, err = buffer.OpenBolt(filepath.Join(cfg.Gateway.State, BufferFile), buffer.Options{
+		Durability: cfg.Batch.Durability,
+		MaxBytes:   cfg.Buffer.MaxBytes,
+		MaxAge:     cfg.Buffer.MaxAge,
+		Now:        deps.Now,
+		Logger:     deps.Logger,
+	})
+	if err != nil {
+		halt(a.devices)
+		return nil, err
+	}
+	a.up, err = uplink.New(uplink.Config{
+		Broker:         cfg.Uplink.Broker,
+		CA:             cfg.Uplink.CA,
+		Cert:           cfg.Uplink.Cert,
+		Key:            cfg.Uplink.Key,
+		TopicPrefix:    cfg.Uplink.TopicPrefix,
+		GatewayID:      cfg.Gateway.ID,
+		ClientID:       cfg.Uplink.ClientID,
+		KeepAlive:      cfg.Uplink.Keepalive,
+		Inflight:       cfg.Uplink.Inflight,
+		BackoffMin:     cfg.Uplink.BackoffMin,
+		BackoffMax:     cfg.Uplink.BackoffMax,
+		HealthInterval: cfg.Uplink.HealthInterval,
+	}, a.store, uplink.Deps{
+		Marshal: func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) },
+		Health:  func() any { return a.Health() },
+		Logger:  deps.Logger,
+		Now:     deps.Now,
+	})
+	if err != nil {
+		halt(a.devices)
+		return nil, errors.Join(err, a.store.Close())
+	}
+	a.batcher = &batcher{
+		gatewayID:     cfg.Gateway.ID,
+		configVersion: cfg.Version,
+		identity:      id,
+		recipients:    recipients,
+		store:         a.store,
+		maxReadings:   cfg.Batch.MaxReadings,
+		maxDelay:      cfg.Batch.MaxDelay,
+		now:           deps.Now,
+		log:           deps.Logger,
+		closed:        a.up.Notify,
+		open:          map[string]*openBatch{},
+	}
+	return a, nil
+}
+
+// buildDevices builds every configured device through the driver registry.
+// All errors are reported at once, each naming the device's line.
+func buildDevices(cfg *config.Config, deps Deps) ([]*device, error) {
+	var devs []*device
+	var errs []error
+	for i, dc := range cfg.Devices {
+		factory, ok := drivers.Lookup(dc.Driver)
+		if !ok {
+			errs = append(errs, cfg.DeviceError(i, "driver", dc.Driver, fmt.Sprintf("unknown driver (have %v)", drivers.Kinds())))
+			continue
+		}
+		log := deps.Logger.With("driver", dc.Driver, "device", dc.Name)
+		s, err := factory(drivers.Device{Name: dc.Name, Model: dc.Model, Options: dc.Options}, drivers.Deps{Now: deps.Now, Logger: log})
+		if err != nil {
+			errs = append(errs, cfg.DeviceError(i, "", dc.Name, err.Error()))
+			continue
+		}
+		d := &device{name: dc.Name, class: dc.Class, interval: dc.Interval, sensor: s, log: log}
+		if desc, ok := s.(drivers.Describer); ok {
+			d.channels = desc.Channels()
+		}
+		d.valid = newValidator(d.channels)
+		devs = append(devs, d)
+	}
+	if len(errs) > 0 {
+		halt(devs)
+		return nil, errors.Join(errs...)
+	}
+	return devs, nil
+}
+
+// halt halts every device, ignoring errors: used when start-up fails.
+func halt(devs []*device) {
+	for _, d := range devs {
+		d.sensor.Halt()
+	}
+}
+
+// Run runs the agent until ctx is done, then stops gracefully: it stops
+// polling, seals every poll already read, closes the open batches, stops the
+// uplink and closes the buffer. Nothing read before the stop is lost.
+func (a *Agent) Run(ctx context.Context) error {
+	drivers.Freeze()
+	a.started = a.deps.Now()
+	if r := a.store.Recovered(); r != "" {
+		a.log.Error("buffer file was corrupt and was moved aside", "err", r)
+	}
+	if _, err := a.batcher.recover(); err != nil {
+		return a.shutdown(err)
+	}
+	upCtx, stopUplink := context.WithCancel(context.WithoutCancel(ctx))
+	upDone := make(chan error, 1)
+	go func() { upDone <- a.up.Run(upCtx) }()
+
+	polls := make(chan poll, 64)
+	var wg sync.WaitGroup
+	for _, d := range a.devices {
+		wg.Go(func() { d.run(ctx, a.deps.Now, a.deps.ClockSynced, polls) })
+	}
+	go func() { wg.Wait(); close(polls) }()
+	a.log.Info("agent started", "device", len(a.devices))
+
+	err := a.sink(polls)
+	err = errors.Join(err, a.batcher.closeAll())
+	a.drain(a.deps.DrainOnStop)
+	stopUplink()
+	err = errors.Join(err, <-upDone)
+	halt(a.devices)
+	return a.shutdown(err)
+}
+
+// sink seals polls into batches until polls is closed, and closes batches
+// when their max_delay passes.
+func (a *Agent) sink(polls <-chan poll) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next, err := a.batcher.closeDue()
+		if err != nil {
+			a.log.Error("close batch failed", "err", err)
+		}
+		if err := a.batcher.reportGap(); err != nil {
+			a.log.Error("gap record not stored", "err", err)
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = next.Sub(a.deps.Now())
+		}
+		timer.Reset(wait)
+		select {
+		case p, ok := <-polls:
+			if !ok {
+				return nil
+			}
+			if err := a.batcher.add(p); err != nil {
+				a.log.Error("poll not buffered", "device", p.readings[0].Device, "err", err)
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// shutdown closes the buffer and joins its error to err.
+func (a *Agent) shutdown(err error) error {
+	if cerr := a.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close buffer: %w", cerr))
+	}
+	a.log.Info("agent stopped")
+	return err
+}
+
+// drain waits up to d for the uplink to empty the buffer.
+func (a *Agent) drain(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for a.store.Stats().Batches > 0 {
+		select {
+		case <-deadline.C:
+			a.log.Warn("stopping with batches not yet acknowledged; they are kept for the next start", "err", fmt.Errorf("%d batches buffered", a.store.Stats().Batches))
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// BufferSnapshot writes a consistent copy of the buffer file to path.
+func (a *Agent) BufferSnapshot(path string) error { return a.store.Backup(path) }

@@ -1,0 +1,211 @@
+package gateway_test
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/config"
+)
+
+// startAgent runs an in-process agent on the bed's configuration and returns
+// a function that stops it gracefully and returns Run's error.
+func startAgent(t *testing.T, b *bed, drain time.Duration) (*gateway.Agent, func() error) {
+	t.Helper()
+	cfg, err := config.Load(b.cfgPath)
+	must(t, err)
+	a, err := gateway.New(cfg, gateway.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})), DrainOnStop: drain})
+	must(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return a, stop
+}
+
+// TestIntegrationBrokerOutage: the agent publishes, the broker is stopped
+// while several batches close, then restarted; the backend receives every
+// sequence number exactly once after dedupe, with the values the devices
+// produced.
+func TestIntegrationBrokerOutage(t *testing.T) {
+	b := newBed(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100})
+	c := b.subscribe(t)
+	a, stop := startAgent(t, b, 20*time.Second)
+
+	eventually(t, 30*time.Second, "first readings at the backend", func() bool { return c.count() > 0 })
+	b.br.Stop()
+	eventually(t, 30*time.Second, "5 batches buffered during the outage", func() bool { return a.Health().BufferBatches >= 5 })
+	received := c.count()
+	b.br.Restart()
+	eventually(t, 30*time.Second, "the backlog drained", func() bool { return c.count() > received && a.Health().BufferBatches == 0 })
+	must(t, stop())
+
+	tr := b.traces(t)
+	eventually(t, 30*time.Second, "every produced reading at the backend", func() bool { return c.count() == produced(tr) })
+	if m := c.missing(tr, func(string, time.Time) bool { return true }); len(m) > 0 {
+		t.Errorf("%d polls missing, e.g. %v", len(m), m[0])
+	}
+	b.checkValues(t, c)
+	sum := c.recv.Summary()
+	if len(sum.Missing) > 0 || sum.Reused > 0 || sum.GapRecords > 0 {
+		t.Errorf("backend summary: %s", sum)
+	}
+	t.Logf("backend: %s", sum)
+}
+
+// TestIntegrationBufferFull: with the broker down, the buffer reaches its
+// byte limit and drops its oldest batches; the signed gap record that
+// reports them reaches the backend with exact counts once the broker is up.
+func TestIntegrationBufferFull(t *testing.T) {
+	b := newBed(t, bedOptions{durability: 100 * time.Millisecond, maxDelay: 200 * time.Millisecond, maxBytes: "64KiB", maxReadings: 50})
+	c := b.subscribe(t)
+	b.br.Stop()
+	a, stop := startAgent(t, b, 20*time.Second)
+	eventually(t, 60*time.Second, "the buffer dropping batches", func() bool { return a.Health().DroppedBatches >= 3 })
+	b.br.Restart()
+	must(t, stop())
+	h := a.Health()
+
+	tr := b.traces(t)
+	want := produced(tr) - int(h.DroppedReadings)
+	eventually(t, 30*time.Second, "every kept reading at the backend", func() bool { return c.count() == want })
+	sum := c.recv.Summary()
+	if sum.GapRecords == 0 || sum.Dropped != h.DroppedReadings {
+		t.Errorf("backend saw %d gap records reporting %d dropped readings; the agent dropped %d", sum.GapRecords, sum.Dropped, h.DroppedReadings)
+	}
+	if len(sum.Missing) > 0 {
+		t.Errorf("sequence numbers missing without a gap record: %v", c.recv.Missing("gw-001"))
+	}
+	b.checkValues(t, c)
+	t.Logf("agent dropped %d batches / %d readings; backend: %s", h.DroppedBatches, h.DroppedReadings, sum)
+}
+
+// TestIntegrationKill9 kills a real `edgegw run` child process with SIGKILL
+// at random points, 24 times, including while the broker is down and while
+// the backlog drains. Every reading produced more than one durability window
+// before each kill must reach the backend, and no sequence number is reused
+// or skipped.
+func TestIntegrationKill9(t *testing.T) {
+	const durability = 300 * time.Millisecond
+	b := newBed(t, bedOptions{durability: durability, maxDelay: 400 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100})
+	bin := buildEdgegw(t)
+	c := b.subscribe(t)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+	t.Logf("seed-independent schedule, random kill points")
+
+	type run struct{ start, kill time.Time }
+	var runs []run
+	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
+	must(t, err)
+	defer logf.Close()
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := os.ReadFile(logf.Name())
+			t.Logf("agent log:\n%s", out)
+		}
+	})
+	for i := range 24 {
+		switch i {
+		case 8:
+			b.br.Stop() // kills 8..13 happen during an outage
+		case 14:
+			b.br.Restart() // kills 14..17 happen while the backlog drains
+		}
+		cmd := exec.Command(bin, "run", "--config", b.cfgPath)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		start := time.Now()
+		must(t, cmd.Start())
+		<-time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond) // a random kill point, not a wait for a condition
+		kill := time.Now()
+		must(t, cmd.Process.Kill())
+		cmd.Wait()
+		runs = append(runs, run{start, kill})
+	}
+	// Readings of a killed run are required unless they were polled within
+	// one durability window (plus scheduling slack) before its kill.
+	inKilledRun := func(at time.Time) (run, bool) {
+		for _, r := range runs {
+			if !at.Before(r.start) && at.Before(r.kill) {
+				return r, true
+			}
+		}
+		return run{}, false
+	}
+	requiredKilled := func(_ string, at time.Time) bool {
+		r, ok := inKilledRun(at)
+		return ok && at.Before(r.kill.Add(-durability-100*time.Millisecond))
+	}
+	// A last run drains everything and stops gracefully: it loses nothing.
+	cmd := exec.Command(bin, "run", "--config", b.cfgPath, "--drain", "20s")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	lastStart := time.Now()
+	must(t, cmd.Start())
+	eventually(t, 60*time.Second, "the last run polling and delivering the killed runs' readings", func() bool {
+		tr := b.traces(t)
+		polling := false
+		for _, ps := range tr {
+			polling = polling || (len(ps) > 0 && ps[len(ps)-1].at.After(lastStart))
+		}
+		return polling && len(c.missing(tr, requiredKilled)) == 0
+	})
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	must(t, cmd.Wait())
+
+	tr := b.traces(t)
+	required := func(dev string, at time.Time) bool {
+		if _, killed := inKilledRun(at); killed {
+			return requiredKilled(dev, at)
+		}
+		return true
+	}
+	eventually(t, 60*time.Second, "every required reading at the backend", func() bool { return len(c.missing(tr, required)) == 0 })
+	b.checkValues(t, c)
+	sum := c.recv.Summary()
+	if sum.Reused > 0 {
+		t.Errorf("%d sequence numbers reused", sum.Reused)
+	}
+	if len(sum.Missing) > 0 {
+		t.Errorf("sequence numbers skipped: %v", c.recv.Missing("gw-001"))
+	}
+	t.Logf("24 kills; produced %d readings, received %d; backend: %s", produced(tr), c.count(), sum)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// buildEdgegw builds the edgegw binary once per test process.
+func buildEdgegw(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgegw-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "edgegw")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/edgegw").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Logf("go build: %s", out)
+		}
+	})
+	must(t, buildErr)
+	return binPath
+}

@@ -1,0 +1,304 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults applied by Parse to fields the file leaves out (or sets to null).
+const (
+	DefaultKeysDir        = "/var/lib/edgegw/keys"
+	DefaultStateDir       = "/var/lib/edgegw"
+	DefaultTopicPrefix    = "city"
+	DefaultKeepalive      = 30 * time.Second
+	DefaultInflight       = 32
+	DefaultBackoffMin     = 1 * time.Second
+	DefaultBackoffMax     = 5 * time.Minute
+	DefaultHealthInterval = 60 * time.Second
+	DefaultMaxReadings    = 100
+	DefaultMaxDelay       = 10 * time.Second
+	DefaultDurability     = 1 * time.Second
+	DefaultMaxBytes       = 256 << 20 // 256 MiB
+	DefaultMaxAge         = 720 * time.Hour
+	DefaultLogLevel       = "info"
+)
+
+// MaxFileSize is the largest configuration Parse accepts, in bytes.
+const MaxFileSize = 1 << 20
+
+// ReservedClass is the data class name edgegw uses for its own gap records;
+// no recipient or device may use it.
+const ReservedClass = "gap"
+
+// Config is a parsed, validated edgegw configuration with defaults applied.
+type Config struct {
+	// Version increases with every signed fleet push; 0 by default.
+	Version uint64
+	// Gateway identifies this gateway and where it keeps its files.
+	Gateway Gateway
+	// Uplink is the MQTT connection to the broker.
+	Uplink Uplink
+	// Recipients maps a data class to the file holding its recipient's
+	// public key. Never nil.
+	Recipients map[string]string
+	// Batch says when a batch of sealed readings is closed and committed.
+	Batch Batch
+	// Buffer bounds the store-and-forward buffer.
+	Buffer Buffer
+	// Log configures logging.
+	Log Log
+	// Devices are the devices to poll, in file order. Never nil.
+	Devices []Device
+	// File is the name the configuration was parsed from; it is used in
+	// error messages and is not part of the canonical form.
+	File string
+
+	lines map[string]int      // dotted path → line of its key (or item)
+	raw   map[string]rawValue // dotted path → scalar as written
+}
+
+// Gateway is the `gateway` section.
+type Gateway struct {
+	// ID is the gateway's identity: [a-z0-9][a-z0-9-]{0,62}. It is also the
+	// MQTT client certificate's identity and a topic level.
+	ID string
+	// Keys is the directory holding identity.key.
+	Keys string
+	// State is the directory holding buffer.db.
+	State string
+}
+
+// Uplink is the `uplink` section: the MQTT connection over TLS.
+type Uplink struct {
+	// Broker is the broker address, ssl://, tls:// or mqtts:// host:port.
+	Broker string
+	// CA is the CA bundle pinned for the broker.
+	CA string
+	// Cert is the client certificate file.
+	Cert string
+	// Key is the client private key file.
+	Key string
+	// TopicPrefix is the first topic level; no '+', '#' or '/'.
+	TopicPrefix string
+	// ClientID is the MQTT client id; the gateway id by default.
+	ClientID string
+	// Keepalive is the MQTT keepalive, 5s..20m.
+	Keepalive time.Duration
+	// Inflight is the maximum number of unacknowledged publishes, 1..1024.
+	Inflight int
+	// BackoffMin is the reconnect backoff floor, > 0.
+	BackoffMin time.Duration
+	// BackoffMax is the reconnect backoff cap, ≥ BackoffMin.
+	BackoffMax time.Duration
+	// HealthInterval is the period of health messages, ≥ 1s.
+	HealthInterval time.Duration
+}
+
+// Batch is the `batch` section.
+type Batch struct {
+	// MaxReadings closes a batch after this many readings, 1..10000.
+	MaxReadings int
+	// MaxDelay closes a batch this long after it opened, 100ms..1h.
+	MaxDelay time.Duration
+	// Durability is the group-commit window, 0..1m; 0 commits every poll
+	// before the next.
+	Durability time.Duration
+}
+
+// Buffer is the `buffer` section.
+type Buffer struct {
+	// MaxBytes bounds the buffer's size in bytes, ≥ 64 KiB.
+	MaxBytes int64
+	// MaxAge drops batches older than this, ≥ 1m.
+	MaxAge time.Duration
+}
+
+// Log is the `log` section.
+type Log struct {
+	// Level is one of debug, info, warn, error.
+	Level string
+}
+
+// Device is one entry of `devices`.
+type Device struct {
+	// Name is unique, [a-z0-9][a-z0-9_-]{0,31}; it prefixes SenML names.
+	Name string
+	// Driver is the driver kind, [a-z0-9][a-z0-9_-]{0,31}. Whether it
+	// exists is checked by Validate's hook, not by Parse.
+	Driver string
+	// Model is driver specific and optional.
+	Model string
+	// Interval is the poll period, 100ms..24h.
+	Interval time.Duration
+	// Class is the data class, a key of Config.Recipients.
+	Class string
+	// Options is the free-form `options` mapping, decoded to string,
+	// bool, int, uint64, float64, nil, []any and map[string]any values;
+	// nil when absent or empty. The driver validates it.
+	Options map[string]any
+	// Line is the line of the device's entry; 0 when unknown.
+	Line int
+	// OptionsLine is the line of its `options` key; 0 when absent.
+	OptionsLine int
+}
+
+var (
+	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	classRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	logLevel = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
+)
+
+// Load reads and parses the configuration file at path; see Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration; name is used as the file
+// name in errors and stored in Config.File. It reports every problem it
+// finds at once, as *FieldError values joined with errors.Join; driver kinds
+// are not checked (see Validate). On error the Config is nil.
+func Parse(name string, data []byte) (c *Config, err error) {
+	d := &decoder{file: name, lines: map[string]int{}, raw: map[string]rawValue{}, bad: map[string]bool{}}
+	defer func() {
+		// yaml.v3 has panicked on hostile input before; never let it out.
+		if r := recover(); r != nil {
+			c, err = nil, &FieldError{File: name, Msg: fmt.Sprintf("invalid yaml: %v", r)}
+		}
+	}()
+	if len(data) > MaxFileSize {
+		return nil, &FieldError{File: name, Msg: fmt.Sprintf("file is larger than %d bytes", MaxFileSize)}
+	}
+	root, ferr := decodeDocument(name, data)
+	if ferr != nil {
+		return nil, ferr
+	}
+	c = d.config(root)
+	errs := d.errs
+	errs = append(errs, c.check(nil, d.bad)...)
+	if len(errs) > 0 {
+		return nil, joinSorted(errs)
+	}
+	return c, nil
+}
+
+// decodeDocument returns the single top-level mapping of data.
+func decodeDocument(name string, data []byte) (*yaml.Node, *FieldError) {
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &FieldError{File: name, Line: 1, Msg: "file is empty"}
+		}
+		return nil, yamlError(name, err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		return nil, &FieldError{File: name, Line: next.Line, Msg: "multiple yaml documents are not allowed"}
+	case !errors.Is(err, io.EOF):
+		return nil, yamlError(name, err)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, &FieldError{File: name, Line: 1, Msg: "file is empty"}
+	}
+	root := doc.Content[0]
+	if isNull(root) {
+		return nil, &FieldError{File: name, Line: root.Line, Msg: "file is empty"}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &FieldError{File: name, Line: root.Line, Msg: "top level must be a mapping, not " + kindName(root)}
+	}
+	return root, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 syntax error into a FieldError.
+func yamlError(name string, err error) *FieldError {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line := 0
+		fmt.Sscan(m[1], &line)
+		return &FieldError{File: name, Line: line, Msg: "invalid yaml: " + m[2]}
+	}
+	return &FieldError{File: name, Msg: "invalid yaml: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// joinSorted joins errs ordered by line, keeping the order of equal lines.
+func joinSorted(errs []error) error {
+	sort.SliceStable(errs, func(i, j int) bool { return lineOf(errs[i]) < lineOf(errs[j]) })
+	return errors.Join(errs...)
+}
+
+func lineOf(err error) int {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Line
+	}
+	return 0
+}
+
+// DeviceError returns a *FieldError about field of Devices[i], where field is
+// relative to the device, such as "options.seed" or "model". It is meant for
+// drivers' option checks: the error carries the line of that key when the file
+// has it, else of its nearest enclosing key (such as `options`), else the
+// device's line. A nil value is left out of the message.
+func (c *Config) DeviceError(i int, field string, value any, msg string) error {
+	dev := fmt.Sprintf("devices[%d]", i)
+	path := dev
+	if field != "" {
+		path = dev + "." + field
+	}
+	line := 0
+	if i >= 0 && i < len(c.Devices) {
+		line = c.Devices[i].Line
+	}
+	for p := path; p != dev && strings.HasPrefix(p, dev); p = parent(p) {
+		if l, ok := c.lines[p]; ok {
+			line = l
+			break
+		}
+	}
+	return &FieldError{File: c.File, Line: line, Path: path, Value: c.show(path, value), Msg: msg}
+}
+
+// rawValue is a scalar as written in the file and the value decoded from it.
+type rawValue struct {
+	text string
+	val  any // a comparable scalar
+}
+
+// show formats value for an error about path: as written in the file when
+// the file's value there is still value, else with fmt.Sprint; "" for nil.
+func (c *Config) show(path string, value any) string {
+	if value == nil {
+		return ""
+	}
+	if r, ok := c.raw[path]; ok && r.val == value {
+		return r.text
+	}
+	return fmt.Sprint(value)
+}
+
+// parent returns the path of the field enclosing path: "a.b[2].c" → "a.b[2]"
+// → "a.b" → "a" → "".
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}

@@ -1,0 +1,465 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// maxDepth bounds the nesting of device options.
+const maxDepth = 32
+
+// decoder walks the yaml.Node tree, filling a Config and collecting errors.
+type decoder struct {
+	file  string
+	errs  []error
+	lines map[string]int      // path → line of its key
+	raw   map[string]rawValue // path → scalar as written
+	bad   map[string]bool     // paths that failed to decode; not re-checked
+}
+
+func (d *decoder) fail(line int, path, value, msg string) {
+	d.errs = append(d.errs, &FieldError{File: d.file, Line: line, Path: path, Value: value, Msg: msg})
+	d.bad[path] = true
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a sequence"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	return "a scalar"
+}
+
+// usable reports whether n can be used as a value; aliases are refused so
+// that a small file cannot expand into a huge configuration.
+func (d *decoder) usable(n *yaml.Node, path string) bool {
+	if n.Kind == yaml.AliasNode {
+		d.fail(n.Line, path, "", "yaml aliases are not supported")
+		return false
+	}
+	return true
+}
+
+// fields walks mapping n at path: it reports non-mappings, duplicate and
+// unknown keys, records key lines, and calls set for each known key whose
+// value is not null. A null n counts as an empty mapping.
+func (d *decoder) fields(n *yaml.Node, path string, known []string, set func(key string, v *yaml.Node, p string)) {
+	if !d.usable(n, path) || isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "", "must be a mapping, not "+kindName(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key, ok := d.key(k, path)
+		if !ok {
+			continue
+		}
+		p := join(path, key)
+		if first, dup := seen[key]; dup {
+			d.fail(k.Line, p, "", fmt.Sprintf("duplicate key (first on line %d)", first))
+			continue
+		}
+		seen[key] = k.Line
+		if !contains(known, key) {
+			d.fail(k.Line, p, "", "unknown field")
+			continue
+		}
+		d.lines[p] = k.Line
+		if d.usable(v, p) && !isNull(v) {
+			set(key, v, p)
+		}
+	}
+}
+
+// key returns the text of mapping key k.
+func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
+	switch {
+	case k.Kind != yaml.ScalarNode:
+		d.fail(k.Line, path, "", "mapping keys must be scalars, not "+kindName(k))
+	case k.ShortTag() == "!!merge":
+		d.fail(k.Line, join(path, k.Value), "", "yaml merge keys are not supported")
+	case isNull(k) || k.Value == "":
+		d.fail(k.Line, path, "", "mapping keys must not be empty")
+	default:
+		return k.Value, true
+	}
+	return "", false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// str decodes a scalar as text.
+func (d *decoder) str(v *yaml.Node, p string, dst *string) {
+	if v.Kind != yaml.ScalarNode {
+		d.fail(v.Line, p, "", "must be a string, not "+kindName(v))
+		return
+	}
+	d.raw[p] = rawValue{v.Value, v.Value}
+	*dst = v.Value
+}
+
+// scalar returns v's text, reporting non-scalars with what as the expected kind.
+func (d *decoder) scalar(v *yaml.Node, p, what string) (string, bool) {
+	if v.Kind != yaml.ScalarNode {
+		d.fail(v.Line, p, "", "must be "+what+", not "+kindName(v))
+		return "", false
+	}
+	return v.Value, true
+}
+
+func (d *decoder) duration(v *yaml.Node, p string, dst *time.Duration) {
+	s, ok := d.scalar(v, p, "a duration")
+	if !ok {
+		return
+	}
+	dur, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		d.fail(v.Line, p, s, "is not a duration (like 500ms, 10s, 5m, 720h)")
+		return
+	}
+	d.raw[p] = rawValue{s, dur}
+	*dst = dur
+}
+
+func (d *decoder) integer(v *yaml.Node, p string, dst *int) {
+	s, ok := d.scalar(v, p, "an integer")
+	if !ok {
+		return
+	}
+	var n int64
+	if v.ShortTag() != "!!int" || v.Decode(&n) != nil || n < math.MinInt32 || n > math.MaxInt32 {
+		d.fail(v.Line, p, s, "is not an integer")
+		return
+	}
+	d.raw[p] = rawValue{s, int(n)}
+	*dst = int(n)
+}
+
+func (d *decoder) uinteger(v *yaml.Node, p string, dst *uint64) {
+	s, ok := d.scalar(v, p, "an integer")
+	if !ok {
+		return
+	}
+	var n uint64
+	if v.ShortTag() != "!!int" || v.Decode(&n) != nil {
+		d.fail(v.Line, p, s, "is not a non-negative integer")
+		return
+	}
+	d.raw[p] = rawValue{s, n}
+	*dst = n
+}
+
+var sizeUnits = map[string]int64{
+	"": 1, "B": 1,
+	"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30,
+	"KB": 1e3, "MB": 1e6, "GB": 1e9,
+}
+
+// ParseSize parses a byte size: a plain integer of bytes, or an integer
+// followed by B, KiB, MiB, GiB, KB, MB or GB, such as "256MiB" or "64 KiB".
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	mult, ok := sizeUnits[strings.TrimSpace(s[i:])]
+	if i == 0 || !ok {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	n, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n * mult, nil
+}
+
+func (d *decoder) size(v *yaml.Node, p string, dst *int64) {
+	s, ok := d.scalar(v, p, "a size")
+	if !ok {
+		return
+	}
+	n, err := ParseSize(s)
+	if err != nil {
+		d.fail(v.Line, p, s, "is not a size (an integer of bytes, or with B, KiB, MiB, GiB, KB, MB or GB)")
+		return
+	}
+	d.raw[p] = rawValue{s, n}
+	*dst = n
+}
+
+// config decodes the top-level mapping.
+func (d *decoder) config(root *yaml.Node) *Config {
+	c := &Config{
+		File:       d.file,
+		Gateway:    Gateway{Keys: DefaultKeysDir, State: DefaultStateDir},
+		Uplink:     Uplink{TopicPrefix: DefaultTopicPrefix, Keepalive: DefaultKeepalive, Inflight: DefaultInflight, BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, HealthInterval: DefaultHealthInterval},
+		Recipients: map[string]string{},
+		Batch:      Batch{MaxReadings: DefaultMaxReadings, MaxDelay: DefaultMaxDelay, Durability: DefaultDurability},
+		Buffer:     Buffer{MaxBytes: DefaultMaxBytes, MaxAge: DefaultMaxAge},
+		Log:        Log{Level: DefaultLogLevel},
+		Devices:    []Device{},
+		lines:      d.lines,
+		raw:        d.raw,
+	}
+	d.lines[""] = root.Line
+	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "devices"}
+	d.fields(root, "", top, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "version":
+			d.uinteger(v, p, &c.Version)
+		case "gateway":
+			d.gateway(v, p, &c.Gateway)
+		case "uplink":
+			d.uplink(v, p, &c.Uplink)
+		case "recipients":
+			d.recipients(v, p, c.Recipients)
+		case "batch":
+			d.fields(v, p, []string{"max_readings", "max_delay", "durability"}, func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "max_readings":
+					d.integer(v, p, &c.Batch.MaxReadings)
+				case "max_delay":
+					d.duration(v, p, &c.Batch.MaxDelay)
+				case "durability":
+					d.duration(v, p, &c.Batch.Durability)
+				}
+			})
+		case "buffer":
+			d.fields(v, p, []string{"max_bytes", "max_age"}, func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "max_bytes":
+					d.size(v, p, &c.Buffer.MaxBytes)
+				case "max_age":
+					d.duration(v, p, &c.Buffer.MaxAge)
+				}
+			})
+		case "log":
+			d.fields(v, p, []string{"level"}, func(_ string, v *yaml.Node, p string) {
+				d.str(v, p, &c.Log.Level)
+			})
+		case "devices":
+			c.Devices = d.devices(v, p)
+		}
+	})
+	if c.Uplink.ClientID == "" {
+		c.Uplink.ClientID = c.Gateway.ID
+	}
+	return c
+}
+
+func (d *decoder) gateway(n *yaml.Node, path string, g *Gateway) {
+	d.fields(n, path, []string{"id", "keys", "state"}, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "id":
+			d.str(v, p, &g.ID)
+		case "keys":
+			d.str(v, p, &g.Keys)
+		case "state":
+			d.str(v, p, &g.State)
+		}
+	})
+}
+
+func (d *decoder) uplink(n *yaml.Node, path string, u *Uplink) {
+	known := []string{"broker", "ca", "cert", "key", "topic_prefix", "client_id", "keepalive", "inflight", "backoff_min", "backoff_max", "health_interval"}
+	d.fields(n, path, known, func(key string, v *yaml.Node, p string) {
+		switch key {
+		case "broker":
+			d.str(v, p, &u.Broker)
+		case "ca":
+			d.str(v, p, &u.CA)
+		case "cert":
+			d.str(v, p, &u.Cert)
+		case "key":
+			d.str(v, p, &u.Key)
+		case "topic_prefix":
+			d.str(v, p, &u.TopicPrefix)
+		case "client_id":
+			d.str(v, p, &u.ClientID)
+		case "keepalive":
+			d.duration(v, p, &u.Keepalive)
+		case "inflight":
+			d.integer(v, p, &u.Inflight)
+		case "backoff_min":
+			d.duration(v, p, &u.BackoffMin)
+		case "backoff_max":
+			d.duration(v, p, &u.BackoffMax)
+		case "health_interval":
+			d.duration(v, p, &u.HealthInterval)
+		}
+	})
+}
+
+// recipients decodes the class → key file mapping; its keys are free names,
+// checked by Config.check.
+func (d *decoder) recipients(n *yaml.Node, path string, dst map[string]string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.fail(n.Line, path, "", "must be a mapping, not "+kindName(n))
+		return
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key, ok := d.key(k, path)
+		if !ok {
+			continue
+		}
+		p := join(path, key)
+		if first, dup := seen[key]; dup {
+			d.fail(k.Line, p, "", fmt.Sprintf("duplicate key (first on line %d)", first))
+			continue
+		}
+		seen[key] = k.Line
+		d.lines[p] = k.Line
+		var file string
+		if d.usable(v, p) && !isNull(v) {
+			d.str(v, p, &file)
+		}
+		dst[key] = file
+	}
+}
+
+func (d *decoder) devices(n *yaml.Node, path string) []Device {
+	devs := []Device{}
+	if n.Kind != yaml.SequenceNode {
+		d.fail(n.Line, path, "", "must be a sequence, not "+kindName(n))
+		return devs
+	}
+	for i, item := range n.Content {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		dev := Device{Line: item.Line}
+		d.lines[p] = item.Line
+		if isNull(item) {
+			d.fail(item.Line, p, "", "must be a mapping, not empty")
+		}
+		d.fields(item, p, []string{"name", "driver", "model", "interval", "class", "options"}, func(key string, v *yaml.Node, p string) {
+			switch key {
+			case "name":
+				d.str(v, p, &dev.Name)
+			case "driver":
+				d.str(v, p, &dev.Driver)
+			case "model":
+				d.str(v, p, &dev.Model)
+			case "interval":
+				d.duration(v, p, &dev.Interval)
+			case "class":
+				d.str(v, p, &dev.Class)
+			case "options":
+				dev.OptionsLine = d.lines[p]
+				if v.Kind != yaml.MappingNode {
+					d.fail(v.Line, p, "", "must be a mapping, not "+kindName(v))
+					return
+				}
+				if m, _ := d.value(v, p, 0).(map[string]any); len(m) > 0 {
+					dev.Options = m
+				}
+			}
+		})
+		if dev.OptionsLine == 0 {
+			dev.OptionsLine = d.lines[p+".options"]
+		}
+		devs = append(devs, dev)
+	}
+	return devs
+}
+
+// value decodes a free-form options value.
+func (d *decoder) value(n *yaml.Node, path string, depth int) any {
+	if !d.usable(n, path) {
+		return nil
+	}
+	if depth > maxDepth {
+		d.fail(n.Line, path, "", "is nested too deeply")
+		return nil
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			key, ok := d.key(k, path)
+			if !ok {
+				continue
+			}
+			p := join(path, key)
+			if first, dup := seen[key]; dup {
+				d.fail(k.Line, p, "", fmt.Sprintf("duplicate key (first on line %d)", first))
+				continue
+			}
+			seen[key] = k.Line
+			d.lines[p] = k.Line
+			m[key] = d.value(v, p, depth+1)
+		}
+		return m
+	case yaml.SequenceNode:
+		s := make([]any, len(n.Content))
+		for i, item := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			d.lines[p] = item.Line
+			s[i] = d.value(item, p, depth+1)
+		}
+		return s
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil
+		case "!!bool", "!!int", "!!float":
+			var v any
+			if err := n.Decode(&v); err != nil {
+				d.fail(n.Line, path, n.Value, "is not a valid "+strings.TrimPrefix(n.ShortTag(), "!!"))
+				return nil
+			}
+			switch v.(type) {
+			case bool, int, int64, uint64, float64:
+			default:
+				d.fail(n.Line, path, n.Value, "is not a supported scalar")
+				return nil
+			}
+			d.raw[path] = rawValue{n.Value, v}
+			return v
+		}
+		// Strings, timestamps, binary and custom tags: keep the text.
+		d.raw[path] = rawValue{n.Value, n.Value}
+		return n.Value
+	}
+	d.fail(n.Line, path, "", "unsupported yaml node")
+	return nil
+}

@@ -1,0 +1,130 @@
+package demo
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/crypto/pki"
+)
+
+// files are the throwaway credentials of one demo run.
+type files struct {
+	dir                string
+	ca                 string // CA certificate
+	gwCert, gwKey      string // gateway client certificate (CN gw-001)
+	beCert, beKey      string // backend client certificate (CN backend)
+	keys               string // gateway key directory (identity.key, identity.pub)
+	opsKey, privacyKey string // recipient private keys, held by the backend only
+	opsPub, privacyPub string // recipient public keys, given to the gateway
+	brokerTLS          []byte // server certificate and key PEM, concatenated for serverTLS
+}
+
+// gatewayID is the demo gateway's identity.
+const gatewayID = "gw-001"
+
+// setup writes keys and certificates into dir and returns the broker's TLS
+// material.
+func setup(dir string) (*files, [3][]byte, error) {
+	var tlsPEM [3][]byte
+	f := &files{dir: dir, keys: filepath.Join(dir, "gateway", "keys")}
+	ca, err := pki.NewCA("edgegw demo CA", 24*time.Hour)
+	if err != nil {
+		return nil, tlsPEM, err
+	}
+	f.ca = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(f.ca, ca.CertPEM(), 0o644); err != nil {
+		return nil, tlsPEM, fmt.Errorf("demo: %w", err)
+	}
+	srvCert, srvKey, err := ca.Issue("127.0.0.1", true, []string{"127.0.0.1", "localhost"}, 24*time.Hour)
+	if err != nil {
+		return nil, tlsPEM, err
+	}
+	tlsPEM = [3][]byte{srvCert, srvKey, ca.CertPEM()}
+	for _, c := range []struct {
+		cn         string
+		cert, key  *string
+		subdirName string
+	}{{gatewayID, &f.gwCert, &f.gwKey, "gateway"}, {"backend", &f.beCert, &f.beKey, "backend"}} {
+		cert, key, err := ca.Issue(c.cn, false, nil, 24*time.Hour)
+		if err != nil {
+			return nil, tlsPEM, err
+		}
+		sub := filepath.Join(dir, c.subdirName)
+		if err := pki.WriteFiles(sub, "client", cert, key); err != nil {
+			return nil, tlsPEM, err
+		}
+		*c.cert, *c.key = filepath.Join(sub, "client.pem"), filepath.Join(sub, "client.key")
+	}
+	if err := keys.InitIdentity(f.keys, gatewayID, false); err != nil {
+		return nil, tlsPEM, err
+	}
+	for _, r := range []struct {
+		name     string
+		suite    keys.Suite
+		key, pub *string
+	}{{"ops", keys.SuiteX25519, &f.opsKey, &f.opsPub}, {"privacy", keys.SuiteMLKEM768X25519, &f.privacyKey, &f.privacyPub}} {
+		rdir := filepath.Join(dir, "backend", r.name)
+		if err := keys.GenerateRecipient(rdir, r.suite, false); err != nil {
+			return nil, tlsPEM, err
+		}
+		*r.key = filepath.Join(rdir, "recipient.key")
+		// The gateway gets a copy of the public key only.
+		pub, err := os.ReadFile(filepath.Join(rdir, "recipient.pub"))
+		if err != nil {
+			return nil, tlsPEM, fmt.Errorf("demo: %w", err)
+		}
+		*r.pub = filepath.Join(dir, "gateway", r.name+".recipient.pub")
+		if err := os.WriteFile(*r.pub, pub, 0o644); err != nil {
+			return nil, tlsPEM, fmt.Errorf("demo: %w", err)
+		}
+	}
+	return f, tlsPEM, nil
+}
+
+// freeAddr returns a free TCP address on loopback.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("demo: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// configYAML is the demo gateway's configuration: five simulated devices,
+// telemetry sealed to the operations key (X25519), household meter data
+// sealed to the privacy office's key (ML-KEM-768 + X25519).
+const configYAML = `version: 1
+gateway:
+  id: %[1]s
+  keys: %[2]s
+  state: %[3]s
+uplink:
+  broker: ssl://%[4]s
+  ca: %[5]s
+  cert: %[6]s
+  key: %[7]s
+  topic_prefix: city
+  backoff_min: 500ms
+  backoff_max: 2s
+  health_interval: 5s
+recipients:
+  telemetry: %[8]s
+  personal: %[9]s
+batch: {max_readings: 100, max_delay: 2s, durability: 1s}
+buffer: {max_bytes: 64MiB, max_age: 24h}
+log: {level: warn}
+devices:
+  - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry, options: {seed: 1, trace: %[10]s/aq-1.trace}}
+  - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry, options: {seed: 2, trace: %[10]s/aq-2.trace}}
+  - {name: aq-3, driver: sim, model: airquality, interval: 2s, class: telemetry, options: {seed: 3, trace: %[10]s/aq-3.trace}}
+  - {name: meter-1, driver: sim, model: meter3p, interval: 1s, class: personal, options: {seed: 4, trace: %[10]s/meter-1.trace}}
+  - {name: meter-2, driver: sim, model: meter3p, interval: 2s, class: personal, options: {seed: 5, trace: %[10]s/meter-2.trace}}
+`
+
+// traceNames are the trace files the simulated devices write.
+var traceNames = []string{"aq-1", "aq-2", "aq-3", "meter-1", "meter-2"}

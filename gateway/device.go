@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// device is one configured sensor with its schedule, validation state and
+// counters.
+type device struct {
+	name     string
+	class    string
+	interval time.Duration
+	sensor   drivers.Sensor
+	channels []drivers.Channel
+	valid    *validator
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	stats DeviceStats
+}
+
+// DeviceStats counts what happened to one device's polls.
+type DeviceStats struct {
+	Polls     uint64    `json:"polls"`
+	Errors    uint64    `json:"errors"`
+	Overruns  uint64    `json:"overruns"` // ticks skipped because a poll took longer than the interval
+	LastOK    time.Time `json:"last_ok,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// poll is what a device hands the batcher: one poll's readings.
+type poll struct {
+	class    string
+	readings []drivers.Reading
+}
+
+// run polls the device on ticks at origin + k×interval, where origin is the
+// wall-clock multiple of the interval, so ticks never drift and devices with
+// the same interval poll together. A poll that overruns skips the ticks it
+// missed. run returns when ctx is done.
+func (d *device) run(ctx context.Context, now func() time.Time, synced func() bool, out chan<- poll) {
+	origin := now().Truncate(d.interval)
+	k := int64(1)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	<-timer.C
+	for {
+		next := origin.Add(time.Duration(k) * d.interval)
+		timer.Reset(next.Sub(now()))
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		p, ok := d.poll(ctx, now, synced)
+		if ok {
+			select {
+			case out <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+		due := int64(now().Sub(origin)/d.interval) + 1
+		if due > k+1 {
+			d.mu.Lock()
+			d.stats.Overruns += uint64(due - k - 1)
+			d.mu.Unlock()
+			k = due
+		} else {
+			k++
+		}
+	}
+}
+
+// poll reads the device once, bounded by its interval, and validates the
+// readings. It reports false when there is nothing to record.
+func (d *device) poll(ctx context.Context, now func() time.Time, synced func() bool) (poll, bool) {
+	ctx, cancel := context.WithTimeout(ctx, d.interval)
+	defer cancel()
+	rs, err := d.sensor.Read(ctx)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.Polls++
+	switch {
+	case errors.Is(err, drivers.ErrNoData):
+		return poll{}, false
+	case err != nil:
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return poll{}, false // stopping
+		}
+		d.stats.Errors++
+		if d.stats.LastError == "" {
+			d.log.Warn("device read failed", "err", err)
+		}
+		d.stats.LastError = err.Error()
+		if len(d.channels) == 0 {
+			return poll{}, false
+		}
+		rs = failedReadings(d.name, d.channels, now().Truncate(time.Millisecond))
+	default:
+		if d.stats.LastError != "" {
+			d.log.Info("device read recovered")
+			d.stats.LastError = ""
+		}
+		d.stats.LastOK = now()
+	}
+	d.valid.check(rs, !synced())
+	return poll{class: d.class, readings: rs}, true
+}
+
+// snapshot returns a copy of the device's counters.
+func (d *device) snapshot() DeviceStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}

@@ -1,0 +1,137 @@
+package uplink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+)
+
+// SubscribeConfig configures Subscribe, the backend side of the uplink.
+type SubscribeConfig struct {
+	// Broker is the broker URL (ssl://, tls:// or mqtts://).
+	Broker string
+	// CA is the PEM file of the CA that signed the broker's certificate.
+	CA string
+	// Cert is the PEM file of the client certificate (the backend identity).
+	Cert string
+	// Key is the PEM file of the client key, mode 0600.
+	Key string
+	// ClientID is the MQTT client identifier. Required: a persistent session
+	// is found again by it.
+	ClientID string
+	// Topics are the topic filters to subscribe to, all with QoS 1.
+	Topics []string
+	// CleanSession, when true, starts a fresh session on each connection.
+	// The default, false, keeps a persistent session on the broker so that
+	// nothing published while the backend is away (or while the broker
+	// restarts, if it persists) is lost.
+	CleanSession bool
+	// KeepAlive is the MQTT keep-alive interval; DefaultKeepAlive when zero.
+	KeepAlive time.Duration
+	// BackoffMax caps paho's reconnect backoff (which starts at 1 s);
+	// 30 s when zero.
+	BackoffMax time.Duration
+	// OnSubscribe, when set, is called after each successful subscription
+	// (the first one and the one after every reconnect).
+	OnSubscribe func()
+	// Logger receives the subscriber's logs; nothing is logged when nil.
+	Logger *slog.Logger
+}
+
+// Subscribe connects to the broker, subscribes to cfg.Topics with QoS 1 and
+// calls handle for every message, one at a time in arrival order, until ctx
+// is done. A message is acknowledged once handle returns. It reconnects and
+// subscribes again by itself. It returns an error only for a bad
+// configuration; when ctx is done it disconnects and returns nil.
+func Subscribe(ctx context.Context, cfg SubscribeConfig, handle func(topic string, payload []byte)) error {
+	dial, host, err := brokerURL(cfg.Broker)
+	if err != nil {
+		return err
+	}
+	if cfg.ClientID == "" {
+		return fmt.Errorf("uplink: subscribe to %s: empty client id", cfg.Broker)
+	}
+	if len(cfg.Topics) == 0 {
+		return fmt.Errorf("uplink: subscribe to %s: no topics", cfg.Broker)
+	}
+	if handle == nil {
+		return errors.New("uplink: subscribe: nil handler")
+	}
+	tc, err := tlsConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
+	if err != nil {
+		return err
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 30 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	filters := make(map[string]byte, len(cfg.Topics))
+	for _, t := range cfg.Topics {
+		filters[t] = 1
+	}
+
+	opts := paho.NewClientOptions().
+		AddBroker(dial).
+		SetClientID(cfg.ClientID).
+		SetTLSConfig(tc).
+		SetProtocolVersion(4).
+		SetCleanSession(cfg.CleanSession).
+		SetOrderMatters(true).
+		SetResumeSubs(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(min(time.Second, cfg.BackoffMax)).
+		SetMaxReconnectInterval(cfg.BackoffMax).
+		SetKeepAlive(cfg.KeepAlive).
+		SetPingTimeout(min(cfg.KeepAlive, 10*time.Second)).
+		SetConnectTimeout(connectTimeout).
+		SetWriteTimeout(writeTimeout).
+		// Messages of a persistent session may arrive before the SUBSCRIBE
+		// is acknowledged; the default handler takes them all.
+		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
+			handle(m.Topic(), m.Payload())
+		}).
+		SetConnectionLostHandler(func(_ paho.Client, err error) {
+			log.Warn("connection lost", "addr", cfg.Broker, "err", err)
+		}).
+		SetOnConnectHandler(func(c paho.Client) {
+			log.Info("connected", "addr", cfg.Broker)
+			tok := c.SubscribeMultiple(filters, nil)
+			select {
+			case <-tok.Done():
+			case <-ctx.Done():
+				return
+			}
+			if err := tok.Error(); err != nil {
+				log.Warn("subscribe failed", "addr", cfg.Broker, "err", err)
+				return
+			}
+			if st, ok := tok.(*paho.SubscribeToken); ok {
+				for topic, qos := range st.Result() {
+					if qos == 0x80 {
+						log.Warn("subscription refused", "topic", topic)
+					}
+				}
+			}
+			if cfg.OnSubscribe != nil {
+				cfg.OnSubscribe()
+			}
+		})
+	c := paho.NewClient(opts)
+	c.Connect() // retries by itself until connected or disconnected
+	<-ctx.Done()
+	c.Disconnect(quiesce)
+	log.Info("disconnected", "addr", cfg.Broker)
+	return nil
+}

@@ -1,0 +1,10 @@
+// Package uplinktest runs a real Mosquitto broker for tests: TLS with client
+// certificates from a throw-away CA, the certificate's common name as the
+// MQTT user name, and the per-gateway ACL edgegw expects from production
+// brokers (pattern readwrite <prefix>/%u/#), plus a backend identity that may
+// read every gateway's data and health.
+//
+// Tests are skipped when mosquitto is not installed, unless the environment
+// variable CI is "true": CI must run them. Proxy sits between a client and
+// the broker and can cut connections abruptly, as a dead cellular link does.
+package uplinktest

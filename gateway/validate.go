@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// validator flags the readings of one device: values outside the channel's
+// physical range, values frozen for too many polls, counters going back.
+type validator struct {
+	channels map[string]drivers.Channel
+	last     map[string]float64
+	repeats  map[string]int
+}
+
+func newValidator(chs []drivers.Channel) *validator {
+	v := &validator{channels: map[string]drivers.Channel{}, last: map[string]float64{}, repeats: map[string]int{}}
+	for _, c := range chs {
+		v.channels[c.Name] = c
+	}
+	return v
+}
+
+// check sets the quality flags of rs in place. unsynced adds ClockUnsynced.
+func (v *validator) check(rs []drivers.Reading, unsynced bool) {
+	for i := range rs {
+		r := &rs[i]
+		if unsynced {
+			r.Flags |= drivers.ClockUnsynced
+		}
+		if r.Flags&drivers.ReadError != 0 {
+			continue
+		}
+		c, known := v.channels[r.Channel]
+		if !known {
+			continue
+		}
+		if c.Max > c.Min && (r.Value < c.Min || r.Value > c.Max) {
+			r.Flags |= drivers.OutOfRange
+		}
+		prev, seen := v.last[r.Channel]
+		switch {
+		case c.Counter:
+			if seen && r.Value < prev {
+				r.Flags |= drivers.CounterWentBack
+			}
+		case seen && r.Value == prev:
+			v.repeats[r.Channel]++
+		default:
+			v.repeats[r.Channel] = 0
+		}
+		if c.StuckAfter > 0 && v.repeats[r.Channel] >= c.StuckAfter {
+			r.Flags |= drivers.Stuck
+		}
+		v.last[r.Channel] = r.Value
+	}
+}
+
+// failedReadings returns one ReadError reading per declared channel at time
+// t, so that the backend sees when a device could not be read.
+func failedReadings(device string, chs []drivers.Channel, t time.Time) []drivers.Reading {
+	out := make([]drivers.Reading, len(chs))
+	for i, c := range chs {
+		out[i] = drivers.Reading{Device: device, Channel: c.Name, Unit: c.Unit, Time: t, Flags: drivers.ReadError}
+	}
+	return out
+}

@@ -1,0 +1,48 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+func TestValidatorFlags(t *testing.T) {
+	chs := []drivers.Channel{
+		{Name: "rh", Unit: drivers.RelHumid, Min: 0, Max: 100, StuckAfter: 2},
+		{Name: "e", Unit: drivers.KWh, Min: 0, Max: 1e9, Counter: true},
+	}
+	v := newValidator(chs)
+	poll := func(rh, e float64, unsynced bool) []drivers.Flags {
+		rs := []drivers.Reading{{Channel: "rh", Value: rh}, {Channel: "e", Value: e}}
+		v.check(rs, unsynced)
+		return []drivers.Flags{rs[0].Flags, rs[1].Flags}
+	}
+	steps := []struct {
+		name   string
+		rh, e  float64
+		synced bool
+		want   [2]drivers.Flags
+	}{
+		{"first poll ok", 50, 10, true, [2]drivers.Flags{0, 0}},
+		{"same once is not stuck", 50, 11, true, [2]drivers.Flags{0, 0}},
+		{"same twice is stuck", 50, 12, true, [2]drivers.Flags{drivers.Stuck, 0}},
+		{"change clears stuck; counter back", 51, 11.5, true, [2]drivers.Flags{0, drivers.CounterWentBack}},
+		{"out of range", 101, 12, true, [2]drivers.Flags{drivers.OutOfRange, 0}},
+		{"clock unsynced on all", 40, 13, false, [2]drivers.Flags{drivers.ClockUnsynced, drivers.ClockUnsynced}},
+	}
+	for _, s := range steps {
+		got := poll(s.rh, s.e, !s.synced)
+		if got[0] != s.want[0] || got[1] != s.want[1] {
+			t.Errorf("%s: flags = %v, %v; want %v, %v", s.name, got[0], got[1], s.want[0], s.want[1])
+		}
+	}
+}
+
+func TestFailedReadings(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rs := failedReadings("m", []drivers.Channel{{Name: "v1", Unit: drivers.Volt}, {Name: "e", Unit: drivers.KWh}}, at)
+	if len(rs) != 2 || rs[1].Channel != "e" || rs[1].Unit != drivers.KWh || rs[0].Flags != drivers.ReadError || !rs[0].Time.Equal(at) || rs[0].Device != "m" {
+		t.Errorf("failedReadings = %+v", rs)
+	}
+}
