@@ -226,4 +226,3 @@ func (r *Receiver) Missing(gateway string) []uint64 {
 	}
 	return nil
 }
-

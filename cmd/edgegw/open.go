@@ -60,4 +60,3 @@ func newOpenCmd() *cobra.Command {
 	f.DurationVar(&o.Timeout, "timeout", 0, "stop after this long (0 = until interrupted)")
 	return c
 }
-

@@ -66,12 +66,18 @@ func (h *identityACL) Provides(b byte) bool {
 	return bytes.Contains([]byte{mqtt.OnConnectAuthenticate, mqtt.OnACLCheck}, []byte{b})
 }
 
+// OnConnectAuthenticate admits a client with a verified certificate and
+// makes its certificate's CN its user name, whatever CONNECT said, so that
+// the ACL also applies to a persistent session restored while its client is
+// away.
 func (h *identityACL) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
-	return identity(cl) != ""
+	id := identity(cl)
+	cl.Properties.Username = []byte(id)
+	return id != ""
 }
 
 func (h *identityACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	id := identity(cl)
+	id := string(cl.Properties.Username)
 	if id == "backend" && !write {
 		parts := strings.Split(topic, "/")
 		return len(parts) >= 3 && parts[0] == "city" && (parts[2] == "data" || parts[2] == "health")

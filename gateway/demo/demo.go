@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options) error {
 	go func() {
 		subDone <- uplink.Subscribe(subCtx, uplink.SubscribeConfig{
 			Broker: "ssl://" + addr, CA: f.ca, Cert: f.beCert, Key: f.beKey,
-			ClientID: "demo-backend", Topics: []string{"city/+/data/#"},
+			ClientID: "demo-backend", Topics: []string{"city/+/data/#"}, Logger: o.Logger, BackoffMax: time.Second,
 		}, func(topic string, payload []byte) {
 			res, err := recv.Handle(topic, payload)
 			tbl.received(res, err)
@@ -119,12 +119,12 @@ func Run(ctx context.Context, o Options) error {
 	// Wait for the backend to receive the drained backlog.
 	deadline := time.Now().Add(15 * time.Second)
 	for recv.Summary().Readings < sent && time.Now().Before(deadline) && ctx.Err() == nil {
-		tbl.tick(sent, "drain", agent.Health().BufferBatches)
 		select {
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 		}
 	}
+	tbl.tick(sent, "done", agent.Health().BufferBatches)
 	stopSub()
 	<-subDone
 	sum := recv.Summary()
@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 	line, bufErr := bufferCheck(snapshot, f)
 	fmt.Fprintln(o.Out, line)
 	if lost != 0 || len(sum.Rejected) > 0 || len(sum.Missing) > 0 {
-		return fmt.Errorf("demo: %s", sum)
+		return fmt.Errorf("demo: %s; missing sequence numbers %v", sum, recv.Missing(gatewayID))
 	}
 	return bufErr
 }
@@ -147,13 +147,16 @@ func timeline(ctx context.Context, o Options, b *broker, tbl *table, depth func(
 	end := start.Add(o.Duration)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
-	phase := "up"
+	phase := "up" // up, then down, then restarted
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-ticker.C:
 			switch {
+			case !now.Before(end):
+				tbl.note("stopping the agent: open batches are closed, signed and drained")
+				return nil
 			case phase == "up" && !now.Before(outageAt):
 				if err := b.stop(); err != nil {
 					return err
@@ -167,14 +170,15 @@ func timeline(ctx context.Context, o Options, b *broker, tbl *table, depth func(
 				if err := b.start(); err != nil {
 					return err
 				}
-				phase = "up"
+				phase = "restarted"
 				tbl.note("broker restarted: the backlog drains")
-			case !now.Before(end):
-				tbl.note("stopping the agent: open batches are closed, signed and drained")
-				return nil
 			}
 			sent, _ := countTraces(f.dir)
-			tbl.tick(sent, phase, depth())
+			state := phase
+			if phase == "restarted" {
+				state = "up"
+			}
+			tbl.tick(sent, state, depth())
 		}
 	}
 }

@@ -59,7 +59,7 @@ func (t *table) received(res backend.Result, err error) {
 		t.readings += len(res.Records)
 		for _, r := range res.Records {
 			if r.Value != nil {
-				t.last[r.Device+"/"+r.Channel] = strconv.FormatFloat(*r.Value, 'f', -1, 64) + " " + r.Unit
+				t.last[r.Device+"/"+r.Channel] = strconv.FormatFloat(*r.Value, 'f', -1, 32) + " " + r.Unit
 			}
 		}
 	}
