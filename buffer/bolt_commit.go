@@ -83,10 +83,15 @@ func (b *Bolt) commitLocked(extra func(x *txn) error) error {
 		b.log.Info("buffer commit recovered")
 		b.commitErr = nil
 	}
+	closed := extra != nil
 	for _, o := range b.pending[:n] {
 		if o.kind == opSeal {
 			delete(b.open, o.seq)
+			closed = true
 		}
+	}
+	if closed && b.opts.OnCommit != nil {
+		b.opts.OnCommit()
 	}
 	b.pending = b.pending[n:]
 	if len(b.pending) == 0 {

@@ -41,6 +41,9 @@ func TestHelperWriter(t *testing.T) {
 		if err := b.Seal(u.Seq, buffertest.Trailer(u.Seq)); err != nil {
 			fail(err)
 		}
+		if err := b.Sync(); err != nil {
+			fail(err)
+		}
 		fmt.Printf("crash: sealed %d\n", u.Seq)
 	}
 	for i := 0; ; i++ {
@@ -66,6 +69,9 @@ func TestHelperWriter(t *testing.T) {
 		}
 		if i%3 != 2 {
 			if err := b.Seal(seq, buffertest.Trailer(seq)); err != nil {
+				fail(err)
+			}
+			if err := b.Sync(); err != nil {
 				fail(err)
 			}
 			fmt.Printf("crash: sealed %d\n", seq)

@@ -106,7 +106,8 @@ func TestBoltDurability(t *testing.T) {
 		}
 	})
 	t.Run("window", func(t *testing.T) {
-		b := openBolt(t, buffer.Options{Durability: time.Hour})
+		commits := 0
+		b := openBolt(t, buffer.Options{Durability: time.Hour, OnCommit: func() { commits++ }})
 		seq := buffertest.Begin(t, b, "telemetry", t0)
 		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
 			t.Fatal(err)
@@ -126,15 +127,25 @@ func TestBoltDurability(t *testing.T) {
 		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 || b.Stats().Pending != 0 {
 			t.Fatalf("after Sync, Unsealed = %+v, Pending = %d", un, b.Stats().Pending)
 		}
-		// Seal commits what is pending before it.
+		// Seal is group-committed too: the batch is published only once
+		// committed, together with what was pending before it.
 		if err := b.Append(seq, []byte("more"), 1); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.Seal(seq, []byte("sig")); err != nil {
 			t.Fatal(err)
 		}
+		if bs, _ := b.Next(0, 1); len(bs) != 0 || b.Stats().Pending != 2 {
+			t.Fatalf("after Seal before the window, Next = %+v, Pending = %d", bs, b.Stats().Pending)
+		}
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
 		if bs, _ := b.Next(0, 1); len(bs) != 1 || len(bs[0].Chunks) != 2 || b.Stats().Pending != 0 {
-			t.Fatalf("after Seal, Next = %+v", bs)
+			t.Fatalf("after Seal and Sync, Next = %+v", bs)
+		}
+		if commits != 1 {
+			t.Fatalf("OnCommit called %d times, want once: for the commit that closed the batch", commits)
 		}
 	})
 	t.Run("committer", func(t *testing.T) {

@@ -57,8 +57,9 @@ func (b *Bolt) Append(seq uint64, chunk []byte, readings int) error {
 	return nil
 }
 
-// Seal implements Store. Calling it again after it returned ErrNotCommitted
-// only retries the commit.
+// Seal implements Store. With a durability window the trailer is
+// group-committed like chunks; OnCommit tells when it is. Calling Seal again
+// after it returned ErrNotCommitted only retries the commit.
 func (b *Bolt) Seal(seq uint64, trailer []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -76,7 +77,7 @@ func (b *Bolt) Seal(seq uint64, trailer []byte) error {
 		ob.sealed = true
 		b.queueLocked(op{kind: opSeal, seq: seq, data: clone(trailer)})
 	}
-	if err := b.commitLocked(nil); err != nil {
+	if err := b.commitIfEagerLocked(); err != nil {
 		return fmt.Errorf("seal %d: %w", seq, err)
 	}
 	return nil
@@ -106,13 +107,17 @@ func (b *Bolt) Ack(seqs ...uint64) error {
 	return nil
 }
 
-// TakeGap implements Store. It commits everything pending in the same
-// transaction.
+// TakeGap implements Store. When a gap is pending it commits everything
+// pending in the same transaction; otherwise it does nothing, so it is cheap
+// to call after every poll.
 func (b *Bolt) TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return false, fmt.Errorf("take gap: %w", ErrClosed)
+	}
+	if b.gap.Reason == "" {
+		return false, nil // drops only appear in commits, which set b.gap
 	}
 	seq := b.next
 	taken := false

@@ -50,8 +50,10 @@ type Store interface {
 	// durability window has passed (group commit), or before Append returns
 	// when the window is zero.
 	Append(seq uint64, chunk []byte, readings int) error
-	// Seal stores the trailer of open batch seq, closing it, and commits
-	// everything pending before returning.
+	// Seal stores the trailer of open batch seq, closing it. Like Append it
+	// is durable within the durability window (Sync commits at once); a
+	// batch closed but not yet committed when a crash happens is closed again
+	// from its stored chunks at the next start, with the same trailer.
 	Seal(seq uint64, trailer []byte) error
 	// Unsealed returns the committed batches that have no trailer, oldest
 	// first: after a restart these are the batches a crash left open.

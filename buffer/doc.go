@@ -25,11 +25,12 @@
 //
 // # Durability
 //
-// Begin, Append and Ack are group-committed: queued in memory and written in
-// one bbolt transaction at most Options.Durability after they were accepted
-// (before the call returns when it is zero). A kill -9 or power cut loses at
-// most the last window of Appends; Seal, TakeGap, Sync and Close commit
-// before returning. Ack may be lost in the same way, so a batch may be
+// Begin, Append, Seal and Ack are group-committed: queued in memory and
+// written in one bbolt transaction at most Options.Durability after they were
+// accepted (before the call returns when it is zero); Options.OnCommit tells
+// when a closed batch became publishable. A kill -9 or power cut loses at
+// most the last window of Appends; a lost Seal is redone from the stored
+// chunks at the next start. TakeGap, Sync and Close commit before returning. Ack may be lost in the same way, so a batch may be
 // published twice; the backend deduplicates by sequence number. Next and
 // Unsealed only show committed batches, so a published number is always on
 // disk. If a commit fails (a full disk), the operations stay queued, the

@@ -27,6 +27,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the buffer's few log messages. Nil discards them.
 	Logger *slog.Logger
+	// OnCommit, when set, is called after a commit that closed at least one
+	// batch (sealed it or stored a gap record), so that the uplink can
+	// publish it. It runs under the store's lock: it must not block or call
+	// back into the store.
+	OnCommit func()
 }
 
 func (o Options) now() time.Time {

@@ -82,6 +82,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		MaxAge:     cfg.Buffer.MaxAge,
 		Now:        deps.Now,
 		Logger:     deps.Logger,
+		OnCommit:   func() { a.up.Notify() }, // a closed batch became publishable
 	})
 	if err != nil {
 		halt(a.devices)
@@ -120,7 +121,6 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		maxDelay:      cfg.Batch.MaxDelay,
 		now:           deps.Now,
 		log:           deps.Logger,
-		closed:        a.up.Notify,
 		open:          map[string]*openBatch{},
 	}
 	return a, nil

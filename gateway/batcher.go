@@ -24,7 +24,6 @@ type batcher struct {
 	maxDelay      time.Duration
 	now           func() time.Time
 	log           *slog.Logger
-	closed        func() // called after a batch was sealed into the store
 
 	open map[string]*openBatch
 }
@@ -115,7 +114,6 @@ func (b *batcher) seal(seq uint64, header []byte, chunks [][]byte) error {
 	if err := b.store.Seal(seq, trailer); err != nil {
 		return fmt.Errorf("seal batch %d: %w", seq, err)
 	}
-	b.closed()
 	return nil
 }
 
@@ -164,7 +162,7 @@ func (b *batcher) recover() (int, error) {
 // reportGap stores a signed gap record for batches the buffer dropped, if
 // any.
 func (b *batcher) reportGap() error {
-	stored, err := b.store.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+	_, err := b.store.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
 		now := b.now()
 		header, err := envelope.GapHeader(b.gatewayID, seq, b.configVersion, now)
 		if err != nil {
@@ -183,9 +181,6 @@ func (b *batcher) reportGap() error {
 	})
 	if err != nil {
 		return fmt.Errorf("store gap record: %w", err)
-	}
-	if stored {
-		b.closed()
 	}
 	return nil
 }

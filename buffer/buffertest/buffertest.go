@@ -104,7 +104,8 @@ func Begin(t testing.TB, s buffer.Store, class string, created time.Time) uint64
 }
 
 // Fill begins a batch, appends n chunks of size bytes with 3 readings each
-// and seals it unless open is set. It returns the sequence number.
+// and, unless open is set, seals it and syncs the store. It returns the
+// sequence number.
 func Fill(t testing.TB, s buffer.Store, class string, created time.Time, n, size int, open bool) uint64 {
 	t.Helper()
 	seq := Begin(t, s, class, created)
@@ -116,6 +117,9 @@ func Fill(t testing.TB, s buffer.Store, class string, created time.Time, n, size
 	if !open {
 		if err := s.Seal(seq, Trailer(seq)); err != nil {
 			t.Fatalf("Seal(%d): %v", seq, err)
+		}
+		if err := s.Sync(); err != nil {
+			t.Fatalf("Sync after Seal(%d): %v", seq, err)
 		}
 	}
 	return seq

@@ -40,6 +40,7 @@ func testSeqAndHeader(t *testing.T, s buffer.Store) {
 			t.Fatal(err)
 		}
 	}
+	syncStore(t, s)
 	bs := next(t, s, 0, 10)
 	wantSeqs(t, "Next(0, 10)", bs, 1, 2, 3, 4)
 	for i, class := range []string{"telemetry", "personal", "telemetry", "personal"} {
@@ -84,10 +85,11 @@ func testNextAndUnsealed(t *testing.T, s buffer.Store) {
 	wantSeqs(t, "Unsealed", un, 3, 5)
 	CheckBatch(t, un[0], 3, "telemetry", 3, 20, false)
 	CheckBatch(t, un[1], 5, "telemetry", 5, 20, false)
-	// Sealing makes them appear in Next, in order.
+	// Sealing (once committed) makes them appear in Next, in order.
 	if err := s.Seal(5, Trailer(5)); err != nil {
 		t.Fatal(err)
 	}
+	syncStore(t, s)
 	wantSeqs(t, "Next after sealing 5", next(t, s, 0, 10), 1, 2, 4, 5, 6)
 	CheckBatch(t, next(t, s, 4, 1)[0], 5, "telemetry", 5, 20, true)
 }
@@ -255,6 +257,9 @@ func testConcurrent(t *testing.T, s buffer.Store) {
 			}
 			if err == nil {
 				err = s.Seal(seq, Trailer(seq))
+			}
+			if err == nil {
+				err = s.Sync()
 			}
 			if err != nil {
 				errc <- err
