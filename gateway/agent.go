@@ -189,7 +189,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent started", "device", len(a.devices))
 
 	err := a.sink(polls)
-	err = errors.Join(err, a.batcher.closeAll())
+	err = errors.Join(err, a.batcher.closeAll(), a.store.Sync(), a.batcher.reportGap())
 	a.drain(a.deps.DrainOnStop)
 	stopUplink()
 	err = errors.Join(err, <-upDone)
