@@ -1,0 +1,266 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/buffer"
+	"github.com/edgegw/edgegw/crypto/envelope"
+	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/sim"
+	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+)
+
+// benchBatcher returns a batcher sealing to a fresh x25519 recipient into a
+// bbolt buffer with the default 1 s durability window, and a sim meter.
+func benchBatcher(b *testing.B, dir string) (*batcher, *buffer.Bolt, drivers.Sensor) {
+	b.Helper()
+	for _, err := range []error{keys.InitIdentity(dir, "gw-001", false), keys.GenerateRecipient(dir, keys.SuiteX25519, false)} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	id, err := keys.LoadIdentity(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rcpt, err := keys.LoadRecipientPublic(filepath.Join(dir, "recipient.pub"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := buffer.OpenBolt(filepath.Join(dir, BufferFile), buffer.Options{Durability: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	meter, err := sim.New(drivers.Device{Name: "hh-meter-12", Model: "meter3p"}, drivers.Deps{Now: time.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &batcher{
+		gatewayID: "gw-001", configVersion: 1, identity: id,
+		recipients: map[string]*keys.RecipientPublic{"personal": rcpt},
+		store:      store, maxReadings: 100, maxDelay: time.Hour, now: time.Now,
+		log: slog.New(slog.DiscardHandler), open: map[string]*openBatch{},
+	}, store, meter
+}
+
+// BenchmarkPipeline measures the gateway's CPU cost per reading from a
+// poll's readings to a signed batch in the bbolt buffer: SenML encoding,
+// HPKE sealing, appending with group commit, signing each 100-reading batch.
+// It also reports the bytes one reading costs in the envelope and in the
+// MQTT PUBLISH packet that carries it.
+func BenchmarkPipeline(b *testing.B) {
+	bt, store, meter := benchBatcher(b, b.TempDir())
+	polls := make([][]drivers.Reading, 64)
+	for i := range polls {
+		rs, err := meter.Read(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		polls[i] = rs
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	readings := 0
+	for i := range b.N {
+		rs := polls[i%len(polls)]
+		if err := bt.add(poll{class: "personal", readings: rs}); err != nil {
+			b.Fatal(err)
+		}
+		readings += len(rs)
+	}
+	if err := errors.Join(bt.closeAll(), store.Sync()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(readings), "µs/reading")
+	batches, err := store.Next(0, 1<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var wire, packets, n int
+	topic := "city/gw-001/data/personal"
+	for _, x := range batches {
+		if x.Readings < 100 {
+			continue // the last, partial batch
+		}
+		w := len(envelope.Marshal(x.Header, x.Chunks, x.Trailer))
+		wire += w
+		packets += mqttPublishSize(topic, w)
+		n += x.Readings
+	}
+	if n > 0 {
+		b.ReportMetric(float64(wire)/float64(n), "envelope-B/reading")
+		b.ReportMetric(float64(packets)/float64(n), "mqtt-B/reading")
+	}
+}
+
+// mqttPublishSize is the size of an MQTT 3.1.1 QoS 1 PUBLISH packet: fixed
+// header (1 byte + remaining length), topic (2 + len), packet id (2),
+// payload.
+func mqttPublishSize(topic string, payload int) int {
+	rest := 2 + len(topic) + 2 + payload
+	lenBytes := 1
+	for l := rest; l >= 128; l /= 128 {
+		lenBytes++
+	}
+	return 1 + lenBytes + rest
+}
+
+// BenchmarkIntegrationDrain measures how fast a backlog of 1,000,000
+// readings (10,000 signed, sealed batches of 100 meter readings in bbolt)
+// drains to a local Mosquitto over mutual TLS, deleting each batch on PUBACK.
+func BenchmarkIntegrationDrain(b *testing.B) {
+	if testing.Short() {
+		b.Skip("integration benchmark")
+	}
+	const backlog = 1_000_000
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		bt, store, meter := benchBatcher(b, dir)
+		rs, err := meter.Read(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < backlog; n += len(rs) {
+			if err := bt.add(poll{class: "personal", readings: rs}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := errors.Join(bt.closeAll(), store.Sync()); err != nil {
+			b.Fatal(err)
+		}
+		total := store.Stats().Readings
+		br := uplinktest.Start(b, uplinktest.Options{})
+		cert, key := br.Client(b, "gw-001")
+		up, err := uplink.New(uplink.Config{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, TopicPrefix: "city", GatewayID: "gw-001", HealthInterval: -1},
+			store, uplink.Deps{Marshal: func(x buffer.Batch) []byte { return envelope.Marshal(x.Header, x.Chunks, x.Trailer) }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		b.StartTimer()
+		start := time.Now()
+		go func() { done <- up.Run(ctx) }()
+		tick := time.NewTicker(10 * time.Millisecond)
+		for store.Stats().Batches > 0 {
+			<-tick.C
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		tick.Stop()
+		cancel()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "readings/s")
+	}
+}
+
+// BenchmarkIntegrationFootprint runs the real edgegw binary with 5 simulated
+// devices (about 50 readings/s) against a local Mosquitto, and reports its
+// resident memory (VmHWM, the peak) and CPU use over the steady state.
+func BenchmarkIntegrationFootprint(b *testing.B) {
+	if testing.Short() {
+		b.Skip("integration benchmark")
+	}
+	const steady = 20 * time.Second
+	for range b.N {
+		b.StopTimer()
+		dir := b.TempDir()
+		br := uplinktest.Start(b, uplinktest.Options{})
+		cert, key := br.Client(b, "gw-001")
+		for _, err := range []error{keys.InitIdentity(dir, "gw-001", false), keys.GenerateRecipient(dir, keys.SuiteX25519, false)} {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		cfg := fmt.Sprintf(`gateway: {id: gw-001, keys: %[1]s, state: %[1]s}
+uplink: {broker: %q, ca: %s, cert: %s, key: %s}
+recipients: {telemetry: %[1]s/recipient.pub}
+log: {level: warn}
+devices:
+  - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry}
+  - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry}
+  - {name: aq-3, driver: sim, model: airquality, interval: 1s, class: telemetry}
+  - {name: m-1, driver: sim, model: meter3p, interval: 1s, class: telemetry}
+  - {name: m-2, driver: sim, model: meter3p, interval: 1s, class: telemetry}
+`, dir, br.URL, br.CAFile, cert, key)
+		cfgPath := filepath.Join(dir, "edgegw.yaml")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		bin := filepath.Join(dir, "edgegw")
+		if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../cmd/edgegw").CombinedOutput(); err != nil {
+			b.Fatalf("go build: %v\n%s", err, out)
+		}
+		cmd := exec.Command(bin, "run", "--config", cfgPath)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		// Warm up: the first batches are closed and published.
+		<-time.After(5 * time.Second)
+		b.StartTimer()
+		cpu0 := cpuTicks(b, cmd.Process.Pid)
+		start := time.Now()
+		<-time.After(steady)
+		cpu1 := cpuTicks(b, cmd.Process.Pid)
+		elapsed := time.Since(start)
+		b.StopTimer()
+		hwm := statusKB(b, cmd.Process.Pid, "VmHWM:")
+		cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("edgegw run: %v", err)
+		}
+		// 5 devices: 3 × 8 + 2 × 12 channels at 1 s = 48 readings/s.
+		b.ReportMetric(float64(hwm)/1024, "RSS-MB")
+		b.ReportMetric(100*float64(cpu1-cpu0)/100/elapsed.Seconds(), "CPU-%")
+		b.ReportMetric(48, "readings/s")
+	}
+}
+
+// cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100 on Linux).
+func cpuTicks(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command name in parentheses; utime and stime are
+	// fields 14 and 15 (1-based) of the whole line.
+	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
+	f := strings.Fields(rest)
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return ut + st
+}
+
+// statusKB returns a kB field of /proc/pid/status.
+func statusKB(b *testing.B, pid int, field string) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, field) {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb
+		}
+	}
+	b.Fatalf("%s not in /proc/%d/status", field, pid)
+	return 0
+}
