@@ -19,7 +19,7 @@ const (
 	DefaultStateDir       = "/var/lib/edgegw"
 	DefaultTopicPrefix    = "city"
 	DefaultKeepalive      = 30 * time.Second
-	DefaultInflight       = 32
+	DefaultInflight       = 100
 	DefaultBackoffMin     = 1 * time.Second
 	DefaultBackoffMax     = 5 * time.Minute
 	DefaultHealthInterval = 60 * time.Second

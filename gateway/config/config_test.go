@@ -341,7 +341,7 @@ func TestParseDefaults(t *testing.T) {
 		Uplink: Uplink{
 			Broker: "ssl://broker.example.net:8883", CA: "/etc/edgegw/ca.pem",
 			Cert: "/etc/edgegw/client.pem", Key: "/etc/edgegw/client.key",
-			TopicPrefix: "city", ClientID: "gw-001", Keepalive: 30 * time.Second, Inflight: 32,
+			TopicPrefix: "city", ClientID: "gw-001", Keepalive: 30 * time.Second, Inflight: 100,
 			BackoffMin: time.Second, BackoffMax: 5 * time.Minute, HealthInterval: time.Minute,
 		},
 		Recipients: map[string]string{"telemetry": "/etc/edgegw/ops.pub"},

@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	_ "github.com/edgegw/edgegw/drivers/sim" // the demo polls simulated devices
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/uplink"

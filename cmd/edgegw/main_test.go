@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// execute runs the command line args and returns its output and exit code.
+func execute(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		out.WriteString("error: " + err.Error())
+	}
+	return out.String(), exitCode(err)
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("gateway:\n  id: gw-001\n  colour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"version", []string{"version"}, 0, "edgegw dev linux/"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"run", "--colour", "red"}, 2, "unknown flag: --colour"},
+		{"extra argument", []string{"version", "now"}, 2, "accepts 0 arg(s)"},
+		{"config validate ok", []string{"config", "validate", "../../configs/demo.yaml"}, 0, "valid (gateway"},
+		{"config validate names line and field", []string{"config", "validate", bad}, 1, "bad.yaml:3: gateway.colour: unknown field"},
+		{"config validate without file", []string{"config", "validate"}, 2, "accepts 1 arg(s)"},
+		{"keys init needs id", []string{"keys", "init", "--dir", dir}, 2, "--id is required"},
+		{"keys recipient bad suite", []string{"keys", "recipient", "--dir", dir, "--suite", "rot13"}, 2, "rot13"},
+		{"open needs keys", []string{"open", "--broker", "ssl://127.0.0.1:1"}, 2, "--trust and --recipient-key are required"},
+		{"demo too short", []string{"demo", "--duration", "1s"}, 2, "--duration must be at least 10s"},
+		{"run missing config", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, 1, "none.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, code := execute(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.want) {
+				t.Errorf("edgegw %s: exit %d, output %q; want exit %d and %q", strings.Join(tt.args, " "), code, out, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	if out, code := execute(t, "keys", "init", "--dir", dir, "--id", "gw-001"); code != 0 {
+		t.Fatalf("keys init: %s", out)
+	}
+	pub, err := os.ReadFile(filepath.Join(dir, "identity.pub"))
+	if err != nil || !strings.HasPrefix(string(pub), "edgegw-ed25519 ") || !strings.HasSuffix(strings.TrimSpace(string(pub)), " gw-001") {
+		t.Fatalf("identity.pub = %q, %v", pub, err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "identity.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("identity.key: %v, %v", fi, err)
+	}
+	if out, code := execute(t, "keys", "init", "--dir", dir, "--id", "gw-001"); code != 1 || !strings.Contains(out, "identity.key") {
+		t.Errorf("second keys init: exit %d, %q; want a refusal naming identity.key", code, out)
+	}
+	if out, code := execute(t, "keys", "init", "--dir", dir, "--id", "gw-001", "--force"); code != 0 {
+		t.Errorf("keys init --force: %s", out)
+	}
+	for _, suite := range []string{"x25519", "mlkem768x25519"} {
+		sub := filepath.Join(dir, suite)
+		if out, code := execute(t, "keys", "recipient", "--dir", sub, "--suite", suite); code != 0 {
+			t.Fatalf("keys recipient --suite %s: %s", suite, out)
+		}
+		pub, err := os.ReadFile(filepath.Join(sub, "recipient.pub"))
+		if err != nil || !strings.HasPrefix(string(pub), "edgegw-hpke-"+suite+" ") {
+			t.Errorf("recipient.pub = %q, %v", pub, err)
+		}
+	}
+}
+
+func TestSelftest(t *testing.T) {
+	out, code := execute(t, "selftest")
+	if code != 0 || strings.Count(out, "pass  ") != 5 || strings.Contains(out, "fail") {
+		t.Errorf("selftest: exit %d\n%s", code, out)
+	}
+}
