@@ -55,7 +55,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if deps.ClockSynced == nil {
 		deps.ClockSynced = ClockSynced
 	}
-	a := &Agent{cfg: cfg, deps: deps, log: deps.Logger}
+	a := &Agent{cfg: cfg, deps: deps, log: deps.Logger, started: deps.Now()}
 	id, err := keys.LoadIdentity(cfg.Gateway.Keys)
 	if err != nil {
 		return nil, err
@@ -169,7 +169,6 @@ func halt(devs []*device) {
 // uplink and closes the buffer. Nothing read before the stop is lost.
 func (a *Agent) Run(ctx context.Context) error {
 	drivers.Freeze()
-	a.started = a.deps.Now()
 	if r := a.store.Recovered(); r != "" {
 		a.log.Error("buffer file was corrupt and was moved aside", "err", r)
 	}

@@ -82,7 +82,9 @@ func TestIntegrationBufferFull(t *testing.T) {
 
 	tr := b.traces(t)
 	want := produced(tr) - int(h.DroppedReadings)
-	eventually(t, 30*time.Second, "every kept reading at the backend", func() bool { return c.count() == want })
+	eventually(t, 30*time.Second, "every kept reading and every gap record at the backend", func() bool {
+		return c.count() == want && c.recv.Summary().Dropped >= h.DroppedReadings
+	})
 	sum := c.recv.Summary()
 	if sum.GapRecords == 0 || sum.Dropped != h.DroppedReadings {
 		t.Errorf("backend saw %d gap records reporting %d dropped readings; the agent dropped %d", sum.GapRecords, sum.Dropped, h.DroppedReadings)

@@ -20,7 +20,7 @@ type Gap struct {
 	ToSeq    uint64 // last dropped sequence number, >= FromSeq
 	Batches  uint64 // number of batches dropped
 	Readings uint64 // number of readings dropped
-	Reason   string // short reason, e.g. "buffer-full"; 1 to 256 bytes of UTF-8
+	Reason   string // short reason, e.g. "max-bytes"; 1 to 256 bytes of UTF-8
 }
 
 // wireGap is the CBOR array form of Gap.

@@ -50,7 +50,7 @@ func EncodeSenML(readings []drivers.Reading) ([]byte, error) {
 func appendSenML(b []byte, readings []drivers.Reading) ([]byte, error) {
 	start := len(b)
 	fail := func(i int, format string, args ...any) ([]byte, error) {
-		clear(b[start:len(b)])
+		clear(b[start:])
 		return b[:start], fmt.Errorf("senml: reading %d: %s", i, fmt.Sprintf(format, args...))
 	}
 	if len(readings) == 0 {

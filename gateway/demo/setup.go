@@ -20,7 +20,6 @@ type files struct {
 	keys               string // gateway key directory (identity.key, identity.pub)
 	opsKey, privacyKey string // recipient private keys, held by the backend only
 	opsPub, privacyPub string // recipient public keys, given to the gateway
-	brokerTLS          []byte // server certificate and key PEM, concatenated for serverTLS
 }
 
 // gatewayID is the demo gateway's identity.

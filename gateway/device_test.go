@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// fakeSensor reports one reading per poll, taking delay to answer.
+type fakeSensor struct {
+	name  string
+	delay time.Duration
+}
+
+func (f *fakeSensor) String() string { return "fake@" + f.name }
+func (f *fakeSensor) Halt() error    { return nil }
+func (f *fakeSensor) Read(ctx context.Context) ([]drivers.Reading, error) {
+	start := time.Now()
+	select {
+	case <-time.After(f.delay): // the device's own response time
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return []drivers.Reading{{Device: f.name, Channel: "x", Value: 1, Time: start}}, nil
+}
+
+// TestSchedulerTicksOnGridAndIsolatesSlowDevices: a device that takes longer
+// than its interval skips ticks and counts overruns, while a fast device
+// polls on every tick of its wall-clock grid, undelayed.
+func TestSchedulerTicksOnGridAndIsolatesSlowDevices(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	mk := func(name string, delay time.Duration) *device {
+		return &device{name: name, class: "telemetry", interval: interval, sensor: &fakeSensor{name, delay},
+			valid: newValidator(nil), log: slog.New(slog.DiscardHandler)}
+	}
+	fast, slow := mk("fast", 0), mk("slow", 450*time.Millisecond)
+	out := make(chan poll, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, d := range []*device{fast, slow} {
+		wg.Go(func() { d.run(ctx, time.Now, func() bool { return true }, out) })
+	}
+	var fastTimes []time.Time
+	for len(fastTimes) < 8 {
+		p := <-out
+		if p.readings[0].Device == "fast" {
+			fastTimes = append(fastTimes, p.readings[0].Time)
+		}
+	}
+	cancel()
+	wg.Wait()
+	for i, at := range fastTimes {
+		off := at.Sub(at.Truncate(interval))
+		if off > interval/2 {
+			t.Errorf("fast poll %d at %v is %v after its tick", i, at.Format("15:04:05.000"), off)
+		}
+		if i > 0 {
+			if k := at.Truncate(interval).Sub(fastTimes[i-1].Truncate(interval)) / interval; k != 1 {
+				t.Errorf("fast polls %d and %d are %d ticks apart, want 1", i-1, i, k)
+			}
+		}
+	}
+	if st := slow.snapshot(); st.Overruns == 0 || st.Polls == 0 {
+		t.Errorf("slow device stats %+v: want polls and overruns", st)
+	}
+	if st := fast.snapshot(); st.Overruns != 0 {
+		t.Errorf("fast device overran %d times", st.Overruns)
+	}
+}
