@@ -83,7 +83,11 @@ func TestIntegrationBufferFull(t *testing.T) {
 	tr := b.traces(t)
 	want := produced(tr) - int(h.DroppedReadings)
 	eventually(t, 30*time.Second, "every kept reading and every gap record at the backend", func() bool {
-		return c.count() == want && c.recv.Summary().Dropped >= h.DroppedReadings
+		if c.count() == want && c.recv.Summary().Dropped >= h.DroppedReadings {
+			return true
+		}
+		t.Logf("waiting: %d of %d readings, backend %s; agent dropped %d readings", c.count(), want, c.recv.Summary(), h.DroppedReadings)
+		return false
 	})
 	sum := c.recv.Summary()
 	if sum.GapRecords == 0 || sum.Dropped != h.DroppedReadings {

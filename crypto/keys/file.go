@@ -45,6 +45,32 @@ func ensureDir(dir string) error {
 	return nil
 }
 
+// writeKeyPair writes dir/keyName (mode 0600) and dir/pubName (mode 0644)
+// with what generate returns, creating dir with mode 0700 if needed. It
+// refuses to overwrite existing files unless force is set. The private key
+// bytes are cleared after writing.
+func writeKeyPair(dir, keyName, pubName string, force bool, generate func() (keyPEM, pubLine []byte, err error)) error {
+	keyPath := filepath.Join(dir, keyName)
+	pubPath := filepath.Join(dir, pubName)
+	if !force {
+		if err := refuseExisting(keyPath, pubPath); err != nil {
+			return err
+		}
+	}
+	if err := ensureDir(dir); err != nil {
+		return err
+	}
+	keyPEM, pubLine, err := generate()
+	if err != nil {
+		return err
+	}
+	defer clear(keyPEM)
+	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(pubPath, pubLine, 0o644)
+}
+
 // refuseExisting returns an error naming the first of paths that exists.
 func refuseExisting(paths ...string) error {
 	for _, p := range paths {

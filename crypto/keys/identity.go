@@ -118,32 +118,20 @@ func InitIdentity(dir, id string, force bool) error {
 	if err := ValidateID(id); err != nil {
 		return fmt.Errorf("init identity: %w", err)
 	}
-	keyPath := filepath.Join(dir, IdentityKeyFile)
-	pubPath := filepath.Join(dir, IdentityPubFile)
-	if !force {
-		if err := refuseExisting(keyPath, pubPath); err != nil {
-			return fmt.Errorf("init identity: %w", err)
+	err := writeKeyPair(dir, IdentityKeyFile, IdentityPubFile, force, func() ([]byte, []byte, error) {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	if err := ensureDir(dir); err != nil {
-		return fmt.Errorf("init identity: %w", err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer clear(der)
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		return keyPEM, []byte(PublicIdentity{ID: id, Key: pub}.String() + "\n"), nil
+	})
 	if err != nil {
-		return fmt.Errorf("init identity: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return fmt.Errorf("init identity: %w", err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	clear(der)
-	defer clear(keyPEM)
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
-		return fmt.Errorf("init identity: %w", err)
-	}
-	line := PublicIdentity{ID: id, Key: pub}.String() + "\n"
-	if err := writeFileAtomic(pubPath, []byte(line), 0o644); err != nil {
 		return fmt.Errorf("init identity: %w", err)
 	}
 	return nil

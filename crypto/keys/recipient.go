@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -233,30 +232,19 @@ func GenerateRecipient(dir string, s Suite, force bool) error {
 	if !s.Encrypted() {
 		return fmt.Errorf("generate recipient key: suite %s does not encrypt", s)
 	}
-	keyPath := filepath.Join(dir, RecipientKeyFile)
-	pubPath := filepath.Join(dir, RecipientPubFile)
-	if !force {
-		if err := refuseExisting(keyPath, pubPath); err != nil {
-			return fmt.Errorf("generate recipient key: %w", err)
+	err := writeKeyPair(dir, RecipientKeyFile, RecipientPubFile, force, func() ([]byte, []byte, error) {
+		k, err := s.KEM().GenerateKey()
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	if err := ensureDir(dir); err != nil {
-		return fmt.Errorf("generate recipient key: %w", err)
-	}
-	k, err := s.KEM().GenerateKey()
+		r := &RecipientPrivate{Suite: s, Key: k}
+		keyPEM, err := r.MarshalPEM()
+		if err != nil {
+			return nil, nil, err
+		}
+		return keyPEM, []byte(r.Public().String() + "\n"), nil
+	})
 	if err != nil {
-		return fmt.Errorf("generate recipient key: %w", err)
-	}
-	r := &RecipientPrivate{Suite: s, Key: k}
-	p, err := r.MarshalPEM()
-	if err != nil {
-		return fmt.Errorf("generate recipient key: %w", err)
-	}
-	defer clear(p)
-	if err := writeFileAtomic(keyPath, p, 0o600); err != nil {
-		return fmt.Errorf("generate recipient key: %w", err)
-	}
-	if err := writeFileAtomic(pubPath, []byte(r.Public().String()+"\n"), 0o644); err != nil {
 		return fmt.Errorf("generate recipient key: %w", err)
 	}
 	return nil

@@ -62,10 +62,25 @@ func (d *decoder) usable(n *yaml.Node, path string) bool {
 	return true
 }
 
-// fields walks mapping n at path: it reports non-mappings, duplicate and
-// unknown keys, records key lines, and calls set for each known key whose
-// value is not null. A null n counts as an empty mapping.
+// fields walks mapping n at path: it reports unknown keys and calls set for
+// each known key whose value is not null (see entries).
 func (d *decoder) fields(n *yaml.Node, path string, known []string, set func(key string, v *yaml.Node, p string)) {
+	d.entries(n, path, func(key string, k, v *yaml.Node, p string) {
+		if !contains(known, key) {
+			d.fail(k.Line, p, "", "unknown field")
+			return
+		}
+		d.lines[p] = k.Line
+		if d.usable(v, p) && !isNull(v) {
+			set(key, v, p)
+		}
+	})
+}
+
+// entries walks mapping n at path: it reports non-mappings and duplicate
+// keys and calls each for every other entry. A null n counts as an empty
+// mapping.
+func (d *decoder) entries(n *yaml.Node, path string, each func(key string, k, v *yaml.Node, p string)) {
 	if !d.usable(n, path) || isNull(n) {
 		return
 	}
@@ -86,14 +101,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string, set func(key
 			continue
 		}
 		seen[key] = k.Line
-		if !contains(known, key) {
-			d.fail(k.Line, p, "", "unknown field")
-			continue
-		}
-		d.lines[p] = k.Line
-		if d.usable(v, p) && !isNull(v) {
-			set(key, v, p)
-		}
+		each(key, k, v, p)
 	}
 }
 
@@ -327,33 +335,14 @@ func (d *decoder) uplink(n *yaml.Node, path string, u *Uplink) {
 // recipients decodes the class → key file mapping; its keys are free names,
 // checked by Config.check.
 func (d *decoder) recipients(n *yaml.Node, path string, dst map[string]string) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.fail(n.Line, path, "", "must be a mapping, not "+kindName(n))
-		return
-	}
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key, ok := d.key(k, path)
-		if !ok {
-			continue
-		}
-		p := join(path, key)
-		if first, dup := seen[key]; dup {
-			d.fail(k.Line, p, "", fmt.Sprintf("duplicate key (first on line %d)", first))
-			continue
-		}
-		seen[key] = k.Line
+	d.entries(n, path, func(key string, k, v *yaml.Node, p string) {
 		d.lines[p] = k.Line
 		var file string
 		if d.usable(v, p) && !isNull(v) {
 			d.str(v, p, &file)
 		}
 		dst[key] = file
-	}
+	})
 }
 
 func (d *decoder) devices(n *yaml.Node, path string) []Device {
