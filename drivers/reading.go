@@ -35,6 +35,8 @@ const (
 	CounterWentBack                   // a monotonic counter decreased
 	ClockUnsynced                     // the gateway clock was not synchronised
 	ReadError                         // the device could not be read; Value is meaningless
+	Humid                             // particulate matter read at a relative humidity where optical sensors over-read
+	WarmingUp                         // read during the sensor's datasheet warm-up period
 )
 
 var flagNames = []struct {
@@ -46,6 +48,8 @@ var flagNames = []struct {
 	{CounterWentBack, "counter-went-back"},
 	{ClockUnsynced, "clock-unsynced"},
 	{ReadError, "read-error"},
+	{Humid, "humid"},
+	{WarmingUp, "warming-up"},
 }
 
 // Names returns the flag names in a fixed order; an ok reading gives ["ok"].
@@ -59,7 +63,7 @@ func (f Flags) Names() []string {
 			out = append(out, n.name)
 		}
 	}
-	if rest := f &^ (OutOfRange | Stuck | CounterWentBack | ClockUnsynced | ReadError); rest != 0 {
+	if rest := f &^ (OutOfRange | Stuck | CounterWentBack | ClockUnsynced | ReadError | Humid | WarmingUp); rest != 0 {
 		out = append(out, "unknown")
 	}
 	return out

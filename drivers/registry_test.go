@@ -17,6 +17,7 @@ func TestFlagsNames(t *testing.T) {
 		{"one", drivers.Stuck, "stuck"},
 		{"several in fixed order", drivers.ReadError | drivers.OutOfRange | drivers.ClockUnsynced, "out-of-range|clock-unsynced|read-error"},
 		{"unknown bit", 1 << 12, "unknown"},
+		{"humid and warming up", drivers.Humid | drivers.WarmingUp, "humid|warming-up"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,6 +47,7 @@ type Device struct {
 type Deps struct {
 	Now    func() time.Time // clock used to timestamp readings
 	Logger *slog.Logger     // scoped with driver and device attributes
+	Buses  Buses            // the buses the device may be attached to
 }
 
 // Factory builds a Sensor from its configuration. It validates the options

@@ -38,6 +38,7 @@ type Agent struct {
 	log     *slog.Logger
 	store   *buffer.Bolt
 	devices []*device
+	buses   *drivers.BusSet // owned: closed when the agent stops
 	batcher *batcher
 	up      *uplink.Publisher
 	started time.Time
@@ -69,11 +70,12 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 			return nil, fmt.Errorf("recipients.%s: %w", class, err)
 		}
 	}
-	if a.devices, err = buildDevices(cfg, deps); err != nil {
-		return nil, err
+	a.buses = drivers.NewBusSet()
+	if a.devices, err = buildDevices(cfg, deps, a.buses); err != nil {
+		return nil, errors.Join(err, a.buses.Close())
 	}
 	if err := os.MkdirAll(cfg.Gateway.State, 0o700); err != nil {
-		halt(a.devices)
+		a.halt()
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
 	a.store, err = buffer.OpenBolt(filepath.Join(cfg.Gateway.State, BufferFile), buffer.Options{
@@ -85,7 +87,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		OnCommit:   func() { a.up.Notify() }, // a closed batch became publishable
 	})
 	if err != nil {
-		halt(a.devices)
+		a.halt()
 		return nil, err
 	}
 	a.up, err = uplink.New(uplink.Config{
@@ -108,7 +110,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		Now:     deps.Now,
 	})
 	if err != nil {
-		halt(a.devices)
+		a.halt()
 		return nil, errors.Join(err, a.store.Close())
 	}
 	a.batcher = &batcher{
@@ -128,7 +130,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 
 // buildDevices builds every configured device through the driver registry.
 // All errors are reported at once, each naming the device's line.
-func buildDevices(cfg *config.Config, deps Deps) ([]*device, error) {
+func buildDevices(cfg *config.Config, deps Deps, buses drivers.Buses) ([]*device, error) {
 	var devs []*device
 	var errs []error
 	for i, dc := range cfg.Devices {
@@ -138,7 +140,7 @@ func buildDevices(cfg *config.Config, deps Deps) ([]*device, error) {
 			continue
 		}
 		log := deps.Logger.With("driver", dc.Driver, "device", dc.Name)
-		s, err := factory(drivers.Device{Name: dc.Name, Model: dc.Model, Options: dc.Options}, drivers.Deps{Now: deps.Now, Logger: log})
+		s, err := factory(drivers.Device{Name: dc.Name, Model: dc.Model, Options: dc.Options}, drivers.Deps{Now: deps.Now, Logger: log, Buses: buses})
 		if err != nil {
 			errs = append(errs, cfg.DeviceError(i, "", dc.Name, err.Error()))
 			continue
@@ -162,6 +164,12 @@ func halt(devs []*device) {
 	for _, d := range devs {
 		d.sensor.Halt()
 	}
+}
+
+// halt halts the devices and closes their buses.
+func (a *Agent) halt() error {
+	halt(a.devices)
+	return a.buses.Close()
 }
 
 // Run runs the agent until ctx is done, then stops gracefully: it stops
@@ -191,8 +199,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	err = errors.Join(err, a.batcher.closeAll(), a.store.Sync(), a.batcher.reportGap())
 	a.drain(a.deps.DrainOnStop)
 	stopUplink()
-	err = errors.Join(err, <-upDone)
-	halt(a.devices)
+	err = errors.Join(err, <-upDone, a.halt())
 	return a.shutdown(err)
 }
 

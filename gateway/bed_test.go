@@ -103,6 +103,7 @@ type collector struct {
 
 	mu       sync.Mutex
 	readings map[string]map[int64][]backend.Record // device → unix ns → records
+	gaps     []envelope.Gap                        // gap records received
 	rejected []error
 }
 
@@ -141,6 +142,9 @@ func (c *collector) handle(topic string, payload []byte) {
 		c.rejected = append(c.rejected, err)
 		return
 	}
+	if res.Gap != nil {
+		c.gaps = append(c.gaps, *res.Gap)
+	}
 	for _, r := range res.Records {
 		tm, err := time.Parse(time.RFC3339Nano, r.Time)
 		if err != nil {
@@ -152,6 +156,28 @@ func (c *collector) handle(topic string, payload []byte) {
 		}
 		c.readings[r.Device][tm.UnixNano()] = append(c.readings[r.Device][tm.UnixNano()], r)
 	}
+}
+
+// receivedDropped counts the readings received from batches that a gap
+// record reports dropped: the buffer may drop a batch the uplink was already
+// publishing.
+func (c *collector) receivedDropped() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, byTime := range c.readings {
+		for _, rs := range byTime {
+			for _, r := range rs {
+				for _, g := range c.gaps {
+					if r.Seq >= g.FromSeq && r.Seq <= g.ToSeq {
+						n++
+						break
+					}
+				}
+			}
+		}
+	}
+	return n
 }
 
 // count returns the number of distinct readings received.
