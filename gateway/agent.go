@@ -133,6 +133,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 func buildDevices(cfg *config.Config, deps Deps, buses drivers.Buses) ([]*device, error) {
 	var devs []*device
 	var errs []error
+	hum := &humidity{threshold: float64(cfg.Quality.HumidRH)}
 	for i, dc := range cfg.Devices {
 		factory, ok := drivers.Lookup(dc.Driver)
 		if !ok {
@@ -145,7 +146,7 @@ func buildDevices(cfg *config.Config, deps Deps, buses drivers.Buses) ([]*device
 			errs = append(errs, cfg.DeviceError(i, "", dc.Name, err.Error()))
 			continue
 		}
-		d := &device{name: dc.Name, class: dc.Class, interval: dc.Interval, sensor: s, log: log}
+		d := &device{name: dc.Name, class: dc.Class, interval: dc.Interval, sensor: s, humidity: hum, log: log}
 		if desc, ok := s.(drivers.Describer); ok {
 			d.channels = desc.Channels()
 		}

@@ -19,6 +19,7 @@ type device struct {
 	sensor   drivers.Sensor
 	channels []drivers.Channel
 	valid    *validator
+	humidity *humidity // shared by the gateway's devices
 	log      *slog.Logger
 
 	mu    sync.Mutex
@@ -111,6 +112,7 @@ func (d *device) poll(ctx context.Context, now func() time.Time, synced func() b
 		d.stats.LastOK = now()
 	}
 	d.valid.check(rs, !synced())
+	d.humidity.apply(rs, now(), d.interval)
 	return poll{class: d.class, readings: rs}, true
 }
 

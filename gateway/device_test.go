@@ -35,7 +35,7 @@ func TestSchedulerTicksOnGridAndIsolatesSlowDevices(t *testing.T) {
 	const interval = 200 * time.Millisecond
 	mk := func(name string, delay time.Duration) *device {
 		return &device{name: name, class: "telemetry", interval: interval, sensor: &fakeSensor{name, delay},
-			valid: newValidator(nil), log: slog.New(slog.DiscardHandler)}
+			valid: newValidator(nil), humidity: &humidity{threshold: 85}, log: slog.New(slog.DiscardHandler)}
 	}
 	fast, slow := mk("fast", 0), mk("slow", 450*time.Millisecond)
 	out := make(chan poll, 100)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -65,4 +66,36 @@ func failedReadings(device string, chs []drivers.Channel, t time.Time) []drivers
 		out[i] = drivers.Reading{Device: device, Channel: c.Name, Unit: c.Unit, Time: t, Flags: drivers.ReadError}
 	}
 	return out
+}
+
+// humidity shares the latest relative humidity measured on the gateway
+// between devices, so that particulate readings taken in humid air, where
+// optical sensors over-read, are flagged Humid.
+type humidity struct {
+	threshold float64 // percent RH; above it PM readings are flagged
+
+	mu      sync.Mutex
+	rh      float64
+	expires time.Time // the RH value is stale after this
+}
+
+// apply records the RH readings of a poll and flags its PM readings when
+// the latest RH, not older than three of its device's intervals, is above
+// the threshold.
+func (h *humidity) apply(rs []drivers.Reading, now time.Time, interval time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range rs {
+		if r.Unit == drivers.RelHumid && r.Flags&drivers.ReadError == 0 {
+			h.rh, h.expires = r.Value, now.Add(3*interval)
+		}
+	}
+	if !now.Before(h.expires) || h.rh <= h.threshold {
+		return
+	}
+	for i := range rs {
+		if rs[i].Unit == drivers.MicrogramM && rs[i].Flags&drivers.ReadError == 0 {
+			rs[i].Flags |= drivers.Humid
+		}
+	}
 }

@@ -46,3 +46,36 @@ func TestFailedReadings(t *testing.T) {
 		t.Errorf("failedReadings = %+v", rs)
 	}
 }
+
+func TestHumidFlagsParticulateMatter(t *testing.T) {
+	h := &humidity{threshold: 85}
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	pm := func(at time.Time) drivers.Flags {
+		rs := []drivers.Reading{{Channel: "pm25", Unit: drivers.MicrogramM, Value: 30}, {Channel: "t", Unit: drivers.Celsius, Value: 12}}
+		h.apply(rs, at, 5*time.Second)
+		if rs[1].Flags != 0 {
+			t.Errorf("temperature flagged %v", rs[1].Flags)
+		}
+		return rs[0].Flags
+	}
+	if f := pm(t0); f != 0 {
+		t.Errorf("PM without any RH reading flagged %v", f)
+	}
+	h.apply([]drivers.Reading{{Channel: "rh", Unit: drivers.RelHumid, Value: 91}}, t0, 5*time.Second)
+	if f := pm(t0.Add(time.Second)); f != drivers.Humid {
+		t.Errorf("PM at 91 %%RH flagged %v, want humid", f)
+	}
+	if f := pm(t0.Add(15 * time.Second)); f != 0 {
+		t.Errorf("PM with a stale RH reading flagged %v", f)
+	}
+	h.apply([]drivers.Reading{{Channel: "rh", Unit: drivers.RelHumid, Value: 60}}, t0.Add(20*time.Second), 5*time.Second)
+	if f := pm(t0.Add(21 * time.Second)); f != 0 {
+		t.Errorf("PM at 60 %%RH flagged %v", f)
+	}
+	// A poll carrying both RH and PM is judged on its own RH.
+	rs := []drivers.Reading{{Channel: "rh", Unit: drivers.RelHumid, Value: 95}, {Channel: "pm10", Unit: drivers.MicrogramM, Value: 40}}
+	h.apply(rs, t0.Add(22*time.Second), 5*time.Second)
+	if rs[1].Flags != drivers.Humid {
+		t.Errorf("PM polled with 95 %%RH flagged %v", rs[1].Flags)
+	}
+}

@@ -20,6 +20,7 @@ type canonConfig struct {
 	Devices    []canonDevice `yaml:"devices"`
 	Gateway    canonGateway  `yaml:"gateway"`
 	Log        canonLog      `yaml:"log"`
+	Quality    canonQuality  `yaml:"quality"`
 	Recipients canonStrings  `yaml:"recipients"`
 	Uplink     canonUplink   `yaml:"uplink"`
 	Version    uint64        `yaml:"version"`
@@ -49,6 +50,10 @@ type canonGateway struct {
 	ID    string `yaml:"id"`
 	Keys  string `yaml:"keys"`
 	State string `yaml:"state"`
+}
+
+type canonQuality struct {
+	HumidRH int `yaml:"humid_rh"`
 }
 
 type canonLog struct {
@@ -158,6 +163,7 @@ func (c *Config) Canonical() ([]byte, error) {
 		Devices:    make([]canonDevice, len(c.Devices)),
 		Gateway:    canonGateway{ID: c.Gateway.ID, Keys: c.Gateway.Keys, State: c.Gateway.State},
 		Log:        canonLog{Level: c.Log.Level},
+		Quality:    canonQuality{HumidRH: c.Quality.HumidRH},
 		Recipients: canonStrings(c.Recipients),
 		Uplink: canonUplink{
 			BackoffMax:     c.Uplink.BackoffMax.String(),

@@ -29,6 +29,7 @@ const (
 	DefaultMaxBytes       = 256 << 20 // 256 MiB
 	DefaultMaxAge         = 720 * time.Hour
 	DefaultLogLevel       = "info"
+	DefaultHumidRH        = 85
 )
 
 // MaxFileSize is the largest configuration Parse accepts, in bytes.
@@ -55,6 +56,8 @@ type Config struct {
 	Buffer Buffer
 	// Log configures logging.
 	Log Log
+	// Quality configures cross-device quality flags.
+	Quality Quality
 	// Devices are the devices to poll, in file order. Never nil.
 	Devices []Device
 	// File is the name the configuration was parsed from; it is used in
@@ -119,6 +122,14 @@ type Buffer struct {
 	MaxBytes int64
 	// MaxAge drops batches older than this, ≥ 1m.
 	MaxAge time.Duration
+}
+
+// Quality is the `quality` section.
+type Quality struct {
+	// HumidRH is the relative humidity, in percent 1..100, above which
+	// particulate readings are flagged humid (optical PM sensors over-read
+	// in humid air), when a sensor on the same gateway measures RH.
+	HumidRH int
 }
 
 // Log is the `log` section.

@@ -201,6 +201,13 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`t.yaml:8: uplink.inflight: "0" is outside 1..1024`},
 		},
 		{
+			name: "humid threshold out of range",
+			in: func(t *testing.T) string {
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\nquality: {humid_rh: 120}\n")
+			},
+			want: []string{`t.yaml:8: quality.humid_rh: "120" is outside 1..100`},
+		},
+		{
 			name: "inflight not an integer",
 			in: func(t *testing.T) string {
 				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  inflight: \"32\"\n")
@@ -348,6 +355,7 @@ func TestParseDefaults(t *testing.T) {
 		Batch:      Batch{MaxReadings: 100, MaxDelay: 10 * time.Second, Durability: time.Second},
 		Buffer:     Buffer{MaxBytes: 256 << 20, MaxAge: 720 * time.Hour},
 		Log:        Log{Level: "info"},
+		Quality:    Quality{HumidRH: 85},
 		Devices:    []Device{{Name: "aq-1", Driver: "sim", Interval: 5 * time.Second, Class: "telemetry", Line: 11}},
 		File:       "t.yaml",
 	}

@@ -239,12 +239,13 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		Batch:      Batch{MaxReadings: DefaultMaxReadings, MaxDelay: DefaultMaxDelay, Durability: DefaultDurability},
 		Buffer:     Buffer{MaxBytes: DefaultMaxBytes, MaxAge: DefaultMaxAge},
 		Log:        Log{Level: DefaultLogLevel},
+		Quality:    Quality{HumidRH: DefaultHumidRH},
 		Devices:    []Device{},
 		lines:      d.lines,
 		raw:        d.raw,
 	}
 	d.lines[""] = root.Line
-	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "devices"}
+	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "quality", "devices"}
 	d.fields(root, "", top, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "version":
@@ -278,6 +279,10 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		case "log":
 			d.fields(v, p, []string{"level"}, func(_ string, v *yaml.Node, p string) {
 				d.str(v, p, &c.Log.Level)
+			})
+		case "quality":
+			d.fields(v, p, []string{"humid_rh"}, func(_ string, v *yaml.Node, p string) {
+				d.integer(v, p, &c.Quality.HumidRH)
 			})
 		case "devices":
 			c.Devices = d.devices(v, p)

@@ -158,6 +158,7 @@ func (c *Config) check(known func(string) bool, skip map[string]bool) []error {
 	}
 
 	k.intRange("batch.max_readings", c.Batch.MaxReadings, 1, 10000)
+	k.intRange("quality.humid_rh", c.Quality.HumidRH, 1, 100)
 	k.durRange("batch.max_delay", c.Batch.MaxDelay, 100*time.Millisecond, time.Hour)
 	k.durRange("batch.durability", c.Batch.Durability, 0, time.Minute)
 
