@@ -148,6 +148,35 @@ func (b *Bolt) TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, erro
 	return taken, nil
 }
 
+// Put implements Store. It commits everything pending in the same
+// transaction, before returning.
+func (b *Bolt) Put(build func(seq uint64) (Batch, error)) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, fmt.Errorf("put: %w", ErrClosed)
+	}
+	seq := b.next
+	if err := b.reserveLocked(seq); err != nil {
+		return 0, fmt.Errorf("put %d: reserve sequence numbers: %w", seq, err)
+	}
+	err := b.commitLocked(func(x *txn) error {
+		pb, err := closedBatch(seq, build, b.opts.now(), "put")
+		if err != nil {
+			return err
+		}
+		if pb.Class == "" {
+			return fmt.Errorf("put %d: batch has no class: %w", seq, ErrInvalid)
+		}
+		return x.store(&pb)
+	})
+	if err != nil {
+		return 0, err
+	}
+	b.next = seq + 1
+	return seq, nil
+}
+
 // Sync implements Store. It also applies MaxAge when limits are set.
 func (b *Bolt) Sync() error {
 	b.mu.Lock()

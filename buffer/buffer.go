@@ -69,6 +69,10 @@ type Store interface {
 	// the pending gap and clears it, all in one transaction. It reports whether
 	// a gap record was stored.
 	TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, error)
+	// Put stores the closed batch that build returns for the next sequence
+	// number (a signed record such as an audit event) and commits it, with
+	// everything pending, before returning.
+	Put(build func(seq uint64) (Batch, error)) (uint64, error)
 	// Sync commits everything pending.
 	Sync() error
 	// Stats describes the content.

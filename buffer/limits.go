@@ -10,6 +10,14 @@ import (
 // gap batches only when no other closed batch is left to drop.
 const GapClass = "gap"
 
+// AuditClass is the data class of audit records stored with Put. Like gap
+// batches, they are dropped only once no batch of readings is left.
+const AuditClass = "audit"
+
+// isRecord reports whether class holds the gateway's own signed records
+// (gap and audit) rather than readings.
+func isRecord(class string) bool { return class == GapClass || class == AuditClass }
+
 // Reasons a Gap can carry. When several causes add to one pending gap, its
 // Reason lists them separated by commas, in the order they occurred.
 const (
@@ -45,8 +53,8 @@ type drop struct {
 
 // planDrops returns the batches to drop so that the store fits its limits,
 // given its batches in ascending sequence order and its total bytes. Open
-// batches are never dropped; gap batches only once no other closed batch is
-// left. Batches are assumed to be created in sequence order: the age check
+// batches are never dropped; gap and audit batches only once no other closed
+// batch is left. Batches are assumed to be created in sequence order: the age check
 // stops at the first batch younger than MaxAge.
 func planDrops(entries iter.Seq[entry], bytes int64, o Options, now time.Time) []drop {
 	if o.MaxBytes <= 0 && o.MaxAge <= 0 {
@@ -61,7 +69,7 @@ func planDrops(entries iter.Seq[entry], bytes int64, o Options, now time.Time) [
 			if !overBytes && !old {
 				break
 			}
-			if !e.closed || (e.class == GapClass) != gapPass {
+			if !e.closed || isRecord(e.class) != gapPass {
 				continue
 			}
 			reason := ReasonMaxAge

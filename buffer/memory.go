@@ -172,25 +172,55 @@ func (m *Memory) TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, er
 
 // gapBatch calls build for the pending gap g and checks the batch it returns.
 func gapBatch(seq uint64, g Gap, build func(seq uint64, g Gap) (Batch, error), now time.Time) (Batch, error) {
-	b, err := build(seq, g)
+	b, err := closedBatch(seq, func(seq uint64) (Batch, error) { return build(seq, g) }, now, "take gap")
+	if err == nil && b.Class == "" {
+		b.Class = GapClass
+	}
+	return b, err
+}
+
+// closedBatch calls build for seq and checks that it returned a closed batch
+// for that number; op names the operation in errors.
+func closedBatch(seq uint64, build func(seq uint64) (Batch, error), now time.Time, op string) (Batch, error) {
+	b, err := build(seq)
 	if err != nil {
-		return Batch{}, fmt.Errorf("take gap %d: build: %w", seq, err)
+		return Batch{}, fmt.Errorf("%s %d: build: %w", op, seq, err)
 	}
 	if len(b.Trailer) == 0 {
-		return Batch{}, fmt.Errorf("take gap %d: batch has no trailer: %w", seq, ErrInvalid)
+		return Batch{}, fmt.Errorf("%s %d: batch has no trailer: %w", op, seq, ErrInvalid)
 	}
 	if b.Seq != 0 && b.Seq != seq {
-		return Batch{}, fmt.Errorf("take gap %d: batch has seq %d: %w", seq, b.Seq, ErrInvalid)
+		return Batch{}, fmt.Errorf("%s %d: batch has seq %d: %w", op, seq, b.Seq, ErrInvalid)
 	}
 	b = cloneBatch(&b)
 	b.Seq = seq
-	if b.Class == "" {
-		b.Class = GapClass
-	}
 	if b.Created.IsZero() {
 		b.Created = now
 	}
 	return b, nil
+}
+
+// Put implements Store.
+func (m *Memory) Put(build func(seq uint64) (Batch, error)) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, fmt.Errorf("put: %w", ErrClosed)
+	}
+	seq := m.next
+	b, err := closedBatch(seq, build, m.opts.now(), "put")
+	if err != nil {
+		return 0, err
+	}
+	if b.Class == "" {
+		return 0, fmt.Errorf("put %d: batch has no class: %w", seq, ErrInvalid)
+	}
+	m.next++
+	m.batches = append(m.batches, &b)
+	m.bytes += batchBytes(&b)
+	m.readings += int64(b.Readings)
+	m.enforce()
+	return seq, nil
 }
 
 // Sync implements Store; it only applies the limits.

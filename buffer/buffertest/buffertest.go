@@ -51,6 +51,9 @@ func RunWith(t *testing.T, base buffer.Options, open Opener) {
 	t.Run("TakeGapBuildError", func(t *testing.T) {
 		testTakeGapBuildError(t, o(t, func(p *buffer.Options) { p.MaxBytes = 250 }))
 	})
+	t.Run("Put", func(t *testing.T) {
+		testPut(t, o(t, func(p *buffer.Options) { p.MaxBytes = 400; p.Durability = time.Hour }))
+	})
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, o(t, nil)) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, o(t, nil)) })
 }

@@ -1,6 +1,7 @@
 package buffertest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -339,5 +340,41 @@ func testClosed(t *testing.T, s buffer.Store) {
 	}
 	if err := s.Sync(); !errors.Is(err, buffer.ErrClosed) {
 		t.Errorf("Sync after Close: %v", err)
+	}
+}
+
+// testPut stores audit records between batches of readings under a
+// 400-byte limit and a long durability window: Put assigns the next number,
+// commits at once, and its records outlive readings when the limit drops.
+func testPut(t *testing.T, s buffer.Store) {
+	record := func(seq uint64) (buffer.Batch, error) {
+		return buffer.Batch{Class: buffer.AuditClass, Header: Header(seq), Chunks: [][]byte{Chunk(seq, 0, 40)}, Trailer: Trailer(seq)}, nil
+	}
+	Fill(t, s, "telemetry", t0, 1, 100, false) // 1
+	seq, err := s.Put(record)
+	if err != nil || seq != 2 {
+		t.Fatalf("Put = %d, %v; want 2", seq, err)
+	}
+	// Visible to Next without a Sync: Put commits before returning.
+	bs := next(t, s, 1, 10)
+	wantSeqs(t, "Next after Put", bs, 2)
+	if b := bs[0]; b.Class != buffer.AuditClass || !bytes.Equal(b.Header, Header(2)) || len(b.Chunks) != 1 || !bytes.Equal(b.Trailer, Trailer(2)) {
+		t.Fatalf("Put stored %+v", b)
+	}
+	for range 3 {
+		Fill(t, s, "telemetry", t0, 1, 100, false) // 3, 4, 5: 120 bytes each
+	}
+	// 4 × 120 + 60 bytes > 400: readings batches 1 and 3 go, the record stays.
+	wantSeqs(t, "Next", next(t, s, 0, 10), 2, 4, 5)
+	if _, err := s.Put(func(uint64) (buffer.Batch, error) {
+		return buffer.Batch{Header: []byte("h"), Trailer: []byte("t")}, nil
+	}); !errors.Is(err, buffer.ErrInvalid) {
+		t.Fatalf("Put without a class: %v, want ErrInvalid", err)
+	}
+	if _, err := s.Put(func(uint64) (buffer.Batch, error) { return buffer.Batch{}, errBuild }); !errors.Is(err, errBuild) {
+		t.Fatalf("Put with failing build: %v, want %v", err, errBuild)
+	}
+	if seq, err := s.Put(record); err != nil || seq != 6 {
+		t.Fatalf("Put after failed ones = %d, %v; want 6 (failures use no number)", seq, err)
 	}
 }

@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"crypto/hpke"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -162,8 +163,8 @@ func (e *Envelope) Gap() (Gap, error) {
 	if !e.verified {
 		return Gap{}, errNotVerified
 	}
-	if e.Header.Suite != keys.SuiteNone || len(e.Chunks) != 1 {
-		return Gap{}, fmt.Errorf("envelope: suite %s is not a gap record", e.Header.Suite)
+	if e.Header.Suite != keys.SuiteNone || e.Header.Class != GapClass || len(e.Chunks) != 1 {
+		return Gap{}, fmt.Errorf("envelope: class %s suite %s is not a gap record", e.Header.Class, e.Header.Suite)
 	}
 	var w wireGap
 	if err := decMode.Unmarshal(e.Chunks[0], &w); err != nil {
@@ -177,4 +178,20 @@ func (e *Envelope) Gap() (Gap, error) {
 		return Gap{}, reject(ReasonBadSenML, "gap record: not in canonical form")
 	}
 	return g, nil
+}
+
+// Audit returns the audit record of a verified batch of class AuditClass: one
+// JSON object describing a privileged local action. It returns an error
+// unless Verify succeeded.
+func (e *Envelope) Audit() ([]byte, error) {
+	if !e.verified {
+		return nil, errNotVerified
+	}
+	if e.Header.Suite != keys.SuiteNone || e.Header.Class != AuditClass || len(e.Chunks) != 1 {
+		return nil, fmt.Errorf("envelope: class %s suite %s is not an audit record", e.Header.Class, e.Header.Suite)
+	}
+	if !json.Valid(e.Chunks[0]) {
+		return nil, reject(ReasonMalformed, "audit record is not JSON")
+	}
+	return e.Chunks[0], nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
-
-	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // maxReason is the maximum length in bytes of a gap reason.
@@ -43,19 +41,9 @@ func (g *Gap) check() error {
 	return nil
 }
 
-// GapHeader returns the header of a gap record batch: suite none, class
-// GapClass, no recipient key id and no enc.
+// GapHeader returns the header of a gap record batch (see RecordHeader).
 func GapHeader(gatewayID string, seq, configVersion uint64, created time.Time) ([]byte, error) {
-	h := Header{
-		Version: Version, GatewayID: gatewayID, Seq: seq, Class: GapClass,
-		ConfigVersion: configVersion, Suite: keys.SuiteNone,
-		RecipientKID: []byte{}, Enc: []byte{}, Created: time.Unix(created.Unix(), 0).UTC(),
-	}
-	b, err := encodeHeader(&h)
-	if err != nil {
-		return nil, fmt.Errorf("gap header: %w", err)
-	}
-	return b, nil
+	return RecordHeader(gatewayID, GapClass, seq, configVersion, created)
 }
 
 // GapChunks returns the chunks of a gap record batch: one chunk holding the

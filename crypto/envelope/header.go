@@ -21,6 +21,9 @@ const (
 	SignContext = "edgegw batch v1"
 	// GapClass is the data class of gap records (suite none).
 	GapClass = "gap"
+	// AuditClass is the data class of audit records (suite none): the
+	// gateway's own signed account of privileged local actions.
+	AuditClass = "audit"
 	// MaxSize is the maximum size in bytes of a wire envelope.
 	MaxSize = 16 << 20
 	// MaxChunks is the maximum number of chunks in a batch.
@@ -73,6 +76,25 @@ func encodeHeader(h *Header) ([]byte, error) {
 	return b, nil
 }
 
+// IsRecordClass reports whether class holds the gateway's own signed,
+// unencrypted records (gap and audit) rather than sealed readings.
+func IsRecordClass(class string) bool { return class == GapClass || class == AuditClass }
+
+// RecordHeader returns the header of a record batch of class GapClass or
+// AuditClass: suite none, no recipient key id and no enc.
+func RecordHeader(gatewayID, class string, seq, configVersion uint64, created time.Time) ([]byte, error) {
+	h := Header{
+		Version: Version, GatewayID: gatewayID, Seq: seq, Class: class,
+		ConfigVersion: configVersion, Suite: keys.SuiteNone,
+		RecipientKID: []byte{}, Enc: []byte{}, Created: time.Unix(created.Unix(), 0).UTC(),
+	}
+	b, err := encodeHeader(&h)
+	if err != nil {
+		return nil, fmt.Errorf("%s header: %w", class, err)
+	}
+	return b, nil
+}
+
 // checkHeader checks the consistency of a header's fields.
 func checkHeader(h *Header) error {
 	if h.Version != Version {
@@ -86,15 +108,15 @@ func checkHeader(h *Header) error {
 	}
 	switch {
 	case h.Suite == keys.SuiteNone:
-		if h.Class != GapClass {
-			return fmt.Errorf("header: suite none is only for class %q, not %q", GapClass, h.Class)
+		if !IsRecordClass(h.Class) {
+			return fmt.Errorf("header: suite none is only for classes %q and %q, not %q", GapClass, AuditClass, h.Class)
 		}
 		if len(h.RecipientKID) != 0 || len(h.Enc) != 0 {
 			return fmt.Errorf("header: suite none with a recipient key id or enc")
 		}
 	case h.Suite.Encrypted():
-		if h.Class == GapClass {
-			return fmt.Errorf("header: class %q must use suite none", GapClass)
+		if IsRecordClass(h.Class) {
+			return fmt.Errorf("header: class %q must use suite none", h.Class)
 		}
 		if len(h.RecipientKID) != keys.KIDSize {
 			return fmt.Errorf("header: recipient key id is %d bytes, want %d", len(h.RecipientKID), keys.KIDSize)
