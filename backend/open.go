@@ -72,6 +72,9 @@ func (p *printer) handle(source, topic string, wire []byte) {
 		fmt.Fprintf(p.errOut, "rejected %s: %v\n", source, err)
 		return
 	}
+	if res.Audit != nil {
+		fmt.Fprintf(p.errOut, "audit record from %s seq %d: %s\n", res.Gateway, res.Seq, res.Audit)
+	}
 	if res.Gap != nil {
 		fmt.Fprintf(p.errOut, "gap record from %s seq %d: seq %d..%d dropped (%d readings, %s)\n",
 			res.Gateway, res.Seq, res.Gap.FromSeq, res.Gap.ToSeq, res.Gap.Readings, res.Gap.Reason)

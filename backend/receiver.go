@@ -33,6 +33,7 @@ type Result struct {
 	Duplicate bool          // already received: not printed again
 	Records   []Record      // opened readings (none for duplicates and gap records)
 	Gap       *envelope.Gap // set for a gap record
+	Audit     []byte        // set for an audit record: one JSON object
 
 	header [32]byte // SHA-256 of the raw header, to detect a reused sequence number
 }
@@ -44,6 +45,7 @@ type Summary struct {
 	Duplicates uint64            // envelopes received again
 	Reused     uint64            // sequence numbers received again with a different header
 	GapRecords uint64            // signed gap records received
+	Audits     uint64            // signed audit records received
 	Dropped    uint64            // readings the gateways reported dropped
 	Missing    map[string]uint64 // per gateway: sequence numbers neither received nor covered by a gap record
 	Rejected   map[string]uint64 // per reason
@@ -118,6 +120,9 @@ func (r *Receiver) Handle(topic string, wire []byte) (Result, error) {
 		r.sum.Duplicates++
 		return Result{Gateway: res.Gateway, Seq: res.Seq, Class: res.Class, Duplicate: true}, nil
 	}
+	if res.Audit != nil {
+		r.sum.Audits++
+	}
 	if res.Gap != nil {
 		r.sum.GapRecords++
 		r.sum.Dropped += res.Gap.Readings
@@ -141,12 +146,18 @@ func (r *Receiver) open(topic string, wire []byte) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Gateway: h.GatewayID, Seq: h.Seq, Class: h.Class, header: sha256.Sum256(env.RawHeader)}
-	if h.Class == envelope.GapClass {
+	switch h.Class {
+	case envelope.GapClass:
 		g, err := env.Gap()
 		if err != nil {
 			return Result{}, err
 		}
 		res.Gap = &g
+		return res, nil
+	case envelope.AuditClass:
+		if res.Audit, err = env.Audit(); err != nil {
+			return Result{}, err
+		}
 		return res, nil
 	}
 	readings, err := env.Open(r.keys...)
@@ -161,14 +172,21 @@ func (r *Receiver) open(topic string, wire []byte) (Result, error) {
 }
 
 // checkTopic requires an envelope received on <prefix>/<gateway>/data/<class>
-// to carry that gateway and class in its signed header.
+// (or <prefix>/<gateway>/audit for audit records) to carry that gateway and
+// class in its signed header.
 func checkTopic(topic, gateway, class string) error {
 	if topic == "" {
 		return nil
 	}
 	parts := strings.Split(topic, "/")
 	n := len(parts)
-	if n < 4 || parts[n-2] != "data" || parts[n-3] != gateway || parts[n-1] != class {
+	var ok bool
+	if class == envelope.AuditClass {
+		ok = n >= 3 && parts[n-1] == "audit" && parts[n-2] == gateway
+	} else {
+		ok = n >= 4 && parts[n-2] == "data" && parts[n-3] == gateway && parts[n-1] == class
+	}
+	if !ok {
 		return &envelope.RejectError{Reason: "topic-mismatch", Err: fmt.Errorf("envelope of %s class %s received on topic %q", gateway, class, topic)}
 	}
 	return nil

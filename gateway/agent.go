@@ -29,6 +29,7 @@ type Deps struct {
 	ClockSynced func() bool      // default: the kernel's NTP state (ClockSynced)
 	Version     string           // reported in health
 	DrainOnStop time.Duration    // on stop, keep publishing up to this long until the buffer is empty
+	LogLevel    *slog.LevelVar   // the logger's level, if a technician may change it
 }
 
 // Agent is a configured, running gateway.
@@ -42,6 +43,8 @@ type Agent struct {
 	batcher *batcher
 	up      *uplink.Publisher
 	started time.Time
+	watch   watchers        // the control socket's live streams
+	flush   chan chan error // Flush requests, served by the sink
 }
 
 // New builds an agent from a validated configuration: it loads the identity
@@ -56,7 +59,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if deps.ClockSynced == nil {
 		deps.ClockSynced = ClockSynced
 	}
-	a := &Agent{cfg: cfg, deps: deps, log: deps.Logger, started: deps.Now()}
+	a := &Agent{cfg: cfg, deps: deps, log: deps.Logger, started: deps.Now(), flush: make(chan chan error)}
 	id, err := keys.LoadIdentity(cfg.Gateway.Keys)
 	if err != nil {
 		return nil, err
@@ -227,9 +230,12 @@ func (a *Agent) sink(polls <-chan poll) error {
 			if !ok {
 				return nil
 			}
+			a.watch.publish(p.readings)
 			if err := a.batcher.add(p); err != nil {
 				a.log.Error("poll not buffered", "device", p.readings[0].Device, "err", err)
 			}
+		case done := <-a.flush:
+			done <- errors.Join(a.batcher.closeAll(), a.store.Sync())
 		case <-timer.C:
 		}
 	}

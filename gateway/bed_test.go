@@ -86,9 +86,10 @@ recipients: {telemetry: %s, personal: %s}
 batch: {max_readings: %d, max_delay: %s, durability: %s}
 buffer: {max_bytes: %s, max_age: 24h}
 log: {level: debug}
+control: {socket: %s}
 devices:
 %s`, keyDir, filepath.Join(b.dir, "state"), b.br.URL, b.br.CAFile, cert, key, pubs["telemetry"], pubs["personal"],
-		o.maxReadings, o.maxDelay, o.durability, o.maxBytes, devs.String())
+		o.maxReadings, o.maxDelay, o.durability, o.maxBytes, filepath.Join(b.dir, "control.sock"), devs.String())
 	b.cfgPath = filepath.Join(b.dir, "edgegw.yaml")
 	must(t, os.WriteFile(b.cfgPath, []byte(cfg), 0o600))
 	return b

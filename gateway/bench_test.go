@@ -193,6 +193,7 @@ func BenchmarkIntegrationFootprint(b *testing.B) {
 uplink: {broker: %q, ca: %s, cert: %s, key: %s}
 recipients: {telemetry: %[1]s/recipient.pub}
 log: {level: warn}
+control: {socket: %[1]s/control.sock}
 devices:
   - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry}
   - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -22,8 +23,12 @@ type device struct {
 	humidity *humidity // shared by the gateway's devices
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	stats DeviceStats
+	disabled atomic.Bool // set by a technician: ticks pass without polling
+	readMu   sync.Mutex  // one Read at a time: scheduled or one-off
+
+	mu        sync.Mutex
+	stats     DeviceStats
+	lastFlags drivers.Flags // union of the flags of the last poll's readings
 }
 
 // DeviceStats counts what happened to one device's polls.
@@ -59,6 +64,10 @@ func (d *device) run(ctx context.Context, now func() time.Time, synced func() bo
 			return
 		case <-timer.C:
 		}
+		if d.disabled.Load() {
+			k = int64(now().Sub(origin)/d.interval) + 1
+			continue
+		}
 		p, ok := d.poll(ctx, now, synced)
 		if ok {
 			select {
@@ -82,9 +91,7 @@ func (d *device) run(ctx context.Context, now func() time.Time, synced func() bo
 // poll reads the device once, bounded by its interval, and validates the
 // readings. It reports false when there is nothing to record.
 func (d *device) poll(ctx context.Context, now func() time.Time, synced func() bool) (poll, bool) {
-	ctx, cancel := context.WithTimeout(ctx, d.interval)
-	defer cancel()
-	rs, err := d.sensor.Read(ctx)
+	rs, err := d.read(ctx)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stats.Polls++
@@ -113,7 +120,21 @@ func (d *device) poll(ctx context.Context, now func() time.Time, synced func() b
 	}
 	d.valid.check(rs, !synced())
 	d.humidity.apply(rs, now(), d.interval)
+	d.lastFlags = 0
+	for _, r := range rs {
+		d.lastFlags |= r.Flags
+	}
 	return poll{class: d.class, readings: rs}, true
+}
+
+// read reads the sensor once, bounded by the device's interval, never
+// concurrently with another read of it.
+func (d *device) read(ctx context.Context) ([]drivers.Reading, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.interval)
+	defer cancel()
+	d.readMu.Lock()
+	defer d.readMu.Unlock()
+	return d.sensor.Read(ctx)
 }
 
 // snapshot returns a copy of the device's counters.

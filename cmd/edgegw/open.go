@@ -38,7 +38,7 @@ func newOpenCmd() *cobra.Command {
 			}
 			o.Files = files
 			if len(o.Subscribe.Topics) == 0 {
-				o.Subscribe.Topics = []string{prefix + "/+/data/#"}
+				o.Subscribe.Topics = []string{prefix + "/+/data/#", prefix + "/+/audit"}
 			}
 			sum, err := backend.Open(c.Context(), backend.NewReceiver(trust, rks...), o, c.OutOrStdout(), c.ErrOrStderr())
 			fmt.Fprintln(c.ErrOrStderr(), "open:", sum)
@@ -54,7 +54,7 @@ func newOpenCmd() *cobra.Command {
 	f.StringVar(&o.Subscribe.Key, "key", "", "client private key")
 	f.StringVar(&o.Subscribe.ClientID, "client-id", "edgegw-open", "MQTT client id of the persistent session")
 	f.BoolVar(&o.Subscribe.CleanSession, "clean-session", false, "start without the broker's stored session (may lose what was queued)")
-	f.StringArrayVar(&o.Subscribe.Topics, "topic", nil, "topic filter (default <prefix>/+/data/#; $share/GROUP/... for replicas)")
+	f.StringArrayVar(&o.Subscribe.Topics, "topic", nil, "topic filter (default <prefix>/+/data/# and <prefix>/+/audit; $share/GROUP/... for replicas)")
 	f.StringVar(&prefix, "prefix", "city", "topic prefix")
 	f.Uint64Var(&o.Count, "count", 0, "stop after N readings (0 = no limit)")
 	f.DurationVar(&o.Timeout, "timeout", 0, "stop after this long (0 = until interrupted)")

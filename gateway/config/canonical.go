@@ -17,6 +17,7 @@ import (
 type canonConfig struct {
 	Batch      canonBatch    `yaml:"batch"`
 	Buffer     canonBuffer   `yaml:"buffer"`
+	Control    canonControl  `yaml:"control"`
 	Devices    []canonDevice `yaml:"devices"`
 	Gateway    canonGateway  `yaml:"gateway"`
 	Log        canonLog      `yaml:"log"`
@@ -50,6 +51,13 @@ type canonGateway struct {
 	ID    string `yaml:"id"`
 	Keys  string `yaml:"keys"`
 	State string `yaml:"state"`
+}
+
+type canonControl struct {
+	AdminGroup      string `yaml:"admin_group"`
+	Socket          string `yaml:"socket"`
+	TechnicianGroup string `yaml:"technician_group"`
+	ViewerGroup     string `yaml:"viewer_group"`
 }
 
 type canonQuality struct {
@@ -159,11 +167,13 @@ func (c *Config) Canonical() ([]byte, error) {
 			MaxDelay:    c.Batch.MaxDelay.String(),
 			MaxReadings: c.Batch.MaxReadings,
 		},
-		Buffer:     canonBuffer{MaxAge: c.Buffer.MaxAge.String(), MaxBytes: c.Buffer.MaxBytes},
-		Devices:    make([]canonDevice, len(c.Devices)),
-		Gateway:    canonGateway{ID: c.Gateway.ID, Keys: c.Gateway.Keys, State: c.Gateway.State},
-		Log:        canonLog{Level: c.Log.Level},
-		Quality:    canonQuality{HumidRH: c.Quality.HumidRH},
+		Buffer:  canonBuffer{MaxAge: c.Buffer.MaxAge.String(), MaxBytes: c.Buffer.MaxBytes},
+		Devices: make([]canonDevice, len(c.Devices)),
+		Gateway: canonGateway{ID: c.Gateway.ID, Keys: c.Gateway.Keys, State: c.Gateway.State},
+		Log:     canonLog{Level: c.Log.Level},
+		Quality: canonQuality{HumidRH: c.Quality.HumidRH},
+		Control: canonControl{AdminGroup: c.Control.AdminGroup, Socket: c.Control.Socket,
+			TechnicianGroup: c.Control.TechnicianGroup, ViewerGroup: c.Control.ViewerGroup},
 		Recipients: canonStrings(c.Recipients),
 		Uplink: canonUplink{
 			BackoffMax:     c.Uplink.BackoffMax.String(),

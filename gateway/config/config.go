@@ -30,6 +30,10 @@ const (
 	DefaultMaxAge         = 720 * time.Hour
 	DefaultLogLevel       = "info"
 	DefaultHumidRH        = 85
+	DefaultControlSocket  = "/run/edgegw/control.sock"
+	DefaultViewerGroup    = "edgegw"
+	DefaultTechGroup      = "edgegw-tech"
+	DefaultAdminGroup     = "edgegw-admin"
 )
 
 // MaxFileSize is the largest configuration Parse accepts, in bytes.
@@ -58,6 +62,8 @@ type Config struct {
 	Log Log
 	// Quality configures cross-device quality flags.
 	Quality Quality
+	// Control configures the local control socket.
+	Control Control
 	// Devices are the devices to poll, in file order. Never nil.
 	Devices []Device
 	// File is the name the configuration was parsed from; it is used in
@@ -122,6 +128,17 @@ type Buffer struct {
 	MaxBytes int64
 	// MaxAge drops batches older than this, ≥ 1m.
 	MaxAge time.Duration
+}
+
+// Control is the `control` section: the local Unix socket of the CLI and
+// the groups that give its roles. There is never a network listener.
+type Control struct {
+	// Socket is the Unix socket's path; "off" disables the socket.
+	Socket string
+	// ViewerGroup, TechnicianGroup and AdminGroup name the groups whose
+	// members may read, operate devices and the buffer, and change the
+	// configuration and keys. root is always admin.
+	ViewerGroup, TechnicianGroup, AdminGroup string
 }
 
 // Quality is the `quality` section.

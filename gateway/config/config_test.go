@@ -208,6 +208,13 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`t.yaml:8: quality.humid_rh: "120" is outside 1..100`},
 		},
 		{
+			name: "control socket not absolute",
+			in: func(t *testing.T) string {
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\ncontrol: {socket: run/control.sock}\n")
+			},
+			want: []string{`t.yaml:8: control.socket: "run/control.sock" must be an absolute path or "off"`},
+		},
+		{
 			name: "inflight not an integer",
 			in: func(t *testing.T) string {
 				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  inflight: \"32\"\n")
@@ -356,6 +363,7 @@ func TestParseDefaults(t *testing.T) {
 		Buffer:     Buffer{MaxBytes: 256 << 20, MaxAge: 720 * time.Hour},
 		Log:        Log{Level: "info"},
 		Quality:    Quality{HumidRH: 85},
+		Control:    Control{Socket: "/run/edgegw/control.sock", ViewerGroup: "edgegw", TechnicianGroup: "edgegw-tech", AdminGroup: "edgegw-admin"},
 		Devices:    []Device{{Name: "aq-1", Driver: "sim", Interval: 5 * time.Second, Class: "telemetry", Line: 11}},
 		File:       "t.yaml",
 	}

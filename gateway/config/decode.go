@@ -240,12 +240,13 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		Buffer:     Buffer{MaxBytes: DefaultMaxBytes, MaxAge: DefaultMaxAge},
 		Log:        Log{Level: DefaultLogLevel},
 		Quality:    Quality{HumidRH: DefaultHumidRH},
+		Control:    Control{Socket: DefaultControlSocket, ViewerGroup: DefaultViewerGroup, TechnicianGroup: DefaultTechGroup, AdminGroup: DefaultAdminGroup},
 		Devices:    []Device{},
 		lines:      d.lines,
 		raw:        d.raw,
 	}
 	d.lines[""] = root.Line
-	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "quality", "devices"}
+	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "quality", "control", "devices"}
 	d.fields(root, "", top, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "version":
@@ -283,6 +284,12 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		case "quality":
 			d.fields(v, p, []string{"humid_rh"}, func(_ string, v *yaml.Node, p string) {
 				d.integer(v, p, &c.Quality.HumidRH)
+			})
+		case "control":
+			d.fields(v, p, []string{"socket", "viewer_group", "technician_group", "admin_group"}, func(key string, v *yaml.Node, p string) {
+				dst := map[string]*string{"socket": &c.Control.Socket, "viewer_group": &c.Control.ViewerGroup,
+					"technician_group": &c.Control.TechnicianGroup, "admin_group": &c.Control.AdminGroup}[key]
+				d.str(v, p, dst)
 			})
 		case "devices":
 			c.Devices = d.devices(v, p)

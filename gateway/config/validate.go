@@ -159,6 +159,12 @@ func (c *Config) check(known func(string) bool, skip map[string]bool) []error {
 
 	k.intRange("batch.max_readings", c.Batch.MaxReadings, 1, 10000)
 	k.intRange("quality.humid_rh", c.Quality.HumidRH, 1, 100)
+	if c.Control.Socket != "off" && !strings.HasPrefix(c.Control.Socket, "/") {
+		k.fail("control.socket", c.Control.Socket, `must be an absolute path or "off"`)
+	}
+	for path, g := range map[string]string{"control.viewer_group": c.Control.ViewerGroup, "control.technician_group": c.Control.TechnicianGroup, "control.admin_group": c.Control.AdminGroup} {
+		k.required(path, g)
+	}
 	k.durRange("batch.max_delay", c.Batch.MaxDelay, 100*time.Millisecond, time.Hour)
 	k.durRange("batch.durability", c.Batch.Durability, 0, time.Minute)
 

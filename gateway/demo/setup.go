@@ -117,6 +117,7 @@ recipients:
 batch: {max_readings: 100, max_delay: 2s, durability: 1s}
 buffer: {max_bytes: 64MiB, max_age: 24h}
 log: {level: warn}
+control: {socket: %[3]s/control.sock}
 devices:
   - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry, options: {seed: 1, trace: %[10]s/aq-1.trace}}
   - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry, options: {seed: 2, trace: %[10]s/aq-2.trace}}

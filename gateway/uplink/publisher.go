@@ -139,6 +139,7 @@ type Publisher struct {
 	deps        Deps
 	log         *slog.Logger
 	dataPrefix  string
+	auditTopic  string
 	healthTopic string
 	notify      chan struct{}
 	running     atomic.Bool
@@ -222,6 +223,7 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 		deps:        deps,
 		log:         deps.Logger,
 		dataPrefix:  base + "data/",
+		auditTopic:  base + "audit",
 		healthTopic: base + "health",
 		notify:      make(chan struct{}, 1),
 	}, nil
@@ -261,9 +263,15 @@ func (p *Publisher) State() State {
 // <prefix>/<id>/health.
 func (p *Publisher) HealthTopic() string { return p.healthTopic }
 
-// DataTopic returns the topic batches of class are published to,
-// <prefix>/<id>/data/<class>.
-func (p *Publisher) DataTopic(class string) string { return p.dataPrefix + class }
+// DataTopic returns the topic batches of class are published to:
+// <prefix>/<id>/data/<class>, except audit records, which go to
+// <prefix>/<id>/audit.
+func (p *Publisher) DataTopic(class string) string {
+	if class == buffer.AuditClass {
+		return p.auditTopic
+	}
+	return p.dataPrefix + class
+}
 
 // Run connects, publishes and reconnects until ctx is done, then publishes
 // the retained offline health, disconnects within a few seconds and returns
@@ -443,7 +451,7 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 				if strings.ContainsAny(b.Class, "/+#\x00") || b.Class == "" {
 					return fmt.Errorf("uplink: batch %d: %w: class %q", b.Seq, ErrInvalidBatch, b.Class)
 				}
-				topic := p.dataPrefix + b.Class
+				topic := p.DataTopic(b.Class)
 				tok := c.Publish(topic, 1, false, p.deps.Marshal(b))
 				inflight = append(inflight, flight{seq: b.Seq, topic: topic, tok: tok})
 				cursor = b.Seq

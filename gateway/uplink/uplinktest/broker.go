@@ -146,7 +146,8 @@ func Start(t testing.TB, opts Options) *Broker {
 }
 
 // ACL returns the ACL file: every identity may read and write its own
-// <prefix>/<cn>/# subtree, and backend may read all data and health topics.
+// <prefix>/<cn>/# subtree, and backend may read all data, health and audit
+// topics.
 func ACL(prefix, backend string) string {
 	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/#
 pattern readwrite %[1]s/%%u/#
@@ -154,6 +155,7 @@ pattern readwrite %[1]s/%%u/#
 user %[2]s
 topic read %[1]s/+/data/#
 topic read %[1]s/+/health
+topic read %[1]s/+/audit
 `, prefix, backend)
 }
 

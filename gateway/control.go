@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway/control"
+)
+
+var _ control.Agent = (*Agent)(nil)
+
+// ErrUnknownDevice reports a device name that is not in the configuration.
+var ErrUnknownDevice = errors.New("unknown device")
+
+// watchers fans each poll out to the control socket's watch streams. A slow
+// watcher misses polls; it never slows the agent down.
+type watchers struct {
+	mu   sync.Mutex
+	subs map[chan []drivers.Reading]string // channel → device filter ("" = all)
+}
+
+// publish offers one poll to every watcher interested in its device.
+func (w *watchers) publish(rs []drivers.Reading) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch, device := range w.subs {
+		if device != "" && device != rs[0].Device {
+			continue
+		}
+		select {
+		case ch <- rs:
+		default: // the watcher is behind: it misses this poll
+		}
+	}
+}
+
+// Watch implements control.Agent.
+func (a *Agent) Watch(ctx context.Context, device string) (<-chan []drivers.Reading, error) {
+	if device != "" {
+		if _, err := a.device(device); err != nil {
+			return nil, err
+		}
+	}
+	ch := make(chan []drivers.Reading, 16)
+	a.watch.mu.Lock()
+	if a.watch.subs == nil {
+		a.watch.subs = map[chan []drivers.Reading]string{}
+	}
+	a.watch.subs[ch] = device
+	a.watch.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		a.watch.mu.Lock()
+		delete(a.watch.subs, ch)
+		a.watch.mu.Unlock()
+		close(ch)
+	}()
+	return ch, nil
+}
+
+// device returns the configured device called name.
+func (a *Agent) device(name string) (*device, error) {
+	for _, d := range a.devices {
+		if d.name == name {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownDevice, name)
+}
+
+// Read implements control.Agent: one poll outside the schedule, shown to the
+// technician but neither buffered nor counted in the device's statistics.
+func (a *Agent) Read(ctx context.Context, name string) ([]drivers.Reading, error) {
+	d, err := a.device(name)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := d.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.deps.ClockSynced() {
+		for i := range rs {
+			rs[i].Flags |= drivers.ClockUnsynced
+		}
+	}
+	return rs, nil
+}
+
+// SetDeviceEnabled implements control.Agent.
+func (a *Agent) SetDeviceEnabled(name string, enabled bool) error {
+	d, err := a.device(name)
+	if err != nil {
+		return err
+	}
+	if d.disabled.Swap(!enabled) == !enabled {
+		return nil
+	}
+	if enabled {
+		a.log.Info("device polling enabled", "device", name)
+	} else {
+		a.log.Info("device polling disabled", "device", name)
+	}
+	return nil
+}
+
+// SetLogLevel implements control.Agent.
+func (a *Agent) SetLogLevel(level string) error {
+	if a.deps.LogLevel == nil {
+		return errors.New("log level: the agent's logger has no adjustable level")
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	a.deps.LogLevel.Set(l)
+	return nil
+}
+
+// Flush implements control.Agent: the open batches are closed and committed,
+// so the uplink publishes them now.
+func (a *Agent) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case a.flush <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status implements control.Agent.
+func (a *Agent) Status() control.Status {
+	h := a.Health()
+	up := a.up.State()
+	st := control.Status{
+		Gateway: h.Gateway, Version: h.Version, UptimeSeconds: h.UptimeSeconds,
+		ConfigVersion: h.ConfigVersion, ClockSynced: h.ClockSynced, BufferRecovered: h.BufferRecovered,
+		Uplink: control.UplinkStatus{
+			Broker: a.cfg.Uplink.Broker, Connected: up.Connected, Since: up.Since, LastError: up.LastError,
+			Published: up.Published, Acknowledged: up.Acked, Reconnects: up.Reconnects,
+		},
+		Buffer: control.BufferStatus{
+			Batches: h.BufferBatches, Readings: h.BufferReadings, Bytes: h.BufferBytes,
+			OldestUnsentAge: h.OldestUnsentAge, DroppedBatches: h.DroppedBatches, DroppedReadings: h.DroppedReadings,
+		},
+	}
+	for i, d := range a.devices {
+		ds := d.snapshot()
+		d.mu.Lock()
+		flags := d.lastFlags
+		d.mu.Unlock()
+		dev := control.DeviceStatus{
+			Name: d.name, Driver: a.cfg.Devices[i].Driver, Enabled: !d.disabled.Load(), Interval: d.interval.String(),
+			Polls: ds.Polls, Errors: ds.Errors, LastOK: ds.LastOK, LastError: ds.LastError,
+		}
+		if flags != 0 {
+			dev.Flags = flags.Names()
+		}
+		st.Devices = append(st.Devices, dev)
+	}
+	return st
+}

@@ -1,0 +1,96 @@
+package control
+
+import (
+	"context"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// Agent is what the control socket exposes of the running gateway. The
+// gateway implements it; tests use a fake.
+type Agent interface {
+	// Status describes the gateway now.
+	Status() Status
+	// Watch streams each poll's readings (of one device, or of all when
+	// device is empty) until ctx is done. Slow readers miss polls rather
+	// than slow the agent down.
+	Watch(ctx context.Context, device string) (<-chan []drivers.Reading, error)
+	// Read polls one configured device now, outside its schedule.
+	Read(ctx context.Context, device string) ([]drivers.Reading, error)
+	// Flush closes the open batches now so that they are published.
+	Flush(ctx context.Context) error
+	// SetLogLevel changes the agent's log level (debug, info, warn, error).
+	SetLogLevel(level string) error
+	// SetDeviceEnabled stops or resumes polling one device.
+	SetDeviceEnabled(device string, enabled bool) error
+}
+
+// Auditor keeps the audit trail: durably, append-only, and forwarded
+// upstream signed like data.
+type Auditor interface {
+	Record(e Event) error
+	// Trail returns the newest limit events, oldest first.
+	Trail(limit int) ([]Event, error)
+}
+
+// Event is one audit record: a call that changed something, or a denied
+// call. Args never hold secrets.
+type Event struct {
+	Time    time.Time         `json:"time"`
+	UID     int               `json:"uid"`
+	GID     int               `json:"gid"`
+	PID     int               `json:"pid"`
+	Process string            `json:"process"` // the caller's executable name
+	Role    string            `json:"role"`    // the caller's role, or "none"
+	Action  string            `json:"action"`  // e.g. "buffer.flush", "device.disable"
+	Args    map[string]string `json:"args,omitempty"`
+	Result  string            `json:"result"` // "ok", "denied: needs technician", or the error
+}
+
+// Status is the one-screen state `edgegw status` shows.
+type Status struct {
+	Gateway         string         `json:"gateway"`
+	Version         string         `json:"version"`
+	UptimeSeconds   int64          `json:"uptime_s"`
+	ConfigVersion   uint64         `json:"config_version"`
+	ClockSynced     bool           `json:"clock_synced"`
+	Uplink          UplinkStatus   `json:"uplink"`
+	Buffer          BufferStatus   `json:"buffer"`
+	Devices         []DeviceStatus `json:"devices"`
+	BufferRecovered string         `json:"buffer_recovered,omitempty"`
+}
+
+// UplinkStatus is the broker connection's state.
+type UplinkStatus struct {
+	Broker       string    `json:"broker"`
+	Connected    bool      `json:"connected"`
+	Since        time.Time `json:"since,omitzero"` // connected since, or disconnected since
+	LastError    string    `json:"last_error,omitempty"`
+	Published    uint64    `json:"published"`
+	Acknowledged uint64    `json:"acknowledged"`
+	Reconnects   uint64    `json:"reconnects"`
+}
+
+// BufferStatus is the store-and-forward buffer's state.
+type BufferStatus struct {
+	Batches         int    `json:"batches"`
+	Readings        int64  `json:"readings"`
+	Bytes           int64  `json:"bytes"`
+	OldestUnsentAge int64  `json:"oldest_unsent_s"`
+	DroppedBatches  uint64 `json:"dropped_batches"`
+	DroppedReadings uint64 `json:"dropped_readings"`
+}
+
+// DeviceStatus is one device's line in the status table.
+type DeviceStatus struct {
+	Name      string    `json:"name"`
+	Driver    string    `json:"driver"`
+	Enabled   bool      `json:"enabled"`
+	Interval  string    `json:"interval"`
+	Polls     uint64    `json:"polls"`
+	Errors    uint64    `json:"errors"`
+	LastOK    time.Time `json:"last_ok,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	Flags     []string  `json:"flags,omitempty"` // flags of the last poll's readings, e.g. out-of-range
+}
