@@ -15,6 +15,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/uplink"
 )
 
@@ -43,6 +44,7 @@ type Agent struct {
 	batcher *batcher
 	up      *uplink.Publisher
 	started time.Time
+	audit   *auditor        // the local audit trail, forwarded upstream
 	watch   watchers        // the control socket's live streams
 	flush   chan chan error // Flush requests, served by the sink
 }
@@ -113,6 +115,10 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		Now:     deps.Now,
 	})
 	if err != nil {
+		a.halt()
+		return nil, errors.Join(err, a.store.Close())
+	}
+	if a.audit, err = openAuditor(filepath.Join(cfg.Gateway.State, AuditFile), a.store, id, cfg.Version, deps.Now); err != nil {
 		a.halt()
 		return nil, errors.Join(err, a.store.Close())
 	}
@@ -243,6 +249,9 @@ func (a *Agent) sink(polls <-chan poll) error {
 
 // shutdown closes the buffer and joins its error to err.
 func (a *Agent) shutdown(err error) error {
+	if cerr := a.audit.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close audit trail: %w", cerr))
+	}
 	if cerr := a.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close buffer: %w", cerr))
 	}
@@ -268,6 +277,9 @@ func (a *Agent) drain(d time.Duration) {
 		}
 	}
 }
+
+// Auditor returns the agent's audit trail.
+func (a *Agent) Auditor() control.Auditor { return a.audit }
 
 // BufferSnapshot writes a consistent copy of the buffer file to path.
 func (a *Agent) BufferSnapshot(path string) error { return a.store.Backup(path) }

@@ -105,11 +105,13 @@ type collector struct {
 	mu       sync.Mutex
 	readings map[string]map[int64][]backend.Record // device → unix ns → records
 	gaps     []envelope.Gap                        // gap records received
+	audits   [][]byte                              // audit records received
 	rejected []error
 }
 
-// subscribe starts a backend with a persistent session on the bed's broker.
-func (b *bed) subscribe(t *testing.T) *collector {
+// subscribe starts a backend with a persistent session on the bed's broker,
+// on the data topics and any extra ones.
+func (b *bed) subscribe(t *testing.T, extra ...string) *collector {
 	t.Helper()
 	c := &collector{recv: backend.NewReceiver(b.trust, b.rks...), readings: map[string]map[int64][]backend.Record{}}
 	cert, key := b.br.Client(t, b.br.Backend)
@@ -120,7 +122,7 @@ func (b *bed) subscribe(t *testing.T) *collector {
 	go func() {
 		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
 			Broker: b.br.URL, CA: b.br.CAFile, Cert: cert, Key: key,
-			ClientID: "test-backend", Topics: []string{"city/+/data/#"},
+			ClientID: "test-backend", Topics: append([]string{"city/+/data/#"}, extra...),
 			OnSubscribe: func() { once.Do(func() { close(ready) }) },
 		}, c.handle)
 	}()
@@ -145,6 +147,9 @@ func (c *collector) handle(topic string, payload []byte) {
 	}
 	if res.Gap != nil {
 		c.gaps = append(c.gaps, *res.Gap)
+	}
+	if res.Audit != nil {
+		c.audits = append(c.audits, res.Audit)
 	}
 	for _, r := range res.Records {
 		tm, err := time.Parse(time.RFC3339Nano, r.Time)
