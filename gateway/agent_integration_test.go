@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
+	"github.com/edgegw/edgegw/gateway/doctor"
 )
 
 // startAgent runs an in-process agent on the bed's configuration and returns
@@ -160,6 +161,13 @@ func TestIntegrationKill9(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	lastStart := time.Now()
 	must(t, cmd.Start())
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped { // the test failed before the graceful stop
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	eventually(t, 60*time.Second, "the last run polling and delivering the killed runs' readings", func() bool {
 		tr := b.traces(t)
 		polling := false
@@ -168,7 +176,13 @@ func TestIntegrationKill9(t *testing.T) {
 		}
 		return polling && len(c.missing(tr, requiredKilled)) == 0
 	})
+	// The agent, connected and polling, listens on no TCP or UDP port.
+	socks, err := doctor.ListeningSockets(cmd.Process.Pid)
+	if err != nil || len(socks) > 0 {
+		t.Errorf("the running agent's listening sockets: %v, %v", socks, err)
+	}
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	stopped = true
 	must(t, cmd.Wait())
 
 	tr := b.traces(t)

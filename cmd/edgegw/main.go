@@ -61,7 +61,7 @@ func newRoot() *cobra.Command {
 		c.PrintErrln(c.UsageString())
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newDemoCmd(), newSelftestCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newDemoCmd(), newSelftestCmd(), newDoctorCmd(), newVersionCmd())
 	return root
 }
 

@@ -18,7 +18,7 @@ import (
 const (
 	readyTimeout = 10 * time.Second
 	stopTimeout  = 10 * time.Second
-	validity     = 24 * time.Hour
+	validity     = 400 * 24 * time.Hour // beyond doctor's 30-day expiry warning
 )
 
 // Options configures Start. Zero fields take the defaults shown.

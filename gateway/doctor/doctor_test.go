@@ -1,0 +1,169 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/crypto/keys"
+	_ "github.com/edgegw/edgegw/drivers/sim" // the test box's devices
+	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+)
+
+// box is a commissioned junction box in a temp dir, with a real broker.
+type box struct {
+	dir, cfg string
+	br       *uplinktest.Broker
+	cert     string
+	key      string
+}
+
+func newBox(t *testing.T) *box {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	b := &box{dir: t.TempDir(), br: uplinktest.Start(t, uplinktest.Options{})}
+	b.cert, b.key = b.br.Client(t, "gw-001")
+	must(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
+	must(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))
+	b.cfg = filepath.Join(b.dir, "edgegw.yaml")
+	b.write(t, b.cert)
+	return b
+}
+
+// write writes the box's configuration with the given client certificate.
+func (b *box) write(t *testing.T, cert string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`gateway: {id: gw-001, keys: %[1]s/keys, state: %[1]s/state}
+uplink: {broker: %[2]q, ca: %[3]s, cert: %[4]s, key: %[5]s}
+recipients: {telemetry: %[1]s/r/recipient.pub}
+buffer: {max_bytes: 1MiB}
+devices:
+  - {name: aq-1, driver: sim, model: airquality, interval: 5s, class: telemetry}
+`, b.dir, b.br.URL, b.br.CAFile, cert, b.key)
+	must(t, os.WriteFile(b.cfg, []byte(cfg), 0o600))
+}
+
+// run runs the doctor and returns the status of each check by name.
+func (b *box) run(t *testing.T, now time.Time) (map[string]Result, string) {
+	t.Helper()
+	res := Run(context.Background(), Options{Config: b.cfg, Now: func() time.Time { return now }, Timeout: 5 * time.Second, Synced: func() bool { return true }})
+	var out bytes.Buffer
+	Report(&out, res)
+	byName := map[string]Result{}
+	for _, r := range res {
+		byName[r.Check] = r
+	}
+	return byName, out.String()
+}
+
+func TestIntegrationDoctorGoodSetup(t *testing.T) {
+	b := newBox(t)
+	res, out := b.run(t, time.Now())
+	for _, r := range res {
+		if r.Status != Pass {
+			t.Errorf("%s: %s %s", r.Check, r.Status, r.Detail)
+		}
+	}
+	for _, name := range []string{"config", "identity key", "tls client key", "recipient keys", "certificate", "clock", "broker tcp", "broker tls", "device aq-1", "disk", "no open port"} {
+		if _, ok := res[name]; !ok {
+			t.Errorf("no %q check in:\n%s", name, out)
+		}
+	}
+}
+
+func TestIntegrationDoctorBrokenSetups(t *testing.T) {
+	b := newBox(t)
+	tests := []struct {
+		name  string
+		break_ func(t *testing.T) (restore func())
+		now   time.Time
+		check string
+		want  Status
+		text  string
+	}{
+		{"missing certificate", func(t *testing.T) func() {
+			b.write(t, filepath.Join(b.dir, "none.pem"))
+			return func() { b.write(t, b.cert) }
+		}, time.Now(), "certificate", Fail, "none.pem"},
+		{"expired certificate", nil, time.Now().Add(2 * 365 * 24 * time.Hour), "certificate", Fail, "does not verify"},
+		{"certificate expiring in a day", func(t *testing.T) func() {
+			cert, _, err := b.br.CA.Issue("gw-001", false, nil, 24*time.Hour) // same key pair not needed: doctor reads the certificate
+			must(t, err)
+			short := filepath.Join(t.TempDir(), "short.pem")
+			must(t, os.WriteFile(short, cert, 0o644))
+			b.write(t, short)
+			return func() { b.write(t, b.cert) }
+		}, time.Now(), "certificate", Warn, "in 0 days"},
+		{"certificate of another gateway", func(t *testing.T) func() {
+			other, _ := b.br.Client(t, "gw-002")
+			b.write(t, other)
+			return func() { b.write(t, b.cert) }
+		}, time.Now(), "certificate", Fail, `CN "gw-002"`},
+		{"key readable by others", func(t *testing.T) func() {
+			must(t, os.Chmod(b.key, 0o644))
+			return func() { must(t, os.Chmod(b.key, 0o600)) }
+		}, time.Now(), "tls client key", Fail, "chmod 600"},
+		{"broker down", func(t *testing.T) func() {
+			b.br.Stop()
+			return b.br.Restart
+		}, time.Now(), "broker tcp", Fail, "refused"},
+		{"bad config", func(t *testing.T) func() {
+			data, _ := os.ReadFile(b.cfg)
+			must(t, os.WriteFile(b.cfg, append(data, "colour: red\n"...), 0o600))
+			return func() { must(t, os.WriteFile(b.cfg, data, 0o600)) }
+		}, time.Now(), "config", Fail, "colour: unknown field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.break_ != nil {
+				defer tt.break_(t)()
+			}
+			res, out := b.run(t, tt.now)
+			r, ok := res[tt.check]
+			if !ok || r.Status != tt.want || !strings.Contains(r.Detail+" "+r.Fix, tt.text) {
+				t.Errorf("%s = %+v, want %s mentioning %q\n%s", tt.check, r, tt.want, tt.text, out)
+			}
+			if tt.want == Fail && !strings.Contains(out, "fix: ") {
+				t.Errorf("no fix hint in:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestListeningSockets(t *testing.T) {
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	must(t, err)
+	socks, err := ListeningSockets(os.Getpid())
+	must(t, err)
+	if !slices.ContainsFunc(socks, func(s string) bool { return strings.HasPrefix(s, "tcp ") }) ||
+		!slices.ContainsFunc(socks, func(s string) bool { return strings.HasPrefix(s, "udp ") }) {
+		t.Errorf("ListeningSockets = %v, want our TCP listener and UDP socket", socks)
+	}
+	tcp.Close()
+	udp.Close()
+	// A client connection is not a listening socket.
+	l2, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	must(t, err)
+	defer l2.Close()
+	if socks, err := ListeningSockets(os.Getpid()); err != nil || len(socks) != 0 {
+		t.Errorf("after closing: %v, %v", socks, err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
