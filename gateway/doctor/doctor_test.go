@@ -83,12 +83,12 @@ func TestIntegrationDoctorGoodSetup(t *testing.T) {
 func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 	b := newBox(t)
 	tests := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T) (restore func())
-		now   time.Time
-		check string
-		want  Status
-		text  string
+		now    time.Time
+		check  string
+		want   Status
+		text   string
 	}{
 		{"missing certificate", func(t *testing.T) func() {
 			b.write(t, filepath.Join(b.dir, "none.pem"))
