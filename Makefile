@@ -7,7 +7,7 @@ GOFLAGS_STATIC := CGO_ENABLED=0
 FUZZTIME ?= 30s
 DURATION ?= 30s
 
-.PHONY: build build-arm test demo check bench fuzz clean
+.PHONY: build build-arm test demo check bench fuzz deb test-deb clean
 
 build:
 	$(GOFLAGS_STATIC) go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw ./cmd/edgegw
@@ -23,6 +23,7 @@ test: build-arm
 	go test -race -count=1 ./...
 	scripts/fuzz.sh 5s
 	scripts/arm-smoke.sh
+	$(MAKE) test-deb
 
 demo:
 	go run ./cmd/edgegw demo --duration $(DURATION)
@@ -38,6 +39,18 @@ bench:
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+# Debian packages for amd64 (labs), arm64 and armhf. The armhf package
+# carries the GOARMv6 build so that it also runs on Pi Zero and Pi 1.
+deb: build-arm
+	$(GOFLAGS_STATIC) GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-linux-amd64 ./cmd/edgegw
+	go run ./scripts/mkdeb --arch amd64 --binary dist/edgegw-linux-amd64 --version $(VERSION) --out dist/
+	go run ./scripts/mkdeb --arch arm64 --binary dist/edgegw-linux-arm64 --version $(VERSION) --out dist/
+	go run ./scripts/mkdeb --arch armhf --binary dist/edgegw-linux-armv6 --version $(VERSION) --out dist/
+
+# Packaging: installs into a throwaway root, needs root and dpkg (CI has both).
+test-deb:
+	EDGEGW_PACKAGING_TEST=1 go test -count=1 -run 'TestDebVersion|TestIntegrationDeb|TestIntegrationInstallScript' ./scripts/mkdeb
 
 clean:
 	rm -rf dist

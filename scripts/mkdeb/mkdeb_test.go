@@ -1,0 +1,463 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDebVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"1.2.0":                    "1.2.0",
+		"v1.2.0":                   "1.2.0",
+		"v1.2.0-rc1":               "1.2.0~rc1",
+		"v1.2.0-beta.2":            "1.2.0~beta.2",
+		"v1.2.0-3-gabcdef0":        "1.2.0+3.gabcdef0",
+		"v1.2.0-3-gabcdef0-dirty":  "1.2.0+3.gabcdef0.dirty",
+		"abcdef0":                  "0~gabcdef0",
+		"abcdef0-dirty":            "0~gabcdef0.dirty",
+		"dev":                      "0~gdev",
+		"2":                        "2",
+		"v10.0.1-rc.1-2-g1234567f": "10.0.1~rc.1.2.g1234567f",
+	} {
+		got, err := DebVersion(in)
+		if err != nil || got != want {
+			t.Errorf("DebVersion(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "1.2_3", "v1 2", "ä"} {
+		if got, err := DebVersion(bad); err == nil {
+			t.Errorf("DebVersion(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+// binDir holds the edgegw binary the integration tests build once.
+var binDir string
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "mkdeb-test-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = d
+	code := m.Run()
+	os.RemoveAll(d)
+	os.Exit(code)
+}
+
+// needPackagingTools skips the test where it cannot run (-short, not root,
+// no dpkg), unless EDGEGW_PACKAGING_TEST=1 (set in CI) makes that a failure.
+func needPackagingTools(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("packaging test: skipped with -short")
+	}
+	miss := ""
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		miss = "runs on linux/amd64 only"
+	} else if os.Geteuid() != 0 {
+		miss = "needs root (chown, useradd --prefix)"
+	} else {
+		for _, tool := range []string{"dpkg", "dpkg-deb", "useradd", "groupadd", "usermod", "sh", "bash"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				miss = "needs " + tool
+				break
+			}
+		}
+	}
+	if miss == "" {
+		return
+	}
+	if os.Getenv("EDGEGW_PACKAGING_TEST") == "1" {
+		t.Fatalf("packaging test %s, and EDGEGW_PACKAGING_TEST=1", miss)
+	}
+	t.Skipf("packaging test %s (EDGEGW_PACKAGING_TEST=1 makes this a failure)", miss)
+}
+
+// repoRoot is the repository root, two levels above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	r, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// edgegwBinary builds a static linux/amd64 edgegw, once.
+func edgegwBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(binDir, "edgegw-linux-amd64")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v1.2.3-rc1", "-o", bin, "./cmd/edgegw")
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	run(t, cmd)
+	return bin
+}
+
+func run(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return string(out)
+}
+
+func sh(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	return run(t, exec.Command(name, args...))
+}
+
+// newRoot makes a throwaway system root: accounts files with root and
+// dialout, an i2c group that already has a member (as on Raspberry Pi OS),
+// and an empty dpkg database.
+func newRoot(t *testing.T) string {
+	t.Helper()
+	r := t.TempDir()
+	for name, content := range map[string]string{
+		"etc/passwd":          "root:x:0:0:root:/root:/bin/sh\n",
+		"etc/group":           "root:x:0:\ndialout:x:20:\ni2c:x:998:pi\n",
+		"etc/shadow":          "root:*:19000:0:99999:7:::\n",
+		"etc/gshadow":         "root:*::\ndialout:*::\ni2c:!::pi\n",
+		"var/lib/dpkg/status": "",
+	} {
+		p := filepath.Join(r, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
+		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func TestIntegrationDeb(t *testing.T) {
+	needPackagingTools(t)
+	bin := edgegwBinary(t)
+	out := t.TempDir()
+	mtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	o := Opts{Arch: "amd64", Binary: bin, Version: "v1.2.3-rc1", Out: out, Repo: repoRoot(t),
+		Maintainer: "Test <test@example.net>", MTime: mtime}
+
+	// A binary for another architecture is refused.
+	wrong := o
+	wrong.Arch = "arm64"
+	if p, err := Build(wrong); err == nil {
+		t.Errorf("Build(amd64 binary as arm64) = %s, want an error", p)
+	}
+
+	deb, err := Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := filepath.Base(deb), "edgegw_1.2.3~rc1_amd64.deb"; got != want {
+		t.Errorf("package file %s, want %s", got, want)
+	}
+
+	t.Run("metadata", func(t *testing.T) {
+		for field, want := range map[string]string{
+			"Package":      "edgegw",
+			"Version":      "1.2.3~rc1",
+			"Architecture": "amd64",
+			"Maintainer":   "Test <test@example.net>",
+			"Depends":      "passwd",
+			"Recommends":   "systemd",
+			"Section":      "net",
+			"Priority":     "optional",
+		} {
+			if got := strings.TrimSpace(sh(t, "dpkg-deb", "--field", deb, field)); got != want {
+				t.Errorf("%s: %q, want %q", field, got, want)
+			}
+		}
+		desc := sh(t, "dpkg-deb", "--field", deb, "Description")
+		if !strings.HasPrefix(desc, "edge gateway agent") || !strings.Contains(desc, "operations.md") {
+			t.Errorf("Description:\n%s", desc)
+		}
+		info := sh(t, "dpkg-deb", "-I", deb)
+		for _, s := range []string{"conffiles", "postinst", "prerm", "postrm", "md5sums"} {
+			if !strings.Contains(info, s) {
+				t.Errorf("dpkg-deb -I lists no %s:\n%s", s, info)
+			}
+		}
+		if got := sh(t, "dpkg-deb", "-I", deb, "conffiles"); got != "/etc/edgegw/edgegw.yaml\n" {
+			t.Errorf("conffiles = %q, want only /etc/edgegw/edgegw.yaml", got)
+		}
+	})
+
+	t.Run("contents", func(t *testing.T) {
+		want := map[string]string{ // path → mode and owner
+			"./usr/bin/edgegw":                                 "-rwxr-xr-x root/root",
+			"./lib/systemd/system/edgegw.service":              "-rw-r--r-- root/root",
+			"./etc/edgegw/":                                    "drwxr-xr-x root/root",
+			"./etc/edgegw/edgegw.yaml":                         "-rw-r--r-- root/root",
+			"./usr/share/doc/edgegw/README.md":                 "-rw-r--r-- root/root",
+			"./usr/share/doc/edgegw/operations.md":             "-rw-r--r-- root/root",
+			"./usr/share/doc/edgegw/examples/pi-junction.yaml": "-rw-r--r-- root/root",
+		}
+		sc := bufio.NewScanner(strings.NewReader(sh(t, "dpkg-deb", "-c", deb)))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 6 {
+				t.Fatalf("dpkg-deb -c line %q", sc.Text())
+			}
+			path, mode := f[5], f[0]+" "+f[1]
+			if f[3] != "2026-01-02" {
+				t.Errorf("%s: date %s, want SOURCE_DATE 2026-01-02", path, f[3])
+			}
+			if w, ok := want[path]; ok {
+				if mode != w {
+					t.Errorf("%s: %s, want %s", path, mode, w)
+				}
+				delete(want, path)
+			} else if !strings.HasSuffix(path, "/") {
+				t.Errorf("unexpected file %s", path)
+			} else if mode != "drwxr-xr-x root/root" {
+				t.Errorf("%s: %s", path, mode)
+			}
+		}
+		for p := range want {
+			t.Errorf("missing %s", p)
+		}
+	})
+
+	t.Run("scripts and unit", func(t *testing.T) {
+		dir := t.TempDir()
+		sh(t, "dpkg-deb", "-e", deb, filepath.Join(dir, "DEBIAN"))
+		sh(t, "dpkg-deb", "-x", deb, dir)
+		for _, s := range []string{"postinst", "prerm", "postrm"} {
+			p := filepath.Join(dir, "DEBIAN", s)
+			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o755 {
+				t.Errorf("%s: %v, %v; want mode 0755", s, fi, err)
+			}
+			sh(t, "sh", "-n", p)
+			if _, err := exec.LookPath("shellcheck"); err == nil {
+				sh(t, "shellcheck", "-s", "sh", p)
+			}
+		}
+		// The packaged files are the repository's.
+		for pkg, src := range map[string]string{
+			"etc/edgegw/edgegw.yaml":             "configs/pi-junction.yaml",
+			"lib/systemd/system/edgegw.service":  "scripts/edgegw.service",
+			"usr/share/doc/edgegw/operations.md": "docs/operations.md",
+			"usr/bin/edgegw":                     bin,
+		} {
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(repoRoot(t), src)
+			}
+			a, err1 := os.ReadFile(filepath.Join(dir, pkg))
+			b, err2 := os.ReadFile(src)
+			if err1 != nil || err2 != nil || string(a) != string(b) {
+				t.Errorf("%s differs from %s (%v, %v)", pkg, src, err1, err2)
+			}
+		}
+		out := sh(t, filepath.Join(dir, "usr/bin/edgegw"), "version")
+		if !strings.Contains(out, "v1.2.3-rc1") {
+			t.Errorf("packaged edgegw version: %q", out)
+		}
+		checkUnit(t, filepath.Join(dir, "lib/systemd/system/edgegw.service"), filepath.Join(dir, "usr/bin/edgegw"))
+	})
+
+	t.Run("dpkg install upgrade remove purge", func(t *testing.T) {
+		root := newRoot(t)
+		dpkg := func(args ...string) string {
+			return sh(t, "dpkg", append([]string{"--root=" + root, "--force-script-chrootless",
+				"--force-depends", "--force-confdef", "--force-confold", "--log=/dev/null"}, args...)...)
+		}
+		out := dpkg("-i", deb)
+		if !strings.Contains(out, "edgegw keys init") {
+			t.Errorf("first install prints no next steps:\n%s", out)
+		}
+		checkInstalled(t, root)
+		if st := sh(t, "dpkg", "--root="+root, "-s", "edgegw"); !strings.Contains(st, "Status: install ok installed") {
+			t.Errorf("dpkg -s:\n%s", st)
+		}
+
+		// Reinstall over a commissioned box: the edited config and the
+		// keys stay, accounts are not duplicated.
+		conf := filepath.Join(root, "etc/edgegw/edgegw.yaml")
+		key := filepath.Join(root, "var/lib/edgegw/keys/identity.key")
+		write(t, conf, "edited\n")
+		write(t, key, "key\n")
+		if out := dpkg("-i", deb); strings.Contains(out, "edgegw keys init") {
+			t.Errorf("upgrade prints the first-install steps:\n%s", out)
+		}
+		checkInstalled(t, root)
+		if b, _ := os.ReadFile(conf); string(b) != "edited\n" {
+			t.Errorf("reinstall replaced the edited conffile: %q", b)
+		}
+
+		dpkg("-r", "edgegw")
+		if _, err := os.Stat(key); err != nil {
+			t.Errorf("remove deleted the state: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(root, "usr/bin/edgegw")); !os.IsNotExist(err) {
+			t.Errorf("remove left /usr/bin/edgegw: %v", err)
+		}
+		dpkg("-P", "edgegw")
+		for _, p := range []string{"var/lib/edgegw", "etc/edgegw"} {
+			if _, err := os.Stat(filepath.Join(root, p)); !os.IsNotExist(err) {
+				t.Errorf("purge left %s: %v", p, err)
+			}
+		}
+		if !strings.Contains(read(t, filepath.Join(root, "etc/passwd")), "edgegw:") {
+			t.Error("purge removed the edgegw account; it is kept on purpose")
+		}
+	})
+}
+
+func TestIntegrationInstallScript(t *testing.T) {
+	needPackagingTools(t)
+	bin := edgegwBinary(t)
+	root := newRoot(t)
+	script := filepath.Join(repoRoot(t), "scripts/install.sh")
+	sh(t, "bash", "-n", script)
+	out := sh(t, "bash", script, "--root", root, "--binary", bin)
+	if !strings.Contains(out, "edgegw keys init") {
+		t.Errorf("first install prints no next steps:\n%s", out)
+	}
+	checkInstalled(t, root)
+	for path, mode := range map[string]os.FileMode{
+		"usr/bin/edgegw":                                 0o755,
+		"lib/systemd/system/edgegw.service":              0o644,
+		"etc/edgegw/edgegw.yaml":                         0o644,
+		"usr/share/doc/edgegw/operations.md":             0o644,
+		"usr/share/doc/edgegw/README.md":                 0o644,
+		"usr/share/doc/edgegw/examples/pi-junction.yaml": 0o644,
+	} {
+		fi, err := os.Stat(filepath.Join(root, path))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v, %v; want %v", path, fi, err, mode)
+		}
+	}
+
+	// Again, over an edited config: kept, and accounts not duplicated.
+	conf := filepath.Join(root, "etc/edgegw/edgegw.yaml")
+	write(t, conf, "edited\n")
+	out = sh(t, "bash", script, "--prefix="+root, "--binary", bin)
+	if !strings.Contains(out, "keeping the existing") || strings.Contains(out, "edgegw keys init") {
+		t.Errorf("second run:\n%s", out)
+	}
+	if got := read(t, conf); got != "edited\n" {
+		t.Errorf("install.sh overwrote the config: %q", got)
+	}
+	checkInstalled(t, root)
+
+	// Bad arguments fail.
+	for _, args := range [][]string{{"--bogus"}, {"--root", root, "--binary", "/nonexistent"}, {"--root", "/nonexistent", "--binary", bin}} {
+		cmd := exec.Command("bash", append([]string{script}, args...)...)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Errorf("install.sh %v succeeded:\n%s", args, out)
+		}
+	}
+}
+
+// checkInstalled checks the accounts and directories postinst makes.
+func checkInstalled(t *testing.T, root string) {
+	t.Helper()
+	passwd := read(t, filepath.Join(root, "etc/passwd"))
+	group := read(t, filepath.Join(root, "etc/group"))
+	if n := strings.Count(passwd, "\nedgegw:"); n != 1 {
+		t.Errorf("%d edgegw accounts in passwd:\n%s", n, passwd)
+	}
+	var uid, gid string
+	for _, l := range strings.Split(passwd, "\n") {
+		if f := strings.Split(l, ":"); f[0] == "edgegw" {
+			uid, gid = f[2], f[3]
+			if f[5] != "/var/lib/edgegw" || f[6] != "/usr/sbin/nologin" {
+				t.Errorf("edgegw account: %s", l)
+			}
+			if len(uid) == 0 || uid == "0" {
+				t.Errorf("edgegw uid %q", uid)
+			}
+		}
+	}
+	members := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(group), "\n") {
+		f := strings.Split(l, ":")
+		if _, dup := members[f[0]]; dup {
+			t.Errorf("group %s twice", f[0])
+		}
+		members[f[0]] = f[3]
+		if f[0] == "edgegw" && f[2] != gid {
+			t.Errorf("edgegw's primary gid %s is not group edgegw's %s", gid, f[2])
+		}
+	}
+	for _, g := range []string{"edgegw", "edgegw-tech", "edgegw-admin"} {
+		if _, ok := members[g]; !ok {
+			t.Errorf("no group %s", g)
+		}
+	}
+	for _, g := range []string{"i2c", "spi", "gpio", "dialout"} {
+		if !contains(strings.Split(members[g], ","), "edgegw") {
+			t.Errorf("edgegw not in group %s (%q)", g, members[g])
+		}
+	}
+	if members["i2c"] != "pi,edgegw" {
+		t.Errorf("i2c members %q, want pi,edgegw", members["i2c"])
+	}
+	for _, d := range []string{"var/lib/edgegw", "var/lib/edgegw/keys"} {
+		out := sh(t, "stat", "-c", "%a %u %g %F", filepath.Join(root, d))
+		if want := "700 " + uid + " " + gid + " directory\n"; out != want {
+			t.Errorf("%s: %q, want %q", d, out, want)
+		}
+	}
+}
+
+// checkUnit runs systemd-analyze on the unit, if available: it must verify
+// (with ExecStart pointed at the real binary) and its exposure must stay
+// at 2.0 or below ("OK").
+func checkUnit(t *testing.T, unit, bin string) {
+	t.Helper()
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Log("no systemd-analyze: unit not verified")
+		return
+	}
+	text := read(t, unit)
+	if !strings.Contains(text, "\nExecStart=/usr/bin/edgegw run --config /etc/edgegw/edgegw.yaml\n") {
+		t.Errorf("unit ExecStart changed:\n%s", text)
+	}
+	tmp := filepath.Join(t.TempDir(), "edgegw.service")
+	write(t, tmp, strings.Replace(text, "ExecStart=/usr/bin/edgegw", "ExecStart="+bin, 1))
+	sh(t, "systemd-analyze", "verify", "--man=no", tmp)
+	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "--threshold=20", tmp).CombinedOutput()
+	if err != nil {
+		t.Errorf("systemd-analyze security: exposure above 2.0 (%v):\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "Overall exposure level") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+func read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
