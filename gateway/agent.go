@@ -197,6 +197,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	upDone := make(chan error, 1)
 	go func() { upDone <- a.up.Run(upCtx) }()
 
+	ctlDone := a.serveControl(ctx)
 	polls := make(chan poll, 64)
 	var wg sync.WaitGroup
 	for _, d := range a.devices {
@@ -210,7 +211,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.drain(a.deps.DrainOnStop)
 	stopUplink()
 	err = errors.Join(err, <-upDone, a.halt())
+	<-ctlDone
 	return a.shutdown(err)
+}
+
+// serveControl serves the control socket, unless it is off, until ctx is
+// done. The returned channel is closed when the server has stopped. A socket
+// that cannot be served is logged, not fatal: the readings still flow.
+func (a *Agent) serveControl(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	c := a.cfg.Control
+	if c.Socket == "off" {
+		close(done)
+		return done
+	}
+	srv := control.NewServer(a, a.audit, control.Options{
+		Roles:  control.Roles{ViewerGroup: c.ViewerGroup, TechnicianGroup: c.TechnicianGroup, AdminGroup: c.AdminGroup},
+		Logger: a.log,
+		Now:    a.deps.Now,
+	})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ctx, c.Socket); err != nil {
+			a.log.Error("control socket not served", "err", err)
+		}
+	}()
+	return done
 }
 
 // sink seals polls into batches until polls is closed, and closes batches

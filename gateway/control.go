@@ -13,9 +13,6 @@ import (
 
 var _ control.Agent = (*Agent)(nil)
 
-// ErrUnknownDevice reports a device name that is not in the configuration.
-var ErrUnknownDevice = errors.New("unknown device")
-
 // watchers fans each poll out to the control socket's watch streams. A slow
 // watcher misses polls; it never slows the agent down.
 type watchers struct {
@@ -69,7 +66,7 @@ func (a *Agent) device(name string) (*device, error) {
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("%w %q", ErrUnknownDevice, name)
+	return nil, fmt.Errorf("%w %q", control.ErrUnknownDevice, name)
 }
 
 // Read implements control.Agent: one poll outside the schedule, shown to the

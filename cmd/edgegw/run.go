@@ -23,8 +23,12 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log.Level)
-			a, err := gateway.New(cfg, gateway.Deps{Logger: log, Version: version, DrainOnStop: drain})
+			level := new(slog.LevelVar)
+			if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+				return err
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			a, err := gateway.New(cfg, gateway.Deps{Logger: log, LogLevel: level, Version: version, DrainOnStop: drain})
 			if err != nil {
 				return err
 			}
@@ -36,11 +40,3 @@ func newRunCmd() *cobra.Command {
 	return c
 }
 
-// newLogger returns a text logger on stderr at the given level name.
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
-}

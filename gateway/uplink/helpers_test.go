@@ -49,6 +49,22 @@ func (s *memSource) add(n int, class string, chunkSize int) uint64 {
 	return s.next
 }
 
+// hold takes batch seq out of the source, as if it were still open, and
+// returns a function that puts it back, as if it were sealed now.
+func (s *memSource) hold(seq uint64) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.batches, func(b buffer.Batch) bool { return b.Seq == seq })
+	b := s.batches[i]
+	s.batches = slices.Delete(s.batches, i, i+1)
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.batches = append(s.batches, b)
+		slices.SortFunc(s.batches, func(x, y buffer.Batch) int { return cmpU(x.Seq, y.Seq) })
+	}
+}
+
 func (s *memSource) Next(after uint64, max int) ([]buffer.Batch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

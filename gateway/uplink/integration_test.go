@@ -57,6 +57,26 @@ func TestIntegrationPublishAll(t *testing.T) {
 	eventually(t, "seq 201", func() bool { return rx.has(201) })
 }
 
+// TestIntegrationSealedOutOfOrder: a batch that closes after a later number
+// (a telemetry batch still open while a personal one closed) is published
+// as soon as it closes, without waiting for a reconnect.
+func TestIntegrationSealedOutOfOrder(t *testing.T) {
+	br := integration(t)
+	var rx received
+	subscribe(t, br, br.Backend, "backend-order", true, []string{"city/+/data/#"}, rx.handle)
+	src := &memSource{}
+	src.add(3, "telemetry", 10)
+	seal := src.hold(2)
+	p, _, _ := startPublisher(t, br, br.URL, "gw-001", src, uplink.Deps{}, nil)
+	eventually(t, "seqs 1 and 3", func() bool { return rx.has(1) && rx.has(3) && src.len() == 0 })
+	seal()
+	p.Notify()
+	eventually(t, "seq 2 once it closed", func() bool { return rx.has(2) })
+	if st := p.State(); st.Reconnects != 0 {
+		t.Errorf("%d reconnects: seq 2 must go out on the same connection", st.Reconnects)
+	}
+}
+
 // TestIntegrationBrokerRestart stops the broker while batches are pending,
 // adds more during the outage, and restarts it: every seq arrives, and every
 // acknowledged seq was received.

@@ -430,11 +430,21 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 		healthC = ht.C
 	}
 
+	// Batches are published in sequence order, but may close out of it: a
+	// class's batch stays open while a later number of another class (or an
+	// audit record) closes. So cursor follows what was read, and every
+	// Notify or poll rescans from the start, skipping what this session has
+	// already published (acknowledged deletions may not be committed yet).
 	var cursor uint64
+	sent := map[uint64]struct{}{}
+	rescan := false
 	exhausted := false // the source had nothing after cursor; wait for Notify or poll
 	sinceDrain := 0    // batches published since the source was last seen drained
 	backlog := true    // the first drain of a connection is worth an Info line
 	for {
+		if rescan {
+			cursor, rescan = 0, false
+		}
 		for !exhausted && len(inflight) < p.cfg.Inflight {
 			want := p.cfg.Inflight - len(inflight)
 			batches, err := p.src.Next(cursor, want)
@@ -444,9 +454,21 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 				exhausted = true
 				break
 			}
+			if cursor == 0 && len(batches) > 0 {
+				for seq := range sent { // gone from the source: acknowledged and committed
+					if seq < batches[0].Seq {
+						delete(sent, seq)
+					}
+				}
+			}
+			published := 0
 			for _, b := range batches {
 				if b.Seq <= cursor {
 					return fmt.Errorf("uplink: batch %d after %d: %w: out of order", b.Seq, cursor, ErrInvalidBatch)
+				}
+				cursor = b.Seq
+				if _, done := sent[b.Seq]; done {
+					continue
 				}
 				if strings.ContainsAny(b.Class, "/+#\x00") || b.Class == "" {
 					return fmt.Errorf("uplink: batch %d: %w: class %q", b.Seq, ErrInvalidBatch, b.Class)
@@ -454,11 +476,12 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 				topic := p.DataTopic(b.Class)
 				tok := c.Publish(topic, 1, false, p.deps.Marshal(b))
 				inflight = append(inflight, flight{seq: b.Seq, topic: topic, tok: tok})
-				cursor = b.Seq
+				sent[b.Seq] = struct{}{}
+				published++
 				p.log.Debug("batch published", "topic", topic, "seq", b.Seq)
 			}
-			p.count(len(batches), 0)
-			sinceDrain += len(batches)
+			p.count(published, 0)
+			sinceDrain += published
 			if len(batches) < want {
 				exhausted = true
 			}
@@ -491,9 +514,9 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 				return err
 			}
 		case <-p.notify:
-			exhausted = false
+			exhausted, rescan = false, true
 		case <-poll.C:
-			exhausted = false
+			exhausted, rescan = false, true
 		case <-healthC:
 			p.publishHealth(c)
 		}

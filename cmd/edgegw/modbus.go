@@ -1,0 +1,457 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+)
+
+// lineFlags are the serial flags shared by the modbus subcommands.
+type lineFlags struct {
+	port     string
+	baud     int
+	parity   string
+	stopBits int
+	timeout  time.Duration
+	sim      bool
+}
+
+// add registers the flags; a scan tries several bauds and parities, so it
+// gets its own flags for them and a shorter timeout per probe.
+func (l *lineFlags) add(c *cobra.Command, scan bool) {
+	c.Flags().StringVar(&l.port, "port", "", "serial port, e.g. /dev/ttyUSB0")
+	timeout := 500 * time.Millisecond
+	if scan {
+		timeout = 200 * time.Millisecond
+	} else {
+		c.Flags().IntVar(&l.baud, "baud", 9600, "baud rate")
+		c.Flags().StringVar(&l.parity, "parity", "N", "parity: N, E or O")
+	}
+	c.Flags().IntVar(&l.stopBits, "stop-bits", 1, "stop bits: 1 or 2")
+	c.Flags().DurationVar(&l.timeout, "timeout", timeout, "reply timeout per request")
+	c.Flags().BoolVar(&l.sim, "sim", false, "start the emulated bus (sdm630 at unit 1, sdm120 at 2, mfm383a at 3, 9600 8N1) and use it")
+}
+
+// open resolves the port, starting the emulator for --sim. The returned
+// function releases what open started.
+func (l *lineFlags) open() (string, func(), error) {
+	if l.sim {
+		emu, err := meteremu.Start(meteremu.DefaultConfig())
+		if err != nil {
+			return "", nil, err
+		}
+		return emu.Path(), func() { emu.Close() }, nil
+	}
+	if l.port == "" {
+		return "", nil, usageError{errors.New("--port is required (or --sim)")}
+	}
+	return l.port, func() {}, nil
+}
+
+func newModbusCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "modbus",
+		Short: "Technician tools for Modbus RTU meters: read, scan a bus, list meter profiles",
+	}
+	c.AddCommand(newModbusReadCmd(), newModbusScanCmd(), newModbusProfilesCmd())
+	return c
+}
+
+func newModbusReadCmd() *cobra.Command {
+	var (
+		l        lineFlags
+		unit     int
+		profile  string
+		asJSON   bool
+		register string
+		count    int
+		typ      string
+		order    string
+		fc       int
+	)
+	c := &cobra.Command{
+		Use:   "read",
+		Short: "Poll one meter once with a profile, or read raw registers (--register)",
+		Example: `  edgegw modbus read --port /dev/ttyUSB0 --baud 9600 --parity N --unit 1 --profile sdm630
+  edgegw modbus read --port /dev/ttyUSB0 --unit 1 --register 0x0000 --count 2 --type float32 --order ABCD
+  edgegw modbus read --sim --unit 3 --profile mfm383a --json`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if unit < 1 || unit > 247 {
+				return usageError{fmt.Errorf("--unit %d outside 1..247", unit)}
+			}
+			if (profile == "") == (register == "") {
+				return usageError{errors.New("give exactly one of --profile and --register")}
+			}
+			line := modbusmeter.LineConfig{Baud: l.baud, Parity: strings.ToUpper(l.parity), StopBits: l.stopBits, Timeout: l.timeout}
+			var (
+				p    *modbusmeter.Profile
+				addr uint64
+				err  error
+			)
+			if profile != "" {
+				if p, err = modbusmeter.LoadProfile(profile); err != nil {
+					return usageError{fmt.Errorf("--profile: %w", err)}
+				}
+			} else {
+				if addr, err = strconv.ParseUint(register, 0, 16); err != nil {
+					return usageError{fmt.Errorf("--register %q: want a number such as 0x0000 or 3027", register)}
+				}
+				t := modbusmeter.Type(typ)
+				if t.Words() == 0 {
+					return usageError{fmt.Errorf("--type %q: want uint16, int16, uint32, int32, float32, uint64 or int64", typ)}
+				}
+				if count == 0 {
+					count = t.Words()
+				}
+				if count < 1 || count > modbusmeter.MaxRegs || int(addr)+count > 0x10000 {
+					return usageError{fmt.Errorf("--count %d: want 1..125 registers within 0..0xFFFF", count)}
+				}
+				if fc != 3 && fc != 4 {
+					return usageError{fmt.Errorf("--fc %d: want 3 (holding) or 4 (input)", fc)}
+				}
+				p = &modbusmeter.Profile{Name: "raw", MaxRegs: modbusmeter.MaxRegs}
+				for i := 0; i+t.Words() <= count; i += t.Words() {
+					p.Points = append(p.Points, modbusmeter.Point{
+						Name: fmt.Sprintf("0x%04X", int(addr)+i), FC: uint8(fc), Addr: uint16(int(addr) + i),
+						Type: t, Order: modbusmeter.Order(strings.ToUpper(order)), Scale: 1, Unit: "raw",
+					})
+				}
+				if len(p.Points) == 0 {
+					return usageError{fmt.Errorf("--count %d is too small for a %s", count, t)}
+				}
+			}
+			path, done, err := l.open()
+			if err != nil {
+				return err
+			}
+			defer done()
+			bus, err := modbusmeter.OpenBus(path, line)
+			if err != nil {
+				return usageError{err}
+			}
+			defer bus.Close()
+			ctx := c.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			if register != "" {
+				return readRaw(ctx, c.OutOrStdout(), bus, uint8(unit), p, int(addr), count, asJSON)
+			}
+			m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: path, Unit: uint8(unit), Profile: p, Retries: -1})
+			if err != nil {
+				return usageError{err}
+			}
+			rs, err := m.Read(ctx)
+			if err != nil {
+				return err
+			}
+			w := c.OutOrStdout()
+			if asJSON {
+				type row struct {
+					Channel string  `json:"channel"`
+					Value   float64 `json:"value"`
+					Unit    string  `json:"unit"`
+					Desc    string  `json:"desc"`
+				}
+				out := make([]row, len(rs))
+				for i, r := range rs {
+					out[i] = row{r.Channel, r.Value, string(r.Unit), p.Points[i].Desc}
+				}
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "CHANNEL\tVALUE\tUNIT\tRANGE\tDESCRIPTION\n")
+			for i, r := range rs {
+				pt := p.Points[i]
+				note := ""
+				if pt.Max > pt.Min && (r.Value < pt.Min || r.Value > pt.Max) {
+					note = " (out of range)"
+				}
+				fmt.Fprintf(tw, "%s\t%.4g%s\t%s\t%g..%g\t%s\n", r.Channel, r.Value, note, r.Unit, pt.Min, pt.Max, pt.Desc)
+			}
+			s := m.Stats()
+			fmt.Fprintf(tw, "\n%d requests, %v on the bus\n", s.Requests, s.LastPoll.Round(time.Millisecond))
+			return tw.Flush()
+		},
+	}
+	l.add(c, false)
+	c.Flags().IntVar(&unit, "unit", 1, "slave id (1..247)")
+	c.Flags().StringVar(&profile, "profile", "", "profile name (see `edgegw modbus profiles`) or YAML file")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&register, "register", "", "raw read: first wire address (zero-based), e.g. 0x0000")
+	c.Flags().IntVar(&count, "count", 0, "raw read: registers (default the type's size)")
+	c.Flags().StringVar(&typ, "type", "float32", "raw read: uint16, int16, uint32, int32, float32, uint64 or int64")
+	c.Flags().StringVar(&order, "order", "ABCD", "raw read: word order ABCD, CDAB, BADC or DCBA")
+	c.Flags().IntVar(&fc, "fc", 4, "raw read: function 3 (holding) or 4 (input registers)")
+	return c
+}
+
+// readRaw reads count registers and prints them with their decoding.
+func readRaw(ctx context.Context, w io.Writer, bus *modbusmeter.Bus, unit uint8, p *modbusmeter.Profile, addr, count int, asJSON bool) error {
+	fc := p.Points[0].FC
+	regs, err := bus.ReadRegisters(ctx, unit, fc, uint16(addr), uint16(count))
+	if err != nil {
+		return fmt.Errorf("read unit %d fc %d 0x%04X+%d on %s: %w", unit, fc, addr, count, bus.Path(), err)
+	}
+	type row struct {
+		Addr  string  `json:"addr"`
+		Regs  string  `json:"registers"`
+		Value float64 `json:"value"`
+	}
+	var rows []row
+	for _, pt := range p.Points {
+		off := int(pt.Addr) - addr
+		v, _ := pt.Decode(regs[off : off+pt.Type.Words()])
+		rows = append(rows, row{pt.Name, fmt.Sprintf("%04X", regs[off:off+pt.Type.Words()]), v})
+	}
+	if asJSON {
+		return json.NewEncoder(w).Encode(rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ADDR\tREGISTERS\t%s %s\n", strings.ToUpper(string(p.Points[0].Type)), p.Points[0].Order)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%g\n", r.Addr, strings.Trim(r.Regs, "[]"), r.Value)
+	}
+	return tw.Flush()
+}
+
+// parseUnits parses "1-5,7,10-12".
+func parseUnits(s string) ([]uint8, error) {
+	var out []uint8
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 1 || b > 247 || a > b {
+			return nil, fmt.Errorf("--units %q: want ids or ranges within 1..247, e.g. 1-10,20", s)
+		}
+		for u := a; u <= b; u++ {
+			out = append(out, uint8(u))
+		}
+	}
+	return out, nil
+}
+
+// plausible is the commissioning range of a quantity used to tell word
+// orders apart.
+func plausible(p *modbusmeter.Profile) (modbusmeter.Point, float64, float64, bool) {
+	for _, want := range []struct {
+		unit   string
+		lo, hi float64
+	}{{"Hz", 45, 65}, {"V", 90, 500}} {
+		for _, pt := range p.Points {
+			if string(pt.Unit) == want.unit && pt.Type.Words() > 1 {
+				return pt, want.lo, want.hi, true
+			}
+		}
+	}
+	return modbusmeter.Point{}, 0, 0, false
+}
+
+func newModbusScanCmd() *cobra.Command {
+	var (
+		l       lineFlags
+		units   string
+		bauds   []int
+		parity  []string
+		profile string
+	)
+	c := &cobra.Command{
+		Use:   "scan",
+		Short: "Find which unit ids answer at which serial settings, and (with --profile) which word order they use",
+		Example: `  edgegw modbus scan --port /dev/ttyUSB0 --units 1-10 --bauds 9600,19200 --parity N,E
+  edgegw modbus scan --sim --units 1-4 --profile sdm630`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ids, err := parseUnits(units)
+			if err != nil {
+				return usageError{err}
+			}
+			var p *modbusmeter.Profile
+			if profile != "" {
+				if p, err = modbusmeter.LoadProfile(profile); err != nil {
+					return usageError{fmt.Errorf("--profile: %w", err)}
+				}
+			}
+			for i, par := range parity {
+				parity[i] = strings.ToUpper(par)
+			}
+			path, done, err := l.open()
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx := c.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			type hit struct {
+				unit    uint8
+				line    modbusmeter.LineConfig
+				reply   string
+				orders  []string
+				latency time.Duration
+			}
+			var hits []hit
+			progress := c.ErrOrStderr()
+			total, n := len(ids)*len(bauds)*len(parity), 0
+			for _, baud := range bauds {
+				for _, par := range parity {
+					line := modbusmeter.LineConfig{Baud: baud, Parity: par, StopBits: l.stopBits, Timeout: l.timeout}
+					bus, err := modbusmeter.OpenBus(path, line)
+					if err != nil {
+						return usageError{err}
+					}
+					for _, id := range ids {
+						if err := ctx.Err(); err != nil {
+							bus.Close()
+							return err
+						}
+						n++
+						fmt.Fprintf(progress, "\rscanning %s unit %3d  [%d/%d] found %d ", line, id, n, total, len(hits))
+						fc, addr, cnt := modbusmeter.ReadInput, uint16(0), uint16(1)
+						pt, lo, hi, havePt := modbusmeter.Point{}, 0.0, 0.0, false
+						if p != nil {
+							pt, lo, hi, havePt = plausible(p)
+							fc, addr, cnt = p.Points[0].FC, p.Points[0].Addr, 1
+							if havePt {
+								fc, addr, cnt = pt.FC, pt.Addr, uint16(pt.Type.Words())
+							}
+						}
+						start := time.Now()
+						regs, err := bus.ReadRegisters(ctx, id, fc, addr, cnt)
+						h := hit{unit: id, line: bus.Line(), latency: time.Since(start)}
+						var ex *modbusmeter.ExceptionError
+						switch {
+						case err == nil:
+							h.reply = "data"
+						case errors.As(err, &ex):
+							h.reply = ex.Error()
+						default:
+							continue // silence, noise: nobody at this setting
+						}
+						if err == nil && havePt {
+							for _, o := range modbusmeter.Orders {
+								q := pt
+								q.Order = o
+								if v, _ := q.Decode(regs); v >= lo && v <= hi {
+									h.orders = append(h.orders, fmt.Sprintf("%s (%s=%.4g %s)", o, pt.Name, v, pt.Unit))
+								}
+							}
+							if len(h.orders) == 0 {
+								h.orders = []string{"none plausible"}
+							}
+						}
+						hits = append(hits, h)
+					}
+					if err := bus.Close(); err != nil {
+						return err
+					}
+				}
+			}
+			fmt.Fprintln(progress)
+			w := c.OutOrStdout()
+			if len(hits) == 0 {
+				fmt.Fprintf(w, "no unit answered on %s\n", path)
+				return errors.New("no unit answered")
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "UNIT\tSETTING\tREPLY\tLATENCY\tWORD ORDER\n")
+			for _, h := range hits {
+				order := "-"
+				if len(h.orders) > 0 {
+					order = strings.Join(h.orders, ", ")
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", h.unit, h.line, h.reply, h.latency.Round(time.Millisecond), order)
+			}
+			return tw.Flush()
+		},
+	}
+	l.add(c, true)
+	c.Flags().StringVar(&units, "units", "1-247", "unit ids to probe, e.g. 1-10,20")
+	c.Flags().IntSliceVar(&bauds, "bauds", []int{2400, 4800, 9600, 19200}, "baud rates to try")
+	c.Flags().StringSliceVar(&parity, "parity", []string{"N", "E"}, "parities to try (N, E, O)")
+	c.Flags().StringVar(&profile, "profile", "", "also read a quantity with a known range (frequency, voltage) and report the word order")
+	return c
+}
+
+func newModbusProfilesCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "profiles [NAME]",
+		Short: "List the shipped meter profiles (and those in --dir), or show one profile's points",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageError{errors.New("at most one profile name")}
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			w := c.OutOrStdout()
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			if len(args) == 1 {
+				p, err := modbusmeter.LoadProfile(args[0])
+				if err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintf(w, "%s: %s %s\nsource: %s\nverified: %s\n\n", p.Name, p.Maker, p.Model, p.Source, p.Verified)
+				fmt.Fprintf(tw, "CHANNEL\tFC\tADDR\tTYPE\tORDER\tSCALE\tUNIT\tRANGE\tDESCRIPTION\n")
+				for _, pt := range p.Points {
+					kind := ""
+					if pt.Counter {
+						kind = " counter"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t0x%04X\t%s\t%s\t%g\t%s%s\t%g..%g\t%s\n", pt.Name, pt.FC, pt.Addr, pt.Type, pt.Order, pt.Scale, pt.Unit, kind, pt.Min, pt.Max, pt.Desc)
+				}
+				return tw.Flush()
+			}
+			ps, err := modbusmeter.Profiles()
+			if err != nil {
+				return err
+			}
+			if dir != "" {
+				files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
+				for _, f := range files {
+					p, err := modbusmeter.LoadProfile(f)
+					if err != nil {
+						fmt.Fprintf(c.ErrOrStderr(), "skipping %v\n", err)
+						continue
+					}
+					ps = append(ps, p)
+				}
+			}
+			fmt.Fprintf(tw, "NAME\tMAKER\tMODEL\tPOINTS\tREQ/POLL\tWIRE@9600 8N1\tFILE\n")
+			for _, p := range ps {
+				plan := modbusmeter.Plan(p, 8, 0)
+				file := "(shipped)"
+				if !p.Embedded {
+					file = p.File
+				}
+				ms := float64(modbusmeter.Chars(plan, 0)) * 10 / 9.6
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.0f ms\t%s\n", p.Name, p.Maker, p.Model, len(p.Points), len(plan), math.Round(ms), file)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringVar(&dir, "dir", "", "also list the profile files (*.yaml) in this directory")
+	return c
+}

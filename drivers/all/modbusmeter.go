@@ -1,0 +1,5 @@
+//go:build !custom || drivers.modbusmeter
+
+package all
+
+import _ "github.com/edgegw/edgegw/drivers/modbusmeter" // register the modbusmeter driver

@@ -1,0 +1,60 @@
+package modbusmeter_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+)
+
+// wireMS converts line characters to milliseconds at 9600 baud 8N1 (10
+// bits per character).
+func wireMS(chars int) float64 { return float64(chars) * 10 / 9600 * 1000 }
+
+// BenchmarkPoll measures the CPU of one full poll (planning excluded):
+// goburrow's RTU encoding, CRC and decoding, register and value decoding,
+// against the in-memory emulator (whose own CPU is included). It reports
+// the transactions and 9600 8N1 wire time of the coalesced plan, of one
+// request per value, and the layout-free lower bound.
+func BenchmarkPoll(b *testing.B) {
+	for _, name := range []string{"sdm630", "sdm120", "pm5300", "mfm383a"} {
+		b.Run(name, func(b *testing.B) {
+			emu, err := meteremu.New(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: name}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			bus, err := modbusmeter.OpenBus("mem:bench-"+name, modbusmeter.LineConfig{Transporter: emu})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer bus.Close()
+			p, _ := modbusmeter.LoadProfile(name)
+			m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: "mem", Unit: 1, Profile: p})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Read(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+			each := modbusmeter.PlanEach(p)
+			b.ReportMetric(float64(len(m.Plan())), "req/poll")
+			b.ReportMetric(wireMS(modbusmeter.Chars(m.Plan(), 0)), "wire-ms/poll")
+			b.ReportMetric(float64(len(each)), "req/poll-each")
+			b.ReportMetric(wireMS(modbusmeter.Chars(each, 0)), "wire-ms/poll-each")
+			b.ReportMetric(wireMS(modbusmeter.MinChars(p, 0)), "wire-ms/poll-bound")
+		})
+	}
+}
+
+// BenchmarkPlan measures planning a profile (done once per meter).
+func BenchmarkPlan(b *testing.B) {
+	p, _ := modbusmeter.LoadProfile("sdm630")
+	for b.Loop() {
+		modbusmeter.Plan(p, 8, 0)
+	}
+}

@@ -1,0 +1,512 @@
+package modbusmeter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+func init() { drivers.MustRegister("modbusmeter", factory) }
+
+// Opts configures a Meter. Zero values take the documented defaults.
+type Opts struct {
+	Name       string           // device name put in readings; default the instance name
+	Port       string           // port name for messages, e.g. "/dev/ttyUSB0" or "sim:rs485-1"
+	Unit       uint8            // slave id, 1..247
+	Profile    *Profile         // register map (required)
+	Retries    int              // extra attempts after a timeout, CRC or frame error, 0..5; default 1 (-1 means none)
+	GapBudget  int              // most unneeded registers read through in one hole, 0..125; default 8 (-1 means none)
+	Backoff    time.Duration    // first backoff after two failed polls in a row; default 1s
+	BackoffMax time.Duration    // longest backoff; default 5m
+	StuckAfter int              // identical values before the gateway flags stuck; 0 disables
+	Now        func() time.Time // clock for readings and backoff; default time.Now
+	Logger     *slog.Logger     // default discards
+}
+
+// Stats are a meter's counters since it was built.
+type Stats struct {
+	Polls        uint64        `json:"polls"`
+	Skipped      uint64        `json:"skipped"`  // polls skipped while backing off
+	Requests     uint64        `json:"requests"` // transactions sent, retries included
+	Timeouts     uint64        `json:"timeouts"` // no or incomplete reply
+	CRCErrors    uint64        `json:"crc_errors"`
+	FrameErrors  uint64        `json:"frame_errors"` // valid CRC but not an answer to the request
+	Exceptions   uint64        `json:"exceptions"`   // exception replies
+	IOErrors     uint64        `json:"io_errors"`
+	Rollovers    uint64        `json:"rollovers"`     // uint32/uint64 counter wraps absorbed
+	CounterBacks uint64        `json:"counter_backs"` // counters that went back (meter reset, replacement)
+	LastLatency  time.Duration `json:"last_latency"`  // duration of the last successful transaction
+	MaxLatency   time.Duration `json:"max_latency"`   // longest successful transaction
+	LastPoll     time.Duration `json:"last_poll"`     // duration of the last poll, all transactions
+	LastGood     time.Time     `json:"last_good,omitzero"`
+	Failures     int           `json:"failures"` // failed polls in a row
+	BackoffUntil time.Time     `json:"backoff_until,omitzero"`
+	LastError    string        `json:"last_error,omitempty"`
+}
+
+// Meter is one energy meter on a Modbus RTU bus.
+type Meter struct {
+	name   string
+	inst   string
+	client Client
+	opts   Opts
+	plan   []Request
+	chans  []drivers.Channel
+	log    *slog.Logger
+	halt   func() error
+
+	mu     sync.Mutex
+	stats  Stats
+	last   map[string]float64 // last raw value of counters, before unwrapping
+	wraps  map[string]float64 // accumulated rollover offsets
+	halted bool
+}
+
+var (
+	_ drivers.Sensor    = (*Meter)(nil)
+	_ drivers.Describer = (*Meter)(nil)
+)
+
+// New builds a meter reading unit over client. It does no I/O.
+func New(client Client, o *Opts) (*Meter, error) {
+	opts := *o
+	var errs []error
+	if opts.Profile == nil {
+		errs = append(errs, errors.New("profile: missing"))
+	}
+	if opts.Unit < 1 || opts.Unit > 247 {
+		errs = append(errs, fmt.Errorf("unit: %d outside 1..247", opts.Unit))
+	}
+	switch {
+	case opts.Retries == 0:
+		opts.Retries = 1
+	case opts.Retries < 0:
+		opts.Retries = 0
+	case opts.Retries > 5:
+		errs = append(errs, fmt.Errorf("retries: %d outside 0..5", opts.Retries))
+	}
+	switch {
+	case opts.GapBudget == 0:
+		opts.GapBudget = 8
+	case opts.GapBudget < 0:
+		opts.GapBudget = 0
+	}
+	if opts.GapBudget > MaxRegs {
+		errs = append(errs, fmt.Errorf("gap_budget: %d outside 0..125", opts.GapBudget))
+	}
+	if opts.Backoff == 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.BackoffMax == 0 {
+		opts.BackoffMax = 5 * time.Minute
+	}
+	if opts.Backoff < 0 || opts.BackoffMax < opts.Backoff {
+		errs = append(errs, fmt.Errorf("backoff_max: %v below the first backoff %v", opts.BackoffMax, opts.Backoff))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Meter{
+		client: client,
+		opts:   opts,
+		inst:   fmt.Sprintf("modbusmeter@%s:%d", opts.Port, opts.Unit),
+		plan:   Plan(opts.Profile, opts.GapBudget, 0),
+		chans:  opts.Profile.Channels(opts.StuckAfter),
+		last:   map[string]float64{},
+		wraps:  map[string]float64{},
+	}
+	m.name = opts.Name
+	if m.name == "" {
+		m.name = m.inst
+	}
+	m.log = opts.Logger.With("bus", opts.Port, "slave", opts.Unit)
+	return m, nil
+}
+
+// String names the instance, e.g. "modbusmeter@/dev/ttyUSB0:1".
+func (m *Meter) String() string { return m.inst }
+
+// Channels implements drivers.Describer.
+func (m *Meter) Channels() []drivers.Channel { return m.chans }
+
+// Plan returns the read requests of one poll.
+func (m *Meter) Plan() []Request { return m.plan }
+
+// Profile returns the meter's register map.
+func (m *Meter) Profile() *Profile { return m.opts.Profile }
+
+// Stats returns a copy of the meter's counters.
+func (m *Meter) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
+}
+
+// Halt releases the meter's share of the bus; further reads fail.
+func (m *Meter) Halt() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.halted {
+		return nil
+	}
+	m.halted = true
+	if m.halt != nil {
+		return m.halt()
+	}
+	return nil
+}
+
+// Read polls the meter once: one transaction per planned request, each
+// retried on timeout, CRC and frame errors. A failing meter is backed off
+// exponentially; while it is, Read returns an error wrapping ErrBackoff
+// without touching the bus.
+func (m *Meter) Read(ctx context.Context) ([]drivers.Reading, error) {
+	m.mu.Lock()
+	if m.halted {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%s: %w", m, ErrClosed)
+	}
+	m.stats.Polls++
+	now := m.opts.Now()
+	if now.Before(m.stats.BackoffUntil) {
+		m.stats.Skipped++
+		err := fmt.Errorf("%s: %w after %d failed polls until %s: %s", m, ErrBackoff, m.stats.Failures,
+			m.stats.BackoffUntil.Format(time.RFC3339), m.stats.LastError)
+		m.mu.Unlock()
+		return nil, err
+	}
+	m.mu.Unlock()
+	start := time.Now()
+	values := make([]float64, len(m.opts.Profile.Points))
+	var err error
+	for _, r := range m.plan {
+		var regs []uint16
+		if regs, err = m.transact(ctx, r); err != nil {
+			break
+		}
+		for _, i := range r.Points {
+			pt := m.opts.Profile.Points[i]
+			off := int(pt.Addr - r.Addr)
+			values[i], _ = pt.Decode(regs[off : off+pt.Type.Words()])
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stats.LastPoll = time.Since(start)
+	if err != nil {
+		m.fail(now, err)
+		return nil, err
+	}
+	if m.stats.Failures > 0 {
+		m.log.Info("meter answers again", "err", m.stats.LastError)
+	}
+	m.stats.Failures, m.stats.BackoffUntil, m.stats.LastError = 0, time.Time{}, ""
+	t := m.opts.Now().Truncate(time.Millisecond)
+	m.stats.LastGood = t
+	out := make([]drivers.Reading, len(values))
+	for i, pt := range m.opts.Profile.Points {
+		out[i] = drivers.Reading{Device: m.name, Channel: pt.Name, Value: values[i], Unit: pt.Unit, Time: t}
+		if pt.Counter {
+			out[i].Value, out[i].Flags = m.counter(pt, values[i])
+		}
+	}
+	return out, nil
+}
+
+// fail records a failed poll and schedules the backoff: none after the
+// first failure, then Backoff, doubling up to BackoffMax.
+func (m *Meter) fail(now time.Time, err error) {
+	m.stats.Failures++
+	m.stats.LastError = err.Error()
+	if m.stats.Failures < 2 {
+		return
+	}
+	d := m.opts.Backoff << min(m.stats.Failures-2, 30)
+	if d > m.opts.BackoffMax || d <= 0 {
+		d = m.opts.BackoffMax
+	}
+	m.stats.BackoffUntil = now.Add(d)
+	if m.stats.Failures == 2 {
+		m.log.Warn("meter failing, backing off", "err", err)
+	}
+}
+
+// transact runs one request with retries and accounts for it.
+func (m *Meter) transact(ctx context.Context, r Request) ([]uint16, error) {
+	var err error
+	for attempt := 0; attempt <= m.opts.Retries; attempt++ {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, m.wrap(r, cerr)
+		}
+		start := time.Now()
+		var regs []uint16
+		regs, err = m.client.ReadRegisters(ctx, m.opts.Unit, r.FC, r.Addr, r.Count)
+		lat := time.Since(start)
+		m.mu.Lock()
+		m.stats.Requests++
+		if err == nil {
+			m.stats.LastLatency = lat
+			m.stats.MaxLatency = max(m.stats.MaxLatency, lat)
+			m.mu.Unlock()
+			return regs, nil
+		}
+		var ex *ExceptionError
+		stop := false
+		switch {
+		case errors.As(err, &ex):
+			m.stats.Exceptions++
+			stop = ex.Permanent()
+		case errors.Is(err, ErrTimeout):
+			m.stats.Timeouts++
+		case errors.Is(err, ErrCRC):
+			m.stats.CRCErrors++
+		case errors.Is(err, ErrFrame):
+			m.stats.FrameErrors++
+		case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			stop = true
+		default:
+			m.stats.IOErrors++
+		}
+		m.mu.Unlock()
+		if stop {
+			return nil, m.wrap(r, err)
+		}
+		m.log.Debug("modbus transaction failed", "addr", r.Addr, "err", err)
+	}
+	return nil, m.wrap(r, err)
+}
+
+// wrap names port, unit, function and address in a transaction error.
+func (m *Meter) wrap(r Request, err error) error {
+	fn := "read input registers"
+	if r.FC == ReadHolding {
+		fn = "read holding registers"
+	}
+	return fmt.Errorf("%s: %s (fc %d) 0x%04X+%d on %s unit %d: %w", m, fn, r.FC, r.Addr, r.Count, m.opts.Port, m.opts.Unit, err)
+}
+
+// counter unwraps integer counter rollover and flags a counter going back.
+// A raw value that drops from the top quarter of the type's range to the
+// bottom quarter is a rollover: the range is added to every later value,
+// so the reported counter keeps rising. Any other drop (meter reset or
+// replaced, tampering) is reported as read and flagged CounterWentBack;
+// the gateway flags it too.
+func (m *Meter) counter(pt Point, v float64) (float64, drivers.Flags) {
+	var span float64
+	switch pt.Type {
+	case Uint16:
+		span = (1 << 16) * pt.Scale
+	case Uint32:
+		span = (1 << 32) * pt.Scale
+	}
+	prev, seen := m.last[pt.Name]
+	m.last[pt.Name] = v
+	if !seen || v >= prev {
+		return v + m.wraps[pt.Name], 0
+	}
+	if span > 0 && prev >= 0.75*span && v < 0.25*span {
+		m.wraps[pt.Name] += span
+		m.stats.Rollovers++
+		return v + m.wraps[pt.Name], 0
+	}
+	m.stats.CounterBacks++
+	m.wraps[pt.Name] = 0
+	return v, drivers.CounterWentBack
+}
+
+// Probe reads the first request of the plan, for the CLI's probe.
+func (m *Meter) Probe(ctx context.Context) error {
+	_, err := m.transact(ctx, m.plan[0])
+	return err
+}
+
+// factory builds a Meter from the gateway configuration.
+func factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
+	o, line, port, err := parseOptions(dev.Options)
+	if err != nil {
+		return nil, err
+	}
+	o.Name, o.Now, o.Logger, o.Port = dev.Name, deps.Now, deps.Logger, port
+	if deps.Buses == nil {
+		return nil, errors.New("options.port: no buses available")
+	}
+	if _, err := New(nil, &o); err != nil { // validate before opening the port
+		return nil, err
+	}
+	path, err := deps.Buses.Serial(port)
+	if err != nil {
+		return nil, fmt.Errorf("options.port: %w", err)
+	}
+	bus, err := OpenBus(path, line)
+	if err != nil {
+		return nil, fmt.Errorf("options.port: %w", err)
+	}
+	m, err := New(bus, &o)
+	if err != nil {
+		return nil, errors.Join(err, bus.Close())
+	}
+	m.halt = bus.Close
+	m.log.Info("meter configured", "addr", path)
+	return m, nil
+}
+
+// parseOptions decodes and checks the options mapping; errors name the
+// option as options.<field>.
+func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
+	var (
+		o    Opts
+		line LineConfig
+		port string
+		errs []error
+	)
+	bad := func(k string, err error) { errs = append(errs, fmt.Errorf("options.%s: %w", k, err)) }
+	for k, v := range opts {
+		switch k {
+		case "port":
+			s, ok := v.(string)
+			if !ok || s == "" {
+				bad(k, fmt.Errorf("%v is not a port name", v))
+			}
+			port = s
+		case "baud":
+			n, err := integer(v, 300, 230400)
+			if err != nil {
+				bad(k, err)
+			}
+			line.Baud = int(n)
+		case "parity":
+			s, _ := v.(string)
+			s = strings.ToUpper(s)
+			if s != "N" && s != "E" && s != "O" {
+				bad(k, fmt.Errorf("%v is not N, E or O", v))
+			}
+			line.Parity = s
+		case "stop_bits":
+			n, err := integer(v, 1, 2)
+			if err != nil {
+				bad(k, err)
+			}
+			line.StopBits = int(n)
+		case "unit":
+			n, err := integer(v, 1, 247)
+			if err != nil {
+				bad(k, err)
+			}
+			o.Unit = uint8(n)
+		case "profile":
+			s, _ := v.(string)
+			p, err := LoadProfile(s)
+			if err != nil {
+				bad(k, err)
+			}
+			o.Profile = p
+		case "timeout":
+			d, err := duration(v)
+			if err == nil && (d < 10*time.Millisecond || d > 10*time.Second) {
+				err = fmt.Errorf("%v outside 10ms..10s", d)
+			}
+			if err != nil {
+				bad(k, err)
+			}
+			line.Timeout = d
+		case "retries":
+			n, err := integer(v, 0, 5)
+			if err != nil {
+				bad(k, err)
+			}
+			o.Retries = int(n)
+			if n == 0 {
+				o.Retries = -1
+			}
+		case "gap_budget":
+			n, err := integer(v, 0, MaxRegs)
+			if err != nil {
+				bad(k, err)
+			}
+			o.GapBudget = int(n)
+			if n == 0 {
+				o.GapBudget = -1
+			}
+		case "backoff_max":
+			d, err := duration(v)
+			if err == nil && d < time.Second {
+				err = fmt.Errorf("%v is below 1s", d)
+			}
+			if err != nil {
+				bad(k, err)
+			}
+			o.BackoffMax = d
+		case "stuck_after":
+			n, err := integer(v, 0, 1000000)
+			if err != nil {
+				bad(k, err)
+			}
+			o.StuckAfter = int(n)
+		default:
+			bad(k, errors.New("unknown option (want port, baud, parity, stop_bits, unit, profile, timeout, retries, gap_budget, backoff_max or stuck_after)"))
+		}
+	}
+	if port == "" && opts["port"] == nil {
+		errs = append(errs, errors.New("options.port: missing"))
+	}
+	if o.Unit == 0 && opts["unit"] == nil {
+		errs = append(errs, errors.New("options.unit: missing"))
+	}
+	if o.Profile == nil && opts["profile"] == nil {
+		errs = append(errs, errors.New("options.profile: missing"))
+	}
+	if err := line.normalise(); err != nil && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("options.%w", err))
+	}
+	return o, line, port, errors.Join(errs...)
+}
+
+// integer accepts the integer forms a YAML decoder produces, within [lo, hi].
+func integer(v any, lo, hi int64) (int64, error) {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		n = int64(x)
+	case float64:
+		if x != math.Trunc(x) {
+			return 0, fmt.Errorf("%v is not an integer", v)
+		}
+		n = int64(x)
+	default:
+		return 0, fmt.Errorf("%v is not an integer", v)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("%d outside %d..%d", n, lo, hi)
+	}
+	return n, nil
+}
+
+// duration accepts "500ms"-style strings.
+func duration(v any) (time.Duration, error) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, fmt.Errorf("%v is not a duration such as 500ms", v)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 500ms", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,79 @@
+package control
+
+import (
+	"math"
+	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// DefaultSocket is the control socket's path when none is given.
+const DefaultSocket = "/run/edgegw/control.sock"
+
+// Reading is a drivers.Reading on the wire.
+type Reading struct {
+	Device  string    `json:"device"`
+	Channel string    `json:"channel"`
+	Value   *float64  `json:"value,omitempty"` // absent when the device could not be read or the value is not finite
+	Unit    string    `json:"unit"`
+	Time    time.Time `json:"time"`
+	Flags   []string  `json:"flags,omitempty"` // quality flag names; absent when ok
+}
+
+// Poll is one poll's readings of one device: a line of the watch stream.
+type Poll struct {
+	Readings []Reading `json:"readings"`
+}
+
+// Caller is who the server sees on the other end of the socket, with the
+// credentials the kernel reported for it.
+type Caller struct {
+	UID     int    `json:"uid"`
+	GID     int    `json:"gid"`
+	PID     int    `json:"pid"`
+	Process string `json:"process"`
+	Role    string `json:"role"`
+}
+
+// DeviceState is the answer to a device enable or disable.
+type DeviceState struct {
+	Device  string `json:"device"`
+	Enabled bool   `json:"enabled"`
+}
+
+type readRequest struct {
+	Device string `json:"device"`
+}
+
+type readResponse struct {
+	Readings []Reading `json:"readings"`
+}
+
+type logLevelRequest struct {
+	Level string `json:"level"`
+}
+
+type auditResponse struct {
+	Events []Event `json:"events"`
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+// wireReadings converts readings for the wire.
+func wireReadings(rs []drivers.Reading) []Reading {
+	out := make([]Reading, 0, len(rs))
+	for _, r := range rs {
+		w := Reading{Device: r.Device, Channel: r.Channel, Unit: string(r.Unit), Time: r.Time}
+		if r.Flags&drivers.ReadError == 0 && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
+			v := r.Value
+			w.Value = &v
+		}
+		if r.Flags != 0 {
+			w.Flags = r.Flags.Names()
+		}
+		out = append(out, w)
+	}
+	return out
+}
