@@ -17,6 +17,7 @@ import (
 type Options struct {
 	Subscribe uplink.SubscribeConfig // used when Files is empty
 	Files     []string               // envelope files to open instead of subscribing
+	Dirs      []string               // buffer exports (see ExportDir) to open instead of subscribing
 	Count     uint64                 // stop after this many readings (0 = no limit)
 	Timeout   time.Duration          // stop after this long (0 = no limit)
 }
@@ -34,6 +35,10 @@ func Open(ctx context.Context, r *Receiver, o Options, out, errOut io.Writer) (S
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	p := &printer{r: r, enc: json.NewEncoder(out), errOut: errOut, count: o.Count, done: stop}
+	if len(o.Dirs) > 0 {
+		err := openExports(r, o.Dirs, p)
+		return r.Summary(), err
+	}
 	if len(o.Files) > 0 {
 		for _, f := range o.Files {
 			wire, err := os.ReadFile(f)
@@ -91,4 +96,33 @@ func (p *printer) handle(source, topic string, wire []byte) {
 	if p.count > 0 && p.printed >= p.count {
 		p.done()
 	}
+}
+
+// openExports opens buffer exports: every envelope file, then a check of each
+// signed manifest against what was received, so that an export that lost
+// files on the way is reported, not silently short.
+func openExports(r *Receiver, dirs []string, p *printer) error {
+	var errs []error
+	for _, dir := range dirs {
+		envs, manifests, err := exportFiles(dir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(manifests) == 0 {
+			errs = append(errs, fmt.Errorf("export %s: no %s: the export is incomplete or not an edgegw export", dir, ManifestFile))
+		}
+		for _, f := range envs {
+			wire, err := os.ReadFile(f)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("read envelope: %w", err))
+				continue
+			}
+			p.handle(f, "", wire)
+		}
+		for _, mf := range manifests {
+			errs = append(errs, r.checkManifest(mf))
+		}
+	}
+	return errors.Join(append(errs, p.err)...)
 }

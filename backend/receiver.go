@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -241,6 +242,36 @@ func (r *Receiver) Missing(gateway string) []uint64 {
 	defer r.mu.Unlock()
 	if seen := r.gateways[gateway]; seen != nil {
 		return seen.missingList()
+	}
+	return nil
+}
+
+// checkManifest verifies the signed export manifest in file mf and reports
+// the sequence numbers it lists that were not received.
+func (r *Receiver) checkManifest(mf string) error {
+	data, err := os.ReadFile(mf)
+	if err != nil {
+		return fmt.Errorf("read manifest: %w", err)
+	}
+	m, err := envelope.OpenManifest(data, r.trust)
+	if err != nil {
+		return fmt.Errorf("%s: %w", mf, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := r.gateways[m.Gateway]
+	var missing []uint64
+	for _, rg := range m.Ranges {
+		for seq := rg[0]; seq <= rg[1]; seq++ {
+			if seen == nil {
+				missing = append(missing, seq)
+			} else if _, ok := seen.seen[seq]; !ok {
+				missing = append(missing, seq)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: export of %s lists %d batches that are not in it (first: seq %d)", mf, m.Gateway, len(missing), missing[0])
 	}
 	return nil
 }

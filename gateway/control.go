@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/gateway/control"
 )
@@ -166,4 +168,44 @@ func (a *Agent) Status() control.Status {
 		st.Devices = append(st.Devices, dev)
 	}
 	return st
+}
+
+// Export implements control.Agent: it hands every closed batch in the
+// buffer, as the envelope that would be published, to emit, in sequence
+// order, and returns the signed manifest of what it handed over. The batches
+// stay in the buffer and are still published when the uplink returns; the
+// backend deduplicates, so a batch that arrives both ways is counted once.
+func (a *Agent) Export(ctx context.Context, emit func(control.ExportedBatch) error) ([]byte, error) {
+	m := envelope.Manifest{Gateway: a.cfg.Gateway.ID, Created: a.deps.Now().UTC().Truncate(time.Second)}
+	var after uint64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		batches, err := a.store.Next(after, 64)
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		for _, b := range batches {
+			wire := envelope.Marshal(b.Header, b.Chunks, b.Trailer)
+			if err := emit(control.ExportedBatch{Seq: b.Seq, Class: b.Class, Envelope: wire}); err != nil {
+				return nil, fmt.Errorf("export batch %d: %w", b.Seq, err)
+			}
+			if n := len(m.Ranges); n > 0 && m.Ranges[n-1][1]+1 == b.Seq {
+				m.Ranges[n-1][1] = b.Seq
+			} else {
+				m.Ranges = append(m.Ranges, [2]uint64{b.Seq, b.Seq})
+			}
+			m.Batches++
+			m.Readings += uint64(b.Readings)
+			after = b.Seq
+		}
+		if len(batches) < 64 {
+			break
+		}
+	}
+	if m.Batches == 0 {
+		return nil, errors.New("export: the buffer holds no closed batch")
+	}
+	return envelope.SignManifest(a.batcher.identity, m)
 }

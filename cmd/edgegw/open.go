@@ -15,14 +15,14 @@ func newOpenCmd() *cobra.Command {
 	var prefix string
 	var trustFiles, keyFiles []string
 	c := &cobra.Command{
-		Use:   "open --trust GW.pub... --recipient-key recipient.key... (--broker URL --ca --cert --key | FILE...)",
+		Use:   "open --trust GW.pub... --recipient-key recipient.key... (--broker URL --ca --cert --key | --dir EXPORT | FILE...)",
 		Short: "Receive envelopes, verify, open and print one JSON object per reading (the backend side)",
 		RunE: func(c *cobra.Command, files []string) error {
 			if len(trustFiles) == 0 || len(keyFiles) == 0 {
 				return usageError{fmt.Errorf("--trust and --recipient-key are required")}
 			}
-			if len(files) == 0 && o.Subscribe.Broker == "" {
-				return usageError{fmt.Errorf("give --broker to subscribe, or envelope files")}
+			if len(files) == 0 && len(o.Dirs) == 0 && o.Subscribe.Broker == "" {
+				return usageError{fmt.Errorf("give --broker to subscribe, --dir for a buffer export, or envelope files")}
 			}
 			trust, err := envelope.LoadTrust(trustFiles...)
 			if err != nil {
@@ -49,6 +49,7 @@ func newOpenCmd() *cobra.Command {
 	f.StringArrayVar(&trustFiles, "trust", nil, "trusted gateway public key file (identity.pub); repeatable")
 	f.StringArrayVar(&keyFiles, "recipient-key", nil, "recipient private key file; repeatable")
 	f.StringVar(&o.Subscribe.Broker, "broker", "", "broker URL, ssl://host:port")
+	f.StringArrayVar(&o.Dirs, "dir", nil, "a buffer export (edgegw buffer export) to open instead of subscribing; repeatable")
 	f.StringVar(&o.Subscribe.CA, "ca", "", "CA bundle pinned for the broker")
 	f.StringVar(&o.Subscribe.Cert, "cert", "", "client certificate")
 	f.StringVar(&o.Subscribe.Key, "key", "", "client private key")

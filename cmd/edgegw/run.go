@@ -39,4 +39,3 @@ func newRunCmd() *cobra.Command {
 	c.Flags().DurationVar(&drain, "drain", 3*time.Second, "on SIGTERM, keep publishing up to this long while the buffer is not empty")
 	return c
 }
-

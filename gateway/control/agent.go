@@ -24,6 +24,17 @@ type Agent interface {
 	SetLogLevel(level string) error
 	// SetDeviceEnabled stops or resumes polling one device.
 	SetDeviceEnabled(device string, enabled bool) error
+	// Export hands every closed batch in the buffer to emit, in sequence
+	// order, and returns the signed manifest of the export.
+	Export(ctx context.Context, emit func(ExportedBatch) error) (manifest []byte, err error)
+}
+
+// ExportedBatch is one batch of a buffer export: the envelope exactly as it
+// would be published, sealed and signed, so it is safe to carry.
+type ExportedBatch struct {
+	Seq      uint64 `json:"seq"`
+	Class    string `json:"class"`
+	Envelope []byte `json:"envelope"` // base64 in JSON
 }
 
 // Auditor keeps the audit trail: durably, append-only, and forwarded

@@ -77,3 +77,11 @@ func wireReadings(rs []drivers.Reading) []Reading {
 	}
 	return out
 }
+
+// ExportItem is one line of the export stream: a batch, then the signed
+// manifest last, or an error that ends the export.
+type ExportItem struct {
+	Batch    *ExportedBatch `json:"batch,omitempty"`
+	Manifest []byte         `json:"manifest,omitempty"`
+	Error    string         `json:"error,omitempty"`
+}

@@ -123,6 +123,33 @@ func (c *Client) Audit(ctx context.Context, limit int) ([]Event, error) {
 	return v.Events, err
 }
 
+// Export streams the buffer's closed batches to fn and returns the signed
+// manifest that ends the export.
+func (c *Client) Export(ctx context.Context, fn func(ExportedBatch) error) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/v1/buffer/export", nil)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var it ExportItem
+		if err := dec.Decode(&it); err != nil {
+			return nil, fmt.Errorf("export from %s ended early: %w", c.path, err)
+		}
+		switch {
+		case it.Error != "":
+			return nil, &Error{Status: http.StatusInternalServerError, Message: it.Error}
+		case it.Batch != nil:
+			if err := fn(*it.Batch); err != nil {
+				return nil, err
+			}
+		default:
+			return it.Manifest, nil
+		}
+	}
+}
+
 // Watch calls fn with each poll of device (of every device when device is
 // empty) as the agent makes them, until ctx is done (it then returns nil),
 // fn returns an error (returned), or the agent ends the stream

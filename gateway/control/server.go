@@ -90,6 +90,7 @@ func NewServer(agent Agent, audit Auditor, opts Options) *Server {
 	s.mux.HandleFunc("GET /v1/audit", s.trail)
 	s.mux.HandleFunc("POST /v1/read", s.read)
 	s.mux.HandleFunc("POST /v1/buffer/flush", s.flush)
+	s.mux.HandleFunc("GET /v1/buffer/export", s.export)
 	s.mux.HandleFunc("POST /v1/log-level", s.logLevel)
 	s.mux.HandleFunc("POST /v1/devices/{name}/{op}", s.device)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -463,6 +464,39 @@ func (s *Server) flush(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.agent.Status().Buffer, nil
 	})
+}
+
+// export streams the buffer's closed batches as newline-delimited JSON
+// ExportItems, the signed manifest last (or an error item). It is audited
+// like a change: the sealed backlog leaves the box.
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	p := s.allow(w, r, "buffer.export", RoleTechnician, nil)
+	if p == nil {
+		return
+	}
+	if err := s.record(p, "buffer.export", nil, "started"); err != nil {
+		s.auditFailed(w, "buffer.export", err)
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	n := 0
+	manifest, err := s.agent.Export(r.Context(), func(b ExportedBatch) error {
+		rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		n++
+		return enc.Encode(ExportItem{Batch: &b})
+	})
+	result := fmt.Sprintf("ok: %d batches", n)
+	item := ExportItem{Manifest: manifest}
+	if err != nil {
+		result, item = "error: "+err.Error(), ExportItem{Error: err.Error()}
+	}
+	if rerr := s.record(p, "buffer.export", nil, result); rerr != nil {
+		s.log.Error("cannot record the outcome of a control call in the audit trail", "err", rerr)
+	}
+	enc.Encode(item)
 }
 
 // LogLevels are the levels SetLogLevel accepts.

@@ -26,6 +26,9 @@ type Agent struct {
 	// Follow is set, in which case it stays open until the watch ends.
 	Polls  [][]drivers.Reading
 	Follow bool
+	// Exported is what Export hands out, and Manifest what it returns.
+	Exported []control.ExportedBatch
+	Manifest []byte
 	// Err, when set, is returned by every call that can fail.
 	Err error
 
@@ -151,6 +154,20 @@ func (a *Agent) SetDeviceEnabled(device string, enabled bool) error {
 		}
 	}
 	return nil
+}
+
+// Export hands out Exported and returns Manifest.
+func (a *Agent) Export(ctx context.Context, emit func(control.ExportedBatch) error) ([]byte, error) {
+	a.called("export")
+	if a.Err != nil {
+		return nil, a.Err
+	}
+	for _, b := range a.Exported {
+		if err := emit(b); err != nil {
+			return nil, err
+		}
+	}
+	return a.Manifest, nil
 }
 
 // ErrAuditFull is what Auditor.Record returns when Fail is set.

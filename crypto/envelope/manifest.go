@@ -1,0 +1,115 @@
+package envelope
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/veraison/go-cose"
+
+	"github.com/edgegw/edgegw/crypto/keys"
+)
+
+// ManifestContext is the first element of a signed export manifest's
+// payload, so that its signature can never be taken for a batch's.
+const ManifestContext = "edgegw export manifest v1"
+
+// Manifest lists what a buffer export holds: the sequence numbers of the
+// batches a technician copied from a gateway, when the uplink was down, to
+// carry to the backend. It is signed by the gateway, so the backend can tell
+// a complete export from a stick that lost files.
+type Manifest struct {
+	Gateway  string      // gateway id
+	Created  time.Time   // when the export was made, whole seconds
+	Ranges   [][2]uint64 // ascending, disjoint inclusive ranges of sequence numbers
+	Batches  uint64      // number of batches
+	Readings uint64      // number of readings in them
+}
+
+// wireManifest is the signed payload: a CBOR array.
+type wireManifest struct {
+	_        struct{} `cbor:",toarray"`
+	Context  string
+	Gateway  string
+	Created  int64
+	Ranges   [][2]uint64
+	Batches  uint64
+	Readings uint64
+}
+
+// Contains reports whether seq is in one of the manifest's ranges.
+func (m Manifest) Contains(seq uint64) bool {
+	for _, r := range m.Ranges {
+		if seq >= r[0] && seq <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// SignManifest returns m signed by id: a tagged COSE_Sign1 with protected
+// header {alg: EdDSA, kid} and the payload attached.
+func SignManifest(id *keys.Identity, m Manifest) ([]byte, error) {
+	if m.Gateway != id.ID {
+		return nil, fmt.Errorf("sign manifest: gateway %q is not identity %q", m.Gateway, id.ID)
+	}
+	payload, err := encMode.Marshal(&wireManifest{Context: ManifestContext, Gateway: m.Gateway, Created: m.Created.Unix(),
+		Ranges: m.Ranges, Batches: m.Batches, Readings: m.Readings})
+	if err != nil {
+		return nil, fmt.Errorf("sign manifest: %w", err)
+	}
+	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, id.Key)
+	if err != nil {
+		return nil, fmt.Errorf("sign manifest: %w", err)
+	}
+	msg := cose.Sign1Message{
+		Headers: cose.Headers{Protected: cose.ProtectedHeader{
+			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
+			cose.HeaderLabelKeyID:     id.Public().KID(),
+		}},
+		Payload: payload,
+	}
+	if err := msg.Sign(nil, nil, signer); err != nil {
+		return nil, fmt.Errorf("sign manifest: %w", err)
+	}
+	return msg.MarshalCBOR()
+}
+
+// OpenManifest verifies a signed manifest against trust and returns it.
+// Errors are *RejectError with reason malformed, untrusted-gateway or
+// bad-signature.
+func OpenManifest(data []byte, trust Trust) (Manifest, error) {
+	var msg cose.Sign1Message
+	if err := msg.UnmarshalCBOR(data); err != nil {
+		return Manifest{}, reject(ReasonMalformed, "manifest: %w", err)
+	}
+	var w wireManifest
+	if err := decMode.Unmarshal(msg.Payload, &w); err != nil || w.Context != ManifestContext {
+		return Manifest{}, reject(ReasonMalformed, "manifest: payload is not an edgegw export manifest")
+	}
+	id, ok := trust[w.Gateway]
+	if !ok {
+		return Manifest{}, reject(ReasonUntrustedGateway, "manifest of gateway %q", w.Gateway)
+	}
+	kid, _ := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
+	alg, err := msg.Headers.Protected.Algorithm()
+	if err != nil || alg != cose.AlgorithmEdDSA || !bytes.Equal(kid, id.KID()) {
+		return Manifest{}, reject(ReasonUntrustedGateway, "manifest of gateway %q: not signed with its pinned key", w.Gateway)
+	}
+	v, err := cose.NewVerifier(cose.AlgorithmEdDSA, id.Key)
+	if err == nil {
+		err = msg.Verify(nil, v)
+	}
+	if err != nil {
+		return Manifest{}, reject(ReasonBadSignature, "manifest of gateway %q: %w", w.Gateway, err)
+	}
+	for i, r := range w.Ranges {
+		if r[0] > r[1] || (i > 0 && r[0] <= w.Ranges[i-1][1]) {
+			return Manifest{}, reject(ReasonMalformed, "manifest: ranges not ascending and disjoint")
+		}
+	}
+	if w.Ranges == nil {
+		return Manifest{}, reject(ReasonMalformed, "manifest: no ranges")
+	}
+	return Manifest{Gateway: w.Gateway, Created: time.Unix(w.Created, 0).UTC(), Ranges: w.Ranges, Batches: w.Batches, Readings: w.Readings}, nil
+}
