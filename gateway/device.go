@@ -34,6 +34,7 @@ type device struct {
 // DeviceStats counts what happened to one device's polls.
 type DeviceStats struct {
 	Polls     uint64    `json:"polls"`
+	Readings  uint64    `json:"readings"` // readings handed to the batcher, read errors included
 	Errors    uint64    `json:"errors"`
 	Overruns  uint64    `json:"overruns"` // ticks skipped because a poll took longer than the interval
 	LastOK    time.Time `json:"last_ok,omitzero"`
@@ -120,6 +121,7 @@ func (d *device) poll(ctx context.Context, now func() time.Time, synced func() b
 	}
 	d.valid.check(rs, !synced())
 	d.humidity.apply(rs, now(), d.interval)
+	d.stats.Readings += uint64(len(rs))
 	d.lastFlags = 0
 	for _, r := range rs {
 		d.lastFlags |= r.Flags

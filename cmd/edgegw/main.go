@@ -61,7 +61,8 @@ func newRoot() *cobra.Command {
 		c.PrintErrln(c.UsageString())
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newDemoCmd(), newSelftestCmd(), newDoctorCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newDemoCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
+	root.AddCommand(newControlCmds()...)
 	return root
 }
 

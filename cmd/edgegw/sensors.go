@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/spi"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/sim/chips"
+)
+
+// newI2CCmd builds `edgegw i2c scan`.
+func newI2CCmd() *cobra.Command {
+	c := &cobra.Command{Use: "i2c", Short: "Technician tools for I²C buses"}
+	var bus string
+	var sim bool
+	scan := &cobra.Command{
+		Use:   "scan [--bus NAME] [--sim]",
+		Short: "List the addresses answering on an I²C bus and guess each chip",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			buses, closeAll := openBuses(sim)
+			defer closeAll()
+			if bus == "" {
+				bus = defaultBus(sim, "i2c")
+			}
+			b, err := buses.I2C(bus)
+			if err != nil {
+				return busError("i2c", bus, err)
+			}
+			found := scanBus(b)
+			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ADDR\tCHIP")
+			for _, f := range found {
+				fmt.Fprintf(w, "0x%02x\t%s\n", f.addr, f.chip)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if len(found) == 0 {
+				fmt.Fprintf(c.OutOrStdout(), "no device answered on %s: check wiring, power and pull-ups\n", bus)
+			}
+			return nil
+		},
+	}
+	scan.Flags().StringVar(&bus, "bus", "", "bus name: /dev/i2c-1, I2C1, or sim:i2c-1 (default /dev/i2c-1, or sim:i2c-1 with --sim)")
+	scan.Flags().BoolVar(&sim, "sim", false, "scan the emulated bus (no hardware)")
+	c.AddCommand(scan)
+	return c
+}
+
+// found is one answering address.
+type found struct {
+	addr uint16
+	chip string
+}
+
+// scanBus reads one byte from each 7-bit address 0x08–0x77, as i2cdetect -r
+// does, and guesses the chip by its id register where it has one.
+func scanBus(b i2c.Bus) []found {
+	var out []found
+	for a := uint16(0x08); a <= 0x77; a++ {
+		var r [1]byte
+		if err := b.Tx(a, nil, r[:]); err != nil {
+			continue
+		}
+		out = append(out, found{a, guessChip(b, a)})
+	}
+	return out
+}
+
+// guessChip names the chip at addr.
+func guessChip(b i2c.Bus, addr uint16) string {
+	switch {
+	case addr == 0x76 || addr == 0x77:
+		var id [1]byte
+		if b.Tx(addr, []byte{0xD0}, id[:]) == nil {
+			switch id[0] {
+			case 0x60:
+				return "BME280 (chip id 0x60)"
+			case 0x58:
+				return "BMP280 (chip id 0x58, no humidity)"
+			case 0x55:
+				return "BMP180 (chip id 0x55)"
+			}
+			return fmt.Sprintf("unknown (chip id 0x%02x at 0xD0)", id[0])
+		}
+	case addr == 0x62:
+		return "SCD4x CO2 sensor? (Sensirion address)"
+	case addr == 0x69:
+		return "SPS30 particulate sensor? (Sensirion address)"
+	case addr >= 0x48 && addr <= 0x4B:
+		var cfg [2]byte
+		if b.Tx(addr, []byte{0x01}, cfg[:]) == nil && cfg[1]&0x1F == 0x03 {
+			return fmt.Sprintf("ADS1x15 ADC (config 0x%02x%02x)", cfg[0], cfg[1])
+		}
+		return "ADC or temperature sensor?"
+	}
+	return "unknown"
+}
+
+// newSensorCmd builds `edgegw sensor read`.
+func newSensorCmd() *cobra.Command {
+	c := &cobra.Command{Use: "sensor", Short: "Technician tools for sensors"}
+	var kind, bus, addr string
+	var opts []string
+	var asJSON, sim bool
+	var timeout time.Duration
+	read := &cobra.Command{
+		Use:   "read --driver KIND [--bus NAME] [--addr 0xNN] [--opt key=value]... [--json] [--sim]",
+		Short: "Read a sensor once and print its readings",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if kind == "" {
+				return usageError{fmt.Errorf("--driver is required (one of %s)", strings.Join(drivers.Kinds(), ", "))}
+			}
+			factory, ok := drivers.Lookup(kind)
+			if !ok {
+				return usageError{fmt.Errorf("--driver %q is not a driver (want one of %s)", kind, strings.Join(drivers.Kinds(), ", "))}
+			}
+			options := map[string]any{}
+			for _, kv := range opts {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok || k == "" {
+					return usageError{fmt.Errorf("--opt %q is not key=value", kv)}
+				}
+				options[k] = optValue(v)
+			}
+			buses, closeAll := openBuses(sim)
+			defer closeAll()
+			if bus == "" {
+				bus = defaultBus(sim, busKind(kind))
+			}
+			options["bus"] = bus
+			if addr != "" {
+				options["addr"] = addr
+			}
+			log := slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			s, err := factory(drivers.Device{Name: kind, Options: options}, drivers.Deps{Now: time.Now, Logger: log.With("driver", kind, "device", kind), Buses: buses})
+			if err != nil {
+				return busError(busKind(kind), bus, err)
+			}
+			defer s.Halt()
+			ctx, cancel := context.WithTimeout(c.Context(), timeout)
+			defer cancel()
+			rs, err := s.Read(ctx)
+			if err != nil {
+				return err
+			}
+			return printReadings(c.OutOrStdout(), s.String(), rs, asJSON)
+		},
+	}
+	f := read.Flags()
+	f.StringVar(&kind, "driver", "", "driver kind: bme280, scd4x, sps30, ads1115, mcp3008, pms5003, …")
+	f.StringVar(&bus, "bus", "", "bus: /dev/i2c-1, /dev/spidev0.0, /dev/ttyAMA0, or sim:… (default by driver)")
+	f.StringVar(&addr, "addr", "", "I²C address, e.g. 0x76 (default by driver)")
+	f.StringArrayVar(&opts, "opt", nil, "driver option key=value, as in the config's options; repeatable")
+	f.BoolVar(&asJSON, "json", false, "print JSON, one object per reading")
+	f.BoolVar(&sim, "sim", false, "read the emulated chip (no hardware)")
+	f.DurationVar(&timeout, "timeout", 15*time.Second, "give up after this long (the SCD4x needs about 6 s)")
+	c.AddCommand(read)
+	return c
+}
+
+// optValue turns a --opt value into what a YAML decoder would give.
+func optValue(v string) any {
+	if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+		return i
+	}
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		return f
+	}
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	return v
+}
+
+func printReadings(w io.Writer, name string, rs []drivers.Reading, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, r := range rs {
+			err := enc.Encode(map[string]any{"sensor": name, "channel": r.Channel, "value": r.Value, "unit": r.Unit, "time": r.Time, "flags": r.Flags.Names()})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%s\t\t\t\n", name)
+	fmt.Fprintln(tw, "CHANNEL\tVALUE\tUNIT\tFLAGS")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Channel, strconv.FormatFloat(r.Value, 'f', -1, 64), r.Unit, r.Flags)
+	}
+	return tw.Flush()
+}
+
+// busKind is the kind of bus a driver uses.
+func busKind(driver string) string {
+	switch driver {
+	case "mcp3008":
+		return "spi"
+	case "pms5003":
+		return "serial"
+	}
+	return "i2c"
+}
+
+func defaultBus(sim bool, kind string) string {
+	switch {
+	case sim && kind == "spi":
+		return "sim:spi0.0"
+	case sim && kind == "serial":
+		return "sim:uart-1"
+	case sim:
+		return "sim:i2c-1"
+	case kind == "spi":
+		return "/dev/spidev0.0"
+	case kind == "serial":
+		return "/dev/ttyAMA0"
+	}
+	return "/dev/i2c-1"
+}
+
+// busError explains a bus that cannot be opened: absent device node (the
+// interface is not enabled) or missing permission (the group to join).
+func busError(kind, bus string, err error) error {
+	path := bus
+	if !strings.HasPrefix(path, "/dev/") {
+		return err
+	}
+	group := map[string]string{"i2c": "i2c", "spi": "spi", "serial": "dialout"}[kind]
+	enable := map[string]string{
+		"i2c":    "enable I2C (raspi-config → Interface Options → I2C, or dtparam=i2c_arm=on in config.txt) and reboot",
+		"spi":    "enable SPI (raspi-config → Interface Options → SPI, or dtparam=spi=on in config.txt) and reboot",
+		"serial": "check the adapter is plugged in, or enable the UART (enable_uart=1 in config.txt)",
+	}[kind]
+	f, oerr := os.OpenFile(path, os.O_RDWR, 0)
+	switch {
+	case errors.Is(oerr, fs.ErrNotExist):
+		return fmt.Errorf("%s bus %s does not exist: %s; the user also needs to be in group %s (sudo usermod -aG %s $USER): %w", kind, path, enable, group, group, err)
+	case errors.Is(oerr, fs.ErrPermission):
+		return fmt.Errorf("%s bus %s: permission denied: add the user to group %s (sudo usermod -aG %s $USER) and log in again: %w", kind, path, group, group, err)
+	case oerr == nil:
+		f.Close()
+	}
+	return err
+}
+
+// openBuses returns the buses the technician commands use: the host's
+// (through periph.io) or, with sim, the emulators of drivers/sim/chips.
+func openBuses(sim bool) (drivers.Buses, func()) {
+	if sim {
+		s := &simBuses{}
+		return s, s.close
+	}
+	s := drivers.NewBusSet()
+	return s, func() { s.Close() }
+}
+
+// simBuses opens emulated buses by name, whatever the name.
+type simBuses struct {
+	mu      sync.Mutex
+	closers []io.Closer
+}
+
+func (s *simBuses) I2C(name string) (i2c.Bus, error) {
+	b := chips.NewI2CBus(name, time.Now)
+	s.add(b)
+	return b, nil
+}
+
+func (s *simBuses) SPI(name string) (spi.Port, error) {
+	p := chips.NewSPIPort(name, time.Now)
+	s.add(p)
+	return p, nil
+}
+
+func (s *simBuses) Serial(string) (string, error) {
+	path, _, c, err := chips.StartPMS5003(time.Now)
+	if err != nil {
+		return "", err
+	}
+	s.add(c)
+	return path, nil
+}
+
+func (s *simBuses) add(c io.Closer) {
+	s.mu.Lock()
+	s.closers = append(s.closers, c)
+	s.mu.Unlock()
+}
+
+func (s *simBuses) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.closers {
+		c.Close()
+	}
+}

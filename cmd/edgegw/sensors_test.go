@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// executeSensors runs args against a root holding only the technician
+// commands of sensors.go.
+func executeSensors(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	root := newRoot()
+	for _, c := range root.Commands() { // the real tree may already hold them
+		if c.Name() == "i2c" || c.Name() == "sensor" {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(newI2CCmd(), newSensorCmd())
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err != nil {
+		out.WriteString("error: " + err.Error())
+	}
+	return out.String(), exitCode(err)
+}
+
+func TestSensorCommands(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"scan sim", []string{"i2c", "scan", "--sim"}, 0, []string{"0x76  BME280 (chip id 0x60)", "0x62  SCD4x", "0x69  SPS30", "0x48  ADS1x15 ADC (config 0x8583)"}},
+		{"scan absent bus names the group", []string{"i2c", "scan", "--bus", "/dev/i2c-9"}, 1, []string{"i2c bus /dev/i2c-9 does not exist", "group i2c"}},
+		{"read bme280 sim", []string{"sensor", "read", "--driver", "bme280", "--sim"}, 0, []string{"bme280@sim:i2c-1:0x76", "t ", "Cel", "rh ", "p ", "Pa"}},
+		{"read bme280 absent bus", []string{"sensor", "read", "--driver", "bme280", "--bus", "/dev/i2c-1", "--addr", "0x76"}, 1, []string{"/dev/i2c-1 does not exist", "usermod -aG i2c"}},
+		{"read spi absent bus", []string{"sensor", "read", "--driver", "mcp3008", "--bus", "/dev/spidev0.0"}, 1, []string{"spi bus /dev/spidev0.0 does not exist", "group spi"}},
+		{"read ads1115 sim", []string{"sensor", "read", "--driver", "ads1115", "--sim", "--addr", "0x48"}, 0, []string{"a0", "V"}},
+		{"read mcp3008 sim", []string{"sensor", "read", "--driver", "mcp3008", "--sim", "--opt", "vref=3.3"}, 0, []string{"mcp3008@sim:spi0.0", "a7"}},
+		{"read pms5003 sim", []string{"sensor", "read", "--driver", "pms5003", "--sim"}, 0, []string{"pm25", "ug/m3", "warming-up"}},
+		{"bad option", []string{"sensor", "read", "--driver", "bme280", "--sim", "--opt", "colour=red"}, 1, []string{"options.colour: unknown option"}},
+		{"bad address", []string{"sensor", "read", "--driver", "bme280", "--sim", "--addr", "0x90"}, 1, []string{"options.addr: 0x90 outside 0x76–0x77"}},
+		{"no driver", []string{"sensor", "read"}, 2, []string{"--driver is required"}},
+		{"unknown driver", []string{"sensor", "read", "--driver", "bme999"}, 2, []string{`"bme999" is not a driver`}},
+		{"bad opt syntax", []string{"sensor", "read", "--driver", "bme280", "--opt", "x"}, 2, []string{`--opt "x" is not key=value`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, code := executeSensors(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("edgegw %s: exit %d, want %d; output %q", strings.Join(tt.args, " "), code, tt.code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("edgegw %s: output %q lacks %q", strings.Join(tt.args, " "), out, w)
+				}
+			}
+		})
+	}
+}
+
+func TestSensorReadJSON(t *testing.T) {
+	out, code := executeSensors(t, "sensor", "read", "--driver", "bme280", "--sim", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines: %q", len(lines), out)
+	}
+	var r struct {
+		Sensor, Channel, Unit string
+		Value                 float64
+		Flags                 []string
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil || r.Channel != "t" || r.Unit != "Cel" || r.Value < 15 || r.Value > 35 || r.Flags[0] != "ok" {
+		t.Errorf("first line %q → %+v, %v", lines[0], r, err)
+	}
+}

@@ -1,0 +1,238 @@
+package ads1115
+
+import (
+	"context"
+	"fmt"
+	"github.com/edgegw/edgegw/drivers/option"
+	"io"
+	"log/slog"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// Calibration is the two-point calibration of an input to ppb.
+type Calibration = option.Calibration
+
+// Input is one measured input.
+type Input struct {
+	Name     string       // channel name, e.g. "a0" or "no2"
+	Mux      string       // a0…a3 (vs GND), a0-a1, a0-a3, a1-a3, a2-a3
+	FS       float64      // full-scale volts: 6.144, 4.096, 2.048, 1.024, 0.512 or 0.256
+	Cal      *Calibration // optional: readings in ppb instead of volts
+	Min, Max float64      // physical range; both 0 = ±FS (volts) or the calibrated image of ±FS
+}
+
+var muxCodes = map[string]uint16{"a0-a1": 0, "a0-a3": 1, "a1-a3": 2, "a2-a3": 3, "a0": 4, "a1": 5, "a2": 6, "a3": 7}
+var fsCodes = map[float64]uint16{6.144: 0, 4.096: 1, 2.048: 2, 1.024: 3, 0.512: 4, 0.256: 5}
+var rateCodes = map[int]uint16{8: 0, 16: 1, 32: 2, 64: 3, 128: 4, 250: 5, 475: 6, 860: 7}
+
+// Opts configures a Dev. The zero value of each field selects its default.
+type Opts struct {
+	Addr         uint16                                           // 0x48 (default) … 0x4B
+	Inputs       []Input                                          // default a0…a3 at ±4.096 V
+	Rate         int                                              // samples per second; default 128
+	Device       string                                           // configured device name, copied into readings
+	BusName      string                                           // bus name in the instance name; default the bus's String()
+	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
+	Warmup       time.Duration                                    // readings flagged WarmingUp after (re)start; default 0
+	ReadyTimeout time.Duration                                    // bound on OS polling after 1/rate; default 10 ms + 1/rate
+	Now          func() time.Time                                 // clock; default time.Now
+	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
+	Logger       *slog.Logger                                     // lifecycle logs; default discards
+}
+
+// Dev is an ADS1115.
+type Dev struct {
+	opts    Opts
+	dev     i2c.Dev
+	name    string
+	rate    uint16
+	ready   bool
+	started time.Time
+}
+
+var (
+	_ drivers.Sensor    = (*Dev)(nil)
+	_ drivers.Describer = (*Dev)(nil)
+)
+
+// New returns an ADS1115 on bus after checking opts. It does no I/O.
+func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
+	var o Opts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Addr == 0 {
+		o.Addr = 0x48
+	}
+	if o.BusName == "" {
+		o.BusName = bus.String()
+	}
+	name := fmt.Sprintf("ads1115@%s:0x%02x", o.BusName, o.Addr)
+	if o.Addr < 0x48 || o.Addr > 0x4B {
+		return nil, fmt.Errorf("%s: address outside 0x48–0x4b", name)
+	}
+	if o.Rate == 0 {
+		o.Rate = 128
+	}
+	rate, ok := rateCodes[o.Rate]
+	if !ok {
+		return nil, fmt.Errorf("%s: rate %d is not 8, 16, 32, 64, 128, 250, 475 or 860", name, o.Rate)
+	}
+	if len(o.Inputs) == 0 {
+		o.Inputs = []Input{{Name: "a0", Mux: "a0", FS: 4.096}, {Name: "a1", Mux: "a1", FS: 4.096}, {Name: "a2", Mux: "a2", FS: 4.096}, {Name: "a3", Mux: "a3", FS: 4.096}}
+	}
+	seen := map[string]bool{}
+	for i, in := range o.Inputs {
+		if _, ok := muxCodes[in.Mux]; !ok {
+			return nil, fmt.Errorf("%s: input %d: %q is not a0…a3, a0-a1, a0-a3, a1-a3 or a2-a3", name, i, in.Mux)
+		}
+		if _, ok := fsCodes[in.FS]; !ok {
+			return nil, fmt.Errorf("%s: input %d: full scale %g V is not 6.144, 4.096, 2.048, 1.024, 0.512 or 0.256", name, i, in.FS)
+		}
+		if in.Cal != nil && in.Cal.Span == in.Cal.Zero {
+			return nil, fmt.Errorf("%s: input %d: calibration span equals zero", name, i)
+		}
+		if in.Name == "" || seen[in.Name] {
+			return nil, fmt.Errorf("%s: input %d: name %q is empty or repeated", name, i, in.Name)
+		}
+		seen[in.Name] = true
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 10*time.Millisecond + time.Second/time.Duration(o.Rate)
+	}
+	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: o.Addr}, name: name, rate: rate}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// String returns the instance name, e.g. "ads1115@/dev/i2c-1:0x48".
+func (d *Dev) String() string { return d.name }
+
+// Channels declares one channel per input: volts within ±FS, or ppb within
+// the calibrated image of ±FS, unless Min/Max are given.
+func (d *Dev) Channels() []drivers.Channel {
+	out := make([]drivers.Channel, len(d.opts.Inputs))
+	for i, in := range d.opts.Inputs {
+		c := drivers.Channel{Name: in.Name, Unit: drivers.Volt, Min: -in.FS, Max: in.FS, StuckAfter: d.opts.StuckAfter}
+		if in.Cal != nil {
+			c.Unit = drivers.PPB
+			c.Min, c.Max = in.Cal.PPB(-in.FS), in.Cal.PPB(in.FS)
+			if c.Min > c.Max {
+				c.Min, c.Max = c.Max, c.Min
+			}
+		}
+		if in.Min != 0 || in.Max != 0 {
+			c.Min, c.Max = in.Min, in.Max
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// Config returns the config register word that starts a single-shot
+// conversion of mux at full scale fs and the given rate code.
+func Config(mux string, fs float64, rate uint16) uint16 {
+	return 0x8000 | muxCodes[mux]<<12 | fsCodes[fs]<<9 | 0x0100 | rate<<5 | 0x0003
+}
+
+// Volts converts a conversion register value at full scale fs.
+func Volts(raw int16, fs float64) float64 { return float64(raw) * fs / 32768 }
+
+// convert runs one single-shot conversion and returns the raw value.
+func (d *Dev) convert(ctx context.Context, in Input) (int16, error) {
+	cfg := Config(in.Mux, in.FS, d.rate)
+	if err := d.dev.Tx([]byte{0x01, byte(cfg >> 8), byte(cfg)}, nil); err != nil {
+		return 0, fmt.Errorf("%s: start conversion: %w", in.Name, err)
+	}
+	conv := time.Second / time.Duration(d.opts.Rate)
+	if err := d.opts.Sleep(ctx, conv+conv/10); err != nil {
+		return 0, err
+	}
+	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
+	var b [2]byte
+	for {
+		if err := d.dev.Tx([]byte{0x01}, b[:]); err != nil {
+			return 0, fmt.Errorf("%s: read config: %w", in.Name, err)
+		}
+		if b[0]&0x80 != 0 {
+			break
+		}
+		if !d.opts.Now().Before(deadline) {
+			return 0, fmt.Errorf("%s: conversion not done within %s", in.Name, d.opts.ReadyTimeout)
+		}
+		if err := d.opts.Sleep(ctx, time.Millisecond); err != nil {
+			return 0, err
+		}
+	}
+	if err := d.dev.Tx([]byte{0x00}, b[:]); err != nil {
+		return 0, fmt.Errorf("%s: read conversion: %w", in.Name, err)
+	}
+	return int16(uint16(b[0])<<8 | uint16(b[1])), nil
+}
+
+// Read converts every input once.
+func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	if !d.ready {
+		// Power-on check: the config register resets to 0x8583 and its
+		// low bits (comparator disabled) are what any driver leaves.
+		var b [2]byte
+		if err := d.dev.Tx([]byte{0x01}, b[:]); err != nil {
+			return nil, fmt.Errorf("%s: init: read config: %w", d, err)
+		}
+		d.ready, d.started = true, d.opts.Now()
+		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
+	}
+	out := make([]drivers.Reading, 0, len(d.opts.Inputs))
+	for _, in := range d.opts.Inputs {
+		raw, err := d.convert(ctx, in)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.ready = false
+			}
+			return nil, fmt.Errorf("%s: %w", d, err)
+		}
+		v, unit := Volts(raw, in.FS), drivers.Volt
+		if in.Cal != nil {
+			v, unit = in.Cal.PPB(v), drivers.PPB
+		}
+		out = append(out, drivers.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
+	}
+	now := d.opts.Now()
+	var flags drivers.Flags
+	if now.Sub(d.started) < d.opts.Warmup {
+		flags = drivers.WarmingUp
+	}
+	for i := range out {
+		out[i].Time, out[i].Flags = now.Truncate(time.Millisecond), flags
+	}
+	return out, nil
+}
+
+// Halt does nothing: in single-shot mode the chip powers down after each
+// conversion.
+func (d *Dev) Halt() error { return nil }

@@ -1,0 +1,301 @@
+package bme280
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"periph.io/x/conn/v3"
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
+
+	"github.com/edgegw/edgegw/drivers"
+)
+
+// Opts configures a Dev. The zero value of each field selects its default.
+type Opts struct {
+	Addr         uint16                                           // I²C address: 0x76 (default) or 0x77; ignored on SPI
+	Device       string                                           // configured device name, copied into readings
+	BusName      string                                           // bus name in the instance name; default the bus's String()
+	Oversampling int                                              // 1 (default), 2, 4, 8 or 16, for T, p and RH alike
+	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
+	Warmup       time.Duration                                    // readings during this time after (re)initialisation are flagged WarmingUp; default 0
+	ReadyTimeout time.Duration                                    // bound on status polling after a measurement's typical time; default 50 ms
+	Now          func() time.Time                                 // clock; default time.Now
+	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
+	Logger       *slog.Logger                                     // lifecycle logs; default discards
+}
+
+// Dev is a BME280 on I²C or SPI.
+type Dev struct {
+	opts    Opts
+	name    string
+	c       conn.Conn
+	spi     bool
+	osrs    byte
+	cal     Calibration
+	ready   bool
+	started time.Time
+}
+
+var (
+	_ drivers.Sensor    = (*Dev)(nil)
+	_ drivers.Describer = (*Dev)(nil)
+)
+
+// New returns a BME280 on an I²C bus. It does no I/O: the chip is
+// initialised on the first Read and again after it was lost.
+func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
+	o := defaults(opts)
+	if o.Addr == 0 {
+		o.Addr = 0x76
+	}
+	if o.Addr != 0x76 && o.Addr != 0x77 {
+		return nil, fmt.Errorf("bme280: address 0x%02x is not 0x76 or 0x77", o.Addr)
+	}
+	if o.BusName == "" {
+		o.BusName = bus.String()
+	}
+	return newDev(&i2c.Dev{Bus: bus, Addr: o.Addr}, false, o, fmt.Sprintf("bme280@%s:0x%02x", o.BusName, o.Addr))
+}
+
+// NewSPI returns a BME280 on an SPI port (mode 3, 10 MHz). It connects the
+// port once; the chip is initialised on the first Read.
+func NewSPI(port spi.Port, opts *Opts) (*Dev, error) {
+	o := defaults(opts)
+	if o.BusName == "" {
+		o.BusName = port.String()
+	}
+	c, err := port.Connect(10*physic.MegaHertz, spi.Mode3, 8)
+	if err != nil {
+		return nil, fmt.Errorf("bme280@%s: connect: %w", o.BusName, err)
+	}
+	return newDev(c, true, o, "bme280@"+o.BusName)
+}
+
+func defaults(opts *Opts) Opts {
+	var o Opts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 50 * time.Millisecond
+	}
+	if o.Oversampling == 0 {
+		o.Oversampling = 1
+	}
+	return o
+}
+
+func newDev(c conn.Conn, isSPI bool, o Opts, name string) (*Dev, error) {
+	codes := map[int]byte{1: 1, 2: 2, 4: 3, 8: 4, 16: 5}
+	osrs, ok := codes[o.Oversampling]
+	if !ok {
+		return nil, fmt.Errorf("%s: oversampling %d is not 1, 2, 4, 8 or 16", name, o.Oversampling)
+	}
+	return &Dev{opts: o, name: name, c: c, spi: isSPI, osrs: osrs}, nil
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// String returns the instance name, e.g. "bme280@/dev/i2c-1:0x76".
+func (d *Dev) String() string { return d.name }
+
+// Channels declares t (°C, −40…85), rh (%RH, 0…100) and p (Pa,
+// 30000…110000), the chip's operating ranges.
+func (d *Dev) Channels() []drivers.Channel {
+	return []drivers.Channel{
+		{Name: "t", Unit: drivers.Celsius, Min: -40, Max: 85, StuckAfter: d.opts.StuckAfter},
+		{Name: "rh", Unit: drivers.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
+		{Name: "p", Unit: drivers.Pascal, Min: 30000, Max: 110000, StuckAfter: d.opts.StuckAfter},
+	}
+}
+
+// readReg reads len(b) bytes from consecutive registers.
+func (d *Dev) readReg(reg byte, b []byte) error {
+	if !d.spi {
+		return d.c.Tx([]byte{reg}, b)
+	}
+	w := make([]byte, len(b)+1)
+	r := make([]byte, len(b)+1)
+	w[0] = reg | 0x80
+	if err := d.c.Tx(w, r); err != nil {
+		return err
+	}
+	copy(b, r[1:])
+	return nil
+}
+
+// writeRegs writes register/value pairs.
+func (d *Dev) writeRegs(pairs ...byte) error {
+	if d.spi {
+		w := make([]byte, len(pairs))
+		copy(w, pairs)
+		for i := 0; i < len(w); i += 2 {
+			w[i] &^= 0x80
+		}
+		return d.c.Tx(w, make([]byte, len(w)))
+	}
+	return d.c.Tx(pairs, nil)
+}
+
+// init resets the chip, checks its id and reads its calibration.
+func (d *Dev) init(ctx context.Context) error {
+	var id [1]byte
+	if err := d.readReg(0xD0, id[:]); err != nil {
+		return fmt.Errorf("read chip id: %w", err)
+	}
+	switch id[0] {
+	case 0x60:
+	case 0x58:
+		return errors.New("chip id 0x58 is a BMP280, which has no humidity")
+	default:
+		return fmt.Errorf("chip id 0x%02x is not a BME280 (0x60)", id[0])
+	}
+	if err := d.writeRegs(0xE0, 0xB6); err != nil {
+		return fmt.Errorf("soft reset: %w", err)
+	}
+	if err := d.opts.Sleep(ctx, 2*time.Millisecond); err != nil {
+		return err
+	}
+	if err := d.waitStatus(ctx, 0x01, "nvm copy"); err != nil {
+		return err
+	}
+	var tp [26]byte
+	var h [7]byte
+	if err := d.readReg(0x88, tp[:]); err != nil {
+		return fmt.Errorf("read calibration: %w", err)
+	}
+	if err := d.readReg(0xE1, h[:]); err != nil {
+		return fmt.Errorf("read calibration: %w", err)
+	}
+	d.cal = ParseCalibration(tp, h)
+	if d.cal.T1 == 0 || d.cal.P1 == 0 {
+		return errors.New("calibration is blank")
+	}
+	// Humidity oversampling, no IIR filter, sleep mode.
+	if err := d.writeRegs(0xF2, d.osrs, 0xF5, 0x00, 0xF4, d.osrs<<5|d.osrs<<2); err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	return nil
+}
+
+// waitStatus polls the status register until mask clears, within
+// ReadyTimeout.
+func (d *Dev) waitStatus(ctx context.Context, mask byte, what string) error {
+	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
+	for {
+		var st [1]byte
+		if err := d.readReg(0xF3, st[:]); err != nil {
+			return fmt.Errorf("read status: %w", err)
+		}
+		if st[0]&mask == 0 {
+			return nil
+		}
+		if !d.opts.Now().Before(deadline) {
+			return fmt.Errorf("%s still busy after %s (status 0x%02x)", what, d.opts.ReadyTimeout, st[0])
+		}
+		if err := d.opts.Sleep(ctx, time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// measTime is the datasheet's typical measurement time.
+func (d *Dev) measTime() time.Duration {
+	n := float64(int(1) << (d.osrs - 1))
+	return time.Duration((1 + 2*n + 2*n + 0.5 + 2*n + 0.5) * float64(time.Millisecond))
+}
+
+// Read runs one forced measurement and returns t, rh and p.
+func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	if !d.ready {
+		if err := d.init(ctx); err != nil {
+			return nil, fmt.Errorf("%s: init: %w", d, err)
+		}
+		d.ready, d.started = true, d.opts.Now()
+		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
+	}
+	raw, err := d.measure(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.ready = false // re-initialise on the next Read
+		}
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	adcP := int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
+	adcT := int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
+	adcH := int32(raw[6])<<8 | int32(raw[7])
+	if adcT == 0x80000 || adcP == 0x80000 || adcH == 0x8000 {
+		d.ready = false
+		return nil, fmt.Errorf("%s: measurement skipped (reset values in data registers)", d)
+	}
+	t, p, h := d.cal.Compensate(adcT, adcP, adcH)
+	now := d.opts.Now()
+	var flags drivers.Flags
+	if now.Sub(d.started) < d.opts.Warmup {
+		flags = drivers.WarmingUp
+	}
+	ts := now.Truncate(time.Millisecond)
+	return []drivers.Reading{
+		{Device: d.opts.Device, Channel: "t", Value: float64(t) / 100, Unit: drivers.Celsius, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "rh", Value: float64(h) / 1024, Unit: drivers.RelHumid, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "p", Value: float64(p) / 256, Unit: drivers.Pascal, Time: ts, Flags: flags},
+	}, nil
+}
+
+// measure triggers a forced measurement and returns the 8 data bytes.
+func (d *Dev) measure(ctx context.Context) ([8]byte, error) {
+	var raw [8]byte
+	if err := d.writeRegs(0xF2, d.osrs, 0xF4, d.osrs<<5|d.osrs<<2|0x01); err != nil {
+		return raw, fmt.Errorf("start measurement: %w", err)
+	}
+	if err := d.opts.Sleep(ctx, d.measTime()); err != nil {
+		return raw, err
+	}
+	if err := d.waitStatus(ctx, 0x08, "measurement"); err != nil {
+		return raw, err
+	}
+	if err := d.readReg(0xF7, raw[:]); err != nil {
+		return raw, fmt.Errorf("read data: %w", err)
+	}
+	return raw, nil
+}
+
+// Halt puts the chip in sleep mode (it is already there between forced
+// measurements unless one was interrupted).
+func (d *Dev) Halt() error {
+	if !d.ready {
+		return nil
+	}
+	if err := d.writeRegs(0xF4, d.osrs<<5|d.osrs<<2); err != nil {
+		return fmt.Errorf("%s: halt: %w", d, err)
+	}
+	return nil
+}

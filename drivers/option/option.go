@@ -1,0 +1,195 @@
+// Package option reads a device's `options:` mapping from the configuration
+// for the drivers: typed getters with defaults and bounds, one error per bad
+// or unknown key, each naming options.<key>, all reported at once.
+package option
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Set reads a device's `options:` mapping, collecting one error per bad or
+// unknown key, each naming options.<key>.
+type Set struct {
+	m    map[string]any
+	used map[string]bool
+	errs []error
+}
+
+// New returns a Set reading m.
+func New(m map[string]any) *Set { return &Set{m: m, used: map[string]bool{}} }
+
+// Fail records an error for key.
+func (o *Set) Fail(key string, format string, a ...any) {
+	o.errs = append(o.errs, fmt.Errorf("options.%s: %s", key, fmt.Sprintf(format, a...)))
+}
+
+// Get returns the value of key and whether it is set, marking it used.
+func (o *Set) Get(key string) (any, bool) {
+	o.used[key] = true
+	v, ok := o.m[key]
+	return v, ok && v != nil
+}
+
+// Str returns a string option.
+func (o *Set) Str(key, def string) string {
+	v, ok := o.Get(key)
+	if !ok {
+		return def
+	}
+	s, isStr := v.(string)
+	if !isStr || s == "" {
+		o.Fail(key, "%v is not a non-empty string", v)
+		return def
+	}
+	return s
+}
+
+// Int returns an integer option within [lo, hi]; strings such as
+// "0x76" are accepted.
+func (o *Set) Int(key string, def, lo, hi int64) int64 {
+	v, ok := o.Get(key)
+	if !ok {
+		return def
+	}
+	n, err := ToInt(v)
+	if err != nil {
+		o.Fail(key, "%v", err)
+		return def
+	}
+	if n < lo || n > hi {
+		o.Fail(key, "%s outside %s–%s", FormatInt(key, n), FormatInt(key, lo), FormatInt(key, hi))
+		return def
+	}
+	return n
+}
+
+// FormatInt formats n for messages: addresses in hex, other numbers in decimal.
+func FormatInt(key string, n int64) string {
+	if key == "addr" {
+		return fmt.Sprintf("0x%02x", n)
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// ToInt accepts the integer forms a YAML decoder or a command line gives.
+func ToInt(v any) (int64, error) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), nil
+	case int64:
+		return n, nil
+	case uint64:
+		return int64(n), nil
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), nil
+		}
+	case string:
+		if i, err := strconv.ParseInt(n, 0, 64); err == nil {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%v is not an integer", v)
+}
+
+// Number returns a floating-point option.
+func (o *Set) Number(key string, def float64) float64 {
+	v, ok := o.Get(key)
+	if !ok {
+		return def
+	}
+	f, err := ToFloat(v)
+	if err != nil {
+		o.Fail(key, "%v", err)
+		return def
+	}
+	return f
+}
+
+// ToFloat accepts the number forms a YAML decoder or a command line gives.
+func ToFloat(v any) (float64, error) {
+	switch n := v.(type) {
+	case float64:
+		return n, nil
+	case int, int64, uint64:
+		i, _ := ToInt(n)
+		return float64(i), nil
+	case string:
+		if f, err := strconv.ParseFloat(n, 64); err == nil {
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("%v is not a number", v)
+}
+
+// Duration returns a duration option given as "30s" or as seconds.
+func (o *Set) Duration(key string, def time.Duration) time.Duration {
+	v, ok := o.Get(key)
+	if !ok {
+		return def
+	}
+	var d time.Duration
+	var err error
+	if s, isStr := v.(string); isStr {
+		d, err = time.ParseDuration(s)
+	} else {
+		var f float64
+		f, err = ToFloat(v)
+		d = time.Duration(f * float64(time.Second))
+	}
+	if err != nil || d < 0 {
+		o.Fail(key, "%v is not a duration such as 30s", v)
+		return def
+	}
+	return d
+}
+
+// OneOf returns a string option from a fixed set.
+func (o *Set) OneOf(key, def string, set ...string) string {
+	s := o.Str(key, def)
+	if !slices.Contains(set, s) {
+		o.Fail(key, "%q is not one of %s", s, strings.Join(set, ", "))
+		return def
+	}
+	return s
+}
+
+// Err reports the collected errors and the unknown keys.
+func (o *Set) Err() error {
+	var unknown []string
+	for k := range o.m {
+		if !o.used[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	known := make([]string, 0, len(o.used))
+	for k := range o.used {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	for _, k := range unknown {
+		o.errs = append(o.errs, fmt.Errorf("options.%s: unknown option (want %s)", k, strings.Join(known, ", ")))
+	}
+	return errors.Join(o.errs...)
+}
+
+// Bool returns a true/false option.
+func (o *Set) Bool(key string, def bool) bool {
+	v, ok := o.Get(key)
+	if !ok {
+		return def
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		o.Fail(key, "%v is not true or false", v)
+		return def
+	}
+	return b
+}

@@ -1,0 +1,50 @@
+package option
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSet(t *testing.T) {
+	o := New(map[string]any{"addr": "0x77", "bus": "sim:i2c-1", "warmup": "30s", "low_power": true, "zero": 0.3, "span": 0.3, "span_ppb": 100, "colour": "red", "mode": "fast"})
+	if got := o.Int("addr", 0x76, 0x08, 0x77); got != 0x77 {
+		t.Errorf("addr = %#x", got)
+	}
+	if got := o.Str("bus", ""); got != "sim:i2c-1" {
+		t.Errorf("bus = %q", got)
+	}
+	if got := o.Duration("warmup", 0); got != 30*time.Second {
+		t.Errorf("warmup = %v", got)
+	}
+	if !o.Bool("low_power", false) || o.Number("missing", 1.5) != 1.5 {
+		t.Error("bool or default number wrong")
+	}
+	if cal := o.Calibration(); cal == nil || cal.SpanPPB != 100 {
+		t.Errorf("calibration = %+v", cal)
+	}
+	o.OneOf("mode", "slow", "slow", "normal")
+	err := o.Err()
+	for _, want := range []string{
+		"options.span: calibration needs span ≠ zero",
+		`options.mode: "fast" is not one of slow, normal`,
+		"options.colour: unknown option (want addr, bus,",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Err() = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+func TestIntBoundsNameAddressesInHex(t *testing.T) {
+	o := New(map[string]any{"addr": 0x90, "retries": "x"})
+	o.Int("addr", 0x76, 0x08, 0x77)
+	o.Int("retries", 1, 0, 5)
+	err := o.Err()
+	if err == nil || !strings.Contains(err.Error(), "options.addr: 0x90 outside 0x08–0x77") || !strings.Contains(err.Error(), "options.retries: x is not an integer") {
+		t.Errorf("Err() = %v", err)
+	}
+	if New(nil).Calibration() != nil {
+		t.Error("calibration without zero")
+	}
+}

@@ -1,0 +1,237 @@
+package scd4x
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/sensirion"
+)
+
+// Addr is the SCD4x's only I²C address.
+const Addr = 0x62
+
+// Commands (datasheet section 3.5–3.10).
+const (
+	cmdStartPeriodic   = 0x21B1
+	cmdStartLowPower   = 0x21AC
+	cmdReadMeasurement = 0xEC05
+	cmdStopPeriodic    = 0x3F86
+	cmdDataReady       = 0xE4B8
+	cmdSerialNumber    = 0x3682
+)
+
+// Opts configures a Dev. The zero value of each field selects its default.
+type Opts struct {
+	Device       string                                           // configured device name, copied into readings
+	BusName      string                                           // bus name in the instance name; default the bus's String()
+	LowPower     bool                                             // sample every 30 s instead of 5 s
+	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
+	Warmup       time.Duration                                    // readings flagged WarmingUp after (re)start; default 60 s, negative = none
+	ReadyTimeout time.Duration                                    // bound on data-ready polling; default one sampling period + 1 s
+	Now          func() time.Time                                 // clock; default time.Now
+	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
+	Logger       *slog.Logger                                     // lifecycle logs; default discards
+}
+
+// Dev is an SCD40/SCD41.
+type Dev struct {
+	opts    Opts
+	dev     i2c.Dev
+	name    string
+	period  time.Duration
+	ready   bool
+	started time.Time
+	last    time.Time // when the last sample was read
+}
+
+var (
+	_ drivers.Sensor    = (*Dev)(nil)
+	_ drivers.Describer = (*Dev)(nil)
+)
+
+// New returns an SCD4x on bus. It does no I/O: the chip is initialised on
+// the first Read and again after it was lost.
+func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
+	var o Opts
+	if opts != nil {
+		o = *opts
+	}
+	if o.BusName == "" {
+		o.BusName = bus.String()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	d := &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("scd4x@%s:0x%02x", o.BusName, Addr), period: 5 * time.Second}
+	if o.LowPower {
+		d.period = 30 * time.Second
+	}
+	switch {
+	case d.opts.Warmup == 0:
+		d.opts.Warmup = 60 * time.Second
+	case d.opts.Warmup < 0:
+		d.opts.Warmup = 0
+	}
+	if d.opts.ReadyTimeout == 0 {
+		d.opts.ReadyTimeout = d.period + time.Second
+	}
+	return d, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// String returns the instance name, e.g. "scd4x@/dev/i2c-1:0x62".
+func (d *Dev) String() string { return d.name }
+
+// Channels declares co2 (ppm, 0…40000), t (°C, −10…60) and rh (%RH, 0…100),
+// the SCD4x's specified ranges.
+func (d *Dev) Channels() []drivers.Channel {
+	return []drivers.Channel{
+		{Name: "co2", Unit: drivers.PPM, Min: 0, Max: 40000, StuckAfter: d.opts.StuckAfter},
+		{Name: "t", Unit: drivers.Celsius, Min: -10, Max: 60, StuckAfter: d.opts.StuckAfter},
+		{Name: "rh", Unit: drivers.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
+	}
+}
+
+// command writes cmd, waits its execution time and reads n reply words.
+func (d *Dev) command(ctx context.Context, cmd uint16, exec time.Duration, n int) ([]uint16, error) {
+	if err := d.dev.Tx(sensirion.Command(cmd), nil); err != nil {
+		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
+	}
+	if exec > 0 {
+		if err := d.opts.Sleep(ctx, exec); err != nil {
+			return nil, err
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, 3*n)
+	if err := d.dev.Tx(nil, buf); err != nil {
+		return nil, fmt.Errorf("command 0x%04x: read reply: %w", cmd, err)
+	}
+	ws, err := sensirion.Words(buf)
+	if err != nil {
+		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
+	}
+	return ws, nil
+}
+
+// init stops any running measurement, checks the chip answers and starts
+// periodic measurement.
+func (d *Dev) init(ctx context.Context) error {
+	if _, err := d.command(ctx, cmdStopPeriodic, 500*time.Millisecond, 0); err != nil {
+		return err
+	}
+	if _, err := d.command(ctx, cmdSerialNumber, time.Millisecond, 3); err != nil {
+		return err
+	}
+	start := uint16(cmdStartPeriodic)
+	if d.opts.LowPower {
+		start = cmdStartLowPower
+	}
+	_, err := d.command(ctx, start, 0, 0)
+	return err
+}
+
+// Read waits (bounded) for the next sample and returns co2, t and rh.
+func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	if !d.ready {
+		if err := d.init(ctx); err != nil {
+			return nil, fmt.Errorf("%s: init: %w", d, err)
+		}
+		d.ready, d.started, d.last = true, d.opts.Now(), time.Time{}
+		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x62")
+	}
+	rs, err := d.read(ctx)
+	if err != nil {
+		if !errors.Is(err, sensirion.ErrCRC) && !errors.Is(err, drivers.ErrNoData) && ctx.Err() == nil {
+			d.ready = false // lost: re-initialise on the next Read
+		}
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	return rs, nil
+}
+
+func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
+	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
+	for {
+		ws, err := d.command(ctx, cmdDataReady, time.Millisecond, 1)
+		if err != nil {
+			return nil, err
+		}
+		if ws[0]&0x07FF != 0 {
+			break
+		}
+		now := d.opts.Now()
+		if !now.Before(deadline) {
+			if !d.last.IsZero() && now.Sub(d.last) < 2*d.period {
+				return nil, fmt.Errorf("no new sample yet: %w", drivers.ErrNoData)
+			}
+			return nil, fmt.Errorf("no sample ready within %s", d.opts.ReadyTimeout)
+		}
+		if err := d.opts.Sleep(ctx, 100*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	ws, err := d.command(ctx, cmdReadMeasurement, time.Millisecond, 3)
+	if err != nil {
+		return nil, err
+	}
+	now := d.opts.Now()
+	d.last = now
+	co2, t, rh := Convert(ws[0], ws[1], ws[2])
+	var flags drivers.Flags
+	if now.Sub(d.started) < d.opts.Warmup {
+		flags = drivers.WarmingUp
+	}
+	ts := now.Truncate(time.Millisecond)
+	return []drivers.Reading{
+		{Device: d.opts.Device, Channel: "co2", Value: co2, Unit: drivers.PPM, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "t", Value: t, Unit: drivers.Celsius, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "rh", Value: rh, Unit: drivers.RelHumid, Time: ts, Flags: flags},
+	}, nil
+}
+
+// Convert turns the raw words of read_measurement into CO₂ (ppm),
+// temperature (°C, −45 + 175·w/65535) and relative humidity (%, 100·w/65535).
+func Convert(co2, t, rh uint16) (ppm, celsius, percent float64) {
+	return float64(co2), -45 + 175*float64(t)/65535, 100 * float64(rh) / 65535
+}
+
+// Halt stops periodic measurement.
+func (d *Dev) Halt() error {
+	if !d.ready {
+		return nil
+	}
+	d.ready = false
+	if err := d.dev.Tx(sensirion.Command(cmdStopPeriodic), nil); err != nil {
+		return fmt.Errorf("%s: halt: %w", d, err)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package scd4x_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/i2c/i2ctest"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/scd4x"
+	"github.com/edgegw/edgegw/drivers/sensirion"
+	"github.com/edgegw/edgegw/drivers/sim/chips"
+)
+
+func TestConvert(t *testing.T) {
+	tests := []struct {
+		co2, t, rh    uint16
+		wantT, wantRH float64
+	}{
+		{500, 0x6667, 0x5EB9, 25.0027, 37.0016},
+		{0, 0x8000, 0x8000, 42.5013, 50.0008},
+		{0, 0, 0, -45, 0},
+	}
+	for _, tt := range tests {
+		co2, c, rh := scd4x.Convert(tt.co2, tt.t, tt.rh)
+		if co2 != float64(tt.co2) || c-tt.wantT > 1e-4 || tt.wantT-c > 1e-4 || rh-tt.wantRH > 1e-4 || tt.wantRH-rh > 1e-4 {
+			t.Errorf("Convert(%d, %#x, %#x) = %v, %v, %v", tt.co2, tt.t, tt.rh, co2, c, rh)
+		}
+	}
+}
+
+func initOps() []i2ctest.IO {
+	return []i2ctest.IO{
+		{Addr: 0x62, W: []byte{0x3F, 0x86}},
+		{Addr: 0x62, W: []byte{0x36, 0x82}},
+		{Addr: 0x62, R: []byte{0xBE, 0xEF, 0x92, 0x00, 0x00, 0x81, 0x00, 0x01, 0xB0}},
+		{Addr: 0x62, W: []byte{0x21, 0xB1}},
+		{Addr: 0x62, W: []byte{0xE4, 0xB8}},
+		{Addr: 0x62, R: []byte{0x80, 0x06, sensirion.CRC8([]byte{0x80, 0x06})}},
+		{Addr: 0x62, W: []byte{0xEC, 0x05}},
+	}
+}
+
+func TestPlayback(t *testing.T) {
+	tests := []struct {
+		name    string
+		reply   []byte
+		wantErr string
+	}{
+		{"datasheet vector", []byte{0x01, 0xF4, 0x33, 0x66, 0x67, 0xA2, 0x5E, 0xB9, 0x3C}, ""},
+		{"bad crc", []byte{0x01, 0xF4, 0x33, 0x66, 0x67, 0xA2, 0x5E, 0xB9, 0x3D}, "scd4x@playback:0x62: command 0xec05: word 2 (5e b9): crc mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var clk chips.Clock
+			bus := &i2ctest.Playback{Ops: append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), DontPanic: true}
+			d, _ := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep})
+			rs, err := d.Read(context.Background())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
+					t.Fatalf("Read = %v, %v; want %q and no readings", rs, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rs[0].Value != 500 || rs[0].Flags != drivers.WarmingUp || rs[1].Channel != "t" {
+				t.Errorf("readings %+v", rs)
+			}
+			if err := bus.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestEmulator(t *testing.T) {
+	ctx := context.Background()
+	clk := &chips.Clock{}
+	bus := chips.NewBus("sim:i2c-1", clk.Now)
+	chip := chips.NewSCD41()
+	bus.Attach(0x62, chip)
+	d, _ := scd4x.New(bus, &scd4x.Opts{Device: "co2", Now: clk.Now, Sleep: clk.Sleep, Warmup: 20 * time.Second, StuckAfter: 2})
+	read := func() ([]drivers.Reading, error) { clk.Advance(5 * time.Second); return d.Read(ctx) }
+
+	rs, err := d.Read(ctx) // waits (fake clock) for the first sample 5 s after start
+	if err != nil || rs[0].Flags != drivers.WarmingUp || !chip.Measuring() {
+		t.Fatalf("first Read = %v, %v", rs, err)
+	}
+	clk.Advance(30 * time.Second)
+	if rs, err = d.Read(ctx); err != nil || rs[0].Flags != 0 || rs[0].Value < 300 || rs[0].Value > 700 {
+		t.Fatalf("warm Read = %v, %v", rs, err)
+	}
+	chip.CorruptNext(1)
+	if _, err = read(); !errors.Is(err, sensirion.ErrCRC) {
+		t.Fatalf("corrupted Read = %v, want crc mismatch", err)
+	}
+	if _, err = read(); err != nil {
+		t.Fatalf("Read after crc error = %v (the chip must keep running)", err)
+	}
+	chip.Unplug()
+	if _, err = read(); err == nil || !strings.HasPrefix(err.Error(), "scd4x@sim:i2c-1:0x62: ") || !errors.Is(err, chips.ErrNACK) {
+		t.Fatalf("unplugged Read = %v", err)
+	}
+	chip.Replug() // powers up idle: the driver must restart measurement
+	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp || !chip.Measuring() {
+		t.Fatalf("Read after replug = %v, %v; want re-initialised and warming up", rs, err)
+	}
+	chip.Freeze(true)
+	a, _ := read()
+	b, _ := read()
+	if a[0].Value != b[0].Value || d.Channels()[0].StuckAfter != 2 || d.Channels()[0].Max != 40000 {
+		t.Errorf("frozen chip: %v then %v; channels %+v", a[0].Value, b[0].Value, d.Channels())
+	}
+	if err := d.Halt(); err != nil || chip.Measuring() {
+		t.Errorf("Halt = %v, measuring %v", err, chip.Measuring())
+	}
+}
+
+func TestNoSampleIsBounded(t *testing.T) {
+	clk := &chips.Clock{}
+	bus := chips.NewBus("sim:i2c-1", clk.Now)
+	bus.Attach(0x62, chips.NewSCD41())
+	d, _ := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep, ReadyTimeout: time.Second})
+	_, err := d.Read(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no sample ready within 1s") {
+		t.Fatalf("Read = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.Read(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Read = %v", err)
+	}
+}

@@ -1,0 +1,261 @@
+package sps30
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"periph.io/x/conn/v3/i2c"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/sensirion"
+)
+
+// Addr is the SPS30's only I²C address.
+const Addr = 0x69
+
+// Units the SPS30 adds to those of package drivers.
+const (
+	PerCm3     drivers.Unit = "/cm3" // number concentration
+	Micrometre drivers.Unit = "um"   // typical particle size
+)
+
+// Commands (datasheet section 6.3).
+const (
+	cmdStart     = 0x0010
+	cmdStop      = 0x0104
+	cmdDataReady = 0x0202
+	cmdRead      = 0x0300
+	cmdReset     = 0xD304
+	formatFloat  = 0x0300
+)
+
+// Opts configures a Dev. The zero value of each field selects its default.
+type Opts struct {
+	Device       string                                           // configured device name, copied into readings
+	BusName      string                                           // bus name in the instance name; default the bus's String()
+	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
+	Warmup       time.Duration                                    // readings flagged WarmingUp after (re)start; default 30 s, negative = none
+	ReadyTimeout time.Duration                                    // bound on data-ready polling; default 1.5 s
+	Now          func() time.Time                                 // clock; default time.Now
+	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
+	Logger       *slog.Logger                                     // lifecycle logs; default discards
+}
+
+// Dev is an SPS30.
+type Dev struct {
+	opts    Opts
+	dev     i2c.Dev
+	name    string
+	ready   bool
+	started time.Time
+	last    time.Time
+}
+
+var (
+	_ drivers.Sensor    = (*Dev)(nil)
+	_ drivers.Describer = (*Dev)(nil)
+)
+
+// channels in the order of the measured-values frame.
+var channels = []drivers.Channel{
+	{Name: "pm1", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm25", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm4", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm10", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
+	{Name: "nc05", Unit: PerCm3, Min: 0, Max: 3000},
+	{Name: "nc1", Unit: PerCm3, Min: 0, Max: 3000},
+	{Name: "nc25", Unit: PerCm3, Min: 0, Max: 3000},
+	{Name: "nc4", Unit: PerCm3, Min: 0, Max: 3000},
+	{Name: "nc10", Unit: PerCm3, Min: 0, Max: 3000},
+	{Name: "tps", Unit: Micrometre, Min: 0, Max: 10},
+}
+
+// New returns an SPS30 on bus. It does no I/O: the chip is initialised on
+// the first Read and again after it was lost.
+func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
+	var o Opts
+	if opts != nil {
+		o = *opts
+	}
+	if o.BusName == "" {
+		o.BusName = bus.String()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	switch {
+	case o.Warmup == 0:
+		o.Warmup = 30 * time.Second
+	case o.Warmup < 0:
+		o.Warmup = 0
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 1500 * time.Millisecond
+	}
+	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("sps30@%s:0x%02x", o.BusName, Addr)}, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// String returns the instance name, e.g. "sps30@/dev/i2c-1:0x69".
+func (d *Dev) String() string { return d.name }
+
+// Channels declares the mass concentrations pm1, pm25, pm4, pm10 (ug/m3,
+// 0…1000, the specified range), the number concentrations nc05…nc10 (/cm3,
+// 0…3000) and the typical particle size tps (um, 0…10).
+func (d *Dev) Channels() []drivers.Channel {
+	out := make([]drivers.Channel, len(channels))
+	for i, c := range channels {
+		c.StuckAfter = d.opts.StuckAfter
+		out[i] = c
+	}
+	return out
+}
+
+// command writes cmd with args, waits exec and reads n reply words.
+func (d *Dev) command(ctx context.Context, cmd uint16, args []uint16, exec time.Duration, n int) ([]uint16, error) {
+	if err := d.dev.Tx(sensirion.Command(cmd, args...), nil); err != nil {
+		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
+	}
+	if exec > 0 {
+		if err := d.opts.Sleep(ctx, exec); err != nil {
+			return nil, err
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, 3*n)
+	if err := d.dev.Tx(nil, buf); err != nil {
+		return nil, fmt.Errorf("command 0x%04x: read reply: %w", cmd, err)
+	}
+	ws, err := sensirion.Words(buf)
+	if err != nil {
+		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
+	}
+	return ws, nil
+}
+
+// init resets the chip and starts measurement in float format.
+func (d *Dev) init(ctx context.Context) error {
+	if _, err := d.command(ctx, cmdReset, nil, 100*time.Millisecond, 0); err != nil {
+		return err
+	}
+	_, err := d.command(ctx, cmdStart, []uint16{formatFloat}, 20*time.Millisecond, 0)
+	return err
+}
+
+// Read waits (bounded) for the next sample and returns the ten values.
+func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	if !d.ready {
+		if err := d.init(ctx); err != nil {
+			return nil, fmt.Errorf("%s: init: %w", d, err)
+		}
+		d.ready, d.started, d.last = true, d.opts.Now(), time.Time{}
+		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
+	}
+	rs, err := d.read(ctx)
+	if err != nil {
+		if !errors.Is(err, sensirion.ErrCRC) && !errors.Is(err, drivers.ErrNoData) && ctx.Err() == nil {
+			d.ready = false
+		}
+		return nil, fmt.Errorf("%s: %w", d, err)
+	}
+	return rs, nil
+}
+
+func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
+	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
+	for {
+		ws, err := d.command(ctx, cmdDataReady, nil, 0, 1)
+		if err != nil {
+			return nil, err
+		}
+		if ws[0] == 1 {
+			break
+		}
+		now := d.opts.Now()
+		if !now.Before(deadline) {
+			if !d.last.IsZero() && now.Sub(d.last) < 2*time.Second {
+				return nil, fmt.Errorf("no new sample yet: %w", drivers.ErrNoData)
+			}
+			return nil, fmt.Errorf("no sample ready within %s", d.opts.ReadyTimeout)
+		}
+		if err := d.opts.Sleep(ctx, 100*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+	ws, err := d.command(ctx, cmdRead, nil, 0, 20)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := Decode(ws)
+	if err != nil {
+		return nil, err
+	}
+	now := d.opts.Now()
+	d.last = now
+	var flags drivers.Flags
+	if now.Sub(d.started) < d.opts.Warmup {
+		flags = drivers.WarmingUp
+	}
+	ts := now.Truncate(time.Millisecond)
+	out := make([]drivers.Reading, len(channels))
+	for i, c := range channels {
+		out[i] = drivers.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(vals[i]), Unit: c.Unit, Time: ts, Flags: flags}
+	}
+	return out, nil
+}
+
+// Decode turns the 20 words of a float-format measured-values frame into
+// its ten values (big-endian IEEE-754 across word pairs). NaN and infinity
+// are refused.
+func Decode(ws []uint16) ([10]float32, error) {
+	var v [10]float32
+	if len(ws) != 20 {
+		return v, fmt.Errorf("measured values: %d words, want 20", len(ws))
+	}
+	for i := range v {
+		f := math.Float32frombits(uint32(ws[2*i])<<16 | uint32(ws[2*i+1]))
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return v, fmt.Errorf("measured values: %s is %v", channels[i].Name, f)
+		}
+		v[i] = f
+	}
+	return v, nil
+}
+
+// Halt stops measurement.
+func (d *Dev) Halt() error {
+	if !d.ready {
+		return nil
+	}
+	d.ready = false
+	if err := d.dev.Tx(sensirion.Command(cmdStop), nil); err != nil {
+		return fmt.Errorf("%s: halt: %w", d, err)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package sps30_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"periph.io/x/conn/v3/i2c/i2ctest"
+
+	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/sensirion"
+	"github.com/edgegw/edgegw/drivers/sim/chips"
+	"github.com/edgegw/edgegw/drivers/sps30"
+)
+
+// frame is a float measured-values frame: 10.0 ug/m3 (41 20 00 00) for
+// every value, each word with its CRC.
+func frame() []byte {
+	var b []byte
+	for range 10 {
+		b = append(b, 0x41, 0x20, 0x7A, 0x00, 0x00, 0x81)
+	}
+	return b
+}
+
+func TestPlayback(t *testing.T) {
+	bad := frame()
+	bad[59] ^= 1
+	tests := []struct {
+		name    string
+		reply   []byte
+		wantErr string
+	}{
+		{"ten floats", frame(), ""},
+		{"bad crc", bad, "sps30@playback:0x69: command 0x0300: word 19 (00 00): crc mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var clk chips.Clock
+			bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+				{Addr: 0x69, W: []byte{0xD3, 0x04}},
+				{Addr: 0x69, W: []byte{0x00, 0x10, 0x03, 0x00, 0xAC}},
+				{Addr: 0x69, W: []byte{0x02, 0x02}},
+				{Addr: 0x69, R: []byte{0x00, 0x01, 0xB0}},
+				{Addr: 0x69, W: []byte{0x03, 0x00}},
+				{Addr: 0x69, R: tt.reply},
+			}}
+			d, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep})
+			rs, err := d.Read(context.Background())
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
+					t.Fatalf("Read = %v, %v; want %q", rs, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs) != 10 || rs[1].Channel != "pm25" || rs[1].Value != 10 || rs[9].Unit != sps30.Micrometre || rs[0].Flags != drivers.WarmingUp {
+				t.Errorf("readings %+v", rs)
+			}
+			if err := bus.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+func TestEmulator(t *testing.T) {
+	ctx := context.Background()
+	clk := &chips.Clock{}
+	bus := chips.NewBus("sim:i2c-1", clk.Now)
+	chip := chips.NewSPS30()
+	bus.Attach(0x69, chip)
+	d, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep, StuckAfter: 3})
+	read := func() ([]drivers.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
+	rs, err := d.Read(ctx)
+	if err != nil || rs[0].Flags != drivers.WarmingUp {
+		t.Fatalf("first Read = %v, %v", rs, err)
+	}
+	clk.Advance(time.Minute)
+	if rs, err = d.Read(ctx); err != nil || rs[1].Flags != 0 || rs[1].Value < 5 || rs[1].Value > 40 {
+		t.Fatalf("warm Read = %v, %v", rs, err)
+	}
+	chip.CorruptNext(1)
+	if _, err = read(); !errors.Is(err, sensirion.ErrCRC) {
+		t.Fatalf("corrupted Read = %v", err)
+	}
+	chip.Unplug()
+	if _, err = read(); err == nil || !strings.HasPrefix(err.Error(), "sps30@sim:i2c-1:0x69: ") {
+		t.Fatalf("unplugged Read = %v", err)
+	}
+	chip.Replug()
+	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp {
+		t.Fatalf("Read after replug = %v, %v", rs, err)
+	}
+	chip.Freeze(true)
+	a, _ := read()
+	b, _ := read()
+	if a[1].Value != b[1].Value || d.Channels()[1].StuckAfter != 3 {
+		t.Errorf("frozen: %v then %v", a[1].Value, b[1].Value)
+	}
+	if err := d.Halt(); err != nil {
+		t.Error(err)
+	}
+	clk.Advance(time.Second) // let the reset take effect
+	if chip.Measuring() {
+		t.Error("still measuring after Halt")
+	}
+}
+
+func TestOutOfRangeDeclared(t *testing.T) {
+	d, _ := sps30.New(chips.NewBus("b", nil), nil)
+	for _, c := range d.Channels()[:4] {
+		if c.Min != 0 || c.Max != 1000 || c.Unit != drivers.MicrogramM {
+			t.Errorf("channel %+v", c)
+		}
+	}
+}
+
+// FuzzDecode feeds arbitrary CRC-valid frames to the value decoder.
+func FuzzDecode(f *testing.F) {
+	f.Add(frame())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ws, err := sensirion.Words(b)
+		if err != nil {
+			return
+		}
+		v, err := sps30.Decode(ws)
+		if err == nil && len(ws) != 20 {
+			t.Fatalf("Decode accepted %d words", len(ws))
+		}
+		for _, x := range v {
+			if x != x {
+				t.Fatal("NaN accepted")
+			}
+		}
+	})
+}
