@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"github.com/edgegw/edgegw/drivers"
+	_ "github.com/edgegw/edgegw/drivers/all" // the kinds the examples use
 	"maps"
 	"math"
 	"os"
@@ -563,7 +565,7 @@ func TestExampleConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c.Validate(func(d string) bool { return d == "sim" }); err != nil {
+			if err := c.Validate(func(d string) bool { _, ok := drivers.Lookup(d); return ok }); err != nil {
 				t.Error(err)
 			}
 			if len(c.Devices) == 0 {

@@ -13,7 +13,15 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
-	_ "github.com/edgegw/edgegw/drivers/sim" // the demo polls simulated devices
+	// The demo runs these drivers on the emulated buses of drivers/sim.
+	_ "github.com/edgegw/edgegw/drivers/ads1115"
+	_ "github.com/edgegw/edgegw/drivers/bme280"
+	_ "github.com/edgegw/edgegw/drivers/mcp3008"
+	_ "github.com/edgegw/edgegw/drivers/modbusmeter"
+	_ "github.com/edgegw/edgegw/drivers/pms5003"
+	_ "github.com/edgegw/edgegw/drivers/scd4x"
+	_ "github.com/edgegw/edgegw/drivers/sim"
+	_ "github.com/edgegw/edgegw/drivers/sps30"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/uplink"
@@ -60,7 +68,7 @@ func Run(ctx context.Context, o Options) error {
 
 	cfgPath := filepath.Join(dir, "gateway", "edgegw.yaml")
 	state := filepath.Join(dir, "gateway", "state")
-	yaml := fmt.Sprintf(configYAML, gatewayID, f.keys, state, addr, f.ca, f.gwCert, f.gwKey, f.opsPub, f.privacyPub, dir)
+	yaml := fmt.Sprintf(configYAML, gatewayID, f.keys, state, addr, f.ca, f.gwCert, f.gwKey, f.opsPub, f.privacyPub)
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -107,30 +115,35 @@ func Run(ctx context.Context, o Options) error {
 	go func() { agentDone <- agent.Run(agentCtx) }()
 
 	snapshot := filepath.Join(dir, "buffer-snapshot.db")
-	err = timeline(ctx, o, b, tbl, func() int { return agent.Health().BufferBatches }, func() error { return agent.BufferSnapshot(snapshot) }, f)
+	// sent counts the readings the devices produced, as the agent saw them.
+	sent := func() uint64 {
+		var n uint64
+		for _, d := range agent.Health().Devices {
+			n += d.Readings
+		}
+		return n
+	}
+	err = timeline(ctx, o, b, tbl, sent, func() int { return agent.Health().BufferBatches }, func() error { return agent.BufferSnapshot(snapshot) })
 	stopAgent()
 	err = errors.Join(err, <-agentDone)
 	if err != nil {
 		return err
 	}
-	sent, err := countTraces(dir)
-	if err != nil {
-		return err
-	}
+	produced := sent()
 	// Wait for the backend to receive the drained backlog.
 	deadline := time.Now().Add(15 * time.Second)
-	for recv.Summary().Readings < sent && time.Now().Before(deadline) && ctx.Err() == nil {
+	for recv.Summary().Readings < produced && time.Now().Before(deadline) && ctx.Err() == nil {
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 		}
 	}
-	tbl.tick(sent, "done", agent.Health().BufferBatches)
+	tbl.tick(produced, "done", agent.Health().BufferBatches)
 	stopSub()
 	<-subDone
 	sum := recv.Summary()
-	lost := int64(sent) - int64(sum.Readings)
-	fmt.Fprintf(o.Out, "demo: sent=%d received=%d lost=%d duplicates=%d\n", sent, sum.Readings, lost, sum.Duplicates)
+	lost := int64(produced) - int64(sum.Readings)
+	fmt.Fprintf(o.Out, "demo: sent=%d received=%d lost=%d duplicates=%d\n", produced, sum.Readings, lost, sum.Duplicates)
 	line, bufErr := bufferCheck(snapshot, f)
 	fmt.Fprintln(o.Out, line)
 	if lost != 0 || len(sum.Rejected) > 0 || len(sum.Missing) > 0 {
@@ -141,7 +154,7 @@ func Run(ctx context.Context, o Options) error {
 
 // timeline runs the scripted part: polling, the broker outage with a
 // snapshot of the buffer while it holds the backlog, and the restart.
-func timeline(ctx context.Context, o Options, b *broker, tbl *table, depth func() int, snapshot func() error, f *files) error {
+func timeline(ctx context.Context, o Options, b *broker, tbl *table, sent func() uint64, depth func() int, snapshot func() error) error {
 	start := time.Now()
 	outageAt := start.Add(o.Duration * 2 / 5)
 	restartAt := outageAt.Add(o.Outage)
@@ -174,12 +187,11 @@ func timeline(ctx context.Context, o Options, b *broker, tbl *table, depth func(
 				phase = "restarted"
 				tbl.note("broker restarted: the backlog drains")
 			}
-			sent, _ := countTraces(f.dir)
 			state := phase
 			if phase == "restarted" {
 				state = "up"
 			}
-			tbl.tick(sent, state, depth())
+			tbl.tick(sent(), state, depth())
 		}
 	}
 }

@@ -94,9 +94,11 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// configYAML is the demo gateway's configuration: five simulated devices,
-// telemetry sealed to the operations key (X25519), household meter data
-// sealed to the privacy office's key (ML-KEM-768 + X25519).
+// configYAML is the demo gateway's configuration: the real drivers of a
+// junction box on emulated buses (sensors on I²C, SPI and a UART, two
+// Modbus meters sharing one RS-485 line), telemetry sealed to the operations
+// key (X25519), household meter data sealed to the privacy office's key
+// (ML-KEM-768 + X25519).
 const configYAML = `version: 1
 gateway:
   id: %[1]s
@@ -119,12 +121,18 @@ buffer: {max_bytes: 64MiB, max_age: 24h}
 log: {level: warn}
 control: {socket: %[3]s/control.sock}
 devices:
-  - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry, options: {seed: 1, trace: %[10]s/aq-1.trace}}
-  - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry, options: {seed: 2, trace: %[10]s/aq-2.trace}}
-  - {name: aq-3, driver: sim, model: airquality, interval: 2s, class: telemetry, options: {seed: 3, trace: %[10]s/aq-3.trace}}
-  - {name: meter-1, driver: sim, model: meter3p, interval: 1s, class: personal, options: {seed: 4, trace: %[10]s/meter-1.trace}}
-  - {name: meter-2, driver: sim, model: meter3p, interval: 2s, class: personal, options: {seed: 5, trace: %[10]s/meter-2.trace}}
+  - {name: aq-1, driver: bme280, interval: 1s, class: telemetry, options: {bus: "sim:i2c-1", addr: 0x76}}
+  - {name: co2-1, driver: scd4x, interval: 5s, class: telemetry, options: {bus: "sim:i2c-1", warmup: 10s}}
+  - {name: pm-1, driver: sps30, interval: 1s, class: telemetry, options: {bus: "sim:i2c-1", warmup: 10s}}
+  - {name: pm-2, driver: pms5003, interval: 2s, class: telemetry, options: {bus: "sim:uart-1", warmup: 10s}}
+  - name: gas-1
+    driver: ads1115
+    interval: 2s
+    class: telemetry
+    options:
+      bus: "sim:i2c-1"
+      channels: [{name: no2, input: a0-a1, fsr: 2.048, zero: 0.0, span: 0.3, span_ppb: 1000, min: 0, max: 2000}]
+  - {name: o3-1, driver: mcp3008, interval: 2s, class: telemetry, options: {bus: "sim:spi0.0", channels: [{name: o3, input: 2, zero: 0.4, span: 0.9, span_ppb: 500, min: 0, max: 1000}]}}
+  - {name: meter-1, driver: modbusmeter, interval: 2s, class: personal, options: {port: "sim:rs485-1", unit: 1, profile: sdm630}}
+  - {name: meter-2, driver: modbusmeter, interval: 2s, class: personal, options: {port: "sim:rs485-1", unit: 2, profile: sdm120}}
 `
-
-// traceNames are the trace files the simulated devices write.
-var traceNames = []string{"aq-1", "aq-2", "aq-3", "meter-1", "meter-2"}

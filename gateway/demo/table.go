@@ -1,13 +1,10 @@
 package demo
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"math"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,12 +15,12 @@ import (
 type column struct{ device, channel, title string }
 
 var columns = []column{
-	{"aq-1", "pm25", "aq-1 pm2.5"},
-	{"aq-2", "co2", "aq-2 CO2"},
-	{"aq-3", "t", "aq-3 temp"},
+	{"aq-1", "t", "aq-1 temp"},
+	{"co2-1", "co2", "co2-1 CO2"},
+	{"pm-1", "pm25", "pm-1 PM2.5"},
+	{"gas-1", "no2", "gas-1 NO2"},
 	{"meter-1", "p", "meter-1 P"},
 	{"meter-1", "e", "meter-1 energy"},
-	{"meter-2", "v1", "meter-2 V1"},
 }
 
 // table prints one compact row per second: what the devices produced, what
@@ -59,7 +56,7 @@ func (t *table) received(res backend.Result, err error) {
 		t.readings += len(res.Records)
 		for _, r := range res.Records {
 			if r.Value != nil {
-				t.last[r.Device+"/"+r.Channel] = strconv.FormatFloat(*r.Value, 'f', -1, 32) + " " + r.Unit
+				t.last[r.Device+"/"+r.Channel] = strconv.FormatFloat(math.Round(*r.Value*100)/100, 'f', -1, 64) + " " + r.Unit
 			}
 		}
 	}
@@ -93,30 +90,4 @@ func (t *table) note(s string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fmt.Fprintf(t.out, "  -- %s\n", s)
-}
-
-// countTraces sums the readings the simulated devices logged as produced.
-func countTraces(dir string) (uint64, error) {
-	var total uint64
-	for _, name := range traceNames {
-		fh, err := os.Open(filepath.Join(dir, name+".trace"))
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("demo: %w", err)
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) == 2 {
-				n, err := strconv.ParseUint(fields[1], 10, 64)
-				if err == nil {
-					total += n
-				}
-			}
-		}
-		fh.Close()
-	}
-	return total, nil
 }
