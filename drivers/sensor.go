@@ -36,6 +36,13 @@ type Describer interface {
 	Channels() []Channel
 }
 
+// StatsReporter is implemented by sensors that keep statistics of their
+// own (a Modbus meter's timeouts, CRC errors, latency, counter resets). The
+// gateway includes them in its health document and status.
+type StatsReporter interface {
+	DriverStats() any
+}
+
 // Device is the part of the configuration a driver factory sees.
 type Device struct {
 	Name    string         // configured device name, unique in the gateway

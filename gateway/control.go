@@ -160,7 +160,7 @@ func (a *Agent) Status() control.Status {
 		d.mu.Unlock()
 		dev := control.DeviceStatus{
 			Name: d.name, Driver: a.cfg.Devices[i].Driver, Enabled: !d.disabled.Load(), Interval: d.interval.String(),
-			Polls: ds.Polls, Errors: ds.Errors, LastOK: ds.LastOK, LastError: ds.LastError,
+			Polls: ds.Polls, Errors: ds.Errors, LastOK: ds.LastOK, LastError: ds.LastError, Stats: ds.Driver,
 		}
 		if flags != 0 {
 			dev.Flags = flags.Names()

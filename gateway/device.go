@@ -39,6 +39,7 @@ type DeviceStats struct {
 	Overruns  uint64    `json:"overruns"` // ticks skipped because a poll took longer than the interval
 	LastOK    time.Time `json:"last_ok,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	Driver    any       `json:"driver,omitempty"` // the driver's own statistics, if it keeps any
 }
 
 // poll is what a device hands the batcher: one poll's readings.
@@ -139,9 +140,13 @@ func (d *device) read(ctx context.Context) ([]drivers.Reading, error) {
 	return d.sensor.Read(ctx)
 }
 
-// snapshot returns a copy of the device's counters.
+// snapshot returns a copy of the device's counters, with the driver's own.
 func (d *device) snapshot() DeviceStats {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.stats
+	st := d.stats
+	d.mu.Unlock()
+	if r, ok := d.sensor.(drivers.StatsReporter); ok {
+		st.Driver = r.DriverStats()
+	}
+	return st
 }

@@ -14,14 +14,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/backend"
+	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
 )
 
 // socketHelp ends the long help of every command that talks to the agent.
 const socketHelp = `
 The command talks to the running agent over its control socket (--socket,
-default ` + control.DefaultSocket + `, where "edgegw run" serves it; the
-configuration file has no setting for it yet). The agent decides what the
+default ` + control.DefaultSocket + `, or control.socket of the file given with
+--config). The agent decides what the
 caller may do from the caller's uid and groups, as the kernel reports them:
 
   viewer      members of group edgegw: status, watch, audit, buffer stats
@@ -50,17 +51,33 @@ func verbOnly(c *cobra.Command, args []string) error {
 // ctlFlags are the flags every control command has.
 type ctlFlags struct {
 	socket string
+	config string
 	json   bool
 }
 
 func (f *ctlFlags) add(c *cobra.Command) *cobra.Command {
 	c.Flags().StringVar(&f.socket, "socket", control.DefaultSocket, "control socket of the running agent")
+	c.Flags().StringVarP(&f.config, "config", "c", "", "take the socket path from this configuration file (control.socket)")
+	c.PreRunE = f.resolve
 	c.Flags().BoolVar(&f.json, "json", false, "print JSON instead of text")
 	c.Long = strings.TrimSpace(c.Long) + "\n" + socketHelp
 	return c
 }
 
 func (f *ctlFlags) client() *control.Client { return control.Dial(f.socket) }
+
+// resolve takes the socket path from --config when it is given.
+func (f *ctlFlags) resolve(*cobra.Command, []string) error {
+	if f.config == "" {
+		return nil
+	}
+	cfg, err := config.Load(f.config)
+	if err != nil {
+		return err
+	}
+	f.socket = cfg.Control.Socket
+	return nil
+}
 
 // printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {

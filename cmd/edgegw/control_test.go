@@ -256,3 +256,20 @@ func TestAgoText(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketFromConfig: --config takes the socket path from control.socket.
+func TestSocketFromConfig(t *testing.T) {
+	sock, _, _ := ctlServer(t, control.RoleViewer)
+	cfg := filepath.Join(t.TempDir(), "edgegw.yaml")
+	data := "gateway: {id: gw-042}\nuplink: {broker: ssl://b:8883, ca: /c, cert: /c, key: /k}\nrecipients: {telemetry: /r}\ncontrol: {socket: " + sock + "}\n" +
+		"devices:\n  - {name: aq-1, driver: sim, interval: 5s, class: telemetry}\n"
+	if err := os.WriteFile(cfg, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := ctlExecute(t, "status", "--config", cfg); code != 0 || !strings.Contains(out, "gw-042") {
+		t.Errorf("status --config: exit %d\n%s", code, out)
+	}
+	if out, code := ctlExecute(t, "status", "--config", filepath.Join(t.TempDir(), "none.yaml")); code != 1 || !strings.Contains(out, "none.yaml") {
+		t.Errorf("status with a missing config: exit %d\n%s", code, out)
+	}
+}

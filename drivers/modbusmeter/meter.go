@@ -155,6 +155,9 @@ func (m *Meter) Stats() Stats {
 	return m.stats
 }
 
+// DriverStats implements drivers.StatsReporter.
+func (m *Meter) DriverStats() any { return m.Stats() }
+
 // Halt releases the meter's share of the bus; further reads fail.
 func (m *Meter) Halt() error {
 	m.mu.Lock()

@@ -104,4 +104,5 @@ type DeviceStatus struct {
 	LastOK    time.Time `json:"last_ok,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
 	Flags     []string  `json:"flags,omitempty"` // flags of the last poll's readings, e.g. out-of-range
+	Stats     any       `json:"stats,omitempty"` // the driver's own statistics (a meter's timeouts, CRC errors, latency)
 }
