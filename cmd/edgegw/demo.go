@@ -24,7 +24,7 @@ func newDemoCmd() *cobra.Command {
 			if o.Outage >= o.Duration/2 {
 				return usageError{fmt.Errorf("--outage must be shorter than half the duration")}
 			}
-			o.Out = c.OutOrStdout()
+			o.Out, o.Version = c.OutOrStdout(), version
 			o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			return demo.Run(c.Context(), o)
 		},

@@ -189,6 +189,11 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 			break
 		}
 		now := d.opts.Now()
+		if d.last.IsZero() && now.Sub(d.started) < d.period+time.Second {
+			// The first sample of a measurement comes one period after its
+			// start: no reason to hold the poll until then.
+			return nil, fmt.Errorf("first sample due %s after start: %w", d.period, drivers.ErrNoData)
+		}
 		if !now.Before(deadline) {
 			if !d.last.IsZero() && now.Sub(d.last) < 2*d.period {
 				return nil, fmt.Errorf("no new sample yet: %w", drivers.ErrNoData)

@@ -87,9 +87,12 @@ func TestEmulator(t *testing.T) {
 	d, _ := scd4x.New(bus, &scd4x.Opts{Device: "co2", Now: clk.Now, Sleep: clk.Sleep, Warmup: 20 * time.Second, StuckAfter: 2})
 	read := func() ([]drivers.Reading, error) { clk.Advance(5 * time.Second); return d.Read(ctx) }
 
-	rs, err := d.Read(ctx) // waits (fake clock) for the first sample 5 s after start
-	if err != nil || rs[0].Flags != drivers.WarmingUp || !chip.Measuring() {
-		t.Fatalf("first Read = %v, %v", rs, err)
+	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
+		t.Fatalf("first Read = %v; want measurement started, no data before the first sample", err)
+	}
+	rs, err := read() // the first sample, 5 s after start
+	if err != nil || rs[0].Flags != drivers.WarmingUp {
+		t.Fatalf("second Read = %v, %v", rs, err)
 	}
 	clk.Advance(30 * time.Second)
 	if rs, err = d.Read(ctx); err != nil || rs[0].Flags != 0 || rs[0].Value < 300 || rs[0].Value > 700 {
@@ -107,8 +110,11 @@ func TestEmulator(t *testing.T) {
 		t.Fatalf("unplugged Read = %v", err)
 	}
 	chip.Replug() // powers up idle: the driver must restart measurement
-	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp || !chip.Measuring() {
-		t.Fatalf("Read after replug = %v, %v; want re-initialised and warming up", rs, err)
+	if _, err = read(); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
+		t.Fatalf("Read after replug = %v; want re-initialised, measuring, first sample pending", err)
+	}
+	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp {
+		t.Fatalf("Read after restart = %v, %v; want warming up", rs, err)
 	}
 	chip.Freeze(true)
 	a, _ := read()
@@ -121,14 +127,20 @@ func TestEmulator(t *testing.T) {
 	}
 }
 
-func TestNoSampleIsBounded(t *testing.T) {
+// TestFirstSampleDoesNotHoldThePoll: before the first sample of a
+// measurement is due, Read says there is no data instead of waiting for it.
+func TestFirstSampleDoesNotHoldThePoll(t *testing.T) {
 	clk := &chips.Clock{}
 	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	bus.Attach(0x62, chips.NewSCD41())
 	d, _ := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep, ReadyTimeout: time.Second})
+	start := clk.Now()
 	_, err := d.Read(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no sample ready within 1s") {
+	if !errors.Is(err, drivers.ErrNoData) || !strings.Contains(err.Error(), "first sample due 5s after start") {
 		t.Fatalf("Read = %v", err)
+	}
+	if waited := clk.Now().Sub(start); waited > 2*time.Second {
+		t.Errorf("the first Read waited %v (init included)", waited)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -34,6 +34,7 @@ type Options struct {
 	Out      io.Writer     // the live table and the summary
 	Logger   *slog.Logger  // the agent's warnings and errors
 	Keep     bool          // keep the temporary directory (its path is printed)
+	Version  string        // the binary's version, shown by edgegw status
 }
 
 // Run runs the demo and returns an error when any reading was lost or the
@@ -76,7 +77,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	agent, err := gateway.New(cfg, gateway.Deps{Logger: o.Logger, DrainOnStop: 10 * time.Second})
+	agent, err := gateway.New(cfg, gateway.Deps{Logger: o.Logger, DrainOnStop: 10 * time.Second, Version: o.Version})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ type files struct {
 	opsPub, privacyPub string // recipient public keys, given to the gateway
 }
 
+// certValidity is the demo certificates' lifetime: long enough that
+// `edgegw doctor` on a kept demo does not warn about expiry.
+const certValidity = 400 * 24 * time.Hour
+
 // gatewayID is the demo gateway's identity.
 const gatewayID = "gw-001"
 
@@ -30,7 +34,7 @@ const gatewayID = "gw-001"
 func setup(dir string) (*files, [3][]byte, error) {
 	var tlsPEM [3][]byte
 	f := &files{dir: dir, keys: filepath.Join(dir, "gateway", "keys")}
-	ca, err := pki.NewCA("edgegw demo CA", 24*time.Hour)
+	ca, err := pki.NewCA("edgegw demo CA", certValidity)
 	if err != nil {
 		return nil, tlsPEM, err
 	}
@@ -38,7 +42,7 @@ func setup(dir string) (*files, [3][]byte, error) {
 	if err := os.WriteFile(f.ca, ca.CertPEM(), 0o644); err != nil {
 		return nil, tlsPEM, fmt.Errorf("demo: %w", err)
 	}
-	srvCert, srvKey, err := ca.Issue("127.0.0.1", true, []string{"127.0.0.1", "localhost"}, 24*time.Hour)
+	srvCert, srvKey, err := ca.Issue("127.0.0.1", true, []string{"127.0.0.1", "localhost"}, certValidity)
 	if err != nil {
 		return nil, tlsPEM, err
 	}
@@ -48,7 +52,7 @@ func setup(dir string) (*files, [3][]byte, error) {
 		cert, key  *string
 		subdirName string
 	}{{gatewayID, &f.gwCert, &f.gwKey, "gateway"}, {"backend", &f.beCert, &f.beKey, "backend"}} {
-		cert, key, err := ca.Issue(c.cn, false, nil, 24*time.Hour)
+		cert, key, err := ca.Issue(c.cn, false, nil, certValidity)
 		if err != nil {
 			return nil, tlsPEM, err
 		}
