@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
-	bolt "go.etcd.io/bbolt"
 )
 
 // openBolt opens a Bolt in t.TempDir(), closes it on cleanup and then runs

@@ -2,8 +2,13 @@ package drivers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
+
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/spi"
 )
 
 // Sensor is one configured device. The gateway polls it on its interval and
@@ -60,3 +65,57 @@ type Deps struct {
 // Factory builds a Sensor from its configuration. It validates the options
 // before any I/O and returns errors naming the option at fault.
 type Factory func(dev Device, deps Deps) (Sensor, error)
+
+// errNoBuses is returned when a driver that needs a bus gets no Buses.
+var errNoBuses = errors.New("options.bus: no buses available")
+
+// I2C returns the I²C bus named by a device's bus option; errors name
+// options.bus.
+func (d Deps) I2C(name string) (i2c.Bus, error) {
+	if d.Buses == nil {
+		return nil, errNoBuses
+	}
+	b, err := d.Buses.I2C(name)
+	if err != nil {
+		return nil, fmt.Errorf("options.bus: %w", err)
+	}
+	return b, nil
+}
+
+// SPI returns the SPI port named by a device's bus option; errors name
+// options.bus.
+func (d Deps) SPI(name string) (spi.Port, error) {
+	if d.Buses == nil {
+		return nil, errNoBuses
+	}
+	p, err := d.Buses.SPI(name)
+	if err != nil {
+		return nil, fmt.Errorf("options.bus: %w", err)
+	}
+	return p, nil
+}
+
+// Serial returns the device path of the serial port named by a device's bus
+// option; errors name options.bus.
+func (d Deps) Serial(name string) (string, error) {
+	if d.Buses == nil {
+		return "", errNoBuses
+	}
+	path, err := d.Buses.Serial(name)
+	if err != nil {
+		return "", fmt.Errorf("options.bus: %w", err)
+	}
+	return path, nil
+}
+
+// Sleep waits d or until ctx is done, for drivers waiting on a chip.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

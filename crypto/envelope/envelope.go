@@ -7,9 +7,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/veraison/go-cose"
+
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
-	"github.com/veraison/go-cose"
 )
 
 // Marshal returns the wire form of a batch: the CBOR array

@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // Format constants. They are part of the contract in docs/envelope.md.

@@ -8,8 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/edgegw/edgegw/drivers"
 )
 
 // SenML-CBOR labels (RFC 8428 section 6) used by edgegw, and the "q" extension

@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/edgegw/edgegw/drivers"
 )
 
 func TestSenMLRoundTrip(t *testing.T) {

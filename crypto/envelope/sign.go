@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/veraison/go-cose"
+
+	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // signatureSize is the size of an Ed25519 signature.

@@ -3,7 +3,6 @@ package ads1115
 import (
 	"context"
 	"fmt"
-	"github.com/edgegw/edgegw/drivers/option"
 	"io"
 	"log/slog"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 )
 
 // Calibration is the two-point calibration of an input to ppb.
@@ -105,7 +105,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = drivers.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -114,17 +114,6 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		o.ReadyTimeout = 10*time.Millisecond + time.Second/time.Duration(o.Rate)
 	}
 	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: o.Addr}, name: name, rate: rate}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // String returns the instance name, e.g. "ads1115@/dev/i2c-1:0x48".

@@ -86,7 +86,7 @@ func defaults(opts *Opts) Opts {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = drivers.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -107,18 +107,6 @@ func newDev(c conn.Conn, isSPI bool, o Opts, name string) (*Dev, error) {
 		return nil, fmt.Errorf("%s: oversampling %d is not 1, 2, 4, 8 or 16", name, o.Oversampling)
 	}
 	return &Dev{opts: o, name: name, c: c, spi: isSPI, osrs: osrs}, nil
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // String returns the instance name, e.g. "bme280@/dev/i2c-1:0x76".
@@ -196,7 +184,7 @@ func (d *Dev) init(ctx context.Context) error {
 	if d.cal.T1 == 0 || d.cal.P1 == 0 {
 		return errors.New("calibration is blank")
 	}
-	// Humidity oversampling, no IIR filter, sleep mode.
+	// Humidity oversampling, no IIR filter, drivers.Sleep mode.
 	if err := d.writeRegs(0xF2, d.osrs, 0xF5, 0x00, 0xF4, d.osrs<<5|d.osrs<<2); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
@@ -288,7 +276,7 @@ func (d *Dev) measure(ctx context.Context) ([8]byte, error) {
 	return raw, nil
 }
 
-// Halt puts the chip in sleep mode (it is already there between forced
+// Halt puts the chip in drivers.Sleep mode (it is already there between forced
 // measurements unless one was interrupted).
 func (d *Dev) Halt() error {
 	if !d.ready {

@@ -1,11 +1,10 @@
 package bme280
 
 import (
-	"fmt"
-	"github.com/edgegw/edgegw/drivers/option"
 	"strings"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 )
 
 func init() { drivers.MustRegister("bme280", Factory) }
@@ -15,17 +14,14 @@ func init() { drivers.MustRegister("bme280", Factory) }
 // "spi".
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Str("bus", "")
-	if bus == "" {
-		o.Fail("bus", "required (e.g. /dev/i2c-1)")
-	}
+	bus := o.Bus("/dev/i2c-1")
 	addr := o.Int("addr", 0x76, 0x76, 0x77)
 	opts := &Opts{
 		Addr:         uint16(addr),
 		Device:       dev.Name,
 		BusName:      bus,
 		Oversampling: int(o.Int("oversampling", 1, 1, 16)),
-		StuckAfter:   int(o.Int("stuck_after", 0, 0, 1_000_000)),
+		StuckAfter:   o.StuckAfter(),
 		Warmup:       o.Duration("warmup", 0),
 		Now:          deps.Now,
 		Logger:       deps.Logger,
@@ -33,19 +29,16 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	if deps.Buses == nil {
-		return nil, fmt.Errorf("options.bus: no buses available")
-	}
 	if strings.Contains(strings.ToLower(bus), "spi") {
-		port, err := deps.Buses.SPI(bus)
+		port, err := deps.SPI(bus)
 		if err != nil {
-			return nil, fmt.Errorf("options.bus: %w", err)
+			return nil, err
 		}
 		return NewSPI(port, opts)
 	}
-	b, err := deps.Buses.I2C(bus)
+	b, err := deps.I2C(bus)
 	if err != nil {
-		return nil, fmt.Errorf("options.bus: %w", err)
+		return nil, err
 	}
 	return New(b, opts)
 }

@@ -2,9 +2,9 @@ package mcp3008
 
 import (
 	"fmt"
-	"github.com/edgegw/edgegw/drivers/option"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 )
 
 func init() { drivers.MustRegister("mcp3008", Factory) }
@@ -13,15 +13,12 @@ func init() { drivers.MustRegister("mcp3008", Factory) }
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Str("bus", "")
-	if bus == "" {
-		o.Fail("bus", "required (e.g. /dev/spidev0.0)")
-	}
+	bus := o.Bus("/dev/spidev0.0")
 	opts := &Opts{
 		VRef:       o.Number("vref", 3.3),
 		Device:     dev.Name,
 		BusName:    bus,
-		StuckAfter: int(o.Int("stuck_after", 0, 0, 1_000_000)),
+		StuckAfter: o.StuckAfter(),
 		Warmup:     o.Duration("warmup", 0),
 		Now:        deps.Now,
 		Logger:     deps.Logger,
@@ -30,38 +27,20 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	if deps.Buses == nil {
-		return nil, fmt.Errorf("options.bus: no buses available")
-	}
-	b, err := deps.Buses.SPI(bus)
+	b, err := deps.SPI(bus)
 	if err != nil {
-		return nil, fmt.Errorf("options.bus: %w", err)
+		return nil, err
 	}
 	return New(b, opts)
 }
 
 // inputs reads options.channels.
 func inputs(o *option.Set) []Input {
-	v, ok := o.Get("channels")
-	if !ok {
-		return nil
-	}
-	list, isList := v.([]any)
-	if !isList || len(list) == 0 {
-		o.Fail("channels", "want a list of {name, input, zero, span, span_ppb, min, max}")
-		return nil
-	}
 	var out []Input
-	for i, e := range list {
-		m, isMap := e.(map[string]any)
-		if !isMap {
-			o.Fail(fmt.Sprintf("channels[%d]", i), "want a mapping")
-			continue
-		}
-		c := option.New(m)
+	o.List("channels", "{name, input, zero, span, span_ppb, min, max}", func(c *option.Set) {
 		in := Input{Name: c.Str("name", ""), Min: c.Number("min", 0), Max: c.Number("max", 0)}
-		sel := fmt.Sprint(m["input"])
-		c.Get("input")
+		v, _ := c.Get("input")
+		sel := fmt.Sprint(v)
 		if ch, ok := singles[sel]; ok {
 			in.Single, in.Ch = true, ch
 		} else if ch, ok := pairs[sel]; ok {
@@ -73,11 +52,8 @@ func inputs(o *option.Set) []Input {
 			in.Name = "a" + sel
 		}
 		in.Cal = c.Calibration()
-		if err := c.Err(); err != nil {
-			o.Fail(fmt.Sprintf("channels[%d]", i), "%v", err)
-		}
 		out = append(out, in)
-	}
+	})
 	return out
 }
 

@@ -3,7 +3,6 @@ package mcp3008
 import (
 	"context"
 	"fmt"
-	"github.com/edgegw/edgegw/drivers/option"
 	"io"
 	"log/slog"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 )
 
 // Calibration is the two-point calibration of an input to ppb.

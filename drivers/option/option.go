@@ -16,9 +16,10 @@ import (
 // Set reads a device's `options:` mapping, collecting one error per bad or
 // unknown key, each naming options.<key>.
 type Set struct {
-	m    map[string]any
-	used map[string]bool
-	errs []error
+	prefix string // "channels[0]." for an item of a list option
+	m      map[string]any
+	used   map[string]bool
+	errs   []error
 }
 
 // New returns a Set reading m.
@@ -26,7 +27,7 @@ func New(m map[string]any) *Set { return &Set{m: m, used: map[string]bool{}} }
 
 // Fail records an error for key.
 func (o *Set) Fail(key string, format string, a ...any) {
-	o.errs = append(o.errs, fmt.Errorf("options.%s: %s", key, fmt.Sprintf(format, a...)))
+	o.errs = append(o.errs, fmt.Errorf("options.%s%s: %s", o.prefix, key, fmt.Sprintf(format, a...)))
 }
 
 // Get returns the value of key and whether it is set, marking it used.
@@ -161,7 +162,11 @@ func (o *Set) OneOf(key, def string, set ...string) string {
 }
 
 // Err reports the collected errors and the unknown keys.
-func (o *Set) Err() error {
+func (o *Set) Err() error { return errors.Join(o.collect()...) }
+
+// collect adds an error per unknown key to the collected errors and returns
+// them.
+func (o *Set) collect() []error {
 	var unknown []string
 	for k := range o.m {
 		if !o.used[k] {
@@ -175,9 +180,34 @@ func (o *Set) Err() error {
 	}
 	sort.Strings(known)
 	for _, k := range unknown {
-		o.errs = append(o.errs, fmt.Errorf("options.%s: unknown option (want %s)", k, strings.Join(known, ", ")))
+		o.Fail(k, "unknown option (want %s)", strings.Join(known, ", "))
 	}
-	return errors.Join(o.errs...)
+	return o.errs
+}
+
+// List reads a list of mappings, such as an ADC's channels, calling each
+// with a Set for every item; errors name options.<key>[i].<field>. hint
+// describes an item for the error when the option is not such a list.
+func (o *Set) List(key, hint string, each func(item *Set)) {
+	v, ok := o.Get(key)
+	if !ok {
+		return
+	}
+	list, isList := v.([]any)
+	if !isList || len(list) == 0 {
+		o.Fail(key, "want a list of %s", hint)
+		return
+	}
+	for i, e := range list {
+		m, isMap := e.(map[string]any)
+		if !isMap {
+			o.Fail(fmt.Sprintf("%s[%d]", key, i), "want a mapping %s", hint)
+			continue
+		}
+		item := &Set{prefix: fmt.Sprintf("%s%s[%d].", o.prefix, key, i), m: m, used: map[string]bool{}}
+		each(item)
+		o.errs = append(o.errs, item.collect()...)
+	}
 }
 
 // Bool returns a true/false option.
@@ -193,3 +223,17 @@ func (o *Set) Bool(key string, def bool) bool {
 	}
 	return b
 }
+
+// Bus returns the required bus option; example names a typical value for
+// the error when it is missing.
+func (o *Set) Bus(example string) string {
+	bus := o.Str("bus", "")
+	if bus == "" {
+		o.Fail("bus", "required (e.g. %s)", example)
+	}
+	return bus
+}
+
+// StuckAfter returns the stuck_after option: identical polls before a value
+// is flagged stuck, 0 (the default) to never flag it.
+func (o *Set) StuckAfter() int { return int(o.Int("stuck_after", 0, 0, 1_000_000)) }

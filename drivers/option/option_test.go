@@ -48,3 +48,25 @@ func TestIntBoundsNameAddressesInHex(t *testing.T) {
 		t.Error("calibration without zero")
 	}
 }
+
+func TestListNamesItemFields(t *testing.T) {
+	o := New(map[string]any{"channels": []any{
+		map[string]any{"name": "no2", "input": "a0"},
+		map[string]any{"name": "o3", "colour": "red"},
+		"a2",
+	}})
+	var names []string
+	o.List("channels", "{name, input}", func(c *Set) {
+		names = append(names, c.Str("name", ""))
+		c.Str("input", "")
+	})
+	err := o.Err()
+	if strings.Join(names, ",") != "no2,o3" {
+		t.Errorf("items read: %v", names)
+	}
+	for _, want := range []string{"options.channels[1].colour: unknown option (want input, name)", "options.channels[2]: want a mapping {name, input}"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Err() = %v, want it to contain %q", err, want)
+		}
+	}
+}

@@ -1,14 +1,13 @@
 package pms5003
 
 import (
-	"fmt"
-	"github.com/edgegw/edgegw/drivers/option"
 	"sync"
 	"time"
 
 	"github.com/goburrow/serial"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 )
 
 func init() { drivers.MustRegister("pms5003", Factory) }
@@ -18,15 +17,12 @@ func init() { drivers.MustRegister("pms5003", Factory) }
 // and reopened after an error, so an unplugged USB adapter recovers.
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Str("bus", "")
-	if bus == "" {
-		o.Fail("bus", "required (e.g. /dev/ttyAMA0)")
-	}
+	bus := o.Bus("/dev/ttyAMA0")
 	timeout := o.Duration("timeout", 2*time.Second)
 	opts := &Opts{
 		Device:     dev.Name,
 		BusName:    bus,
-		StuckAfter: int(o.Int("stuck_after", 0, 0, 1_000_000)),
+		StuckAfter: o.StuckAfter(),
 		Warmup:     o.Duration("warmup", 30*time.Second),
 		Now:        deps.Now,
 		Logger:     deps.Logger,
@@ -37,12 +33,9 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	if deps.Buses == nil {
-		return nil, fmt.Errorf("options.bus: no buses available")
-	}
-	path, err := deps.Buses.Serial(bus)
+	path, err := deps.Serial(bus)
 	if err != nil {
-		return nil, fmt.Errorf("options.bus: %w", err)
+		return nil, err
 	}
 	return New(&Port{Config: serial.Config{Address: path, BaudRate: 9600, DataBits: 8, StopBits: 1, Parity: "N", Timeout: timeout}}, opts)
 }

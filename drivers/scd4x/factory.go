@@ -1,11 +1,10 @@
 package scd4x
 
 import (
-	"fmt"
-	"github.com/edgegw/edgegw/drivers/option"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 )
 
 func init() { drivers.MustRegister("scd4x", Factory) }
@@ -14,16 +13,13 @@ func init() { drivers.MustRegister("scd4x", Factory) }
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Str("bus", "")
-	if bus == "" {
-		o.Fail("bus", "required (e.g. /dev/i2c-1)")
-	}
+	bus := o.Bus("/dev/i2c-1")
 	o.Int("addr", Addr, Addr, Addr)
 	opts := &Opts{
 		Device:     dev.Name,
 		BusName:    bus,
 		LowPower:   o.Bool("low_power", false),
-		StuckAfter: int(o.Int("stuck_after", 0, 0, 1_000_000)),
+		StuckAfter: o.StuckAfter(),
 		Warmup:     o.Duration("warmup", 60*time.Second),
 		Now:        deps.Now,
 		Logger:     deps.Logger,
@@ -34,12 +30,9 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	if deps.Buses == nil {
-		return nil, fmt.Errorf("options.bus: no buses available")
-	}
-	b, err := deps.Buses.I2C(bus)
+	b, err := deps.I2C(bus)
 	if err != nil {
-		return nil, fmt.Errorf("options.bus: %w", err)
+		return nil, err
 	}
 	return New(b, opts)
 }

@@ -70,7 +70,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = drivers.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -89,17 +89,6 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		d.opts.ReadyTimeout = d.period + time.Second
 	}
 	return d, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // String returns the instance name, e.g. "scd4x@/dev/i2c-1:0x62".

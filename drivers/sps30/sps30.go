@@ -89,7 +89,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = drivers.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -104,17 +104,6 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		o.ReadyTimeout = 1500 * time.Millisecond
 	}
 	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("sps30@%s:0x%02x", o.BusName, Addr)}, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // String returns the instance name, e.g. "sps30@/dev/i2c-1:0x69".

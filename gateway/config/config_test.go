@@ -2,8 +2,6 @@ package config
 
 import (
 	"errors"
-	"github.com/edgegw/edgegw/drivers"
-	_ "github.com/edgegw/edgegw/drivers/all" // the kinds the examples use
 	"maps"
 	"math"
 	"os"
@@ -12,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/drivers"
+	_ "github.com/edgegw/edgegw/drivers/all" // the kinds the examples use
 )
 
 // base is a small valid configuration; its line numbers are used below.

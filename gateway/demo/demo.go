@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+
 	// The demo runs these drivers on the emulated buses of drivers/sim.
 	_ "github.com/edgegw/edgegw/drivers/ads1115"
 	_ "github.com/edgegw/edgegw/drivers/bme280"

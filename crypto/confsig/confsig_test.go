@@ -1,0 +1,346 @@
+package confsig
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/gateway/config"
+)
+
+func TestRoundTrip(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	nb, exp := t0.Add(-time.Hour), t0.Add(time.Hour)
+	doc, err := Sign(key, 7, ForGateway("gw-001"), nb, exp, cfgYAML("gw-001", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Verify(doc, trust, "gw-001", "", 6, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("x", cfgYAML("gw-001", 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, _ := cfg.Canonical()
+	switch {
+	case d.Version != 7, d.Target.String() != "gateway gw-001", !d.NotBefore.Equal(nb), !d.Expires.Equal(exp):
+		t.Errorf("document = %+v", d)
+	case !bytes.Equal(d.Canonical, canon), d.Digest != sha256.Sum256(canon), bytes.Contains(d.Canonical, []byte("comment")):
+		t.Errorf("canonical = %q, want %q", d.Canonical, canon)
+	case d.KeyID != key.Public().KID(), d.Config == nil || d.Config.Gateway.ID != "gw-001" || len(d.Config.Devices) != 1:
+		t.Errorf("document = %+v", d)
+	}
+	// Signing is deterministic.
+	again, _ := Sign(key, 7, ForGateway("gw-001"), nb, exp, cfgYAML("gw-001", 7))
+	if !bytes.Equal(doc, again) {
+		t.Error("signing the same input twice gave different documents")
+	}
+	// Tagged COSE_Sign1.
+	if doc[0] != 0xd2 {
+		t.Errorf("document starts with %#x, want tag 18 (0xd2)", doc[0])
+	}
+}
+
+func TestEveryByteFlippedIsRejected(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	doc := mustSign(t, key, 3, ForGateway("gw-001"), "gw-001")
+	if _, err := Verify(doc, trust, "gw-001", "", 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range doc {
+		for _, mask := range []byte{0x01, 0x80, 0xff} {
+			bad := bytes.Clone(doc)
+			bad[i] ^= mask
+			_, err := Verify(bad, trust, "gw-001", "", 0, t0)
+			var re *RejectError
+			if !errors.As(err, &re) {
+				t.Fatalf("byte %d ^ %#x: err = %v, want a rejection", i, mask, err)
+			}
+		}
+	}
+	for n := range len(doc) {
+		if _, err := Verify(doc[:n], trust, "gw-001", "", 0, t0); err == nil {
+			t.Fatalf("document truncated to %d bytes accepted", n)
+		}
+	}
+	if _, err := Verify(append(bytes.Clone(doc), 0), trust, "gw-001", "", 0, t0); err == nil {
+		t.Fatal("document with a trailing byte accepted")
+	}
+}
+
+func TestSignatureAndKeys(t *testing.T) {
+	key, other := newKey(t), newKey(t)
+	doc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
+
+	_, err := Verify(doc, NewOpsTrust(other.Public()), "gw-001", "", 0, t0)
+	wantReject(t, err, ReasonUntrustedKey, key.Public().KID().String())
+
+	// A trust set that maps the signer's key id to another key.
+	_, err = Verify(doc, OpsTrust{key.Public().KID(): other.Public()}, "gw-001", "", 0, t0)
+	wantReject(t, err, ReasonBadSignature, "")
+
+	// Several pinned keys: either signs.
+	both := NewOpsTrust(other.Public(), key.Public())
+	if _, err := Verify(doc, both, "gw-001", "", 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(doc, nil, "gw-001", "", 0, t0); err == nil {
+		t.Fatal("accepted with no pinned key")
+	}
+	if _, err := Sign(nil, 1, ForGateway("gw-001"), time.Time{}, time.Time{}, cfgYAML("gw-001", 1)); err == nil {
+		t.Fatal("signed without a key")
+	}
+}
+
+func TestTargets(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	list := mustSign(t, key, 2, ForGateways("gw-003", "gw-001", "gw-002", "gw-001"), "gw-002")
+	group := mustSign(t, key, 2, ForGroup("north"), "gw-002")
+	single := mustSign(t, key, 2, ForGateway("gw-002"), "gw-002")
+	tests := []struct {
+		name      string
+		doc       []byte
+		id, group string
+		reason    string // empty: accepted
+		substr    string
+	}{
+		{"gateway ok", single, "gw-002", "", "", ""},
+		{"gateway other", single, "gw-001", "", ReasonNotForThisGateway, "target is gateway gw-002, not gateway gw-001"},
+		{"list ok", list, "gw-002", "", "", ""},
+		{"list ok with group", list, "gw-002", "south", "", ""},
+		{"list not in it", list, "gw-004", "", ReasonNotForThisGateway, "list of 3 gateways (gw-001, gw-002, gw-003)"},
+		{"list includes id but config is another's", list, "gw-001", "", ReasonNotForThisGateway, `gateway.id is "gw-002", not "gw-001"`},
+		{"group ok", group, "gw-002", "north", "", ""},
+		{"group other", group, "gw-002", "south", ReasonNotForThisGateway, "target is group north, not gateway gw-002 (group south)"},
+		{"group none", group, "gw-002", "", ReasonNotForThisGateway, "group north"},
+		{"group member but config is another's", group, "gw-009", "north", ReasonNotForThisGateway, "gateway.id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Verify(tt.doc, trust, tt.id, tt.group, 0, t0)
+			if tt.reason == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if d != nil {
+				t.Error("document returned with an error")
+			}
+			wantReject(t, err, tt.reason, tt.substr)
+		})
+	}
+	d, err := Verify(list, trust, "gw-002", "", 0, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(d.Target.IDs, ","); d.Target.Kind != KindList || got != "gw-001,gw-002,gw-003" {
+		t.Errorf("list target = %+v, want sorted unique ids", d.Target)
+	}
+}
+
+func TestReplayAndDowngrade(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	doc := mustSign(t, key, 5, ForGateway("gw-001"), "gw-001")
+	if _, err := Verify(doc, trust, "gw-001", "", 4, t0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Verify(doc, trust, "gw-001", "", 5, t0)
+	wantReject(t, err, ReasonNotNewer, "version 5 is not newer than running version 5")
+	_, err = Verify(doc, trust, "gw-001", "", 9, t0)
+	wantReject(t, err, ReasonNotNewer, "running version 9")
+}
+
+func TestValidityWindow(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	nb, exp := t0, t0.Add(24*time.Hour)
+	doc, err := Sign(key, 1, ForGateway("gw-001"), nb, exp, cfgYAML("gw-001", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		now    time.Time
+		reason string
+	}{
+		{t0.Add(-time.Second), ReasonNotYetValid},
+		{t0, ""},
+		{exp.Add(-time.Second), ""},
+		{exp, ReasonExpired},
+		{exp.Add(time.Hour), ReasonExpired},
+	}
+	for _, tt := range tests {
+		_, err := Verify(doc, trust, "gw-001", "", 0, tt.now)
+		if tt.reason == "" {
+			if err != nil {
+				t.Errorf("at %s: %v", tt.now, err)
+			}
+			continue
+		}
+		wantReject(t, err, tt.reason, "2026-03-")
+	}
+	// Only an expiry; only a not-before.
+	onlyExp, _ := Sign(key, 1, ForGateway("gw-001"), time.Time{}, exp, cfgYAML("gw-001", 1))
+	if _, err := Verify(onlyExp, trust, "gw-001", "", 0, time.Unix(1, 0)); err != nil {
+		t.Error(err)
+	}
+	onlyNB, _ := Sign(key, 1, ForGateway("gw-001"), nb, time.Time{}, cfgYAML("gw-001", 1))
+	if _, err := Verify(onlyNB, trust, "gw-001", "", 0, t0.AddDate(50, 0, 0)); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSignRefuses(t *testing.T) {
+	key := newKey(t)
+	tests := []struct {
+		name     string
+		version  uint64
+		target   Target
+		nb, exp  time.Time
+		yaml     []byte
+		wantErrs string
+	}{
+		{"version differs", 8, ForGateway("gw-001"), time.Time{}, time.Time{}, cfgYAML("gw-001", 7),
+			"the configuration says version 7 but --version is 8"},
+		{"version field missing", 3, ForGateway("gw-min"), time.Time{}, time.Time{}, []byte("gateway: {id: gw-min}\nuplink: {broker: 'mqtts://h:1', ca: a, cert: b, key: c}\n"),
+			"the configuration says version 0 but --version is 3"},
+		{"version zero", 0, ForGateway("gw-001"), time.Time{}, time.Time{}, cfgYAML("gw-001", 0), "version must be at least 1"},
+		{"invalid config", 1, ForGateway("gw-001"), time.Time{}, time.Time{}, []byte("version: 1\ngateway: {id: gw-001, colour: red}\n"),
+			"config:2: gateway.colour: unknown field"},
+		{"target is another gateway", 1, ForGateway("gw-002"), time.Time{}, time.Time{}, cfgYAML("gw-001", 1),
+			`configuration is for gateway "gw-001", which the target (gateway gw-002) does not include`},
+		{"list lacks the gateway", 1, ForGateways("gw-002", "gw-003"), time.Time{}, time.Time{}, cfgYAML("gw-001", 1), "does not include"},
+		{"empty list", 1, ForGateways(), time.Time{}, time.Time{}, cfgYAML("gw-001", 1), "a list target has 1 to"},
+		{"bad group", 1, ForGroup("North/1"), time.Time{}, time.Time{}, cfgYAML("gw-001", 1), `group "North/1"`},
+		{"bad kind", 1, Target{Kind: "all"}, time.Time{}, time.Time{}, cfgYAML("gw-001", 1), `unknown kind "all"`},
+		{"bad id", 1, ForGateway("GW 1"), time.Time{}, time.Time{}, cfgYAML("gw-001", 1), `gateway id "GW 1"`},
+		{"expiry before not-before", 1, ForGateway("gw-001"), t0, t0.Add(-time.Minute), cfgYAML("gw-001", 1), "is not after not-before"},
+		{"not-before before 1970", 1, ForGateway("gw-001"), time.Unix(-5, 0), time.Time{}, cfgYAML("gw-001", 1), "not after 1970"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Sign(key, tt.version, tt.target, tt.nb, tt.exp, tt.yaml)
+			if err == nil || doc != nil {
+				t.Fatalf("signed: %x", doc)
+			}
+			if !strings.Contains(err.Error(), tt.wantErrs) || !strings.HasPrefix(err.Error(), "sign config: ") {
+				t.Fatalf("err = %q, want %q", err, tt.wantErrs)
+			}
+		})
+	}
+}
+
+// signRaw signs an arbitrary configuration payload, bypassing Sign's checks,
+// as a buggy or foreign signer could.
+func signRaw(t *testing.T, key *OpsKey, w wireConfig) []byte {
+	t.Helper()
+	w.Context = ConfigContext
+	payload, err := encMode.Marshal(&w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := sign1(key, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+func TestVerifySignedButWrong(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	gw := wireTarget{Kind: KindGateway, IDs: []string{"gw-001"}}
+	tests := []struct {
+		name   string
+		w      wireConfig
+		known  func(string) bool
+		reason string
+		substr string
+	}{
+		{"config does not parse", wireConfig{Version: 1, Target: gw, Config: []byte("version: 1\ngateway: [\n")}, nil,
+			ReasonInvalidConfig, "signed config v1"},
+		{"config invalid", wireConfig{Version: 1, Target: gw, Config: []byte("version: 1\ngateway: {id: gw-001}\n")}, nil,
+			ReasonInvalidConfig, "uplink"},
+		{"config version differs", wireConfig{Version: 2, Target: gw, Config: cfgYAML("gw-001", 1)}, nil,
+			ReasonInvalidConfig, "version field is 1, not the signed 2"},
+		{"unknown driver", wireConfig{Version: 1, Target: gw, Config: cfgYAML("gw-001", 1)}, func(string) bool { return false },
+			ReasonInvalidConfig, "bme280"},
+		{"unsorted list", wireConfig{Version: 1, Target: wireTarget{Kind: KindList, IDs: []string{"gw-002", "gw-001"}}, Config: cfgYAML("gw-001", 1)}, nil,
+			ReasonMalformed, "ascending"},
+		{"gateway target with two ids", wireConfig{Version: 1, Target: wireTarget{Kind: KindGateway, IDs: []string{"gw-001", "gw-002"}}, Config: cfgYAML("gw-001", 1)}, nil,
+			ReasonMalformed, "exactly one id"},
+		{"unknown kind", wireConfig{Version: 1, Target: wireTarget{Kind: "everyone"}, Config: cfgYAML("gw-001", 1)}, nil,
+			ReasonMalformed, "everyone"},
+		{"negative not-before", wireConfig{Version: 1, Target: gw, NotBefore: -1, Config: cfgYAML("gw-001", 1)}, nil,
+			ReasonMalformed, "validity window"},
+		{"empty window", wireConfig{Version: 1, Target: gw, NotBefore: 10, Expires: 10, Config: cfgYAML("gw-001", 1)}, nil,
+			ReasonMalformed, "validity window"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := signRaw(t, key, tt.w)
+			_, err := Policy{GatewayID: "gw-001", Now: t0, KnownDriver: tt.known}.Verify(doc, trust)
+			wantReject(t, err, tt.reason, tt.substr)
+		})
+	}
+	// Known drivers accepted.
+	doc := signRaw(t, key, wireConfig{Version: 1, Target: gw, Config: cfgYAML("gw-001", 1)})
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0, KnownDriver: func(k string) bool { return k == "bme280" }}).Verify(doc, trust); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNotCanonicalRejected(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	// A map payload with an extra field, and a non-shortest integer, both
+	// signed: well signed but not canonical.
+	w := wireConfig{Context: ConfigContext, Version: 1, Target: wireTarget{Kind: KindGateway, IDs: []string{"gw-001"}}, Config: cfgYAML("gw-001", 1)}
+	payload, _ := encMode.Marshal(&w)
+	// Version 1 is encoded as 0x01 right after the context string; make it 0x18 0x01.
+	i := bytes.Index(payload, []byte(ConfigContext)) + len(ConfigContext)
+	long := append(append(bytes.Clone(payload[:i]), 0x18, 0x01), payload[i+1:]...)
+	doc, err := sign1(key, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Verify(doc, trust, "gw-001", "", 0, t0)
+	wantReject(t, err, ReasonMalformed, "")
+
+	// A trust document is not a configuration document, and vice versa.
+	tdoc, err := SignTrust(key, 1, ForGateway("gw-001"), time.Time{}, time.Time{}, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Verify(tdoc, trust, "gw-001", "", 0, t0)
+	wantReject(t, err, ReasonMalformed, "not an edgegw config v1 document")
+	cdoc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
+	_, err = VerifyTrust(cdoc, trust, "gw-001", "", 0, t0)
+	wantReject(t, err, ReasonMalformed, "not an edgegw ops trust v1 document")
+
+	// Oversized input is rejected before parsing.
+	_, err = Verify(make([]byte, MaxDocumentSize+1), trust, "gw-001", "", 0, t0)
+	wantReject(t, err, ReasonMalformed, "more than")
+}
+
+func TestRejectErrorUnwraps(t *testing.T) {
+	key := newKey(t)
+	doc := signRaw(t, key, wireConfig{Version: 1, Target: wireTarget{Kind: KindGateway, IDs: []string{"gw-001"}}, Config: []byte("version: 1\ngateway: {id: gw-001, x: 1}\n")})
+	_, err := Verify(doc, NewOpsTrust(key.Public()), "gw-001", "", 0, t0)
+	var fe *config.FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("err = %v, want a *config.FieldError inside", err)
+	}
+	if !strings.HasPrefix(err.Error(), "config rejected: invalid-config: signed config v1:") {
+		t.Errorf("err = %q", err)
+	}
+}

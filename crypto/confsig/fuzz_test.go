@@ -1,0 +1,46 @@
+package confsig
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// FuzzVerify checks that Verify and VerifyTrust never panic, that every
+// failure is a *RejectError, and that the only document accepted is the
+// signed seed itself: any other accepted input would be a forgery.
+func FuzzVerify(f *testing.F) {
+	key := seededKey(1)
+	trust := NewOpsTrust(key.Public())
+	valid, err := Sign(key, 2, ForGateways("gw-001", "gw-002"), t0.Add(-time.Hour), t0.Add(time.Hour), cfgYAML("gw-001", 2))
+	if err != nil {
+		f.Fatal(err)
+	}
+	tdoc, err := SignTrust(key, 1, ForGroup("north"), time.Time{}, time.Time{}, NewOpsTrust(key.Public(), seededKey(2).Public()))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(tdoc)
+	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Verify(data, trust, "gw-001", "north", 1, t0)
+		var re *RejectError
+		if err != nil {
+			if d != nil || !errors.As(err, &re) {
+				t.Fatalf("Verify: %v (%T) with document %v", err, err, d != nil)
+			}
+		} else if !bytes.Equal(data, valid) {
+			t.Fatalf("accepted a document that is not the signed one: %x", data)
+		}
+		u, err := VerifyTrust(data, trust, "gw-001", "north", 0, t0)
+		if err != nil {
+			if u != nil || !errors.As(err, &re) {
+				t.Fatalf("VerifyTrust: %v (%T)", err, err)
+			}
+		} else if !bytes.Equal(data, tdoc) {
+			t.Fatalf("accepted a trust document that is not the signed one: %x", data)
+		}
+	})
+}

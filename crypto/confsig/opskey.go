@@ -1,0 +1,264 @@
+package confsig
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/edgegw/edgegw/crypto/keys"
+)
+
+// File names written by InitOps.
+const (
+	OpsKeyFile = "ops.key"
+	OpsPubFile = "ops.pub"
+)
+
+// opsPrefix starts the one-line ops public key format.
+const opsPrefix = "edgegw-ops-ed25519"
+
+// KID is a key id: the first 8 bytes of SHA-256 of a raw Ed25519 public key.
+type KID [keys.KIDSize]byte
+
+// String returns the key id in lowercase hex.
+func (k KID) String() string { return hex.EncodeToString(k[:]) }
+
+// kidOf returns the key id of pub (as keys.PublicIdentity.KID computes it).
+func kidOf(pub ed25519.PublicKey) KID {
+	return KID(keys.PublicIdentity{Key: pub}.KID())
+}
+
+// OpsKey is a fleet operations signing key. It lives with the operations
+// team (or its HSM-backed pipeline), never on a gateway.
+type OpsKey struct {
+	Key ed25519.PrivateKey
+}
+
+// Public returns the public half of k.
+func (k *OpsKey) Public() OpsPublic {
+	return OpsPublic{Key: k.Key.Public().(ed25519.PublicKey)}
+}
+
+// OpsPublic is an ops public key as a gateway pins it.
+type OpsPublic struct {
+	Key     ed25519.PublicKey // 32 bytes
+	Comment string            // free text from the key file; not signed
+}
+
+// KID returns the key id of p.
+func (p OpsPublic) KID() KID { return kidOf(p.Key) }
+
+// String returns p in the one-line format
+// "edgegw-ops-ed25519 <base64 std of the key> [comment]" (without a newline).
+func (p OpsPublic) String() string {
+	s := opsPrefix + " " + base64.StdEncoding.EncodeToString(p.Key)
+	if p.Comment != "" {
+		s += " " + p.Comment
+	}
+	return s
+}
+
+// ParseOpsPublic parses the one-line format written by OpsPublic.String;
+// surrounding white space is ignored and the comment may hold spaces.
+func ParseOpsPublic(line string) (OpsPublic, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 || f[0] != opsPrefix {
+		return OpsPublic{}, fmt.Errorf("ops public key: want %q <base64 key> [comment]", opsPrefix)
+	}
+	k, err := base64.StdEncoding.Strict().DecodeString(f[1])
+	if err != nil {
+		return OpsPublic{}, fmt.Errorf("ops public key: %w", err)
+	}
+	if len(k) != ed25519.PublicKeySize {
+		return OpsPublic{}, fmt.Errorf("ops public key: key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+	}
+	return OpsPublic{Key: ed25519.PublicKey(k), Comment: strings.Join(f[2:], " ")}, nil
+}
+
+// OpsTrust is the set of ops public keys a gateway pins, by key id.
+type OpsTrust map[KID]OpsPublic
+
+// NewOpsTrust returns an OpsTrust holding pubs.
+func NewOpsTrust(pubs ...OpsPublic) OpsTrust {
+	t := make(OpsTrust, len(pubs))
+	for _, p := range pubs {
+		t[p.KID()] = p
+	}
+	return t
+}
+
+// Sorted returns the keys of t ordered by key bytes.
+func (t OpsTrust) Sorted() []OpsPublic {
+	ps := make([]OpsPublic, 0, len(t))
+	for _, p := range t {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b OpsPublic) int { return bytes.Compare(a.Key, b.Key) })
+	return ps
+}
+
+// Marshal returns t in the file format LoadOpsPublic reads: one line per key,
+// ordered by key bytes.
+func (t OpsTrust) Marshal() []byte {
+	var b bytes.Buffer
+	for _, p := range t.Sorted() {
+		b.WriteString(p.String())
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// LoadOpsPublic reads files of ops public key lines (see OpsPublic.String)
+// into a trust set; blank lines and lines starting with '#' are ignored. It
+// fails if the files hold no key, so a gateway never pins an empty set.
+func LoadOpsPublic(paths ...string) (OpsTrust, error) {
+	t := make(OpsTrust)
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("load ops public keys: %w", err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		for n := 1; sc.Scan(); n++ {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			p, err := ParseOpsPublic(line)
+			if err != nil {
+				return nil, fmt.Errorf("load ops public keys: %s:%d: %w", path, n, err)
+			}
+			if old, ok := t[p.KID()]; ok && !old.Key.Equal(p.Key) {
+				return nil, fmt.Errorf("load ops public keys: %s:%d: key id %s already used by another key", path, n, p.KID())
+			}
+			t[p.KID()] = p
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("load ops public keys: %s: %w", path, err)
+		}
+	}
+	if len(t) == 0 {
+		return nil, fmt.Errorf("load ops public keys: no key in %s", strings.Join(paths, ", "))
+	}
+	return t, nil
+}
+
+// InitOps generates an Ed25519 ops signing key and writes dir/ops.key
+// (PKCS#8 PEM, mode 0600) and dir/ops.pub (mode 0644, with the key id as
+// comment), creating dir with mode 0700 if needed. It refuses to overwrite
+// existing files unless force is set.
+func InitOps(dir string, force bool) error {
+	keyPath := filepath.Join(dir, OpsKeyFile)
+	pubPath := filepath.Join(dir, OpsPubFile)
+	if !force {
+		for _, p := range []string{keyPath, pubPath} {
+			_, err := os.Lstat(p)
+			if err == nil {
+				return fmt.Errorf("init ops key: %s already exists (use force to overwrite)", p)
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("init ops key: %w", err)
+			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("init ops key: %w", err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("init ops key: %w", err)
+	}
+	defer clear(priv)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return fmt.Errorf("init ops key: %w", err)
+	}
+	defer clear(der)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	defer clear(keyPEM)
+	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+		return fmt.Errorf("init ops key: %w", err)
+	}
+	p := OpsPublic{Key: pub, Comment: "kid:" + kidOf(pub).String()}
+	if err := writeFileAtomic(pubPath, []byte(p.String()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("init ops key: %w", err)
+	}
+	return nil
+}
+
+// LoadOpsKey reads an ops private key file (PKCS#8 PEM), refusing one that
+// is accessible by group or others (keys.CheckPrivateFileMode).
+func LoadOpsKey(path string) (*OpsKey, error) {
+	if err := keys.CheckPrivateFileMode(path); err != nil {
+		return nil, fmt.Errorf("load ops key: %w", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load ops key: %w", err)
+	}
+	defer clear(b)
+	blk, rest := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("load ops key: %s: want one PEM \"PRIVATE KEY\" block", path)
+	}
+	defer clear(blk.Bytes)
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("load ops key: %s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("load ops key: %s: key is %T, want Ed25519", path, k)
+	}
+	return &OpsKey{Key: priv}, nil
+}
+
+// writeFileAtomic writes data to path with mode perm through a temporary file
+// in the same directory, fsync and rename, so a crash leaves either the old or
+// the new file. (crypto/keys has the same helper, unexported.)
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
