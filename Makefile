@@ -21,7 +21,7 @@ build-arm:
 # the seed corpora, and the ARM binaries' self test under qemu-user.
 test: build-arm
 	go test -race -count=1 ./...
-	scripts/fuzz.sh 5s
+	scripts/fuzz.sh 20000x
 	scripts/arm-smoke.sh
 	$(MAKE) test-deb
 

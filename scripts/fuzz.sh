@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every native Go fuzz target of the module for the given time each
-# (default 30s). `make test` runs it briefly; `make fuzz FUZZTIME=10m` longer.
+# Runs every native Go fuzz target of the module for the given -fuzztime each:
+# a duration (default 30s) or an input count such as 20000x. `make test` runs
+# a fixed count (a count has no deadline to overrun at the end of a run);
+# `make fuzz FUZZTIME=10m` runs longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime=${1:-30s}

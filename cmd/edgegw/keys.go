@@ -50,6 +50,6 @@ func newKeysCmd() *cobra.Command {
 	}
 	initCmd.Flags().StringVar(&id, "id", "", "gateway id (also its client certificate CN)")
 	recipientCmd.Flags().StringVar(&suite, "suite", "x25519", "HPKE suite: x25519 or mlkem768x25519 (post-quantum hybrid)")
-	c.AddCommand(initCmd, recipientCmd)
+	c.AddCommand(initCmd, recipientCmd, newKeysOpsCmd())
 	return c
 }

@@ -344,3 +344,28 @@ func TestRejectErrorUnwraps(t *testing.T) {
 		t.Errorf("err = %q", err)
 	}
 }
+
+func TestDefaultTargetAndKind(t *testing.T) {
+	key := newKey(t)
+	trust := NewOpsTrust(key.Public())
+	doc, err := Sign(key, 1, Target{}, time.Time{}, time.Time{}, cfgYAML("gw-007", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Verify(doc, trust, "gw-007", "", 0, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Target.Kind != KindGateway || d.Target.String() != "gateway gw-007" {
+		t.Errorf("default target = %+v, want the configuration's gateway", d.Target)
+	}
+	tdoc, _ := SignTrust(key, 1, ForGroup("north"), time.Time{}, time.Time{}, trust)
+	for _, tt := range []struct {
+		doc  []byte
+		want string
+	}{{doc, DocConfig}, {tdoc, DocTrust}, {[]byte("version: 1\n"), ""}, {nil, ""}} {
+		if got := Kind(tt.doc); got != tt.want {
+			t.Errorf("Kind(%.8x) = %q, want %q", tt.doc, got, tt.want)
+		}
+	}
+}

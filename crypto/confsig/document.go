@@ -91,7 +91,7 @@ func Sign(key *OpsKey, version uint64, target Target, notBefore, expires time.Ti
 	}
 	payload, err := encMode.Marshal(&wireConfig{
 		Context: ConfigContext, Version: version,
-		Target:    wireTarget{Kind: target.Kind, IDs: target.IDs, Group: target.Group},
+		Target:    wireTarget(target),
 		NotBefore: nb, Expires: exp, Config: canon,
 	})
 	if err != nil {
@@ -164,7 +164,7 @@ func (p Policy) Verify(doc []byte, trust OpsTrust) (*Document, error) {
 	if err := decodeCanonical(payload, &w); err != nil || w.Context != ConfigContext {
 		return nil, reject(ReasonMalformed, "payload is not an edgegw config v1 document")
 	}
-	d := &Document{Version: w.Version, Target: Target{Kind: w.Target.Kind, IDs: w.Target.IDs, Group: w.Target.Group},
+	d := &Document{Version: w.Version, Target: Target(w.Target),
 		Canonical: w.Config, Digest: sha256.Sum256(w.Config), KeyID: kid}
 	if d.NotBefore, d.Expires, err = p.common(d.Target, w.Version, w.NotBefore, w.Expires); err != nil {
 		return nil, err

@@ -4,16 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -160,39 +154,15 @@ func LoadOpsPublic(paths ...string) (OpsTrust, error) {
 // comment), creating dir with mode 0700 if needed. It refuses to overwrite
 // existing files unless force is set.
 func InitOps(dir string, force bool) error {
-	keyPath := filepath.Join(dir, OpsKeyFile)
-	pubPath := filepath.Join(dir, OpsPubFile)
-	if !force {
-		for _, p := range []string{keyPath, pubPath} {
-			_, err := os.Lstat(p)
-			if err == nil {
-				return fmt.Errorf("init ops key: %s already exists (use force to overwrite)", p)
-			}
-			if !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("init ops key: %w", err)
-			}
+	err := keys.WriteKeyPair(dir, OpsKeyFile, OpsPubFile, force, func() ([]byte, []byte, error) {
+		pub, keyPEM, err := keys.NewEd25519PEM()
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("init ops key: %w", err)
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		p := OpsPublic{Key: pub, Comment: "kid:" + kidOf(pub).String()}
+		return keyPEM, []byte(p.String() + "\n"), nil
+	})
 	if err != nil {
-		return fmt.Errorf("init ops key: %w", err)
-	}
-	defer clear(priv)
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return fmt.Errorf("init ops key: %w", err)
-	}
-	defer clear(der)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	defer clear(keyPEM)
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
-		return fmt.Errorf("init ops key: %w", err)
-	}
-	p := OpsPublic{Key: pub, Comment: "kid:" + kidOf(pub).String()}
-	if err := writeFileAtomic(pubPath, []byte(p.String()+"\n"), 0o644); err != nil {
 		return fmt.Errorf("init ops key: %w", err)
 	}
 	return nil
@@ -201,64 +171,9 @@ func InitOps(dir string, force bool) error {
 // LoadOpsKey reads an ops private key file (PKCS#8 PEM), refusing one that
 // is accessible by group or others (keys.CheckPrivateFileMode).
 func LoadOpsKey(path string) (*OpsKey, error) {
-	if err := keys.CheckPrivateFileMode(path); err != nil {
-		return nil, fmt.Errorf("load ops key: %w", err)
-	}
-	b, err := os.ReadFile(path)
+	priv, err := keys.LoadEd25519(path)
 	if err != nil {
 		return nil, fmt.Errorf("load ops key: %w", err)
-	}
-	defer clear(b)
-	blk, rest := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("load ops key: %s: want one PEM \"PRIVATE KEY\" block", path)
-	}
-	defer clear(blk.Bytes)
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("load ops key: %s: %w", path, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("load ops key: %s: key is %T, want Ed25519", path, k)
 	}
 	return &OpsKey{Key: priv}, nil
-}
-
-// writeFileAtomic writes data to path with mode perm through a temporary file
-// in the same directory, fsync and rename, so a crash leaves either the old or
-// the new file. (crypto/keys has the same helper, unexported.)
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

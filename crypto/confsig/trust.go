@@ -64,7 +64,7 @@ func SignTrust(key *OpsKey, version uint64, target Target, notBefore, expires ti
 		return nil, fmt.Errorf("sign trust: %w", err)
 	}
 	w := wireTrust{Context: TrustContext, Version: version,
-		Target:    wireTarget{Kind: target.Kind, IDs: target.IDs, Group: target.Group},
+		Target:    wireTarget(target),
 		NotBefore: nb, Expires: exp}
 	for _, p := range pins.Sorted() {
 		if len(p.Key) != ed25519.PublicKeySize {
@@ -103,7 +103,7 @@ func (p Policy) VerifyTrust(doc []byte, trust OpsTrust) (*TrustUpdate, error) {
 	if err := decodeCanonical(payload, &w); err != nil || w.Context != TrustContext {
 		return nil, reject(ReasonMalformed, "payload is not an edgegw ops trust v1 document")
 	}
-	u := &TrustUpdate{Version: w.Version, Target: Target{Kind: w.Target.Kind, IDs: w.Target.IDs, Group: w.Target.Group}, KeyID: kid}
+	u := &TrustUpdate{Version: w.Version, Target: Target(w.Target), KeyID: kid}
 	if len(w.Keys) == 0 || len(w.Keys) > MaxTrustKeys {
 		return nil, reject(ReasonMalformed, "%d keys, want 1 to %d", len(w.Keys), MaxTrustKeys)
 	}

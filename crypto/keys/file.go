@@ -1,6 +1,11 @@
 package keys
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -45,11 +50,11 @@ func ensureDir(dir string) error {
 	return nil
 }
 
-// writeKeyPair writes dir/keyName (mode 0600) and dir/pubName (mode 0644)
+// WriteKeyPair writes dir/keyName (mode 0600) and dir/pubName (mode 0644)
 // with what generate returns, creating dir with mode 0700 if needed. It
 // refuses to overwrite existing files unless force is set. The private key
 // bytes are cleared after writing.
-func writeKeyPair(dir, keyName, pubName string, force bool, generate func() (keyPEM, pubLine []byte, err error)) error {
+func WriteKeyPair(dir, keyName, pubName string, force bool, generate func() (keyPEM, pubLine []byte, err error)) error {
 	keyPath := filepath.Join(dir, keyName)
 	pubPath := filepath.Join(dir, pubName)
 	if !force {
@@ -121,4 +126,45 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// NewEd25519PEM generates an Ed25519 key pair and returns the public key and
+// the private key as a PEM "PRIVATE KEY" (PKCS#8) block; the caller clears
+// the PEM after writing it.
+func NewEd25519PEM() (ed25519.PublicKey, []byte, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(priv)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(der)
+	return pub, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadEd25519 reads an Ed25519 private key file (one PEM "PRIVATE KEY"
+// PKCS#8 block), refusing a file accessible by group or others.
+func LoadEd25519(path string) (ed25519.PrivateKey, error) {
+	b, err := readPrivateFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	blk, rest := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("%s: want one PEM \"PRIVATE KEY\" block", path)
+	}
+	defer clear(blk.Bytes)
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: key is %T, want Ed25519", path, k)
+	}
+	return priv, nil
 }

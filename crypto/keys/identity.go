@@ -1,13 +1,9 @@
 package keys
 
 import (
-	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,17 +114,11 @@ func InitIdentity(dir, id string, force bool) error {
 	if err := ValidateID(id); err != nil {
 		return fmt.Errorf("init identity: %w", err)
 	}
-	err := writeKeyPair(dir, IdentityKeyFile, IdentityPubFile, force, func() ([]byte, []byte, error) {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	err := WriteKeyPair(dir, IdentityKeyFile, IdentityPubFile, force, func() ([]byte, []byte, error) {
+		pub, keyPEM, err := NewEd25519PEM()
 		if err != nil {
 			return nil, nil, err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer clear(der)
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 		return keyPEM, []byte(PublicIdentity{ID: id, Key: pub}.String() + "\n"), nil
 	})
 	if err != nil {
@@ -142,23 +132,9 @@ func InitIdentity(dir, id string, force bool) error {
 // the private key.
 func LoadIdentity(dir string) (*Identity, error) {
 	keyPath := filepath.Join(dir, IdentityKeyFile)
-	b, err := readPrivateFile(keyPath)
+	priv, err := LoadEd25519(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("load identity: %w", err)
-	}
-	defer clear(b)
-	blk, rest := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("load identity: %s: want one PEM \"PRIVATE KEY\" block", keyPath)
-	}
-	defer clear(blk.Bytes)
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("load identity: %s: %w", keyPath, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("load identity: %s: key is %T, want Ed25519", keyPath, k)
 	}
 	pub, err := LoadPublicIdentity(filepath.Join(dir, IdentityPubFile))
 	if err != nil {

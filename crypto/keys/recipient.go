@@ -232,7 +232,7 @@ func GenerateRecipient(dir string, s Suite, force bool) error {
 	if !s.Encrypted() {
 		return fmt.Errorf("generate recipient key: suite %s does not encrypt", s)
 	}
-	err := writeKeyPair(dir, RecipientKeyFile, RecipientPubFile, force, func() ([]byte, []byte, error) {
+	err := WriteKeyPair(dir, RecipientKeyFile, RecipientPubFile, force, func() ([]byte, []byte, error) {
 		k, err := s.KEM().GenerateKey()
 		if err != nil {
 			return nil, nil, err

@@ -94,15 +94,14 @@ type Bus struct {
 	cfg  LineConfig
 	refs int // guarded by ports.mu
 
-	mu       sync.Mutex
-	h        *modbus.RTUClientHandler
-	client   modbus.Client
-	quietAt  time.Time // earliest start of the next request frame
-	dirty    bool      // an error may have left bytes in the input queue
-	closed   bool
-	sleep    func(time.Duration)
-	drainFn  func(path string) error
-	openFail error
+	mu      sync.Mutex
+	h       *modbus.RTUClientHandler
+	client  modbus.Client
+	quietAt time.Time // earliest start of the next request frame
+	dirty   bool      // an error may have left bytes in the input queue
+	closed  bool
+	sleep   func(time.Duration)
+	drainFn func(path string) error
 }
 
 var _ Client = (*Bus)(nil)
