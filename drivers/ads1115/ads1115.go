@@ -124,18 +124,7 @@ func (d *Dev) String() string { return d.name }
 func (d *Dev) Channels() []drivers.Channel {
 	out := make([]drivers.Channel, len(d.opts.Inputs))
 	for i, in := range d.opts.Inputs {
-		c := drivers.Channel{Name: in.Name, Unit: drivers.Volt, Min: -in.FS, Max: in.FS, StuckAfter: d.opts.StuckAfter}
-		if in.Cal != nil {
-			c.Unit = drivers.PPB
-			c.Min, c.Max = in.Cal.PPB(-in.FS), in.Cal.PPB(in.FS)
-			if c.Min > c.Max {
-				c.Min, c.Max = c.Max, c.Min
-			}
-		}
-		if in.Min != 0 || in.Max != 0 {
-			c.Min, c.Max = in.Min, in.Max
-		}
-		out[i] = c
+		out[i] = in.Cal.Channel(in.Name, -in.FS, in.FS, in.Min, in.Max, d.opts.StuckAfter)
 	}
 	return out
 }

@@ -106,21 +106,11 @@ func (d *Dev) String() string { return d.name }
 func (d *Dev) Channels() []drivers.Channel {
 	out := make([]drivers.Channel, len(d.opts.Inputs))
 	for i, in := range d.opts.Inputs {
-		c := drivers.Channel{Name: in.Name, Unit: drivers.Volt, Min: 0, Max: d.opts.VRef, StuckAfter: d.opts.StuckAfter}
+		lo := 0.0
 		if !in.Single {
-			c.Min = -d.opts.VRef
+			lo = -d.opts.VRef
 		}
-		if in.Cal != nil {
-			c.Unit = drivers.PPB
-			c.Min, c.Max = in.Cal.PPB(c.Min), in.Cal.PPB(c.Max)
-			if c.Min > c.Max {
-				c.Min, c.Max = c.Max, c.Min
-			}
-		}
-		if in.Min != 0 || in.Max != 0 {
-			c.Min, c.Max = in.Min, in.Max
-		}
-		out[i] = c
+		out[i] = in.Cal.Channel(in.Name, lo, d.opts.VRef, in.Min, in.Max, d.opts.StuckAfter)
 	}
 	return out
 }

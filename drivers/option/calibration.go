@@ -1,5 +1,7 @@
 package option
 
+import "github.com/edgegw/edgegw/drivers"
+
 // Calibration is the two-point linear calibration of an electrochemical gas
 // sensor's voltage to a concentration: ppb = (V − Zero) · SpanPPB / (Span − Zero).
 type Calibration struct {
@@ -20,4 +22,22 @@ func (o *Set) Calibration() *Calibration {
 		o.Fail("span", "calibration needs span ≠ zero and span_ppb ≠ 0")
 	}
 	return cal
+}
+
+// Channel declares an ADC input: volts within [lo, hi], or ppb within their
+// calibrated image when cal is set; min and max, when either is non-zero,
+// are the configured physical range instead.
+func (cal *Calibration) Channel(name string, lo, hi, min, max float64, stuckAfter int) drivers.Channel {
+	c := drivers.Channel{Name: name, Unit: drivers.Volt, Min: lo, Max: hi, StuckAfter: stuckAfter}
+	if cal != nil {
+		c.Unit = drivers.PPB
+		c.Min, c.Max = cal.PPB(lo), cal.PPB(hi)
+		if c.Min > c.Max {
+			c.Min, c.Max = c.Max, c.Min
+		}
+	}
+	if min != 0 || max != 0 {
+		c.Min, c.Max = min, max
+	}
+	return c
 }

@@ -1,8 +1,12 @@
 package sensirion
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"periph.io/x/conn/v3"
 )
 
 // ErrCRC reports that a word's CRC-8 did not match: the frame is damaged
@@ -58,4 +62,30 @@ func Words(b []byte) ([]uint16, error) {
 		out[i] = uint16(g[0])<<8 | uint16(g[1])
 	}
 	return out, nil
+}
+
+// Transact runs one command on a Sensirion chip: it writes the command and
+// its argument words, waits the command's execution time exec with sleep,
+// and reads n reply words, checking each word's CRC.
+func Transact(ctx context.Context, c conn.Conn, sleep func(context.Context, time.Duration) error, cmd uint16, args []uint16, exec time.Duration, n int) ([]uint16, error) {
+	if err := c.Tx(Command(cmd, args...), nil); err != nil {
+		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
+	}
+	if exec > 0 {
+		if err := sleep(ctx, exec); err != nil {
+			return nil, err
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	buf := make([]byte, 3*n)
+	if err := c.Tx(nil, buf); err != nil {
+		return nil, fmt.Errorf("command 0x%04x: read reply: %w", cmd, err)
+	}
+	ws, err := Words(buf)
+	if err != nil {
+		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
+	}
+	return ws, nil
 }

@@ -123,26 +123,7 @@ func (d *Dev) Channels() []drivers.Channel {
 
 // command writes cmd with args, waits exec and reads n reply words.
 func (d *Dev) command(ctx context.Context, cmd uint16, args []uint16, exec time.Duration, n int) ([]uint16, error) {
-	if err := d.dev.Tx(sensirion.Command(cmd, args...), nil); err != nil {
-		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
-	}
-	if exec > 0 {
-		if err := d.opts.Sleep(ctx, exec); err != nil {
-			return nil, err
-		}
-	}
-	if n == 0 {
-		return nil, nil
-	}
-	buf := make([]byte, 3*n)
-	if err := d.dev.Tx(nil, buf); err != nil {
-		return nil, fmt.Errorf("command 0x%04x: read reply: %w", cmd, err)
-	}
-	ws, err := sensirion.Words(buf)
-	if err != nil {
-		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
-	}
-	return ws, nil
+	return sensirion.Transact(ctx, &d.dev, d.opts.Sleep, cmd, args, exec, n)
 }
 
 // init resets the chip and starts measurement in float format.
