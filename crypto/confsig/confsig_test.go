@@ -369,3 +369,21 @@ func TestDefaultTargetAndKind(t *testing.T) {
 		}
 	}
 }
+
+func TestInspect(t *testing.T) {
+	key := newKey(t)
+	doc, err := Sign(key, 4, ForGateways("gw-001"), time.Time{}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), cfgYAML("gw-001", 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Inspect(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Kind != DocConfig || h.Version != 4 || h.ConfigGateway != "gw-001" || !h.Target.Includes("gw-001", "") || h.Expires.Year() != 2027 || !h.NotBefore.IsZero() {
+		t.Errorf("Inspect = %+v", h)
+	}
+	if _, err := Inspect([]byte("not a document")); err == nil {
+		t.Error("Inspect accepted garbage")
+	}
+}

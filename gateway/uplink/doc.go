@@ -19,6 +19,8 @@
 //
 // Subscribe is the backend side: a persistent-session subscriber that
 // survives broker and backend restarts without losing QoS 1 messages.
+// PublishRetained is the operations side: one connection that publishes
+// retained QoS 1 messages (signed configuration) and waits for the PUBACKs.
 //
 // Package uplinktest starts a real Mosquitto with TLS client authentication
 // and per-gateway ACLs for the integration tests.

@@ -28,6 +28,9 @@ type Options struct {
 	// Backend is the identity (certificate common name) that may read
 	// <prefix>/+/data/# and <prefix>/+/health; "backend".
 	Backend string
+	// Ops is the fleet operations identity that may write
+	// <prefix>/+/config/set and read <prefix>/+/config/status; "ops".
+	Ops string
 }
 
 // Broker is a running Mosquitto. Its files live in a test temp dir; it is
@@ -45,6 +48,8 @@ type Broker struct {
 	Prefix string
 	// Backend is the backend identity of the ACL.
 	Backend string
+	// Ops is the fleet operations identity of the ACL.
+	Ops string
 	// Dir holds the configuration, certificates, persistence and log.
 	Dir string
 
@@ -90,6 +95,9 @@ func Start(t testing.TB, opts Options) *Broker {
 	if opts.Backend == "" {
 		opts.Backend = "backend"
 	}
+	if opts.Ops == "" {
+		opts.Ops = "ops"
+	}
 	dir := t.TempDir()
 	ca, err := pki.NewCA("edgegw test ca", validity)
 	if err != nil {
@@ -118,6 +126,7 @@ func Start(t testing.TB, opts Options) *Broker {
 		CA:      ca,
 		Prefix:  opts.Prefix,
 		Backend: opts.Backend,
+		Ops:     opts.Ops,
 		Dir:     dir,
 		t:       t,
 		bin:     bin,
@@ -125,7 +134,7 @@ func Start(t testing.TB, opts Options) *Broker {
 		logFile: filepath.Join(dir, "mosquitto.log"),
 	}
 	acl := filepath.Join(dir, "acl")
-	if err := os.WriteFile(acl, []byte(ACL(opts.Prefix, opts.Backend)), 0o644); err != nil {
+	if err := os.WriteFile(acl, []byte(ACL(opts.Prefix, opts.Backend, opts.Ops)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	conf := Config(port, caFile, srvCert, srvKey, acl, filepath.Join(dir, "data")+"/", b.logFile)
@@ -146,9 +155,11 @@ func Start(t testing.TB, opts Options) *Broker {
 }
 
 // ACL returns the ACL file: every identity may read and write its own
-// <prefix>/<cn>/# subtree, and backend may read all data, health and audit
-// topics.
-func ACL(prefix, backend string) string {
+// <prefix>/<cn>/# subtree, backend may read all data, health and audit
+// topics, and ops may push configuration (write <prefix>/+/config/set) and
+// read every gateway's configuration status. Ops can neither read a
+// configuration back nor forge a status.
+func ACL(prefix, backend, ops string) string {
 	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/#
 pattern readwrite %[1]s/%%u/#
 
@@ -156,7 +167,11 @@ user %[2]s
 topic read %[1]s/+/data/#
 topic read %[1]s/+/health
 topic read %[1]s/+/audit
-`, prefix, backend)
+
+user %[3]s
+topic write %[1]s/+/config/set
+topic read %[1]s/+/config/status
+`, prefix, backend, ops)
 }
 
 // Config returns the mosquitto.conf Start writes. persistDir must end with

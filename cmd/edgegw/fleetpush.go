@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edgegw/edgegw/crypto/confsig"
+	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/gateway/uplink"
+)
+
+// The fleet operations commands that talk to the broker: newConfigPushCmd
+// and newConfigStatusCmd go under `edgegw config`.
+
+// brokerFlags are the connection flags of the ops MQTT commands.
+type brokerFlags struct {
+	broker, ca, cert, key string
+	prefix, clientID      string
+	timeout               time.Duration
+}
+
+func (f *brokerFlags) register(c *cobra.Command, timeout time.Duration, what string) {
+	fl := c.Flags()
+	fl.StringVar(&f.broker, "broker", "", "broker URL (mqtts://host:port, ssl:// or tls://)")
+	fl.StringVar(&f.ca, "ca", "", "PEM file of the CA that signed the broker's certificate")
+	fl.StringVar(&f.cert, "cert", "", "PEM client certificate of the ops identity")
+	fl.StringVar(&f.key, "key", "", "PEM client key (mode 0600)")
+	fl.StringVar(&f.prefix, "prefix", config.DefaultTopicPrefix, "topic prefix (the gateways' uplink.topic_prefix)")
+	fl.StringVar(&f.clientID, "client-id", "", "MQTT client id (default: random edgegw-ops-…)")
+	fl.DurationVar(&f.timeout, "timeout", timeout, what)
+}
+
+// check returns a usage error for missing or invalid flags.
+func (f *brokerFlags) check() error {
+	for _, r := range []struct{ name, v string }{{"--broker", f.broker}, {"--ca", f.ca}, {"--cert", f.cert}, {"--key", f.key}} {
+		if r.v == "" {
+			return usageError{fmt.Errorf("%s is required", r.name)}
+		}
+	}
+	if err := fleet.CheckPrefix(f.prefix); err != nil {
+		return usageError{fmt.Errorf("--prefix: %w", err)}
+	}
+	if f.timeout <= 0 {
+		return usageError{errors.New("--timeout must be positive")}
+	}
+	return nil
+}
+
+func (f *brokerFlags) client() uplink.ClientConfig {
+	return uplink.ClientConfig{Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key, ClientID: f.clientID}
+}
+
+// checkIDs returns a usage error for an invalid --gateway value.
+func checkIDs(ids []string) error {
+	for _, id := range ids {
+		if err := fleet.CheckGatewayID(id); err != nil {
+			return usageError{fmt.Errorf("--gateway: %w", err)}
+		}
+	}
+	return nil
+}
+
+// newConfigPushCmd is `edgegw config push`.
+func newConfigPushCmd() *cobra.Command {
+	var f brokerFlags
+	var gateways []string
+	c := &cobra.Command{
+		Use:   "push --broker URL --ca CA --cert CERT --key KEY [--prefix P] [--gateway ID...] [--timeout D] DOCUMENT",
+		Short: "Publish a signed configuration (or trust) document, retained, to the config/set topic of each target gateway",
+		Long: `Publish a signed document retained with QoS 1 to <prefix>/<id>/config/set of
+each gateway it targets, and wait for the broker's acknowledgements (at most
+--timeout). One line per gateway says whether the broker confirmed it; the
+exit code is 1 unless every publish is confirmed.
+
+Only the gateways verify signatures: check the document with
+` + "`edgegw config verify`" + ` first. push refuses a file that is not a signed
+document, a document that has expired, and recipients that would reject it:
+
+  - a gateway or list target goes to its gateways; --gateway narrows it to
+    some of them (a retry);
+  - a group target needs --gateway for each recipient: the broker cannot
+    expand fleet groups (each gateway decides its own membership);
+  - a configuration is accepted only by the gateway its gateway.id names, so
+    a configuration with a list or group target must be pushed with
+    --gateway <that id>: any other gateway would reject it, and the retained
+    document would replace the one it has not fetched yet.`,
+		Args: exactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			if err := checkIDs(gateways); err != nil {
+				return err
+			}
+			doc, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("push: %w", err)
+			}
+			info, err := confsig.Inspect(doc)
+			if err != nil {
+				return fmt.Errorf("push %s: %w", args[0], err)
+			}
+			now := time.Now()
+			if !info.Expires.IsZero() && !now.Before(info.Expires) {
+				return fmt.Errorf("push %s: the document expired at %s: every gateway would reject it", args[0], info.Expires.Format(time.RFC3339))
+			}
+			ids, err := recipients(info, gateways)
+			if err != nil {
+				return err
+			}
+			if !info.NotBefore.IsZero() && now.Before(info.NotBefore) {
+				fmt.Fprintf(c.ErrOrStderr(), "warning: %s is not valid before %s; a gateway receiving it earlier rejects it (not-yet-valid)\n",
+					args[0], info.NotBefore.Format(time.RFC3339))
+			}
+			msgs := make([]uplink.Message, len(ids))
+			for i, id := range ids {
+				msgs[i] = uplink.Message{Topic: fleet.ConfigSetTopic(f.prefix, id), Payload: doc}
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
+			defer cancel()
+			errs, err := uplink.PublishRetained(ctx, f.client(), msgs)
+			if err != nil {
+				return fmt.Errorf("push: %w", err)
+			}
+			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+			failed := 0
+			for i, id := range ids {
+				if errs[i] != nil {
+					failed++
+					fmt.Fprintf(w, "%s\tFAILED\t%v\n", id, errs[i])
+					continue
+				}
+				fmt.Fprintf(w, "%s\tpublished\t%s v%d, %d bytes, retained on %s\n", id, info.Kind, info.Version, len(doc), msgs[i].Topic)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if failed > 0 {
+				return fmt.Errorf("push: %d of %d publishes not confirmed by the broker", failed, len(ids))
+			}
+			return nil
+		},
+	}
+	f.register(c, 30*time.Second, "how long to wait for the connection and every acknowledgement")
+	c.Flags().StringArrayVar(&gateways, "gateway", nil, "recipient gateway id; repeatable (required for a group target)")
+	return c
+}
+
+// recipients returns the gateways to push document d to: its own, or the
+// named ones when they fit its target.
+func recipients(d *confsig.Header, gateways []string) ([]string, error) {
+	ids := slices.Clone(gateways)
+	switch {
+	case d.Target.Kind == confsig.KindGroup && len(ids) == 0:
+		return nil, usageError{fmt.Errorf("the document targets %s: the broker cannot expand fleet groups (each gateway knows its own group), so name the recipients with --gateway ID, repeated", d.Target)}
+	case d.Target.Kind == confsig.KindGroup:
+	case len(ids) == 0:
+		ids = slices.Clone(d.Target.IDs)
+	default:
+		for _, id := range ids {
+			if !slices.Contains(d.Target.IDs, id) {
+				return nil, usageError{fmt.Errorf("--gateway %s: not in the document's target (%s); the gateway would reject it", id, d.Target)}
+			}
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if d.Kind == confsig.DocConfig {
+		for _, id := range ids {
+			if id != d.ConfigGateway {
+				return nil, usageError{fmt.Errorf("the configuration is for gateway %s (its gateway.id), which alone can accept it: %s would reject it (not-for-this-gateway) and the retained document would replace the one pending for it; push with --gateway %s",
+					d.ConfigGateway, id, d.ConfigGateway)}
+			}
+		}
+	}
+	return ids, nil
+}
+
+// newConfigStatusCmd is `edgegw config status`.
+func newConfigStatusCmd() *cobra.Command {
+	var f brokerFlags
+	var gateways []string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "status --broker URL --ca CA --cert CERT --key KEY [--prefix P] [--gateway ID...] [--timeout D] [--json]",
+		Short: "Show the configuration status the gateways report: running version, state, reason, age",
+		Long: `Subscribe to <prefix>/+/config/status (or to the named gateways' topics)
+and collect the retained status each gateway publishes, until --timeout passes
+or every named gateway answered; then print a table (or JSON with --json).
+
+The exit code is 1 when the subscription could not be made, or when a named
+gateway sent no status; a gateway reporting rejected or rolled-back is a
+result, not a failure.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
+			if err := checkIDs(gateways); err != nil {
+				return err
+			}
+			slices.Sort(gateways)
+			gateways = slices.Compact(gateways)
+			rows, err := collectStatus(c.Context(), &f, gateways, c.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rows); err != nil {
+					return err
+				}
+			} else if err := printConfigStatus(c.OutOrStdout(), rows, time.Now()); err != nil {
+				return err
+			}
+			var missing []string
+			for _, r := range rows {
+				if r.Status == nil && r.Error == "" {
+					missing = append(missing, r.Gateway)
+				}
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("status: no status from %s within %v", strings.Join(missing, ", "), f.timeout)
+			}
+			return nil
+		},
+	}
+	f.register(c, 3*time.Second, "how long to collect statuses (less when every --gateway answered)")
+	c.Flags().StringArrayVar(&gateways, "gateway", nil, "show only this gateway; repeatable")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return c
+}
+
+// statusRow is one gateway of `config status`: its status, or why it has
+// none.
+type statusRow struct {
+	Gateway string        `json:"gateway"`
+	Status  *fleet.Status `json:"status,omitempty"`
+	// Error is set when the gateway's status message is invalid; a gateway
+	// with neither Status nor Error sent nothing.
+	Error string `json:"error,omitempty"`
+}
+
+// collectStatus subscribes to the status topics and returns one row per
+// gateway heard from, and per requested gateway, sorted by gateway id.
+func collectStatus(parent context.Context, f *brokerFlags, gateways []string, stderr io.Writer) ([]statusRow, error) {
+	topics := []string{fleet.StatusFilter(f.prefix)}
+	if len(gateways) > 0 {
+		topics = topics[:0]
+		for _, id := range gateways {
+			topics = append(topics, fleet.StatusTopic(f.prefix, id))
+		}
+	}
+	clientID := f.clientID
+	if clientID == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		clientID = "edgegw-ops-status-" + hex.EncodeToString(b[:])
+	}
+	ctx, cancel := context.WithTimeout(parent, f.timeout)
+	defer cancel()
+
+	var mu sync.Mutex
+	rows := map[string]*statusRow{}
+	for _, id := range gateways {
+		rows[id] = &statusRow{Gateway: id}
+	}
+	answered := func() bool {
+		for _, id := range gateways {
+			if r := rows[id]; r.Status == nil && r.Error == "" {
+				return false
+			}
+		}
+		return len(gateways) > 0
+	}
+	subscribed := make(chan struct{})
+	var once sync.Once
+	handle := func(topic string, payload []byte) {
+		// A message proves the subscription; it may precede OnSubscribe.
+		once.Do(func() { close(subscribed) })
+		id, ok := fleet.GatewayOfStatusTopic(f.prefix, topic)
+		if !ok || len(payload) == 0 { // an empty retained message clears a status
+			return
+		}
+		r := &statusRow{Gateway: id}
+		s, err := fleet.ParseStatus(payload)
+		switch {
+		case err != nil:
+			r.Error = err.Error()
+		case s.Gateway != id:
+			r.Error = fmt.Sprintf("status on %s claims gateway %q", topic, s.Gateway)
+		default:
+			r.Status = &s
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		rows[id] = r
+		if answered() {
+			cancel()
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
+			Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key,
+			ClientID: clientID, Topics: topics, CleanSession: true,
+			BackoffMax:  time.Second,
+			OnSubscribe: func() { once.Do(func() { close(subscribed) }) },
+			// Refused subscriptions and lost connections are warnings.
+			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		}, handle)
+	}()
+	if err := <-done; err != nil {
+		return nil, fmt.Errorf("status: %w", err)
+	}
+	select {
+	case <-subscribed:
+	default:
+		if err := parent.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("status: not subscribed to %s within %v: broker unreachable, or it refused the certificate", f.broker, f.timeout)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]statusRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Gateway < out[j].Gateway })
+	return out, nil
+}
+
+// printConfigStatus prints rows as a table, ages relative to now.
+func printConfigStatus(out io.Writer, rows []statusRow, now time.Time) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "GATEWAY\tVERSION\tSTATE\tREASON\tAGE")
+	for _, r := range rows {
+		switch {
+		case r.Status != nil:
+			s := r.Status
+			reason := "-"
+			if s.Reason != "" {
+				reason = oneLine(s.Reason, 72)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.Gateway, s.Version, s.State, reason, agoText(max(0, now.Sub(s.Time)).Truncate(time.Second)))
+		case r.Error != "":
+			fmt.Fprintf(w, "%s\t-\tinvalid\t%s\t-\n", r.Gateway, oneLine(r.Error, 72))
+		default:
+			fmt.Fprintf(w, "%s\t-\tno status\t-\t-\n", r.Gateway)
+		}
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(w, "(no gateway has published a configuration status)\t\t\t\t")
+	}
+	return w.Flush()
+}
+
+// oneLine replaces control characters, so that text a gateway sent keeps
+// the table intact and cannot drive the terminal, and shortens it to n runes.
+func oneLine(s string, n int) string {
+	r := []rune(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s))
+	if len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return string(r)
+}
