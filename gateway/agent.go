@@ -31,6 +31,11 @@ type Deps struct {
 	Version     string           // reported in health
 	DrainOnStop time.Duration    // on stop, keep publishing up to this long until the buffer is empty
 	LogLevel    *slog.LevelVar   // the logger's level, if a technician may change it
+	// OnConfig receives signed configuration documents pushed by fleet
+	// operations, and ConfigStatus gives the status to publish back (see
+	// uplink.Deps); both nil when the gateway is not under fleet control.
+	OnConfig     func(doc []byte)
+	ConfigStatus func() []byte
 }
 
 // Agent is a configured, running gateway.
@@ -109,10 +114,12 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		BackoffMax:     cfg.Uplink.BackoffMax,
 		HealthInterval: cfg.Uplink.HealthInterval,
 	}, a.store, uplink.Deps{
-		Marshal: func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) },
-		Health:  func() any { return a.Health() },
-		Logger:  deps.Logger,
-		Now:     deps.Now,
+		Marshal:      func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) },
+		Health:       func() any { return a.Health() },
+		Logger:       deps.Logger,
+		Now:          deps.Now,
+		OnConfig:     deps.OnConfig,
+		ConfigStatus: deps.ConfigStatus,
 	})
 	if err != nil {
 		a.halt()
@@ -303,6 +310,10 @@ func (a *Agent) drain(d time.Duration) {
 		}
 	}
 }
+
+// ConfigStatusChanged publishes Deps.ConfigStatus now, or at the next
+// connection.
+func (a *Agent) ConfigStatusChanged() { a.up.ConfigStatusChanged() }
 
 // Auditor returns the agent's audit trail.
 func (a *Agent) Auditor() control.Auditor { return a.audit }

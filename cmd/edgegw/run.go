@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway/fleet"
 )
 
 func newRunCmd() *cobra.Command {
@@ -17,6 +18,16 @@ func newRunCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run --config FILE",
 		Short: "Run the agent until SIGTERM or SIGINT",
+		Long: `Run the agent until SIGTERM or SIGINT: poll the devices, seal and sign
+their readings, buffer them and forward them to the broker.
+
+With fleet.trust set, the agent applies configurations signed by fleet
+operations and pushed on <prefix>/<id>/config/set: it verifies them, replaces
+the configuration file atomically (keeping FILE.lkg, the last known good),
+restarts its drivers and uplink without touching the buffer, and rolls back by
+itself when the new configuration does not reach the broker and poll every
+device within fleet.probation. Its state is published on
+<prefix>/<id>/config/status.`,
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
@@ -28,11 +39,8 @@ func newRunCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			a, err := gateway.New(cfg, gateway.Deps{Logger: log, LogLevel: level, Version: version, DrainOnStop: drain})
-			if err != nil {
-				return err
-			}
-			return a.Run(c.Context())
+			r := &fleet.Runner{Path: path, Deps: gateway.Deps{Logger: log, LogLevel: level, Version: version, DrainOnStop: drain}}
+			return r.Run(c.Context())
 		},
 	}
 	c.Flags().StringVarP(&path, "config", "c", "/etc/edgegw/edgegw.yaml", "configuration file")

@@ -70,10 +70,10 @@ func WriteKeyPair(dir, keyName, pubName string, force bool, generate func() (key
 		return err
 	}
 	defer clear(keyPEM)
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := WriteFileAtomic(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(pubPath, pubLine, 0o644)
+	return WriteFileAtomic(pubPath, pubLine, 0o644)
 }
 
 // refuseExisting returns an error naming the first of paths that exists.
@@ -90,10 +90,10 @@ func refuseExisting(paths ...string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path with mode perm through a temporary file
+// WriteFileAtomic writes data to path with mode perm through a temporary file
 // in the same directory, fsync and rename, so a crash leaves either the old or
 // the new file.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

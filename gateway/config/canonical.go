@@ -19,6 +19,7 @@ type canonConfig struct {
 	Buffer     canonBuffer   `yaml:"buffer"`
 	Control    canonControl  `yaml:"control"`
 	Devices    []canonDevice `yaml:"devices"`
+	Fleet      canonFleet    `yaml:"fleet"`
 	Gateway    canonGateway  `yaml:"gateway"`
 	Log        canonLog      `yaml:"log"`
 	Quality    canonQuality  `yaml:"quality"`
@@ -51,6 +52,12 @@ type canonGateway struct {
 	ID    string `yaml:"id"`
 	Keys  string `yaml:"keys"`
 	State string `yaml:"state"`
+}
+
+type canonFleet struct {
+	Group     string `yaml:"group"`
+	Probation string `yaml:"probation"`
+	Trust     string `yaml:"trust"`
 }
 
 type canonControl struct {
@@ -172,6 +179,7 @@ func (c *Config) Canonical() ([]byte, error) {
 		Gateway: canonGateway{ID: c.Gateway.ID, Keys: c.Gateway.Keys, State: c.Gateway.State},
 		Log:     canonLog{Level: c.Log.Level},
 		Quality: canonQuality{HumidRH: c.Quality.HumidRH},
+		Fleet:   canonFleet{Group: c.Fleet.Group, Probation: c.Fleet.Probation.String(), Trust: c.Fleet.Trust},
 		Control: canonControl{AdminGroup: c.Control.AdminGroup, Socket: c.Control.Socket,
 			TechnicianGroup: c.Control.TechnicianGroup, ViewerGroup: c.Control.ViewerGroup},
 		Recipients: canonStrings(c.Recipients),

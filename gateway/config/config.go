@@ -31,6 +31,7 @@ const (
 	DefaultLogLevel       = "info"
 	DefaultHumidRH        = 85
 	DefaultControlSocket  = "/run/edgegw/control.sock"
+	DefaultProbation      = 2 * time.Minute
 	DefaultViewerGroup    = "edgegw"
 	DefaultTechGroup      = "edgegw-tech"
 	DefaultAdminGroup     = "edgegw-admin"
@@ -64,6 +65,8 @@ type Config struct {
 	Quality Quality
 	// Control configures the local control socket.
 	Control Control
+	// Fleet configures signed configuration pushed by fleet operations.
+	Fleet Fleet
 	// Devices are the devices to poll, in file order. Never nil.
 	Devices []Device
 	// File is the name the configuration was parsed from; it is used in
@@ -128,6 +131,21 @@ type Buffer struct {
 	MaxBytes int64
 	// MaxAge drops batches older than this, ≥ 1m.
 	MaxAge time.Duration
+}
+
+// Fleet is the `fleet` section: which operations keys may change this
+// gateway's configuration remotely, and how long a new configuration has to
+// prove itself before it is committed.
+type Fleet struct {
+	// Trust is the file of pinned ops public keys (edgegw keys ops); empty
+	// disables remote configuration: pushed documents are rejected.
+	Trust string
+	// Group is the fleet group this gateway belongs to, for documents that
+	// target a group; empty for none.
+	Group string
+	// Probation is how long a new configuration has to reach the broker
+	// and poll every device before it is rolled back, 10s..1h.
+	Probation time.Duration
 }
 
 // Control is the `control` section: the local Unix socket of the CLI and

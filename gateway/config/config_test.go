@@ -366,6 +366,7 @@ func TestParseDefaults(t *testing.T) {
 		Buffer:     Buffer{MaxBytes: 256 << 20, MaxAge: 720 * time.Hour},
 		Log:        Log{Level: "info"},
 		Quality:    Quality{HumidRH: 85},
+		Fleet:      Fleet{Probation: 2 * time.Minute},
 		Control:    Control{Socket: "/run/edgegw/control.sock", ViewerGroup: "edgegw", TechnicianGroup: "edgegw-tech", AdminGroup: "edgegw-admin"},
 		Devices:    []Device{{Name: "aq-1", Driver: "sim", Interval: 5 * time.Second, Class: "telemetry", Line: 11}},
 		File:       "t.yaml",

@@ -240,13 +240,14 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		Buffer:     Buffer{MaxBytes: DefaultMaxBytes, MaxAge: DefaultMaxAge},
 		Log:        Log{Level: DefaultLogLevel},
 		Quality:    Quality{HumidRH: DefaultHumidRH},
+		Fleet:      Fleet{Probation: DefaultProbation},
 		Control:    Control{Socket: DefaultControlSocket, ViewerGroup: DefaultViewerGroup, TechnicianGroup: DefaultTechGroup, AdminGroup: DefaultAdminGroup},
 		Devices:    []Device{},
 		lines:      d.lines,
 		raw:        d.raw,
 	}
 	d.lines[""] = root.Line
-	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "quality", "control", "devices"}
+	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "quality", "control", "fleet", "devices"}
 	d.fields(root, "", top, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "version":
@@ -290,6 +291,17 @@ func (d *decoder) config(root *yaml.Node) *Config {
 				dst := map[string]*string{"socket": &c.Control.Socket, "viewer_group": &c.Control.ViewerGroup,
 					"technician_group": &c.Control.TechnicianGroup, "admin_group": &c.Control.AdminGroup}[key]
 				d.str(v, p, dst)
+			})
+		case "fleet":
+			d.fields(v, p, []string{"trust", "group", "probation"}, func(key string, v *yaml.Node, p string) {
+				switch key {
+				case "trust":
+					d.str(v, p, &c.Fleet.Trust)
+				case "group":
+					d.str(v, p, &c.Fleet.Group)
+				case "probation":
+					d.duration(v, p, &c.Fleet.Probation)
+				}
 			})
 		case "devices":
 			c.Devices = d.devices(v, p)

@@ -159,6 +159,7 @@ func (c *Config) check(known func(string) bool, skip map[string]bool) []error {
 
 	k.intRange("batch.max_readings", c.Batch.MaxReadings, 1, 10000)
 	k.intRange("quality.humid_rh", c.Quality.HumidRH, 1, 100)
+	k.durRange("fleet.probation", c.Fleet.Probation, 10*time.Second, time.Hour)
 	if c.Control.Socket != "off" && !strings.HasPrefix(c.Control.Socket, "/") {
 		k.fail("control.socket", c.Control.Socket, `must be an absolute path or "off"`)
 	}

@@ -117,6 +117,14 @@ type Deps struct {
 	Rand func(n int64) int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// OnConfig, when set, receives each message on <prefix>/<id>/config/set
+	// (signed configuration documents from fleet operations; the retained
+	// one arrives at every connection). It must not block.
+	OnConfig func(payload []byte)
+	// ConfigStatus, when set, returns the document published retained on
+	// <prefix>/<id>/config/status at every connection and on
+	// ConfigStatusChanged; nil publishes nothing.
+	ConfigStatus func() []byte
 }
 
 // State is a snapshot of the publisher's connection and counters.
@@ -140,6 +148,9 @@ type Publisher struct {
 	log         *slog.Logger
 	dataPrefix  string
 	auditTopic  string
+	configSet   string
+	configStat  string
+	cur         paho.Client // the connected client, nil between connections; guarded by mu
 	healthTopic string
 	notify      chan struct{}
 	running     atomic.Bool
@@ -224,6 +235,8 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 		log:         deps.Logger,
 		dataPrefix:  base + "data/",
 		auditTopic:  base + "audit",
+		configSet:   base + "config/set",
+		configStat:  base + "config/status",
 		healthTopic: base + "health",
 		notify:      make(chan struct{}, 1),
 	}, nil
@@ -420,6 +433,8 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 		}
 	}()
 	p.publishHealth(c)
+	p.fleet(c)
+	defer p.setClient(nil)
 
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
@@ -584,6 +599,36 @@ func (p *Publisher) stop(c paho.Client, inflight []flight) {
 
 // publishHealth publishes the retained online health document without
 // waiting for its acknowledgement.
+// fleet subscribes to config/set and publishes the config status on a new
+// connection c, and makes c the one ConfigStatusChanged publishes on.
+func (p *Publisher) fleet(c paho.Client) {
+	if p.deps.OnConfig != nil {
+		c.Subscribe(p.configSet, 1, func(_ paho.Client, m paho.Message) { p.deps.OnConfig(m.Payload()) })
+	}
+	p.setClient(c)
+	p.ConfigStatusChanged()
+}
+
+func (p *Publisher) setClient(c paho.Client) {
+	p.mu.Lock()
+	p.cur = c
+	p.mu.Unlock()
+}
+
+// ConfigStatusChanged publishes Deps.ConfigStatus retained now, when
+// connected; otherwise it goes out at the next connection.
+func (p *Publisher) ConfigStatusChanged() {
+	if p.deps.ConfigStatus == nil {
+		return
+	}
+	p.mu.Lock()
+	c := p.cur
+	p.mu.Unlock()
+	if doc := p.deps.ConfigStatus(); c != nil && doc != nil {
+		c.Publish(p.configStat, 1, true, doc)
+	}
+}
+
 func (p *Publisher) publishHealth(c paho.Client) {
 	c.Publish(p.healthTopic, 1, true, p.healthDoc())
 }
