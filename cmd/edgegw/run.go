@@ -28,7 +28,7 @@ restarts its drivers and uplink without touching the buffer, and rolls back by
 itself when the new configuration does not reach the broker and poll every
 device within fleet.probation. Its state is published on
 <prefix>/<id>/config/status.`,
-		Args:  noArgs,
+		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)
 			if err != nil {

@@ -27,7 +27,7 @@ const StateFile = "fleet.json"
 // middle of an apply, so the gateway resumes probation or rolls back.
 type state struct {
 	Status
-	Failed   uint64    `json:"failed,omitempty"`   // the last version rolled back: not applied again
+	Failed   uint64    `json:"failed,omitempty"`  // the last version rolled back: not applied again
 	Deadline time.Time `json:"deadline,omitzero"` // end of probation
 }
 
@@ -344,4 +344,3 @@ func (r *Runner) load(cfg *config.Config) {
 		*st = state{Status: Status{Gateway: cfg.Gateway.ID, Version: cfg.Version, Hash: hash, State: StateCommitted, Time: r.Deps.Now().UTC()}}
 	})
 }
-
