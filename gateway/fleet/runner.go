@@ -323,6 +323,9 @@ func digest(canon []byte) string {
 // the middle of an apply resumes probation of what is on disk.
 func (r *Runner) load(cfg *config.Config) {
 	r.statePath = filepath.Join(cfg.Gateway.State, StateFile)
+	if err := os.MkdirAll(cfg.Gateway.State, 0o700); err != nil {
+		r.log.Error("state directory not created", "err", err)
+	}
 	if _, err := os.Stat(r.Path + ".lkg"); errors.Is(err, os.ErrNotExist) {
 		if err := copyFile(r.Path, r.Path+".lkg"); err != nil {
 			r.log.Error("last-known-good configuration not written", "err", err)
