@@ -124,6 +124,13 @@ func (b *box) current() fleet.Status {
 	return b.status
 }
 
+// otherOpsKey writes an ops key the gateway does not trust.
+func (b *box) otherOpsKey(t *testing.T) string {
+	dir := filepath.Join(b.dir, "other-ops")
+	must(t, confsig.InitOps(dir, false))
+	return filepath.Join(dir, "ops.key")
+}
+
 // push signs config version v and publishes it retained on config/set.
 func (b *box) push(t *testing.T, v uint64, yaml []byte) {
 	t.Helper()
@@ -170,18 +177,62 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 		t.Fatalf("configuration file at version %d, want 2", v)
 	}
 
-	// A replay of an older version is rejected; v2 keeps running.
-	b.push(t, 1, b.configYAML(1, "200ms", b.br.URL))
-	eventually(t, "v1 rejected", func() bool { s := b.current(); return s.State == fleet.StateRejected })
-	if s := b.current(); s.Version != 2 || !strings.Contains(s.Reason, "not-newer") {
-		t.Errorf("status after the replay: %+v", s)
+	// Documents a gateway must refuse: each is rejected with its reason,
+	// and v2 keeps running.
+	other, err := confsig.LoadOpsKey(b.otherOpsKey(t))
+	must(t, err)
+	untrusted, err := confsig.Sign(other, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(5, "300ms", b.br.URL))
+	must(t, err)
+	good, err := confsig.Sign(b.ops, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(5, "300ms", b.br.URL))
+	must(t, err)
+	badSig := append([]byte(nil), good...)
+	badSig[len(badSig)-1] ^= 0x01
+	forOther, err := confsig.Sign(b.ops, 5, confsig.ForGateway("gw-002"), time.Time{}, time.Time{},
+		[]byte(strings.Replace(string(b.configYAML(5, "300ms", b.br.URL)), "id: gw-001", "id: gw-002", 1)))
+	must(t, err)
+	unknownDriver, err := confsig.Sign(b.ops, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{},
+		[]byte(strings.Replace(string(b.configYAML(5, "300ms", b.br.URL)), "driver: sim", "driver: toaster", 1)))
+	must(t, err)
+	replay, err := confsig.Sign(b.ops, 1, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(1, "200ms", b.br.URL))
+	must(t, err)
+	for _, tt := range []struct {
+		name   string
+		doc    []byte
+		reason string
+	}{
+		{"replay of an older version", replay, "not-newer"},
+		{"bad signature", badSig, "bad-signature"},
+		{"untrusted ops key", untrusted, "untrusted-key"},
+		{"config for another gateway", forOther, "not-for-this-gateway"},
+		{"invalid config", unknownDriver, `devices[0].driver: "toaster" is not a known driver`},
+	} {
+		b.publish(t, tt.doc)
+		eventually(t, tt.name+" rejected", func() bool { s := b.current(); return s.State == fleet.StateRejected && strings.Contains(s.Reason, tt.reason) })
+		if s := b.current(); s.Version != 2 || b.running(t) != 2 {
+			t.Errorf("%s: status %+v, running version %d; want 2 running", tt.name, s, b.running(t))
+		}
 	}
 
-	// v3 points at a port where no broker listens: probation fails (its
+	// v4 polls a device that always fails: the policy is to roll back (a
+	// configuration must poll every device during probation).
+	failing := strings.Replace(string(b.configYAML(4, "300ms", b.br.URL)), "class: telemetry}", "class: telemetry, options: {fail_every: 1}}", 1)
+	b.push(t, 4, []byte(failing))
+	waitFor(t, 40*time.Second, "v4 rolled back", func() bool {
+		s := b.current()
+		return s.State == fleet.StateRolledBack && strings.Contains(s.Reason, "device aq-1 not polled")
+	})
+	if v := b.running(t); v != 2 {
+		t.Errorf("configuration file at version %d after the failing device, want 2", v)
+	}
+
+	// v5 points at a port where no broker listens: probation fails (its
 	// agent cannot even say it is on probation), and the rollback is
 	// reported over the old uplink.
-	b.push(t, 3, b.configYAML(3, "300ms", "ssl://127.0.0.1:1"))
-	waitFor(t, 40*time.Second, "v3 rolled back", func() bool { s := b.current(); return s.State == fleet.StateRolledBack })
+	b.push(t, 5, b.configYAML(5, "300ms", "ssl://127.0.0.1:1"))
+	waitFor(t, 40*time.Second, "v5 rolled back", func() bool {
+		s := b.current()
+		return s.State == fleet.StateRolledBack && strings.Contains(s.Reason, "broker not reached")
+	})
 	if s := b.current(); s.Version != 2 || !strings.Contains(s.Reason, "broker not reached") {
 		t.Errorf("status after rollback: %+v", s)
 	}
