@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -207,7 +208,10 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 		{"invalid config", unknownDriver, `devices[0].driver: "toaster" is not a known driver`},
 	} {
 		b.publish(t, tt.doc)
-		eventually(t, tt.name+" rejected", func() bool { s := b.current(); return s.State == fleet.StateRejected && strings.Contains(s.Reason, tt.reason) })
+		eventually(t, tt.name+" rejected", func() bool {
+			s := b.current()
+			return s.State == fleet.StateRejected && strings.Contains(s.Reason, tt.reason)
+		})
 		if s := b.current(); s.Version != 2 || b.running(t) != 2 {
 			t.Errorf("%s: status %+v, running version %d; want 2 running", tt.name, s, b.running(t))
 		}
@@ -277,4 +281,58 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIntegrationFleetKill9 kills a real `edgegw run` with SIGKILL while a
+// pushed configuration is on probation: the restarted agent comes back to a
+// consistent state by itself (it resumes probation and rolls back the
+// configuration that cannot reach the broker), and reports it.
+func TestIntegrationFleetKill9(t *testing.T) {
+	b := newBox(t)
+	b.watch(t)
+	bin := filepath.Join(t.TempDir(), "edgegw")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/edgegw").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
+	must(t, err)
+	defer logf.Close()
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := os.ReadFile(logf.Name())
+			t.Logf("agent log:\n%s", out)
+		}
+	})
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "run", "--config", b.path, "--drain", "1s")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		must(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	stateOf := func() string {
+		data, _ := os.ReadFile(filepath.Join(b.dir, "state", fleet.StateFile))
+		var st fleet.Status
+		json.Unmarshal(data, &st)
+		return st.State
+	}
+
+	cmd := start()
+	eventually(t, "status committed v1", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
+	b.push(t, 2, b.configYAML(2, "300ms", "ssl://127.0.0.1:1"))
+	eventually(t, "v2 on probation on disk", func() bool { return stateOf() == fleet.StateProbation })
+	must(t, cmd.Process.Kill())
+	cmd.Wait()
+	if v := b.running(t); v != 2 {
+		t.Fatalf("configuration on disk at version %d after the kill, want the applied 2", v)
+	}
+	cmd = start()
+	waitFor(t, 40*time.Second, "v2 rolled back after the restart", func() bool {
+		s := b.current()
+		return s.State == fleet.StateRolledBack && s.Version == 1
+	})
+	if v := b.running(t); v != 1 {
+		t.Errorf("configuration file at version %d, want 1 restored", v)
+	}
+
 }
