@@ -28,6 +28,7 @@ const StateFile = "fleet.json"
 type state struct {
 	Status
 	Failed   uint64    `json:"failed,omitempty"`  // the last version rolled back: not applied again
+	Trust    uint64    `json:"trust,omitempty"`   // version of the pinned ops key set, from rotation documents
 	Deadline time.Time `json:"deadline,omitzero"` // end of probation
 }
 
@@ -180,6 +181,9 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	if err == nil && h.Kind == confsig.DocConfig && (h.Version == cfg.Version || h.Version <= r.state().Failed) {
 		return false // the retained document of the running or a rolled-back version
 	}
+	if err == nil && h.Kind == confsig.DocTrust && h.Version <= r.state().Trust {
+		return false // a rotation already applied
+	}
 	reject := func(reason string) bool {
 		r.set(cfg, a, StateRejected, reason, "config.reject")
 		return false
@@ -187,15 +191,16 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	if err != nil {
 		return reject(err.Error())
 	}
-	if h.Kind != confsig.DocConfig {
-		return reject("ops key rotation documents are not applied by this version")
-	}
 	if cfg.Fleet.Trust == "" {
 		return reject("fleet.trust is not set: remote configuration is off on this gateway")
 	}
 	trust, err := confsig.LoadOpsPublic(cfg.Fleet.Trust)
 	if err != nil {
 		return reject(err.Error())
+	}
+	if h.Kind == confsig.DocTrust {
+		r.rotate(cfg, a, doc, trust)
+		return false
 	}
 	d, err := confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: cfg.Version, Now: r.Deps.Now(), KnownDriver: knownDriver}.Verify(doc, trust)
 	if err != nil {
@@ -214,6 +219,24 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	r.audit(a, "config.apply", d.Version, fmt.Sprintf("ok: on probation, signed by %s", d.KeyID))
 	r.log.Info("configuration applied on probation", "err", fmt.Errorf("version %d", d.Version))
 	return true
+}
+
+// rotate applies a signed ops key rotation document: the pinned key set in
+// fleet.trust is replaced atomically. The running configuration is not
+// touched.
+func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust confsig.OpsTrust) {
+	u, err := confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: r.state().Trust, Now: r.Deps.Now()}.VerifyTrust(doc, trust)
+	if err == nil {
+		err = writeAtomic(cfg.Fleet.Trust, u.Trust.Marshal())
+	}
+	if err != nil {
+		r.set(cfg, a, StateRejected, fmt.Sprintf("ops key rotation: %v", err), "config.reject")
+		return
+	}
+	r.update(func(st *state) { st.Trust = u.Version })
+	reason := fmt.Sprintf("ops keys rotated to set version %d: %d added, %d retired", u.Version, len(u.Added), len(u.Retired))
+	r.set(cfg, a, StateCommitted, reason, "")
+	r.audit(a, "trust.rotate", u.Version, "ok: "+reason)
 }
 
 // commit makes the running configuration the last-known-good.

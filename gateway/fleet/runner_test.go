@@ -125,9 +125,9 @@ func (b *box) current() fleet.Status {
 	return b.status
 }
 
-// otherOpsKey writes an ops key the gateway does not trust.
+// otherOpsKey writes a new ops key the gateway does not trust (yet).
 func (b *box) otherOpsKey(t *testing.T) string {
-	dir := filepath.Join(b.dir, "other-ops")
+	dir := t.TempDir()
 	must(t, confsig.InitOps(dir, false))
 	return filepath.Join(dir, "ops.key")
 }
@@ -252,6 +252,25 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 		sum := recv.Summary()
 		return len(sum.Missing) == 0 && len(sum.Rejected) == 0 && sum.Envelopes > 0
 	})
+
+	// Key rotation: a document signed by the pinned key replaces the set
+	// with a new key; the old one is retired at once.
+	newKey, err := confsig.LoadOpsKey(b.otherOpsKey(t))
+	must(t, err)
+	rot, err := confsig.SignTrust(b.ops, 1, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, confsig.NewOpsTrust(newKey.Public()))
+	must(t, err)
+	b.publish(t, rot)
+	eventually(t, "ops keys rotated", func() bool {
+		return strings.Contains(b.current().Reason, "ops keys rotated to set version 1: 1 added, 1 retired")
+	})
+	b.push(t, 6, b.configYAML(6, "300ms", b.br.URL))
+	eventually(t, "the retired key refused", func() bool {
+		s := b.current()
+		return s.State == fleet.StateRejected && strings.Contains(s.Reason, "untrusted-key")
+	})
+	b.ops = newKey
+	b.push(t, 6, b.configYAML(6, "300ms", b.br.URL))
+	eventually(t, "v6 signed by the new key committed", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 6 })
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -326,7 +345,7 @@ func TestIntegrationFleetKill9(t *testing.T) {
 	if v := b.running(t); v != 2 {
 		t.Fatalf("configuration on disk at version %d after the kill, want the applied 2", v)
 	}
-	cmd = start()
+	start()
 	waitFor(t, 40*time.Second, "v2 rolled back after the restart", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && s.Version == 1
