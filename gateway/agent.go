@@ -36,6 +36,9 @@ type Deps struct {
 	// uplink.Deps); both nil when the gateway is not under fleet control.
 	OnConfig     func(doc []byte)
 	ConfigStatus func() []byte
+	// ApplyLocal applies a configuration file given by an admin on the
+	// control socket; nil when the gateway is not under fleet control.
+	ApplyLocal func(ctx context.Context, yaml []byte) (uint64, error)
 }
 
 // Agent is a configured, running gateway.

@@ -209,3 +209,12 @@ func (a *Agent) Export(ctx context.Context, emit func(control.ExportedBatch) err
 	}
 	return envelope.SignManifest(a.batcher.identity, m)
 }
+
+// ApplyConfig implements control.Agent: the fleet runner checks the file,
+// writes it and runs it on probation.
+func (a *Agent) ApplyConfig(ctx context.Context, yaml []byte) (uint64, error) {
+	if a.deps.ApplyLocal == nil {
+		return 0, errors.New("config apply: this agent does not run under fleet control (edgegw run does)")
+	}
+	return a.deps.ApplyLocal(ctx, yaml)
+}

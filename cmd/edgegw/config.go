@@ -11,7 +11,7 @@ import (
 
 func newConfigCmd() *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Work with configuration files", Args: noArgs}
-	c.AddCommand(newConfigSignCmd(), newConfigSignTrustCmd(), newConfigVerifyCmd(), newConfigPushCmd(), newConfigStatusCmd())
+	c.AddCommand(newConfigSignCmd(), newConfigSignTrustCmd(), newConfigVerifyCmd(), newConfigPushCmd(), newConfigStatusCmd(), newConfigApplyCmd())
 	c.AddCommand(&cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a configuration file and report every error with its line",

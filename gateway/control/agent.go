@@ -24,6 +24,10 @@ type Agent interface {
 	SetLogLevel(level string) error
 	// SetDeviceEnabled stops or resumes polling one device.
 	SetDeviceEnabled(device string, enabled bool) error
+	// ApplyConfig applies a configuration file as a local override: it is
+	// checked, written and run on probation like a pushed one, and returns
+	// its version.
+	ApplyConfig(ctx context.Context, yaml []byte) (uint64, error)
 	// Export hands every closed batch in the buffer to emit, in sequence
 	// order, and returns the signed manifest of the export.
 	Export(ctx context.Context, emit func(ExportedBatch) error) (manifest []byte, err error)

@@ -85,3 +85,13 @@ type ExportItem struct {
 	Manifest []byte         `json:"manifest,omitempty"`
 	Error    string         `json:"error,omitempty"`
 }
+
+// applyRequest is the body of POST /v1/config/apply.
+type applyRequest struct {
+	Config string `json:"config"` // the YAML configuration
+}
+
+// applyResponse answers it.
+type applyResponse struct {
+	Version uint64 `json:"version"` // the configuration version now on probation
+}

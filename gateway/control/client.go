@@ -102,6 +102,14 @@ func (c *Client) SetLogLevel(ctx context.Context, level string) error {
 	return c.call(ctx, http.MethodPost, "/v1/log-level", logLevelRequest{Level: level}, nil)
 }
 
+// ApplyConfig applies a configuration file as a local override (admin) and
+// returns its version, now on probation.
+func (c *Client) ApplyConfig(ctx context.Context, yaml []byte) (uint64, error) {
+	var resp applyResponse
+	err := c.call(ctx, http.MethodPost, "/v1/config/apply", applyRequest{Config: string(yaml)}, &resp)
+	return resp.Version, err
+}
+
 // SetDeviceEnabled resumes or stops polling a device (technician).
 func (c *Client) SetDeviceEnabled(ctx context.Context, device string, enabled bool) error {
 	op := "disable"

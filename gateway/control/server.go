@@ -92,6 +92,7 @@ func NewServer(agent Agent, audit Auditor, opts Options) *Server {
 	s.mux.HandleFunc("POST /v1/buffer/flush", s.flush)
 	s.mux.HandleFunc("GET /v1/buffer/export", s.export)
 	s.mux.HandleFunc("POST /v1/log-level", s.logLevel)
+	s.mux.HandleFunc("POST /v1/config/apply", s.applyConfig)
 	s.mux.HandleFunc("POST /v1/devices/{name}/{op}", s.device)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
@@ -499,6 +500,31 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	enc.Encode(item)
 }
 
+// MaxConfigBytes bounds the configuration file of a config apply call.
+const MaxConfigBytes = 1 << 20
+
+// applyConfig applies a configuration file as a local override (admin). The
+// agent runs it on probation like a pushed one; fleet operations see the
+// new version and hash in the gateway's config status.
+func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) {
+	var req applyRequest
+	derr := decodeN(w, r, &req, MaxConfigBytes)
+	p := s.allow(w, r, "config.apply", RoleAdmin, nil)
+	if p == nil {
+		return
+	}
+	if derr != nil {
+		writeDecodeError(w, derr)
+		return
+	}
+	s.change(w, p, "config.apply", args("bytes", fmt.Sprint(len(req.Config))), func() (any, error) {
+		ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
+		defer cancel()
+		v, err := s.agent.ApplyConfig(ctx, []byte(req.Config))
+		return applyResponse{Version: v}, err
+	})
+}
+
 // LogLevels are the levels SetLogLevel accepts.
 var LogLevels = []string{"debug", "info", "warn", "error"}
 
@@ -574,7 +600,12 @@ func clip(s string) string {
 // decode reads a bounded JSON object body into v, refusing unknown fields
 // and trailing data.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return decodeN(w, r, v, MaxBodyBytes)
+}
+
+// decodeN decodes one JSON object of at most n bytes into v.
+func decodeN(w http.ResponseWriter, r *http.Request, v any, n int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, n))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return err

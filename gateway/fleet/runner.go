@@ -45,15 +45,23 @@ type Runner struct {
 	Check time.Duration
 
 	docs      chan []byte
+	local     chan localApply
 	statePath string
 	mu        sync.Mutex // guards st
 	st        state
 	log       *slog.Logger
 }
 
+// localApply is a configuration an admin applies on the control socket.
+type localApply struct {
+	yaml []byte
+	done chan error
+}
+
 // Run runs agents until ctx is done.
 func (r *Runner) Run(ctx context.Context) error {
 	r.docs = make(chan []byte, 1)
+	r.local = make(chan localApply)
 	r.log = r.Deps.Logger
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -67,6 +75,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	deps := r.Deps
 	deps.OnConfig = r.offer
 	deps.ConfigStatus = r.statusJSON
+	deps.ApplyLocal = r.applyLocal
 	loaded := false
 	for {
 		cfg, err := config.Load(r.Path)
@@ -120,6 +129,12 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 			return false, err
 		case doc := <-r.docs:
 			if r.apply(cfg, a, doc) {
+				return true, halt()
+			}
+		case req := <-r.local:
+			err := r.override(cfg, req.yaml)
+			req.done <- err
+			if err == nil {
 				return true, halt()
 			}
 		case <-tick.C:
@@ -237,6 +252,56 @@ func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust 
 	reason := fmt.Sprintf("ops keys rotated to set version %d: %d added, %d retired", u.Version, len(u.Added), len(u.Retired))
 	r.set(cfg, a, StateCommitted, reason, "")
 	r.audit(a, "trust.rotate", u.Version, "ok: "+reason)
+}
+
+// applyLocal hands an admin's configuration to the running loop.
+func (r *Runner) applyLocal(ctx context.Context, yaml []byte) (uint64, error) {
+	cfg, err := config.Parse("config", yaml)
+	if err != nil {
+		return 0, err
+	}
+	req := localApply{yaml: yaml, done: make(chan error, 1)}
+	select {
+	case r.local <- req:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return cfg.Version, err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// override writes an admin's configuration and puts it on probation, like
+// a pushed one; fleet operations see its version and hash in the status.
+func (r *Runner) override(cfg *config.Config, yaml []byte) error {
+	next, err := config.Parse("config", yaml)
+	if err == nil {
+		err = next.Validate(knownDriver)
+	}
+	if err != nil {
+		return err
+	}
+	if next.Gateway.ID != cfg.Gateway.ID {
+		return fmt.Errorf("config apply: gateway.id is %q, this gateway is %q", next.Gateway.ID, cfg.Gateway.ID)
+	}
+	canon, err := next.Canonical()
+	if err == nil {
+		err = copyFile(r.Path, r.Path+".lkg")
+	}
+	if err == nil {
+		err = writeAtomic(r.Path, canon)
+	}
+	if err != nil {
+		return fmt.Errorf("config apply: %w", err)
+	}
+	r.update(func(st *state) {
+		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline = next.Version, digest(canon), StateProbation, "applied locally by an admin", r.Deps.Now().UTC(), time.Time{}
+	})
+	r.log.Info("configuration applied locally on probation", "err", fmt.Errorf("version %d", next.Version))
+	return nil
 }
 
 // commit makes the running configuration the last-known-good.

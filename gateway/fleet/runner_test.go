@@ -20,6 +20,7 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/gateway/uplink"
 	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
@@ -354,4 +355,47 @@ func TestIntegrationFleetKill9(t *testing.T) {
 		t.Errorf("configuration file at version %d, want 1 restored", v)
 	}
 
+}
+
+// TestIntegrationFleetLocalApply: an admin on the box applies a file through
+// the control socket; it runs on probation, is committed, is audited, and
+// fleet operations see the drift in the config status.
+func TestIntegrationFleetLocalApply(t *testing.T) {
+	b := newBox(t)
+	socket := filepath.Join(b.dir, "control.sock")
+	withSocket := func(v uint64, interval string) []byte {
+		return []byte(strings.Replace(string(b.configYAML(v, interval, b.br.URL)), `control: {socket: "off"}`, "control: {socket: "+socket+"}", 1))
+	}
+	must(t, os.WriteFile(b.path, withSocket(1, "200ms"), 0o600))
+	b.watch(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	r := &fleet.Runner{Path: b.path, Deps: gateway.Deps{Logger: testLogger(t), DrainOnStop: time.Second}, Check: 100 * time.Millisecond}
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); must(t, <-done) }()
+	eventually(t, "status committed v1", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
+
+	cl := control.Dial(socket)
+	v, err := cl.ApplyConfig(ctx, withSocket(7, "300ms"))
+	if err != nil || v != 7 {
+		t.Fatalf("apply = %d, %v", v, err)
+	}
+	eventually(t, "local v7 committed and visible to ops", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 7 })
+	if v := b.running(t); v != 7 {
+		t.Errorf("configuration file at version %d, want 7", v)
+	}
+	if _, err := cl.ApplyConfig(ctx, []byte(strings.Replace(string(withSocket(8, "300ms")), "id: gw-001", "id: gw-009", 1))); err == nil {
+		t.Error("a configuration for another gateway was applied")
+	}
+	var trail []control.Event
+	eventually(t, "the control socket back", func() bool { trail, err = cl.Audit(ctx, 100); return err == nil })
+	var applied int
+	for _, e := range trail {
+		if e.Action == "config.apply" && e.Result == "ok" {
+			applied++
+		}
+	}
+	if applied != 1 {
+		t.Errorf("audit trail has %d successful config.apply, want 1: %+v", applied, trail)
+	}
 }

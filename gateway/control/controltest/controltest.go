@@ -156,6 +156,12 @@ func (a *Agent) SetDeviceEnabled(device string, enabled bool) error {
 	return nil
 }
 
+// ApplyConfig records the call and returns version 1.
+func (a *Agent) ApplyConfig(_ context.Context, yaml []byte) (uint64, error) {
+	a.called("apply %d bytes", len(yaml))
+	return 1, a.Err
+}
+
 // Export hands out Exported and returns Manifest.
 func (a *Agent) Export(ctx context.Context, emit func(control.ExportedBatch) error) ([]byte, error) {
 	a.called("export")
