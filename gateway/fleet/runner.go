@@ -46,6 +46,7 @@ type Runner struct {
 
 	docs      chan []byte
 	local     chan localApply
+	pending   string // a rollback reason to audit once the next agent runs
 	statePath string
 	mu        sync.Mutex // guards st
 	st        state
@@ -112,6 +113,10 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 	go func() { done <- a.Run(agentCtx) }()
 	halt := func() error { stop(); return <-done }
 	started := r.Deps.Now()
+	if r.pending != "" {
+		r.audit(a, "config.rollback", cfg.Version, "ok: "+r.pending)
+		r.pending = ""
+	}
 	if r.state().State == StateProbation {
 		r.update(func(st *state) { st.Deadline = started.Add(cfg.Fleet.Probation) })
 	}
@@ -330,6 +335,7 @@ func (r *Runner) rollback(cfg *config.Config, reason string) {
 	r.update(func(st *state) {
 		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Failed, st.Deadline = version, hash, StateRolledBack, reason, r.Deps.Now().UTC(), failed, time.Time{}
 	})
+	r.pending = reason
 	r.log.Warn("configuration rolled back", "err", errors.New(reason))
 }
 

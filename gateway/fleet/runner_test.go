@@ -94,13 +94,17 @@ func (b *box) watch(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// backend opens every batch the gateway publishes.
-func (b *box) backend(t *testing.T) *backend.Receiver {
+// backend opens every batch the gateway publishes; audits returns the
+// audit records received.
+func (b *box) backend(t *testing.T) (recv *backend.Receiver, audits func() []string) {
 	id, err := keys.LoadIdentity(filepath.Join(b.dir, "keys"))
 	must(t, err)
 	rk, err := keys.LoadRecipientPrivate(filepath.Join(b.dir, "r", "recipient.key"))
 	must(t, err)
-	recv := backend.NewReceiver(envelope.NewTrust(id.Public()), rk)
+	recv = backend.NewReceiver(envelope.NewTrust(id.Public()), rk)
+	var mu sync.Mutex
+	var got []string
+	audits = func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), got...) }
 	cert, key := b.br.Client(t, b.br.Backend)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -113,11 +117,17 @@ func (b *box) backend(t *testing.T) *backend.Receiver {
 				default:
 				}
 			}},
-			func(topic string, payload []byte) { recv.Handle(topic, payload) })
+			func(topic string, payload []byte) {
+				if res, err := recv.Handle(topic, payload); err == nil && res.Audit != nil {
+					mu.Lock()
+					got = append(got, string(res.Audit))
+					mu.Unlock()
+				}
+			})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	<-ready
-	return recv
+	return recv, audits
 }
 
 func (b *box) current() fleet.Status {
@@ -163,7 +173,7 @@ func (b *box) running(t *testing.T) uint64 {
 func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	b := newBox(t)
 	b.watch(t)
-	recv := b.backend(t)
+	recv, audits := b.backend(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	r := &fleet.Runner{Path: b.path, Deps: gateway.Deps{Logger: testLogger(t), DrainOnStop: time.Second}, Check: 100 * time.Millisecond}
@@ -244,6 +254,14 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	if v := b.running(t); v != 2 {
 		t.Errorf("configuration file at version %d after rollback, want 2", v)
 	}
+	eventually(t, "the rollback in the audit records", func() bool {
+		for _, a := range audits() {
+			if strings.Contains(a, `"action":"config.rollback"`) && strings.Contains(a, "broker not reached") {
+				return true
+			}
+		}
+		return false
+	})
 	if _, err := os.Stat(b.path + ".lkg"); err != nil {
 		t.Errorf("no last-known-good copy: %v", err)
 	}
@@ -398,4 +416,22 @@ func TestIntegrationFleetLocalApply(t *testing.T) {
 	if applied != 1 {
 		t.Errorf("audit trail has %d successful config.apply, want 1: %+v", applied, trail)
 	}
+}
+
+// TestIntegrationFleetResumesAfterCrashDuringApplying: the persisted state
+// says a configuration was being applied when the power went; whatever file
+// is on disk then runs on probation, and is committed when it works.
+func TestIntegrationFleetResumesAfterCrashDuringApplying(t *testing.T) {
+	b := newBox(t)
+	b.watch(t)
+	must(t, os.MkdirAll(filepath.Join(b.dir, "state"), 0o700))
+	data, err := json.Marshal(fleet.Status{Gateway: "gw-001", Version: 3, State: fleet.StateApplying, Time: time.Now()})
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(b.dir, "state", fleet.StateFile), data, 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	r := &fleet.Runner{Path: b.path, Deps: gateway.Deps{Logger: testLogger(t), DrainOnStop: time.Second}, Check: 100 * time.Millisecond}
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); must(t, <-done) }()
+	eventually(t, "committed after the crash", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
 }
