@@ -328,6 +328,7 @@ func must(t *testing.T, err error) {
 func TestIntegrationFleetKill9(t *testing.T) {
 	b := newBox(t)
 	b.watch(t)
+	recv, _ := b.backend(t)
 	bin := filepath.Join(t.TempDir(), "edgegw")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/edgegw").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -372,6 +373,12 @@ func TestIntegrationFleetKill9(t *testing.T) {
 	if v := b.running(t); v != 1 {
 		t.Errorf("configuration file at version %d, want 1 restored", v)
 	}
+	// What the killed process buffered went out after the restart: no
+	// sequence number is missing.
+	eventually(t, "every sequence number at the backend", func() bool {
+		sum := recv.Summary()
+		return sum.Envelopes > 0 && len(sum.Missing) == 0 && sum.Reused == 0
+	})
 
 }
 
