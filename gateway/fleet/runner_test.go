@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,47 @@ func (b *box) otherOpsKey(t *testing.T) string {
 	return filepath.Join(dir, "ops.key")
 }
 
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// starter builds edgegw once per test binary and returns a function that
+// starts `edgegw run` on the box's configuration as a child process, killed
+// when the test ends; its log is shown if the test fails.
+func (b *box) starter(t *testing.T) func() *exec.Cmd {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "edgegw-fleet-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "edgegw")
+		if out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/edgegw").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	must(t, buildErr)
+	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
+	must(t, err)
+	t.Cleanup(func() {
+		logf.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(logf.Name())
+			t.Logf("agent log:\n%s", out)
+		}
+	})
+	return func() *exec.Cmd {
+		cmd := exec.Command(binPath, "run", "--config", b.path, "--drain", "1s")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		must(t, cmd.Start())
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+}
+
 // push signs config version v and publishes it retained on config/set.
 func (b *box) push(t *testing.T, v uint64, yaml []byte) {
 	t.Helper()
@@ -174,11 +216,7 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	b := newBox(t)
 	b.watch(t)
 	recv, audits := b.backend(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	r := &fleet.Runner{Path: b.path, Deps: gateway.Deps{Logger: testLogger(t), DrainOnStop: time.Second}, Check: 100 * time.Millisecond}
-	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); must(t, <-done) }()
+	b.starter(t)()
 
 	eventually(t, "status committed v1", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
 
@@ -329,26 +367,7 @@ func TestIntegrationFleetKill9(t *testing.T) {
 	b := newBox(t)
 	b.watch(t)
 	recv, _ := b.backend(t)
-	bin := filepath.Join(t.TempDir(), "edgegw")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/edgegw").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
-	must(t, err)
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("agent log:\n%s", out)
-		}
-	})
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run", "--config", b.path, "--drain", "1s")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		must(t, cmd.Start())
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd
-	}
+	start := b.starter(t)
 	stateOf := func() string {
 		data, _ := os.ReadFile(filepath.Join(b.dir, "state", fleet.StateFile))
 		var st fleet.Status
@@ -393,11 +412,8 @@ func TestIntegrationFleetLocalApply(t *testing.T) {
 	}
 	must(t, os.WriteFile(b.path, withSocket(1, "200ms"), 0o600))
 	b.watch(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	r := &fleet.Runner{Path: b.path, Deps: gateway.Deps{Logger: testLogger(t), DrainOnStop: time.Second}, Check: 100 * time.Millisecond}
-	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); must(t, <-done) }()
+	b.starter(t)()
+	ctx := context.Background()
 	eventually(t, "status committed v1", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
 
 	cl := control.Dial(socket)
@@ -441,4 +457,36 @@ func TestIntegrationFleetResumesAfterCrashDuringApplying(t *testing.T) {
 	go func() { done <- r.Run(ctx) }()
 	defer func() { cancel(); must(t, <-done) }()
 	eventually(t, "committed after the crash", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
+}
+
+// TestIntegrationFleetKill9WhileApplying kills a real `edgegw run` with
+// SIGKILL at a random point right after each of five pushes, while the
+// document is received, verified, written and the agent swapped. Each time
+// the restarted agent ends with the pushed configuration committed, its file
+// on disk, and no sequence number missing at the backend.
+func TestIntegrationFleetKill9WhileApplying(t *testing.T) {
+	b := newBox(t)
+	b.watch(t)
+	recv, _ := b.backend(t)
+	start := b.starter(t)
+	cmd := start()
+	eventually(t, "status committed v1", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for v := uint64(2); v <= 6; v++ {
+		b.push(t, v, b.configYAML(v, "300ms", b.br.URL))
+		kill := time.Duration(rng.IntN(150)) * time.Millisecond
+		<-time.After(kill) // a random kill point, not a wait for a condition
+		must(t, cmd.Process.Kill())
+		cmd.Wait()
+		cmd = start()
+		eventually(t, fmt.Sprintf("v%d committed after a kill %s after its push (seed %d)", v, kill, seed), func() bool {
+			s := b.current()
+			return s.State == fleet.StateCommitted && s.Version == v && b.running(t) == v
+		})
+	}
+	eventually(t, "every sequence number at the backend", func() bool {
+		sum := recv.Summary()
+		return sum.Envelopes > 0 && len(sum.Missing) == 0 && sum.Reused == 0
+	})
 }
