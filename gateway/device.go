@@ -70,13 +70,10 @@ func (d *device) run(ctx context.Context, now func() time.Time, synced func() bo
 			k = int64(now().Sub(origin)/d.interval) + 1
 			continue
 		}
-		p, ok := d.poll(ctx, now, synced)
-		if ok {
-			select {
-			case out <- p:
-			case <-ctx.Done():
-				return
-			}
+		if p, ok := d.poll(ctx, now, synced); ok {
+			// Delivered even when stopping: the sink reads until every
+			// device has returned, so a poll read is never lost.
+			out <- p
 		}
 		due := int64(now().Sub(origin)/d.interval) + 1
 		if due > k+1 {
