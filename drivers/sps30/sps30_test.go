@@ -76,9 +76,13 @@ func TestEmulator(t *testing.T) {
 	bus.Attach(0x69, chip)
 	d, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep, StuckAfter: 3})
 	read := func() ([]drivers.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
+	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) {
+		t.Fatalf("first Read = %v; want no data before the first sample", err)
+	}
+	clk.Advance(time.Second)
 	rs, err := d.Read(ctx)
 	if err != nil || rs[0].Flags != drivers.WarmingUp {
-		t.Fatalf("first Read = %v, %v", rs, err)
+		t.Fatalf("second Read = %v, %v", rs, err)
 	}
 	clk.Advance(time.Minute)
 	if rs, err = d.Read(ctx); err != nil || rs[1].Flags != 0 || rs[1].Value < 5 || rs[1].Value > 40 {
@@ -93,8 +97,11 @@ func TestEmulator(t *testing.T) {
 		t.Fatalf("unplugged Read = %v", err)
 	}
 	chip.Replug()
+	if _, err = read(); !errors.Is(err, drivers.ErrNoData) {
+		t.Fatalf("Read after replug = %v; want re-initialised, first sample pending", err)
+	}
 	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp {
-		t.Fatalf("Read after replug = %v, %v", rs, err)
+		t.Fatalf("Read after restart = %v, %v", rs, err)
 	}
 	chip.Freeze(true)
 	a, _ := read()
