@@ -46,12 +46,11 @@ type Opts struct {
 
 // Dev is an ADS1115.
 type Dev struct {
-	opts    Opts
-	dev     i2c.Dev
-	name    string
-	rate    uint16
-	ready   bool
-	started time.Time
+	opts Opts
+	dev  i2c.Dev
+	name string
+	rate uint16
+	sess drivers.Session // initialisation and warm-up
 }
 
 var (
@@ -113,7 +112,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 10*time.Millisecond + time.Second/time.Duration(o.Rate)
 	}
-	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: o.Addr}, name: name, rate: rate}, nil
+	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: o.Addr}, name: name, rate: rate, sess: drivers.Session{Warmup: o.Warmup}}, nil
 }
 
 // String returns the instance name, e.g. "ads1115@/dev/i2c-1:0x48".
@@ -170,28 +169,33 @@ func (d *Dev) convert(ctx context.Context, in Input) (int16, error) {
 	return int16(uint16(b[0])<<8 | uint16(b[1])), nil
 }
 
+// init checks the chip answers: the config register resets to 0x8583 and its
+// low bits (comparator disabled) are what any driver leaves.
+func (d *Dev) init(context.Context) error {
+	var b [2]byte
+	if err := d.dev.Tx([]byte{0x01}, b[:]); err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	return nil
+}
+
 // Read converts every input once.
 func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	if !d.ready {
-		// Power-on check: the config register resets to 0x8583 and its
-		// low bits (comparator disabled) are what any driver leaves.
-		var b [2]byte
-		if err := d.dev.Tx([]byte{0x01}, b[:]); err != nil {
-			return nil, fmt.Errorf("%s: init: read config: %w", d, err)
-		}
-		d.ready, d.started = true, d.opts.Now()
+	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
+	if err != nil {
+		return nil, fmt.Errorf("%s: init: %w", d, err)
+	}
+	if started {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
 	}
 	out := make([]drivers.Reading, 0, len(d.opts.Inputs))
 	for _, in := range d.opts.Inputs {
 		raw, err := d.convert(ctx, in)
 		if err != nil {
-			if ctx.Err() == nil {
-				d.ready = false
-			}
+			d.sess.Lost(ctx)
 			return nil, fmt.Errorf("%s: %w", d, err)
 		}
 		v, unit := Volts(raw, in.FS), drivers.Volt
@@ -201,10 +205,7 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 		out = append(out, drivers.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
 	}
 	now := d.opts.Now()
-	var flags drivers.Flags
-	if now.Sub(d.started) < d.opts.Warmup {
-		flags = drivers.WarmingUp
-	}
+	flags := d.sess.Flags(now)
 	for i := range out {
 		out[i].Time, out[i].Flags = now.Truncate(time.Millisecond), flags
 	}

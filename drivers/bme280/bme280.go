@@ -32,14 +32,13 @@ type Opts struct {
 
 // Dev is a BME280 on I²C or SPI.
 type Dev struct {
-	opts    Opts
-	name    string
-	c       conn.Conn
-	spi     bool
-	osrs    byte
-	cal     Calibration
-	ready   bool
-	started time.Time
+	opts Opts
+	name string
+	c    conn.Conn
+	spi  bool
+	osrs byte
+	cal  Calibration
+	sess drivers.Session // initialisation and warm-up
 }
 
 var (
@@ -106,7 +105,7 @@ func newDev(c conn.Conn, isSPI bool, o Opts, name string) (*Dev, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: oversampling %d is not 1, 2, 4, 8 or 16", name, o.Oversampling)
 	}
-	return &Dev{opts: o, name: name, c: c, spi: isSPI, osrs: osrs}, nil
+	return &Dev{opts: o, name: name, c: c, spi: isSPI, osrs: osrs, sess: drivers.Session{Warmup: o.Warmup}}, nil
 }
 
 // String returns the instance name, e.g. "bme280@/dev/i2c-1:0x76".
@@ -184,7 +183,7 @@ func (d *Dev) init(ctx context.Context) error {
 	if d.cal.T1 == 0 || d.cal.P1 == 0 {
 		return errors.New("calibration is blank")
 	}
-	// Humidity oversampling, no IIR filter, drivers.Sleep mode.
+	// Humidity oversampling, no IIR filter, sleep mode.
 	if err := d.writeRegs(0xF2, d.osrs, 0xF5, 0x00, 0xF4, d.osrs<<5|d.osrs<<2); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
@@ -223,33 +222,28 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	if !d.ready {
-		if err := d.init(ctx); err != nil {
-			return nil, fmt.Errorf("%s: init: %w", d, err)
-		}
-		d.ready, d.started = true, d.opts.Now()
+	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
+	if err != nil {
+		return nil, fmt.Errorf("%s: init: %w", d, err)
+	}
+	if started {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
 	}
 	raw, err := d.measure(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.ready = false // re-initialise on the next Read
-		}
+		d.sess.Lost(ctx)
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	adcP := int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
 	adcT := int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
 	adcH := int32(raw[6])<<8 | int32(raw[7])
 	if adcT == 0x80000 || adcP == 0x80000 || adcH == 0x8000 {
-		d.ready = false
+		d.sess.Reset()
 		return nil, fmt.Errorf("%s: measurement skipped (reset values in data registers)", d)
 	}
 	t, p, h := d.cal.Compensate(adcT, adcP, adcH)
 	now := d.opts.Now()
-	var flags drivers.Flags
-	if now.Sub(d.started) < d.opts.Warmup {
-		flags = drivers.WarmingUp
-	}
+	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
 	return []drivers.Reading{
 		{Device: d.opts.Device, Channel: "t", Value: float64(t) / 100, Unit: drivers.Celsius, Time: ts, Flags: flags},
@@ -276,10 +270,10 @@ func (d *Dev) measure(ctx context.Context) ([8]byte, error) {
 	return raw, nil
 }
 
-// Halt puts the chip in drivers.Sleep mode (it is already there between forced
+// Halt puts the chip in sleep mode (it is already there between forced
 // measurements unless one was interrupted).
 func (d *Dev) Halt() error {
-	if !d.ready {
+	if !d.sess.Ready() {
 		return nil
 	}
 	if err := d.writeRegs(0xF4, d.osrs<<5|d.osrs<<2); err != nil {

@@ -40,11 +40,10 @@ type Opts struct {
 
 // Dev is an MCP3008.
 type Dev struct {
-	opts    Opts
-	c       spi.Conn
-	name    string
-	ready   bool
-	started time.Time
+	opts Opts
+	c    spi.Conn
+	name string
+	sess drivers.Session // warm-up since the chip first answered
 }
 
 var (
@@ -96,7 +95,7 @@ func New(port spi.Port, opts *Opts) (*Dev, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: connect: %w", name, err)
 	}
-	return &Dev{opts: o, c: c, name: name}, nil
+	return &Dev{opts: o, c: c, name: name, sess: drivers.Session{Warmup: o.Warmup}}, nil
 }
 
 // String returns the instance name, e.g. "mcp3008@/dev/spidev0.0".
@@ -143,12 +142,12 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 		w := Frame(in.Single, in.Ch)
 		var r [3]byte
 		if err := d.c.Tx(w[:], r[:]); err != nil {
-			d.ready = false
+			d.sess.Reset()
 			return nil, fmt.Errorf("%s: %s: %w", d, in.Name, err)
 		}
 		code, err := Decode(r)
 		if err != nil {
-			d.ready = false
+			d.sess.Reset()
 			return nil, fmt.Errorf("%s: %s: %w", d, in.Name, err)
 		}
 		v := float64(code) * d.opts.VRef / 1024
@@ -159,14 +158,11 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 		out = append(out, drivers.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
 	}
 	now := d.opts.Now()
-	if !d.ready {
-		d.ready, d.started = true, now
+	// The chip has nothing to initialise: its session starts when it first answers.
+	if started, _ := d.sess.Start(ctx, now, func(context.Context) error { return nil }); started {
 		d.opts.Logger.Info("device answering", "bus", d.opts.BusName)
 	}
-	var flags drivers.Flags
-	if now.Sub(d.started) < d.opts.Warmup {
-		flags = drivers.WarmingUp
-	}
+	flags := d.sess.Flags(now)
 	for i := range out {
 		out[i].Time, out[i].Flags = now.Truncate(time.Millisecond), flags
 	}

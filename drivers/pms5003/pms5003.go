@@ -35,12 +35,11 @@ type Opts struct {
 
 // Dev is a PMS5003 on a serial port.
 type Dev struct {
-	opts    Opts
-	port    io.ReadWriter
-	name    string
-	ready   bool
-	started time.Time
-	buf     []byte
+	opts Opts
+	port io.ReadWriter
+	name string
+	sess drivers.Session // initialisation and warm-up
+	buf  []byte
 }
 
 var (
@@ -68,7 +67,7 @@ func New(port io.ReadWriter, opts *Opts) (*Dev, error) {
 	case o.Warmup < 0:
 		o.Warmup = 0
 	}
-	return &Dev{opts: o, port: port, name: "pms5003@" + o.BusName}, nil
+	return &Dev{opts: o, port: port, name: "pms5003@" + o.BusName, sess: drivers.Session{Warmup: o.Warmup}}, nil
 }
 
 // String returns the instance name, e.g. "pms5003@/dev/ttyAMA0".
@@ -153,30 +152,36 @@ func (d *Dev) frame(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// init wakes the sensor and puts it in passive mode (frames on request).
+func (d *Dev) init(context.Context) error {
+	d.buf = d.buf[:0]
+	for _, c := range [][]byte{cmdWake, cmdPassive} {
+		if _, err := d.port.Write(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Read asks for a frame and returns pm1, pm25 and pm10.
 func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	if !d.ready {
-		d.buf = d.buf[:0]
-		for _, c := range [][]byte{cmdWake, cmdPassive} {
-			if _, err := d.port.Write(c); err != nil {
-				return nil, fmt.Errorf("%s: init: %w", d, err)
-			}
-		}
-		d.ready, d.started = true, d.opts.Now()
+	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
+	if err != nil {
+		return nil, fmt.Errorf("%s: init: %w", d, err)
+	}
+	if started {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName)
 	}
 	if _, err := d.port.Write(cmdRead); err != nil {
-		d.ready = false
+		d.sess.Reset()
 		return nil, fmt.Errorf("%s: request frame: %w", d, err)
 	}
 	b, err := d.frame(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.ready = false
-		}
+		d.sess.Lost(ctx)
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	f, err := Decode(b)
@@ -184,10 +189,7 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
 	now := d.opts.Now()
-	var flags drivers.Flags
-	if now.Sub(d.started) < d.opts.Warmup {
-		flags = drivers.WarmingUp
-	}
+	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
 	out := make([]drivers.Reading, 3)
 	for i, c := range d.Channels() {
@@ -199,11 +201,11 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 // Halt puts the sensor to sleep and closes the port if it is a Closer.
 func (d *Dev) Halt() error {
 	var errs []error
-	if d.ready {
+	if d.sess.Ready() {
 		if _, err := d.port.Write(cmdSleep); err != nil {
 			errs = append(errs, err)
 		}
-		d.ready = false
+		d.sess.Reset()
 	}
 	if c, ok := d.port.(io.Closer); ok {
 		errs = append(errs, c.Close())

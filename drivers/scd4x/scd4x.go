@@ -42,13 +42,12 @@ type Opts struct {
 
 // Dev is an SCD40/SCD41.
 type Dev struct {
-	opts    Opts
-	dev     i2c.Dev
-	name    string
-	period  time.Duration
-	ready   bool
-	started time.Time
-	last    time.Time // when the last sample was read
+	opts   Opts
+	dev    i2c.Dev
+	name   string
+	period time.Duration
+	sess   drivers.Session // initialisation and warm-up
+	last   time.Time       // when the last sample was read
 }
 
 var (
@@ -85,6 +84,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	case d.opts.Warmup < 0:
 		d.opts.Warmup = 0
 	}
+	d.sess.Warmup = d.opts.Warmup
 	if d.opts.ReadyTimeout == 0 {
 		d.opts.ReadyTimeout = d.period + time.Second
 	}
@@ -131,17 +131,18 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	if !d.ready {
-		if err := d.init(ctx); err != nil {
-			return nil, fmt.Errorf("%s: init: %w", d, err)
-		}
-		d.ready, d.started, d.last = true, d.opts.Now(), time.Time{}
+	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
+	if err != nil {
+		return nil, fmt.Errorf("%s: init: %w", d, err)
+	}
+	if started {
+		d.last = time.Time{}
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x62")
 	}
 	rs, err := d.read(ctx)
 	if err != nil {
 		if !errors.Is(err, sensirion.ErrCRC) && !errors.Is(err, drivers.ErrNoData) && ctx.Err() == nil {
-			d.ready = false // lost: re-initialise on the next Read
+			d.sess.Reset()
 		}
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -159,7 +160,7 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 			break
 		}
 		now := d.opts.Now()
-		if d.last.IsZero() && now.Sub(d.started) < d.period+time.Second {
+		if d.last.IsZero() && now.Sub(d.sess.Started()) < d.period+time.Second {
 			// The first sample of a measurement comes one period after its
 			// start: no reason to hold the poll until then.
 			return nil, fmt.Errorf("first sample due %s after start: %w", d.period, drivers.ErrNoData)
@@ -181,10 +182,7 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	now := d.opts.Now()
 	d.last = now
 	co2, t, rh := Convert(ws[0], ws[1], ws[2])
-	var flags drivers.Flags
-	if now.Sub(d.started) < d.opts.Warmup {
-		flags = drivers.WarmingUp
-	}
+	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
 	return []drivers.Reading{
 		{Device: d.opts.Device, Channel: "co2", Value: co2, Unit: drivers.PPM, Time: ts, Flags: flags},
@@ -201,10 +199,10 @@ func Convert(co2, t, rh uint16) (ppm, celsius, percent float64) {
 
 // Halt stops periodic measurement.
 func (d *Dev) Halt() error {
-	if !d.ready {
+	if !d.sess.Ready() {
 		return nil
 	}
-	d.ready = false
+	d.sess.Reset()
 	if err := d.dev.Tx(sensirion.Command(cmdStopPeriodic), nil); err != nil {
 		return fmt.Errorf("%s: halt: %w", d, err)
 	}

@@ -48,12 +48,11 @@ type Opts struct {
 
 // Dev is an SPS30.
 type Dev struct {
-	opts    Opts
-	dev     i2c.Dev
-	name    string
-	ready   bool
-	started time.Time
-	last    time.Time
+	opts Opts
+	dev  i2c.Dev
+	name string
+	sess drivers.Session // initialisation and warm-up
+	last time.Time
 }
 
 var (
@@ -103,7 +102,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 1500 * time.Millisecond
 	}
-	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("sps30@%s:0x%02x", o.BusName, Addr)}, nil
+	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("sps30@%s:0x%02x", o.BusName, Addr), sess: drivers.Session{Warmup: o.Warmup}}, nil
 }
 
 // String returns the instance name, e.g. "sps30@/dev/i2c-1:0x69".
@@ -140,17 +139,18 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	if !d.ready {
-		if err := d.init(ctx); err != nil {
-			return nil, fmt.Errorf("%s: init: %w", d, err)
-		}
-		d.ready, d.started, d.last = true, d.opts.Now(), time.Time{}
+	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
+	if err != nil {
+		return nil, fmt.Errorf("%s: init: %w", d, err)
+	}
+	if started {
+		d.last = time.Time{}
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
 	}
 	rs, err := d.read(ctx)
 	if err != nil {
 		if !errors.Is(err, sensirion.ErrCRC) && !errors.Is(err, drivers.ErrNoData) && ctx.Err() == nil {
-			d.ready = false
+			d.sess.Reset()
 		}
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -168,7 +168,7 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 			break
 		}
 		now := d.opts.Now()
-		if d.last.IsZero() && now.Sub(d.started) < 2*time.Second {
+		if d.last.IsZero() && now.Sub(d.sess.Started()) < 2*time.Second {
 			// The first sample comes about a second after the start: no
 			// reason to hold the poll until then.
 			return nil, fmt.Errorf("first sample due 1s after start: %w", drivers.ErrNoData)
@@ -193,10 +193,7 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	}
 	now := d.opts.Now()
 	d.last = now
-	var flags drivers.Flags
-	if now.Sub(d.started) < d.opts.Warmup {
-		flags = drivers.WarmingUp
-	}
+	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
 	out := make([]drivers.Reading, len(channels))
 	for i, c := range channels {
@@ -225,10 +222,10 @@ func Decode(ws []uint16) ([10]float32, error) {
 
 // Halt stops measurement.
 func (d *Dev) Halt() error {
-	if !d.ready {
+	if !d.sess.Ready() {
 		return nil
 	}
-	d.ready = false
+	d.sess.Reset()
 	if err := d.dev.Tx(sensirion.Command(cmdStop), nil); err != nil {
 		return fmt.Errorf("%s: halt: %w", d, err)
 	}
