@@ -2,6 +2,8 @@ package drivers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -50,4 +52,35 @@ func (s *Session) Flags(now time.Time) Flags {
 		return WarmingUp
 	}
 	return 0
+}
+
+// Poll is the Read of a chip driver: it initialises the chip when needed
+// (onStart, if set, runs after each start), reads it, and marks it lost
+// after an error, unless the error is ErrNoData or matches one of transient
+// (a corrupted frame, say: the chip is still there). Errors start with the
+// instance name dev.
+func (s *Session) Poll(ctx context.Context, dev fmt.Stringer, now func() time.Time, init func(context.Context) error, onStart func(),
+	read func(context.Context) ([]Reading, error), transient ...error) ([]Reading, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", dev, err)
+	}
+	started, err := s.Start(ctx, now(), init)
+	if err != nil {
+		return nil, fmt.Errorf("%s: init: %w", dev, err)
+	}
+	if started && onStart != nil {
+		onStart()
+	}
+	rs, err := read(ctx)
+	if err == nil {
+		return rs, nil
+	}
+	lost := !errors.Is(err, ErrNoData)
+	for _, t := range transient {
+		lost = lost && !errors.Is(err, t)
+	}
+	if lost {
+		s.Lost(ctx)
+	}
+	return nil, fmt.Errorf("%s: %w", dev, err)
 }

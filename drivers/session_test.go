@@ -41,3 +41,34 @@ func TestSession(t *testing.T) {
 		t.Error("re-initialisation did not restart the warm-up")
 	}
 }
+
+type name string
+
+func (n name) String() string { return string(n) }
+
+func TestSessionPoll(t *testing.T) {
+	var s drivers.Session
+	ctx := context.Background()
+	now := func() time.Time { return time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC) }
+	inits, starts := 0, 0
+	init := func(context.Context) error { inits++; return nil }
+	errCRC := errors.New("crc mismatch")
+	poll := func(err error) error {
+		_, got := s.Poll(ctx, name("chip@bus"), now, init, func() { starts++ }, func(context.Context) ([]drivers.Reading, error) { return nil, err }, errCRC)
+		return got
+	}
+	if err := poll(nil); err != nil || inits != 1 || starts != 1 {
+		t.Fatalf("first poll: %v, %d inits, %d starts", err, inits, starts)
+	}
+	for _, transient := range []error{errCRC, drivers.ErrNoData} {
+		if err := poll(transient); err == nil || err.Error() != "chip@bus: "+transient.Error() || !s.Ready() {
+			t.Errorf("transient %v: %v, ready %v", transient, err, s.Ready())
+		}
+	}
+	if err := poll(errors.New("nack")); err == nil || s.Ready() {
+		t.Errorf("a lost chip: %v, ready %v", err, s.Ready())
+	}
+	if err := poll(nil); err != nil || inits != 2 || starts != 2 {
+		t.Errorf("after a loss: %v, %d inits, %d starts; want the chip initialised again", err, inits, starts)
+	}
+}

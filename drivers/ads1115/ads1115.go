@@ -181,22 +181,18 @@ func (d *Dev) init(context.Context) error {
 
 // Read converts every input once.
 func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d, err)
-	}
-	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
-	if err != nil {
-		return nil, fmt.Errorf("%s: init: %w", d, err)
-	}
-	if started {
+	return d.sess.Poll(ctx, d, d.opts.Now, d.init, func() {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
-	}
+	}, d.read)
+}
+
+// read converts every input once.
+func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	out := make([]drivers.Reading, 0, len(d.opts.Inputs))
 	for _, in := range d.opts.Inputs {
 		raw, err := d.convert(ctx, in)
 		if err != nil {
-			d.sess.Lost(ctx)
-			return nil, fmt.Errorf("%s: %w", d, err)
+			return nil, err
 		}
 		v, unit := Volts(raw, in.FS), drivers.Volt
 		if in.Cal != nil {

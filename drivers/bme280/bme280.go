@@ -219,27 +219,22 @@ func (d *Dev) measTime() time.Duration {
 
 // Read runs one forced measurement and returns t, rh and p.
 func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d, err)
-	}
-	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
-	if err != nil {
-		return nil, fmt.Errorf("%s: init: %w", d, err)
-	}
-	if started {
+	return d.sess.Poll(ctx, d, d.opts.Now, d.init, func() {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
-	}
+	}, d.read)
+}
+
+// read runs one forced measurement and compensates it.
+func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	raw, err := d.measure(ctx)
 	if err != nil {
-		d.sess.Lost(ctx)
-		return nil, fmt.Errorf("%s: %w", d, err)
+		return nil, err
 	}
 	adcP := int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
 	adcT := int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
 	adcH := int32(raw[6])<<8 | int32(raw[7])
 	if adcT == 0x80000 || adcP == 0x80000 || adcH == 0x8000 {
-		d.sess.Reset()
-		return nil, fmt.Errorf("%s: measurement skipped (reset values in data registers)", d)
+		return nil, errors.New("measurement skipped (reset values in data registers)") // the chip was reset: initialise again
 	}
 	t, p, h := d.cal.Compensate(adcT, adcP, adcH)
 	now := d.opts.Now()

@@ -165,28 +165,23 @@ func (d *Dev) init(context.Context) error {
 
 // Read asks for a frame and returns pm1, pm25 and pm10.
 func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d, err)
-	}
-	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
-	if err != nil {
-		return nil, fmt.Errorf("%s: init: %w", d, err)
-	}
-	if started {
+	return d.sess.Poll(ctx, d, d.opts.Now, d.init, func() {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName)
-	}
+	}, d.read, ErrChecksum)
+}
+
+// read requests a frame and decodes it.
+func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	if _, err := d.port.Write(cmdRead); err != nil {
-		d.sess.Reset()
-		return nil, fmt.Errorf("%s: request frame: %w", d, err)
+		return nil, fmt.Errorf("request frame: %w", err)
 	}
 	b, err := d.frame(ctx)
 	if err != nil {
-		d.sess.Lost(ctx)
-		return nil, fmt.Errorf("%s: %w", d, err)
+		return nil, err
 	}
 	f, err := Decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d, err)
+		return nil, err
 	}
 	now := d.opts.Now()
 	flags := d.sess.Flags(now)

@@ -2,7 +2,6 @@ package sps30
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -136,25 +135,14 @@ func (d *Dev) init(ctx context.Context) error {
 
 // Read waits (bounded) for the next sample and returns the ten values.
 func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", d, err)
-	}
-	started, err := d.sess.Start(ctx, d.opts.Now(), d.init)
-	if err != nil {
-		return nil, fmt.Errorf("%s: init: %w", d, err)
-	}
-	if started {
-		d.last = time.Time{}
-		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
-	}
-	rs, err := d.read(ctx)
-	if err != nil {
-		if !errors.Is(err, sensirion.ErrCRC) && !errors.Is(err, drivers.ErrNoData) && ctx.Err() == nil {
-			d.sess.Reset()
-		}
-		return nil, fmt.Errorf("%s: %w", d, err)
-	}
-	return rs, nil
+	return d.sess.Poll(ctx, d, d.opts.Now, d.init, d.started, d.read, sensirion.ErrCRC)
+}
+
+// started forgets the last sample of the previous measurement.
+func (d *Dev) started() {
+	d.last = time.Time{}
+	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
+
 }
 
 func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
