@@ -425,22 +425,10 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) any {
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			key, ok := d.key(k, path)
-			if !ok {
-				continue
-			}
-			p := join(path, key)
-			if first, dup := seen[key]; dup {
-				d.fail(k.Line, p, "", fmt.Sprintf("duplicate key (first on line %d)", first))
-				continue
-			}
-			seen[key] = k.Line
+		d.entries(n, path, func(key string, k, v *yaml.Node, p string) {
 			d.lines[p] = k.Line
 			m[key] = d.value(v, p, depth+1)
-		}
+		})
 		return m
 	case yaml.SequenceNode:
 		s := make([]any, len(n.Content))
