@@ -134,34 +134,15 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 func (d *Dev) started() {
 	d.last = time.Time{}
 	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x62")
-
 }
 
 func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
-	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
-	for {
+	ready := func(ctx context.Context) (bool, error) {
 		ws, err := d.command(ctx, cmdDataReady, time.Millisecond, 1)
-		if err != nil {
-			return nil, err
-		}
-		if ws[0]&0x07FF != 0 {
-			break
-		}
-		now := d.opts.Now()
-		if d.last.IsZero() && now.Sub(d.sess.Started()) < d.period+time.Second {
-			// The first sample of a measurement comes one period after its
-			// start: no reason to hold the poll until then.
-			return nil, fmt.Errorf("first sample due %s after start: %w", d.period, drivers.ErrNoData)
-		}
-		if !now.Before(deadline) {
-			if !d.last.IsZero() && now.Sub(d.last) < 2*d.period {
-				return nil, fmt.Errorf("no new sample yet: %w", drivers.ErrNoData)
-			}
-			return nil, fmt.Errorf("no sample ready within %s", d.opts.ReadyTimeout)
-		}
-		if err := d.opts.Sleep(ctx, 100*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return err == nil && ws[0]&0x07FF != 0, err
+	}
+	if err := sensirion.WaitReady(ctx, ready, d.opts.Now, d.opts.Sleep, d.sess.Started(), d.last, d.period, d.opts.ReadyTimeout); err != nil {
+		return nil, err
 	}
 	ws, err := d.command(ctx, cmdReadMeasurement, time.Millisecond, 3)
 	if err != nil {

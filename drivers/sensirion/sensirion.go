@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"periph.io/x/conn/v3"
+
+	"github.com/edgegw/edgegw/drivers"
 )
 
 // ErrCRC reports that a word's CRC-8 did not match: the frame is damaged
@@ -88,4 +90,35 @@ func Transact(ctx context.Context, c conn.Conn, sleep func(context.Context, time
 		return nil, fmt.Errorf("command 0x%04x: %w", cmd, err)
 	}
 	return ws, nil
+}
+
+// WaitReady waits, bounded by timeout, for a chip that samples every period
+// to have a sample: it calls ready every 100 ms through sleep. It returns
+// drivers.ErrNoData instead of waiting when the first sample of the
+// measurement started at started is not due yet, or when the timeout passes
+// and the last sample (zero for none) is recent: the next poll gets it.
+func WaitReady(ctx context.Context, ready func(context.Context) (bool, error), now func() time.Time, sleep func(context.Context, time.Duration) error,
+	started, last time.Time, period, timeout time.Duration) error {
+	deadline := now().Add(timeout)
+	for {
+		ok, err := ready(ctx)
+		if err != nil || ok {
+			return err
+		}
+		t := now()
+		if last.IsZero() && t.Sub(started) < period+time.Second {
+			// The first sample of a measurement comes one period after
+			// its start: no reason to hold the poll until then.
+			return fmt.Errorf("first sample due %s after start: %w", period, drivers.ErrNoData)
+		}
+		if !t.Before(deadline) {
+			if !last.IsZero() && t.Sub(last) < 2*period {
+				return fmt.Errorf("no new sample yet: %w", drivers.ErrNoData)
+			}
+			return fmt.Errorf("no sample ready within %s", timeout)
+		}
+		if err := sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }

@@ -142,34 +142,15 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 func (d *Dev) started() {
 	d.last = time.Time{}
 	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
-
 }
 
 func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
-	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
-	for {
+	ready := func(ctx context.Context) (bool, error) {
 		ws, err := d.command(ctx, cmdDataReady, nil, 0, 1)
-		if err != nil {
-			return nil, err
-		}
-		if ws[0] == 1 {
-			break
-		}
-		now := d.opts.Now()
-		if d.last.IsZero() && now.Sub(d.sess.Started()) < 2*time.Second {
-			// The first sample comes about a second after the start: no
-			// reason to hold the poll until then.
-			return nil, fmt.Errorf("first sample due 1s after start: %w", drivers.ErrNoData)
-		}
-		if !now.Before(deadline) {
-			if !d.last.IsZero() && now.Sub(d.last) < 2*time.Second {
-				return nil, fmt.Errorf("no new sample yet: %w", drivers.ErrNoData)
-			}
-			return nil, fmt.Errorf("no sample ready within %s", d.opts.ReadyTimeout)
-		}
-		if err := d.opts.Sleep(ctx, 100*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return err == nil && ws[0] == 1, err
+	}
+	if err := sensirion.WaitReady(ctx, ready, d.opts.Now, d.opts.Sleep, d.sess.Started(), d.last, time.Second, d.opts.ReadyTimeout); err != nil {
+		return nil, err
 	}
 	ws, err := d.command(ctx, cmdRead, nil, 0, 20)
 	if err != nil {
