@@ -12,7 +12,42 @@ import (
 // the command (and its CRC-protected arguments); a read returns the reply
 // the last command prepared. Real chips NACK a read with nothing to send.
 type sensirionChip struct {
-	reply []byte
+	reply     []byte
+	measuring bool
+	period    time.Duration // sampling period while measuring
+	start     time.Time     // start of the measurement
+	taken     int           // index of the last sample read
+}
+
+// Measuring reports whether the chip measures.
+func (s *sensirionChip) Measuring() bool { return s.measuring }
+
+// startMeasuring starts a measurement sampling every period.
+func (s *sensirionChip) startMeasuring(now time.Time, period time.Duration) {
+	s.measuring, s.start, s.taken, s.period = true, now, 0, period
+}
+
+// samples is the number of samples produced since the start.
+func (s *sensirionChip) samples(now time.Time) int {
+	if !s.measuring {
+		return 0
+	}
+	return int(now.Sub(s.start) / s.period)
+}
+
+// tx parses a written command, runs it with command, and copies the pending
+// reply into r.
+func (s *sensirionChip) tx(now time.Time, w, r []byte, command func(time.Time, uint16, []uint16) error) error {
+	if len(w) > 0 {
+		cmd, args, err := parseCommand(w)
+		if err != nil {
+			return err
+		}
+		if err := command(now, cmd, args); err != nil {
+			return err
+		}
+	}
+	return s.readReply(r)
 }
 
 // parse splits a write into command and argument words, checking CRCs.
@@ -63,11 +98,7 @@ func (s *sensirionChip) readReply(r []byte) error {
 type SCD41 struct {
 	Faults
 	sensirionChip
-	measuring bool
-	period    time.Duration
-	start     time.Time
-	taken     int // index of the last sample read
-	pressure  uint16
+	pressure uint16
 }
 
 // NewSCD41 returns an idle SCD41.
@@ -78,30 +109,8 @@ func (c *SCD41) reset() {
 	c.measuring, c.reply, c.taken = false, nil, 0
 }
 
-// Measuring reports whether periodic measurement runs.
-func (c *SCD41) Measuring() bool { return c.measuring }
-
-// samples is the number of samples produced since start.
-func (c *SCD41) samples(now time.Time) int {
-	if !c.measuring {
-		return 0
-	}
-	return int(now.Sub(c.start) / c.period)
-}
-
 // Tx implements Chip.
-func (c *SCD41) Tx(now time.Time, w, r []byte) error {
-	if len(w) > 0 {
-		cmd, args, err := parseCommand(w)
-		if err != nil {
-			return err
-		}
-		if err := c.command(now, cmd, args); err != nil {
-			return err
-		}
-	}
-	return c.readReply(r)
-}
+func (c *SCD41) Tx(now time.Time, w, r []byte) error { return c.tx(now, w, r, c.command) }
 
 func (c *SCD41) command(now time.Time, cmd uint16, args []uint16) error {
 	allowed := map[uint16]bool{0xEC05: true, 0xE4B8: true, 0x3F86: true, 0xE000: true}
@@ -110,7 +119,7 @@ func (c *SCD41) command(now time.Time, cmd uint16, args []uint16) error {
 	}
 	switch cmd {
 	case 0x21B1, 0x21AC: // start (low power) periodic measurement
-		c.measuring, c.start, c.taken, c.period = true, now, 0, 5*time.Second
+		c.startMeasuring(now, 5*time.Second)
 		if cmd == 0x21AC {
 			c.period = 30 * time.Second
 		}
@@ -143,7 +152,7 @@ func (c *SCD41) command(now time.Time, cmd uint16, args []uint16) error {
 	case 0x3646, 0x36F6: // reinit, wake_up
 		c.reply = nil
 	case 0x219D: // measure_single_shot: a sample 5 s later
-		c.measuring, c.start, c.taken, c.period = true, now, 0, 5*time.Second
+		c.startMeasuring(now, 5*time.Second)
 	default:
 		return fmt.Errorf("unknown command 0x%04x: %w", cmd, ErrNACK)
 	}
@@ -157,11 +166,8 @@ func (c *SCD41) command(now time.Time, cmd uint16, args []uint16) error {
 type SPS30 struct {
 	Faults
 	sensirionChip
-	measuring bool
-	float     bool
-	sleeping  bool
-	start     time.Time
-	taken     int
+	float    bool
+	sleeping bool
 }
 
 // NewSPS30 returns an SPS30 in idle mode.
@@ -170,29 +176,8 @@ func NewSPS30() *SPS30 { return &SPS30{} }
 // reset restores the power-on state (idle).
 func (c *SPS30) reset() { c.measuring, c.sleeping, c.reply, c.taken = false, false, nil, 0 }
 
-// Measuring reports whether the chip is in measurement mode.
-func (c *SPS30) Measuring() bool { return c.measuring }
-
-func (c *SPS30) samples(now time.Time) int {
-	if !c.measuring {
-		return 0
-	}
-	return int(now.Sub(c.start) / time.Second)
-}
-
 // Tx implements Chip.
-func (c *SPS30) Tx(now time.Time, w, r []byte) error {
-	if len(w) > 0 {
-		cmd, args, err := parseCommand(w)
-		if err != nil {
-			return err
-		}
-		if err := c.command(now, cmd, args); err != nil {
-			return err
-		}
-	}
-	return c.readReply(r)
-}
+func (c *SPS30) Tx(now time.Time, w, r []byte) error { return c.tx(now, w, r, c.command) }
 
 func (c *SPS30) command(now time.Time, cmd uint16, args []uint16) error {
 	if c.sleeping && cmd != 0x1103 {
@@ -203,7 +188,8 @@ func (c *SPS30) command(now time.Time, cmd uint16, args []uint16) error {
 		if len(args) != 1 || (args[0] != 0x0300 && args[0] != 0x0500) {
 			return fmt.Errorf("start_measurement argument %v: %w", args, ErrNACK)
 		}
-		c.measuring, c.float, c.start, c.taken = true, args[0] == 0x0300, now, 0
+		c.startMeasuring(now, time.Second)
+		c.float = args[0] == 0x0300
 	case 0x0104: // stop_measurement
 		c.measuring = false
 	case 0x0202: // read_data_ready_flag
@@ -218,7 +204,7 @@ func (c *SPS30) command(now time.Time, cmd uint16, args []uint16) error {
 			return fmt.Errorf("read_measured_values with no sample: %w", ErrNACK)
 		}
 		c.taken = n
-		c.respond(&c.Faults, c.values(c.valueTime(c.start.Add(time.Duration(n)*time.Second)))...)
+		c.respond(&c.Faults, c.values(c.valueTime(c.start.Add(time.Duration(n)*c.period)))...)
 	case 0xD304: // device_reset
 		c.reset()
 	case 0x1001: // sleep (only when idle)
