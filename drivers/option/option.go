@@ -237,3 +237,13 @@ func (o *Set) Bus(example string) string {
 // StuckAfter returns the stuck_after option: identical polls before a value
 // is flagged stuck, 0 (the default) to never flag it.
 func (o *Set) StuckAfter() int { return int(o.Int("stuck_after", 0, 0, 1_000_000)) }
+
+// Warmup returns the warmup option (readings flagged warming-up after the
+// chip starts), def when absent. An explicit 0 is returned as -1, the "none"
+// of drivers whose zero Opts.Warmup means their datasheet default.
+func (o *Set) Warmup(def time.Duration) time.Duration {
+	if w := o.Duration("warmup", def); w != 0 {
+		return w
+	}
+	return -1
+}

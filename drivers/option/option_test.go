@@ -70,3 +70,15 @@ func TestListNamesItemFields(t *testing.T) {
 		}
 	}
 }
+
+func TestWarmup(t *testing.T) {
+	if w := New(map[string]any{"warmup": "0s"}).Warmup(30 * time.Second); w != -1 {
+		t.Errorf("explicit 0 = %v, want -1 (none)", w)
+	}
+	if w := New(nil).Warmup(30 * time.Second); w != 30*time.Second {
+		t.Errorf("absent = %v, want the default", w)
+	}
+	if w := New(map[string]any{"warmup": "10s"}).Warmup(30 * time.Second); w != 10*time.Second {
+		t.Errorf("10s = %v", w)
+	}
+}

@@ -20,12 +20,9 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 		BusName:    bus,
 		LowPower:   o.Bool("low_power", false),
 		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Duration("warmup", 60*time.Second),
+		Warmup:     o.Warmup(60 * time.Second),
 		Now:        deps.Now,
 		Logger:     deps.Logger,
-	}
-	if opts.Warmup == 0 {
-		opts.Warmup = -1
 	}
 	if err := o.Err(); err != nil {
 		return nil, err

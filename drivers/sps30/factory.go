@@ -19,12 +19,9 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 		Device:     dev.Name,
 		BusName:    bus,
 		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Duration("warmup", 30*time.Second),
+		Warmup:     o.Warmup(30 * time.Second),
 		Now:        deps.Now,
 		Logger:     deps.Logger,
-	}
-	if opts.Warmup == 0 {
-		opts.Warmup = -1
 	}
 	if err := o.Err(); err != nil {
 		return nil, err
