@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -70,7 +71,8 @@ func (s Summary) String() string {
 		line += fmt.Sprintf(" reused=%d", s.Reused)
 	}
 	if len(reasons) > 0 {
-		line += " (" + strings.Join(sortStrings(reasons), " ") + ")"
+		slices.Sort(reasons)
+		line += " (" + strings.Join(reasons, " ") + ")"
 	}
 	return line
 }

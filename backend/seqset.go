@@ -1,7 +1,5 @@
 package backend
 
-import "sort"
-
 // seqSet tracks the sequence numbers received from one gateway and the ranges
 // its gap records covered.
 type seqSet struct {
@@ -48,9 +46,3 @@ func (s *seqSet) missingList() []uint64 {
 }
 
 func (s *seqSet) missing() uint64 { return uint64(len(s.missingList())) }
-
-// sortStrings sorts in place and returns its argument.
-func sortStrings(s []string) []string {
-	sort.Strings(s)
-	return s
-}
