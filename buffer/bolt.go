@@ -99,6 +99,14 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		closeQuietly(b.db)
 		return nil, fmt.Errorf("open buffer %s: %w", path, err)
 	}
+	// Reserve the first block of numbers now, so that a full disk later
+	// finds a sidecar it can overwrite in place. Begin retries on failure.
+	if err := b.reserveLocked(b.next); err != nil {
+		b.log.Warn("buffer sequence numbers not reserved yet", "err", err)
+	}
+	if err := reserveSpace(path, opts.Reserve); err != nil {
+		b.log.Warn("buffer disk space not reserved; a full disk will hold commits in memory", "err", err)
+	}
 	if opts.Durability > 0 {
 		go b.run()
 	} else {

@@ -172,14 +172,14 @@ func TestBoltReservation(t *testing.T) {
 		}
 		return string(s)
 	}
-	buffertest.Fill(t, b, "telemetry", t0, 1, 10, false)
-	if got := readSeq(); got != "edgegw-seq 1 1 1 10001\n" {
-		t.Fatalf("sidecar after the first Begin = %q", got)
+	if got := readSeq(); got != "edgegw-seq 1 00000000000000000001 00000000000000000001 00000000000000010001\n" {
+		t.Fatalf("sidecar after opening = %q", got)
 	}
+	buffertest.Fill(t, b, "telemetry", t0, 1, 10, false)
 	for range 10000 {
 		buffertest.Begin(t, b, "telemetry", t0)
 	}
-	if got := readSeq(); got != "edgegw-seq 1 1 10001 20001\n" {
+	if got := readSeq(); got != "edgegw-seq 1 00000000000000000001 00000000000000010001 00000000000000020001\n" {
 		t.Fatalf("sidecar after 10001 Begins = %q", got)
 	}
 	if err := b.Sync(); err != nil {

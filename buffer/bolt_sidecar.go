@@ -1,9 +1,11 @@
 package buffer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // reserveBlock is how many sequence numbers one write of the sidecar
@@ -38,8 +40,23 @@ func readReservation(path string) (reservation, error) {
 }
 
 // writeReservation replaces the sidecar atomically: temporary file, fsync,
-// rename, fsync of the directory.
+// rename, fsync of the directory. When the filesystem is full, it overwrites
+// the existing sidecar in place instead, which needs no new block: every
+// line has the same length (zero-padded numbers) and fits in one sector,
+// which disks write whole.
 func writeReservation(path string, r reservation) error {
+	line := fmt.Appendf(nil, "edgegw-seq 1 %020d %020d %020d\n", r.low, r.from, r.to)
+	err := replaceFile(path, line)
+	if errors.Is(err, syscall.ENOSPC) {
+		if inPlace := overwriteFile(path, line); inPlace == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// replaceFile writes data to a temporary file and renames it to path.
+func replaceFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -51,7 +68,7 @@ func writeReservation(path string, r reservation) error {
 		f.Close()
 		return err
 	}
-	if _, err := fmt.Fprintf(f, "edgegw-seq 1 %d %d %d\n", r.low, r.from, r.to); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
@@ -66,6 +83,24 @@ func writeReservation(path string, r reservation) error {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// overwriteFile writes data over the start of the existing file at path and
+// syncs it.
+func overwriteFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func syncDir(dir string) error {

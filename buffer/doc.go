@@ -35,7 +35,10 @@
 // Unsealed only show committed batches, so a published number is always on
 // disk. If a commit fails (a full disk), the operations stay queued, the
 // error (wrapping ErrNotCommitted) is returned by eager calls and Sync and
-// kept in Stats.CommitErr, and the next window retries.
+// kept in Stats.CommitErr, and the next window retries. Options.Reserve
+// makes that rare: the file's blocks are allocated when it is opened, so a
+// filesystem that other files fill up leaves the buffer room within its
+// reservation.
 //
 // # On-disk layout
 //
@@ -52,9 +55,10 @@
 //	chunks   seq (8 bytes) ‖ index (uint32 big-endian) → chunk bytes
 //
 // Beside it, path+".seq" is a one-line text sidecar "edgegw-seq 1 low from
-// to", written atomically (temporary file, fsync, rename, directory fsync)
-// before any commit that uses a number at or above the previous "to". Begin
-// reserves blocks of 10000 numbers.
+// to" (numbers zero-padded to 20 digits), written atomically (temporary file,
+// fsync, rename, directory fsync) when the file is opened and before any
+// commit that uses a number at or above the previous "to"; on a full disk it
+// is overwritten in place. Begin reserves blocks of 10000 numbers.
 //
 // # Corruption
 //

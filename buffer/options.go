@@ -18,6 +18,11 @@ type Options struct {
 	// exceeded, the oldest closed batches are dropped and reported as a gap.
 	// Zero means unlimited. Unit: bytes.
 	MaxBytes int64
+	// Reserve is the disk space allocated to the file when it is opened
+	// (fallocate on Linux), so that a filesystem that others fill up does
+	// not stop commits while the buffer stays within it. A failure to
+	// reserve is logged, not fatal. Zero reserves nothing. Unit: bytes.
+	Reserve int64
 	// MaxAge bounds how long a batch is kept, measured from its creation time
 	// with the Now clock. Older closed batches are dropped and reported as a
 	// gap. Zero means unlimited.

@@ -94,6 +94,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	a.store, err = buffer.OpenBolt(filepath.Join(cfg.Gateway.State, BufferFile), buffer.Options{
 		Durability: cfg.Batch.Durability,
 		MaxBytes:   cfg.Buffer.MaxBytes,
+		Reserve:    cfg.Buffer.MaxBytes + cfg.Buffer.MaxBytes/4, // bbolt's pages hold more than their content
 		MaxAge:     cfg.Buffer.MaxAge,
 		Now:        deps.Now,
 		Logger:     deps.Logger,
