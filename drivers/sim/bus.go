@@ -3,6 +3,8 @@ package sim
 import (
 	"fmt"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +26,10 @@ import (
 //	sim:rs485-N   an RS-485 line (a pseudo-terminal) with Modbus meters: an
 //	              SDM630 at unit 1, an SDM120 at unit 2, an MFM383A at unit 3
 //
+// An I²C bus name may end in "?faults=RATE&seed=N": each transfer then fails
+// with probability RATE (a NACK or a damaged CRC), drawn from a generator
+// seeded with N, as on a long, noisy cable. The reliability suite uses it.
+//
 // The real drivers talk to them unchanged: the demo and the tests exercise
 // the code that runs on a junction box.
 func init() { drivers.RegisterBusProvider("sim", emulated{}) }
@@ -32,10 +38,41 @@ func init() { drivers.RegisterBusProvider("sim", emulated{}) }
 type emulated struct{}
 
 func (emulated) OpenI2C(name string) (i2c.BusCloser, error) {
-	if !strings.HasPrefix(name, "sim:i2c") {
+	base, query, _ := strings.Cut(name, "?")
+	if !strings.HasPrefix(base, "sim:i2c") {
 		return nil, fmt.Errorf("no emulated i2c bus %q (want sim:i2c-N)", name)
 	}
-	return chips.NewI2CBus(name, time.Now), nil
+	b := chips.NewI2CBus(base, time.Now)
+	if query != "" {
+		rate, seed, err := parseFaults(query)
+		if err != nil {
+			return nil, fmt.Errorf("emulated i2c bus %q: %w", name, err)
+		}
+		b.InjectRandomFaults(rate, seed)
+	}
+	return b, nil
+}
+
+// parseFaults reads "faults=RATE&seed=N".
+func parseFaults(query string) (rate float64, seed uint64, err error) {
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return 0, 0, err
+	}
+	for k := range q {
+		if k != "faults" && k != "seed" {
+			return 0, 0, fmt.Errorf("unknown parameter %q (want faults, seed)", k)
+		}
+	}
+	if rate, err = strconv.ParseFloat(q.Get("faults"), 64); err != nil || rate < 0 || rate > 1 {
+		return 0, 0, fmt.Errorf("faults=%q: want a probability from 0 to 1", q.Get("faults"))
+	}
+	if s := q.Get("seed"); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("seed=%q: want an unsigned integer", s)
+		}
+	}
+	return rate, seed, nil
 }
 
 func (emulated) OpenSPI(name string) (spi.PortCloser, error) {

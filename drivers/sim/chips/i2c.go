@@ -2,6 +2,7 @@ package chips
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -25,6 +26,8 @@ type Bus struct {
 	mu    sync.Mutex
 	chips map[uint16]Chip
 	count int
+	rng   *rand.Rand // random faults, nil when off
+	rate  float64
 }
 
 var _ i2c.BusCloser = (*Bus)(nil)
@@ -42,13 +45,26 @@ func NewBus(name string, clock func() time.Time) *Bus {
 // 0x76, an SCD41 at 0x62, an SPS30 at 0x69 and an ADS1115 at 0x48 whose
 // inputs carry two electrochemical NO2 sensor outputs (working and
 // auxiliary electrodes on AIN0/AIN1) and two slowly varying voltages.
-func NewI2CBus(name string, clock func() time.Time) i2c.BusCloser {
+func NewI2CBus(name string, clock func() time.Time) *Bus {
 	b := NewBus(name, clock)
 	b.Attach(0x76, NewBME280())
 	b.Attach(0x62, NewSCD41())
 	b.Attach(0x69, NewSPS30())
 	b.Attach(0x48, NewADS1115())
 	return b
+}
+
+// InjectRandomFaults makes each transfer fail with probability rate, drawn
+// from a generator seeded with seed: half of the failures are NACKs, the
+// other half damage the reply's integrity check (Sensirion CRC). A rate of 0
+// turns them off.
+func (b *Bus) InjectRandomFaults(rate float64, seed uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rng, b.rate = nil, rate
+	if rate > 0 {
+		b.rng = rand.New(rand.NewPCG(seed, 0x12c))
+	}
 }
 
 // Attach places chip at addr, replacing any chip there.
@@ -83,6 +99,12 @@ func (b *Bus) Tx(addr uint16, w, r []byte) error {
 	c := b.chips[addr]
 	if c == nil {
 		return nackError(b.name, addr)
+	}
+	if b.rng != nil && b.rng.Float64() < b.rate {
+		if b.rng.IntN(2) == 0 {
+			return nackError(b.name, addr)
+		}
+		c.faults().CorruptNext(1)
 	}
 	reset, err := c.faults().begin()
 	if err != nil {
