@@ -118,13 +118,15 @@ func (b *batcher) seal(seq uint64, header []byte, chunks [][]byte) error {
 }
 
 // closeDue closes the batches whose max_delay has passed and returns the
-// earliest deadline of those still open (zero when none is open).
+// earliest deadline of those still open (zero when none is open). A deadline
+// further away than max_delay means the wall clock went back: that batch is
+// closed too rather than held open until the clock catches up.
 func (b *batcher) closeDue() (time.Time, error) {
 	now := b.now()
 	var next time.Time
 	var errs []error
 	for class, ob := range b.open {
-		if !now.Before(ob.deadline) {
+		if !now.Before(ob.deadline) || ob.deadline.Sub(now) > b.maxDelay {
 			errs = append(errs, b.close(class))
 			continue
 		}

@@ -60,7 +60,13 @@ func (d *device) run(ctx context.Context, now func() time.Time, synced func() bo
 	<-timer.C
 	for {
 		next := origin.Add(time.Duration(k) * d.interval)
-		timer.Reset(next.Sub(now()))
+		wait := next.Sub(now())
+		if wait > d.interval { // the wall clock went back: anchor the grid on the present
+			origin, k = now().Truncate(d.interval), 1
+			next = origin.Add(d.interval)
+			wait = next.Sub(now())
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return

@@ -71,3 +71,53 @@ func TestSchedulerTicksOnGridAndIsolatesSlowDevices(t *testing.T) {
 		t.Errorf("fast device overran %d times", st.Overruns)
 	}
 }
+
+// jumpClock is a wall clock that can be set forward or back, as NTP or a
+// technician does. Its times carry no monotonic reading, so every duration
+// the agent computes from them sees the jump.
+type jumpClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off).Round(0)
+}
+
+func (c *jumpClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// TestSchedulerSurvivesClockJumps: after the wall clock jumps back an hour,
+// or forward a day, the device keeps polling on its interval.
+func TestSchedulerSurvivesClockJumps(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	clock := &jumpClock{}
+	d := &device{name: "dev", class: "telemetry", interval: interval, sensor: &fakeSensor{"dev", 0},
+		valid: newValidator(nil), humidity: &humidity{threshold: 85}, log: slog.New(slog.DiscardHandler)}
+	out := make(chan poll, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { d.run(ctx, clock.Now, func() bool { return true }, out) })
+	defer func() { cancel(); wg.Wait() }()
+	polls := func(n int, what string) {
+		t.Helper()
+		deadline := time.After(20 * interval * time.Duration(n))
+		for range n {
+			select {
+			case <-out:
+			case <-deadline:
+				t.Fatalf("%s: fewer than %d polls within %v", what, n, 20*interval*time.Duration(n))
+			}
+		}
+	}
+	polls(3, "start")
+	clock.Jump(-time.Hour)
+	polls(5, "after the clock went back an hour")
+	clock.Jump(24 * time.Hour)
+	polls(5, "after the clock went forward a day")
+}
