@@ -26,9 +26,15 @@ import (
 // a function that stops it gracefully and returns Run's error.
 func startAgent(t *testing.T, b *bed, drain time.Duration) (*gateway.Agent, func() error) {
 	t.Helper()
+	return startAgentWith(t, b, gateway.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})), DrainOnStop: drain})
+}
+
+// startAgentWith is startAgent with the agent's dependencies given.
+func startAgentWith(t *testing.T, b *bed, deps gateway.Deps) (*gateway.Agent, func() error) {
+	t.Helper()
 	cfg, err := config.Load(b.cfgPath)
 	must(t, err)
-	a, err := gateway.New(cfg, gateway.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})), DrainOnStop: drain})
+	a, err := gateway.New(cfg, deps)
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
 // TestBatcherClosesAfterClockWentBack: a batch begun just before the wall
@@ -29,7 +30,7 @@ func TestBatcherClosesAfterClockWentBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &jumpClock{}
+	clock := &gatewaytest.WallClock{}
 	store := buffer.NewMemory(buffer.Options{})
 	b := &batcher{gatewayID: "gw-001", configVersion: 1, identity: id,
 		recipients: map[string]*keys.RecipientPublic{"telemetry": rcpt},

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/sim"
+	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/uplink"
 	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
 )
@@ -50,6 +52,8 @@ type bedOptions struct {
 	durability, maxDelay time.Duration
 	maxBytes             string
 	maxReadings          int
+	state                string   // state directory; default <dir>/state
+	devices              []string // more devices, one YAML flow mapping each
 }
 
 func newBed(t *testing.T, o bedOptions) *bed {
@@ -79,6 +83,12 @@ func newBed(t *testing.T, o bedOptions) *bed {
 		fmt.Fprintf(&devs, "  - {name: %s, driver: sim, model: %s, interval: %s, class: %s, options: {seed: %d, trace: %s}}\n",
 			d.name, d.model, d.interval, d.class, d.seed, b.tracePath(d.name))
 	}
+	for _, d := range o.devices {
+		fmt.Fprintf(&devs, "  - %s\n", d)
+	}
+	if o.state == "" {
+		o.state = filepath.Join(b.dir, "state")
+	}
 	cfg := fmt.Sprintf(`version: 3
 gateway: {id: gw-001, keys: %s, state: %s}
 uplink: {broker: %q, ca: %s, cert: %s, key: %s, backoff_min: 100ms, backoff_max: 500ms, health_interval: 1s}
@@ -88,7 +98,7 @@ buffer: {max_bytes: %s, max_age: 24h}
 log: {level: debug}
 control: {socket: %s}
 devices:
-%s`, keyDir, filepath.Join(b.dir, "state"), b.br.URL, b.br.CAFile, cert, key, pubs["telemetry"], pubs["personal"],
+%s`, keyDir, o.state, b.br.URL, b.br.CAFile, cert, key, pubs["telemetry"], pubs["personal"],
 		o.maxReadings, o.maxDelay, o.durability, o.maxBytes, filepath.Join(b.dir, "control.sock"), devs.String())
 	b.cfgPath = filepath.Join(b.dir, "edgegw.yaml")
 	must(t, os.WriteFile(b.cfgPath, []byte(cfg), 0o600))
@@ -107,6 +117,7 @@ type collector struct {
 	gaps     []envelope.Gap                        // gap records received
 	audits   [][]byte                              // audit records received
 	rejected []error
+	depth    gateway.Health // deepest buffer in the health messages received
 }
 
 // subscribe starts a backend with a persistent session on the bed's broker,
@@ -138,6 +149,18 @@ func (b *bed) subscribe(t *testing.T, extra ...string) *collector {
 }
 
 func (c *collector) handle(topic string, payload []byte) {
+	if strings.HasSuffix(topic, "/health") {
+		var h gateway.Health
+		err := json.Unmarshal(payload, &h)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err != nil {
+			c.rejected = append(c.rejected, fmt.Errorf("health: %w", err))
+		} else if h.BufferBytes > c.depth.BufferBytes {
+			c.depth = h
+		}
+		return
+	}
 	res, err := c.recv.Handle(topic, payload)
 	c.mu.Lock()
 	defer c.mu.Unlock()

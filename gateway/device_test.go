@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
 // fakeSensor reports one reading per poll, taking delay to answer.
@@ -72,31 +73,11 @@ func TestSchedulerTicksOnGridAndIsolatesSlowDevices(t *testing.T) {
 	}
 }
 
-// jumpClock is a wall clock that can be set forward or back, as NTP or a
-// technician does. Its times carry no monotonic reading, so every duration
-// the agent computes from them sees the jump.
-type jumpClock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *jumpClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off).Round(0)
-}
-
-func (c *jumpClock) Jump(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
 // TestSchedulerSurvivesClockJumps: after the wall clock jumps back an hour,
 // or forward a day, the device keeps polling on its interval.
 func TestSchedulerSurvivesClockJumps(t *testing.T) {
 	const interval = 50 * time.Millisecond
-	clock := &jumpClock{}
+	clock := &gatewaytest.WallClock{}
 	d := &device{name: "dev", class: "telemetry", interval: interval, sensor: &fakeSensor{"dev", 0},
 		valid: newValidator(nil), humidity: &humidity{threshold: 85}, log: slog.New(slog.DiscardHandler)}
 	out := make(chan poll, 100)
