@@ -6,8 +6,12 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOFLAGS_STATIC := CGO_ENABLED=0
 FUZZTIME ?= 30s
 DURATION ?= 30s
+CHAOS    ?= 15m
+SOAK     ?= 15m
+SEED     ?= 0
+SUITE    := go test -count=1 -v -timeout 90m ./gateway/
 
-.PHONY: build build-arm test demo check bench fuzz deb test-deb clean
+.PHONY: build build-arm test demo check bench fuzz chaos chaos-arm64 soak deb test-deb clean
 
 build:
 	$(GOFLAGS_STATIC) go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw ./cmd/edgegw
@@ -39,6 +43,19 @@ bench:
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+# The reliability suites (docs/reliability.md): the real binary under seeded
+# faults, with a report. `make test` runs a short version of each. SEED=N
+# replays a schedule; CHAOS/SOAK set the duration.
+chaos:
+	$(SUITE) -run '^TestIntegrationChaos$$' -args -chaos.duration $(CHAOS) -chaos.seed $(SEED)
+
+chaos-arm64: build-arm
+	$(SUITE) -run '^TestIntegrationChaos$$' -args -chaos.duration 5m -chaos.seed $(SEED) \
+		-chaos.cmd "qemu-aarch64-static $(CURDIR)/dist/edgegw-linux-arm64"
+
+soak:
+	$(SUITE) -run '^TestIntegrationSoak$$' -args -soak.duration $(SOAK) -chaos.seed $(SEED)
 
 # Debian packages for amd64 (labs), arm64 and armhf. The armhf package
 # carries the GOARMv6 build so that it also runs on Pi Zero and Pi 1.

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -134,9 +136,31 @@ func (b *Bolt) moveAside(cause error) error {
 		return fmt.Errorf("move corrupt buffer aside: %w", err)
 	}
 	os.Remove(b.path + ".checking")
+	b.pruneAside()
 	b.recovered = fmt.Sprintf("corrupt buffer file moved to %s: %v", aside, cause)
 	b.log.Error("buffer file corrupt, moved aside and replaced", "err", fmt.Errorf("%s: %w", aside, cause))
 	return nil
+}
+
+// keepAside is how many moved-aside corrupt files are kept for analysis;
+// older ones are deleted so that repeated damage cannot fill the disk.
+const keepAside = 2
+
+// pruneAside deletes all but the newest keepAside corrupt files. Their
+// names sort by the time they were moved aside.
+func (b *Bolt) pruneAside() {
+	aside, err := filepath.Glob(b.path + ".corrupt-*")
+	if err != nil || len(aside) <= keepAside {
+		return
+	}
+	sort.Strings(aside)
+	for _, old := range aside[:len(aside)-keepAside] {
+		if err := os.Remove(old); err != nil {
+			b.log.Warn("old corrupt buffer file not deleted", "err", err)
+		} else {
+			b.log.Info("old corrupt buffer file deleted", "file", old)
+		}
+	}
 }
 
 // load initializes a new file, or reads the state of an existing one, and

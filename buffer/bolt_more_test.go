@@ -1,11 +1,13 @@
 package buffer_test
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -342,5 +344,28 @@ func TestBoltMissingFile(t *testing.T) {
 	}
 	if want := (buffer.Gap{FromSeq: 1, ToSeq: 10000, Reason: buffer.ReasonMissingBuffer}); got != want {
 		t.Fatalf("gap = %+v, want %+v", got, want)
+	}
+}
+
+// TestBoltKeepsTwoCorruptCopies: repeated damage cannot fill the disk with
+// moved-aside files; the newest two are kept for analysis.
+func TestBoltKeepsTwoCorruptCopies(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	for _, old := range []string{"20240101T000000Z", "20250101T000000Z"} {
+		if err := os.WriteFile(path+".corrupt-"+old, []byte("old"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file"), 1024), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openBoltAt(t, path, buffer.Options{Now: buffertest.NewClock(t0).Now})
+	aside, err := filepath.Glob(path + ".corrupt-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{path + ".corrupt-20250101T000000Z", path + ".corrupt-20261125T090000Z"}
+	if !slices.Equal(aside, want) {
+		t.Errorf("moved-aside files = %v, want %v", aside, want)
 	}
 }

@@ -65,7 +65,8 @@
 // OpenBolt reads every page of an existing file and runs bbolt's Tx.Check,
 // with panics and memory faults recovered. A file that fails is renamed to
 // path+".corrupt-<UTC time>" (such as .corrupt-20261125T090000Z), logged at
-// Error and replaced by a fresh file; Bolt.Recovered says what happened. The
+// Error and replaced by a fresh file (only the newest two such files are
+// kept); Bolt.Recovered says what happened. The
 // fresh file numbers from the sidecar's reservation and holds a pending gap
 // with reason "corrupt-buffer" from the sidecar's low-water mark (the oldest
 // number still stored, queued or unreported when the block was reserved,
