@@ -155,13 +155,20 @@ func Start(t testing.TB, opts Options) *Broker {
 }
 
 // ACL returns the ACL file: every identity may read and write its own
-// <prefix>/<cn>/# subtree, backend may read all data, health and audit
-// topics, and ops may push configuration (write <prefix>/+/config/set) and
-// read every gateway's configuration status. Ops can neither read a
-// configuration back nor forge a status.
+// <prefix>/<cn>/... topics (single-level ones such as health and audit,
+// data/#, config/status) but only read its config/set, backend may read all
+// data, health and audit topics, and ops may push configuration (write
+// <prefix>/+/config/set) and read every gateway's configuration status. Ops
+// can neither read a configuration back nor forge a status, and a gateway's
+// certificate (whose key sits on the box) cannot replace or clear the signed
+// configuration retained for it.
 func ACL(prefix, backend, ops string) string {
-	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/#
-pattern readwrite %[1]s/%%u/#
+	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/...,
+# except that only ops writes its config/set
+pattern readwrite %[1]s/%%u/+
+pattern readwrite %[1]s/%%u/data/#
+pattern readwrite %[1]s/%%u/config/status
+pattern read %[1]s/%%u/config/set
 
 user %[2]s
 topic read %[1]s/+/data/#

@@ -1,8 +1,9 @@
 // Package uplinktest runs a real Mosquitto broker for tests: TLS with client
 // certificates from a throw-away CA, the certificate's common name as the
 // MQTT user name, and the per-gateway ACL edgegw expects from production
-// brokers (pattern readwrite <prefix>/%u/#), plus a backend identity that may
-// read every gateway's data and health.
+// brokers (each gateway reads and writes its own <prefix>/%u/... topics but
+// only reads its config/set; see ACL), plus a backend identity that may read
+// every gateway's data and health.
 //
 // Tests are skipped when mosquitto is not installed, unless the environment
 // variable CI is "true": CI must run them. Proxy sits between a client and
