@@ -166,8 +166,12 @@ func (d *Dev) convert(ctx context.Context, in Input) (int16, error) {
 	if err := d.dev.Tx([]byte{0x00}, b[:]); err != nil {
 		return 0, fmt.Errorf("%s: read conversion: %w", in.Name, err)
 	}
-	return int16(uint16(b[0])<<8 | uint16(b[1])), nil
+	return Conversion(b), nil
 }
+
+// Conversion decodes the conversion register as read: 16-bit two's
+// complement, most significant byte first.
+func Conversion(b [2]byte) int16 { return int16(uint16(b[0])<<8 | uint16(b[1])) }
 
 // init checks the chip answers: the config register resets to 0x8583 and its
 // low bits (comparator disabled) are what any driver leaves.

@@ -230,11 +230,9 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	if err != nil {
 		return nil, err
 	}
-	adcP := int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
-	adcT := int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
-	adcH := int32(raw[6])<<8 | int32(raw[7])
-	if adcT == 0x80000 || adcP == 0x80000 || adcH == 0x8000 {
-		return nil, errors.New("measurement skipped (reset values in data registers)") // the chip was reset: initialise again
+	adcT, adcP, adcH, err := DecodeRaw(raw)
+	if err != nil {
+		return nil, err // the chip was reset: initialise again
 	}
 	t, p, h := d.cal.Compensate(adcT, adcP, adcH)
 	now := d.opts.Now()
@@ -245,6 +243,20 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 		{Device: d.opts.Device, Channel: "rh", Value: float64(h) / 1024, Unit: drivers.RelHumid, Time: ts, Flags: flags},
 		{Device: d.opts.Device, Channel: "p", Value: float64(p) / 256, Unit: drivers.Pascal, Time: ts, Flags: flags},
 	}, nil
+}
+
+// DecodeRaw decodes the burst read of the data registers 0xF7–0xFE into
+// adc_T and adc_P (20-bit, from msb, lsb and xlsb[7:4]) and adc_H (16-bit).
+// It fails when any of them holds its reset value (0x80000, 0x8000): that
+// measurement was skipped, as after a reset.
+func DecodeRaw(raw [8]byte) (adcT, adcP, adcH int32, err error) {
+	adcP = int32(raw[0])<<12 | int32(raw[1])<<4 | int32(raw[2])>>4
+	adcT = int32(raw[3])<<12 | int32(raw[4])<<4 | int32(raw[5])>>4
+	adcH = int32(raw[6])<<8 | int32(raw[7])
+	if adcT == 0x80000 || adcP == 0x80000 || adcH == 0x8000 {
+		return 0, 0, 0, errors.New("measurement skipped (reset values in data registers)")
+	}
+	return adcT, adcP, adcH, nil
 }
 
 // measure triggers a forced measurement and returns the 8 data bytes.

@@ -139,7 +139,7 @@ func (d *Dev) started() {
 func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	ready := func(ctx context.Context) (bool, error) {
 		ws, err := d.command(ctx, cmdDataReady, time.Millisecond, 1)
-		return err == nil && ws[0]&0x07FF != 0, err
+		return err == nil && DataReady(ws[0]), err
 	}
 	if err := sensirion.WaitReady(ctx, ready, d.opts.Now, d.opts.Sleep, d.sess.Started(), d.last, d.period, d.opts.ReadyTimeout); err != nil {
 		return nil, err
@@ -159,6 +159,10 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 		{Device: d.opts.Device, Channel: "rh", Value: rh, Unit: drivers.RelHumid, Time: ts, Flags: flags},
 	}, nil
 }
+
+// DataReady decodes the word of get_data_ready_status: a sample is ready
+// unless its low 11 bits are all zero (the upper 5 bits are undefined).
+func DataReady(status uint16) bool { return status&0x07FF != 0 }
 
 // Convert turns the raw words of read_measurement into CO₂ (ppm),
 // temperature (°C, −45 + 175·w/65535) and relative humidity (%, 100·w/65535).
