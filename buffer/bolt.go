@@ -40,6 +40,7 @@ type Bolt struct {
 	oldestSeq uint64
 	oldest    time.Time
 	commitErr error // cause of the current failure streak; nil when healthy
+	broken    error // ErrCorrupt after a panic in bbolt; the store is unusable
 }
 
 // openBatch is what Append and Seal need to know about an open batch.
@@ -135,7 +136,7 @@ func (b *Bolt) moveAside(cause error) error {
 	if err := os.Rename(b.path, aside); err != nil {
 		return fmt.Errorf("move corrupt buffer aside: %w", err)
 	}
-	os.Remove(b.path + ".checking")
+	os.Remove(b.path + checkingSuffix)
 	b.pruneAside()
 	b.recovered = fmt.Sprintf("corrupt buffer file moved to %s: %v", aside, cause)
 	b.log.Error("buffer file corrupt, moved aside and replaced", "err", fmt.Errorf("%s: %w", aside, cause))
@@ -166,7 +167,7 @@ func (b *Bolt) pruneAside() {
 // load initializes a new file, or reads the state of an existing one, and
 // the open batches.
 func (b *Bolt) load(res reservation, lost string) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err

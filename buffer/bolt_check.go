@@ -25,6 +25,10 @@ var (
 // errNewerSchema is returned when the file was written by a newer release.
 var errNewerSchema = errors.New("buffer file has a newer schema version")
 
+// checkingSuffix names the marker file that exists while the file is
+// checked, and that marks a file found damaged while in use.
+const checkingSuffix = ".checking"
+
 // lockTimeout bounds the wait for the file lock held by another process.
 const lockTimeout = time.Second
 
@@ -40,9 +44,9 @@ const lockTimeout = time.Second
 // the marker and treats the file as corrupt, so a bad file cannot cause a
 // crash loop.
 func openChecked(path string) (db *bolt.DB, corrupt, err error) {
-	marker := path + ".checking"
+	marker := path + checkingSuffix
 	if _, err := os.Stat(marker); err == nil {
-		return nil, errors.New("a previous integrity check did not finish"), nil
+		return nil, errors.New("marked damaged: a previous integrity check did not finish, or bbolt failed on the file"), nil
 	}
 	if err := os.WriteFile(marker, nil, 0o600); err != nil {
 		return nil, nil, err

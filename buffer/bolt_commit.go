@@ -1,7 +1,9 @@
 package buffer
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,7 +40,7 @@ func (b *Bolt) commitLocked(extra func(x *txn) error) error {
 		oldest    time.Time
 	)
 	now := b.opts.now()
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		x, err := newTxn(tx, b.log)
 		if err != nil {
 			return err
@@ -99,6 +101,36 @@ func (b *Bolt) commitLocked(extra func(x *txn) error) error {
 	}
 	b.st, b.gap, b.oldestSeq, b.oldest = st, gap, oldestSeq, oldest
 	return nil
+}
+
+// usableLocked returns ErrClosed after Close, the damage found after a
+// bbolt panic, or nil.
+func (b *Bolt) usableLocked() error {
+	if b.closed {
+		return ErrClosed
+	}
+	return b.broken
+}
+
+// update runs fn in a bbolt write transaction. A panic in bbolt means the
+// file is damaged in a way the check at open did not see: the file is then
+// marked so that the next open moves it aside, and the store refuses all
+// further work with ErrCorrupt, for the process to restart.
+func (b *Bolt) update(fn func(*bolt.Tx) error) (err error) {
+	if b.broken != nil {
+		return b.broken
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			b.broken = fmt.Errorf("%w: %v", ErrCorrupt, r)
+			if merr := os.WriteFile(b.path+checkingSuffix, nil, 0o600); merr != nil {
+				b.broken = errors.Join(b.broken, fmt.Errorf("mark the file for the next open: %w", merr))
+			}
+			b.log.Error("buffer file damaged; it is moved aside at the next start", "err", b.broken)
+			err = b.broken
+		}
+	}()
+	return b.db.Update(fn)
 }
 
 // reserveLocked writes a new reservation block to the sidecar when seq is

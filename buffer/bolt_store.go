@@ -12,8 +12,8 @@ import (
 func (b *Bolt) Begin(class string, created time.Time, build func(seq uint64) ([]byte, error)) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return 0, fmt.Errorf("begin: %w", ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return 0, fmt.Errorf("begin: %w", err)
 	}
 	seq := b.next
 	if err := b.reserveLocked(seq); err != nil {
@@ -39,8 +39,8 @@ func (b *Bolt) Begin(class string, created time.Time, build func(seq uint64) ([]
 func (b *Bolt) Append(seq uint64, chunk []byte, readings int) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return fmt.Errorf("append %d: %w", seq, ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return fmt.Errorf("append %d: %w", seq, err)
 	}
 	ob := b.open[seq]
 	if ob == nil || ob.sealed {
@@ -63,8 +63,8 @@ func (b *Bolt) Append(seq uint64, chunk []byte, readings int) error {
 func (b *Bolt) Seal(seq uint64, trailer []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return fmt.Errorf("seal %d: %w", seq, ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return fmt.Errorf("seal %d: %w", seq, err)
 	}
 	if len(trailer) == 0 || len(trailer) > bolt.MaxValueSize/2 {
 		return fmt.Errorf("seal %d: trailer of %d bytes: %w", seq, len(trailer), ErrInvalid)
@@ -90,8 +90,8 @@ func (b *Bolt) Seal(seq uint64, trailer []byte) error {
 func (b *Bolt) Ack(seqs ...uint64) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return fmt.Errorf("ack: %w", ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return fmt.Errorf("ack: %w", err)
 	}
 	for _, seq := range seqs {
 		if ob := b.open[seq]; ob != nil && !ob.sealed {
@@ -113,8 +113,8 @@ func (b *Bolt) Ack(seqs ...uint64) error {
 func (b *Bolt) TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return false, fmt.Errorf("take gap: %w", ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return false, fmt.Errorf("take gap: %w", err)
 	}
 	if b.gap.Reason == "" {
 		return false, nil // drops only appear in commits, which set b.gap
@@ -153,8 +153,8 @@ func (b *Bolt) TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, erro
 func (b *Bolt) Put(build func(seq uint64) (Batch, error)) (uint64, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return 0, fmt.Errorf("put: %w", ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return 0, fmt.Errorf("put: %w", err)
 	}
 	seq := b.next
 	if err := b.reserveLocked(seq); err != nil {
@@ -181,8 +181,8 @@ func (b *Bolt) Put(build func(seq uint64) (Batch, error)) (uint64, error) {
 func (b *Bolt) Sync() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
-		return fmt.Errorf("sync: %w", ErrClosed)
+	if err := b.usableLocked(); err != nil {
+		return fmt.Errorf("sync: %w", err)
 	}
 	if len(b.pending) == 0 && b.opts.MaxBytes <= 0 && b.opts.MaxAge <= 0 {
 		return nil
@@ -268,6 +268,11 @@ func (b *Bolt) Close() error {
 	<-b.done
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.broken != nil {
+		// bbolt holds its write lock since the panic: closing would
+		// wait forever. The process is about to restart.
+		return fmt.Errorf("close: %w", b.broken)
+	}
 	var err error
 	if len(b.pending) > 0 {
 		err = b.commitLocked(nil)
@@ -284,10 +289,10 @@ func (b *Bolt) Close() error {
 // view runs fn in a read transaction on the committed content.
 func (b *Bolt) view(fn func(x *txn) error) error {
 	b.mu.Lock()
-	closed := b.closed
+	err := b.usableLocked()
 	b.mu.Unlock()
-	if closed {
-		return ErrClosed
+	if err != nil {
+		return err
 	}
 	return b.db.View(func(tx *bolt.Tx) error {
 		x := &txn{batches: tx.Bucket(bucketBatches), chunks: tx.Bucket(bucketChunks)}

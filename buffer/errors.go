@@ -25,3 +25,9 @@ var ErrInvalid = errors.New("invalid argument")
 // stores it, so the caller must not repeat it. A Begin that returns it also
 // returns a valid sequence number.
 var ErrNotCommitted = errors.New("not committed yet")
+
+// ErrCorrupt is returned by every method after bbolt failed on damage to the
+// file that the check at open did not find. The file is marked so that the
+// next OpenBolt moves it aside and reports the loss as a gap; the process
+// should stop and start again.
+var ErrCorrupt = errors.New("buffer file damaged")

@@ -209,15 +209,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { upDone <- a.up.Run(upCtx) }()
 
 	ctlDone := a.serveControl(ctx)
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
 	polls := make(chan poll, 64)
 	var wg sync.WaitGroup
 	for _, d := range a.devices {
-		wg.Go(func() { d.run(ctx, a.deps.Now, a.deps.ClockSynced, polls) })
+		wg.Go(func() { d.run(pollCtx, a.deps.Now, a.deps.ClockSynced, polls) })
 	}
 	go func() { wg.Wait(); close(polls) }()
 	a.log.Info("agent started", "device", len(a.devices))
 
 	err := a.sink(polls)
+	if err != nil { // the buffer takes nothing more: stop as on a signal, with the error
+		stopPolling()
+		for range polls { // the devices' last polls, which cannot be stored
+		}
+	}
 	err = errors.Join(err, a.batcher.closeAll(), a.store.Sync(), a.batcher.reportGap())
 	a.drain(a.deps.DrainOnStop)
 	stopUplink()
@@ -251,7 +258,9 @@ func (a *Agent) serveControl(ctx context.Context) <-chan struct{} {
 }
 
 // sink seals polls into batches until polls is closed, and closes batches
-// when their max_delay passes.
+// when their max_delay passes. It returns early, with the error, when the
+// buffer file turns out damaged (buffer.ErrCorrupt): the agent then stops,
+// for its supervisor to restart it on a fresh file.
 func (a *Agent) sink(polls <-chan poll) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -274,7 +283,9 @@ func (a *Agent) sink(polls <-chan poll) error {
 				return nil
 			}
 			a.watch.publish(p.readings)
-			if err := a.batcher.add(p); err != nil {
+			if err := a.batcher.add(p); errors.Is(err, buffer.ErrCorrupt) {
+				return fmt.Errorf("poll of %s not buffered: %w", p.readings[0].Device, err)
+			} else if err != nil {
 				a.log.Error("poll not buffered", "device", p.readings[0].Device, "err", err)
 			}
 		case done := <-a.flush:
