@@ -35,10 +35,7 @@ func (x *chaos) finish() {
 			cmd.Wait()
 		}
 	})
-	eventually(t, 3*time.Minute, "the last run delivering what earlier runs left", func() bool {
-		a := x.account()
-		return a.lost == 0 && len(x.c.recv.Summary().Missing) == 0
-	})
+	x.settle(3*time.Minute, "the last run delivering what earlier runs left")
 	x.sampleMemory(cmd.Process.Pid)
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	stopped = true
@@ -46,12 +43,7 @@ func (x *chaos) finish() {
 	run.end, run.to = time.Now(), x.lines()
 	x.runs = append(x.runs, run)
 
-	var a accounting
-	eventually(t, time.Minute, "every required reading and every sequence number accounted for at the backend", func() bool {
-		a = x.account()
-		return a.lost == 0 && len(x.c.recv.Summary().Missing) == 0
-	})
-	x.report(a)
+	x.report(x.settle(time.Minute, "every required reading and every sequence number accounted for at the backend"))
 	sum := x.c.recv.Summary()
 	if sum.Reused > 0 || len(sum.Rejected) > 0 {
 		t.Errorf("backend: %s", sum)
@@ -59,6 +51,26 @@ func (x *chaos) finish() {
 	x.b.checkValues(t, x.c)
 	if x.p.life == 0 {
 		x.checkMemoryFlat()
+	}
+}
+
+// settle waits until every required reading and every sequence number is
+// accounted for, and fails with the report and what is missing when that
+// does not happen within timeout.
+func (x *chaos) settle(timeout time.Duration, what string) accounting {
+	deadline := time.Now().Add(timeout)
+	for {
+		a := x.account()
+		missing := x.c.recv.Missing("gw-001")
+		if a.lost == 0 && len(missing) == 0 {
+			return a
+		}
+		if time.Now().After(deadline) {
+			x.report(a)
+			x.t.Fatalf("timed out after %s waiting for %s: %d readings lost (e.g. %s); sequence numbers missing without a record: %v",
+				timeout, what, a.lost, a.example, missing[:min(len(missing), 20)])
+		}
+		<-time.After(100 * time.Millisecond) // polling interval
 	}
 }
 
