@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,41 +181,17 @@ func BenchmarkIntegrationFootprint(b *testing.B) {
 		b.Skip("integration benchmark")
 	}
 	const steady = 20 * time.Second
+	agent := edgegwCommand(b)
 	for range b.N {
 		b.StopTimer()
-		dir := b.TempDir()
-		br := uplinktest.Start(b, uplinktest.Options{})
-		cert, key := br.Client(b, "gw-001")
-		for _, err := range []error{keys.InitIdentity(dir, "gw-001", false), keys.GenerateRecipient(dir, keys.SuiteX25519, false)} {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		cfg := fmt.Sprintf(`gateway: {id: gw-001, keys: %[1]s, state: %[1]s}
-uplink: {broker: %q, ca: %s, cert: %s, key: %s}
-recipients: {telemetry: %[1]s/recipient.pub}
-log: {level: warn}
-control: {socket: %[1]s/control.sock}
-devices:
+		gw := newBenchGateway(b, `devices:
   - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry}
   - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry}
   - {name: aq-3, driver: sim, model: airquality, interval: 1s, class: telemetry}
   - {name: m-1, driver: sim, model: meter3p, interval: 1s, class: telemetry}
   - {name: m-2, driver: sim, model: meter3p, interval: 1s, class: telemetry}
-`, dir, br.URL, br.CAFile, cert, key)
-		cfgPath := filepath.Join(dir, "edgegw.yaml")
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		bin := filepath.Join(dir, "edgegw")
-		if out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../cmd/edgegw").CombinedOutput(); err != nil {
-			b.Fatalf("go build: %v\n%s", err, out)
-		}
-		cmd := exec.Command(bin, "run", "--config", cfgPath)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
+`)
+		cmd := gw.start(b, agent)
 		// Warm up: the first batches are closed and published.
 		<-time.After(5 * time.Second)
 		b.StartTimer()
@@ -224,15 +202,167 @@ devices:
 		elapsed := time.Since(start)
 		b.StopTimer()
 		hwm := statusKB(b, cmd.Process.Pid, "VmHWM:")
-		cmd.Process.Signal(os.Interrupt)
-		if err := cmd.Wait(); err != nil {
-			b.Fatalf("edgegw run: %v", err)
-		}
+		stopAgent(b, cmd)
 		// 5 devices: 3 × 8 + 2 × 12 channels at 1 s = 48 readings/s.
 		b.ReportMetric(float64(hwm)/1024, "RSS-MB")
 		b.ReportMetric(100*float64(cpu1-cpu0)/100/elapsed.Seconds(), "CPU-%")
 		b.ReportMetric(48, "readings/s")
 	}
+}
+
+// BenchmarkIntegrationStartup measures the wall time from starting the real
+// edgegw binary, with an empty buffer, to the first envelope a backend
+// subscribed beforehand receives from a local Mosquitto, and reports the
+// median over b.N runs as startup-ms. It covers loading the configuration
+// and keys, opening the buffer, the TLS connection, the first poll of a sim
+// device (every 100ms, on the wall-clock grid), closing its batch after
+// batch.max_delay (100ms), committing it (durability 0: at once) and
+// publishing it. Run it with EDGEGW_BENCH_CMD to measure another build,
+// such as the arm64 one under qemu-user.
+func BenchmarkIntegrationStartup(b *testing.B) {
+	if testing.Short() {
+		b.Skip("integration benchmark")
+	}
+	const timeout = time.Minute // to the first envelope, generous for qemu-user
+	agent := edgegwCommand(b)
+	var runs []time.Duration
+	for range b.N {
+		b.StopTimer()
+		gw := newBenchGateway(b, `batch: {max_delay: 100ms, durability: 0s}
+devices:
+  - {name: aq-1, driver: sim, model: airquality, interval: 100ms, class: telemetry}
+`)
+		first := gw.firstEnvelope(b)
+		b.StartTimer()
+		start := time.Now()
+		cmd := gw.start(b, agent)
+		select {
+		case at := <-first:
+			runs = append(runs, at.Sub(start))
+		case <-time.After(timeout):
+			b.Fatalf("no envelope within %v of starting edgegw", timeout)
+		}
+		b.StopTimer()
+		stopAgent(b, cmd)
+	}
+	slices.Sort(runs)
+	b.ReportMetric(float64(runs[len(runs)/2].Microseconds())/1e3, "startup-ms")
+}
+
+// benchGateway is a gateway for benchmarks of the real edgegw binary: a
+// local Mosquitto, the gateway's identity and client certificate, a
+// telemetry recipient, and a configuration file, all in temp dirs.
+type benchGateway struct {
+	dir, cfgPath string
+	br           *uplinktest.Broker
+}
+
+// newBenchGateway starts a Mosquitto, creates the gateway's keys and writes
+// a configuration of the gateway, uplink, recipient, log and control
+// sections followed by rest (YAML: devices, and batch if not the default).
+// The buffer starts empty.
+func newBenchGateway(b *testing.B, rest string) *benchGateway {
+	b.Helper()
+	gw := &benchGateway{dir: b.TempDir()}
+	gw.br = uplinktest.Start(b, uplinktest.Options{})
+	cert, key := gw.br.Client(b, "gw-001")
+	for _, err := range []error{keys.InitIdentity(gw.dir, "gw-001", false), keys.GenerateRecipient(gw.dir, keys.SuiteX25519, false)} {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := fmt.Sprintf(`gateway: {id: gw-001, keys: %[1]s, state: %[1]s}
+uplink: {broker: %q, ca: %s, cert: %s, key: %s}
+recipients: {telemetry: %[1]s/recipient.pub}
+log: {level: warn}
+control: {socket: %[1]s/control.sock}
+`, gw.dir, gw.br.URL, gw.br.CAFile, cert, key) + rest
+	gw.cfgPath = filepath.Join(gw.dir, "edgegw.yaml")
+	if err := os.WriteFile(gw.cfgPath, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return gw
+}
+
+// firstEnvelope subscribes a backend to the gateway's data topics and
+// returns once the subscription is in place; the channel receives the time
+// the first envelope arrived. The subscription ends with the benchmark.
+func (gw *benchGateway) firstEnvelope(b *testing.B) <-chan time.Time {
+	b.Helper()
+	cert, key := gw.br.Client(b, gw.br.Backend)
+	first := make(chan time.Time, 1)
+	ready := make(chan struct{})
+	var gotFirst, subscribed sync.Once
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
+			Broker: gw.br.URL, CA: gw.br.CAFile, Cert: cert, Key: key,
+			ClientID: "bench-backend", CleanSession: true, Topics: []string{"city/gw-001/data/#"},
+			OnSubscribe: func() { subscribed.Do(func() { close(ready) }) },
+		}, func(_ string, payload []byte) {
+			if _, err := envelope.Parse(payload); err == nil {
+				gotFirst.Do(func() { first <- time.Now() })
+			}
+		})
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-ready:
+	case err := <-done:
+		b.Fatalf("backend subscription ended: %v", err)
+	case <-time.After(30 * time.Second):
+		b.Fatal("backend subscription not established within 30s")
+	}
+	return first
+}
+
+// start starts `edgegw run` on the gateway's configuration, with the
+// agent's stderr on the benchmark's. The agent is killed when the benchmark
+// ends if stopAgent did not stop it.
+func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
+	b.Helper()
+	cmd := exec.Command(agent[0], append(agent[1:], "run", "--config", gw.cfgPath)...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return cmd
+}
+
+// stopAgent stops the agent with SIGINT and requires a clean exit.
+func stopAgent(b *testing.B, cmd *exec.Cmd) {
+	b.Helper()
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("edgegw run: %v", err)
+	}
+}
+
+// edgegwCommand returns the command that runs edgegw in the integration
+// benchmarks: the words of $EDGEGW_BENCH_CMD when set (an absolute path of
+// a binary, optionally after an emulator, such as "qemu-aarch64-static
+// /src/dist/edgegw-linux-arm64"), otherwise a static, stripped build of
+// ./cmd/edgegw. Under an emulator, the footprint benchmark measures the
+// emulator's process.
+func edgegwCommand(b *testing.B) []string {
+	b.Helper()
+	if cmd := strings.Fields(os.Getenv("EDGEGW_BENCH_CMD")); len(cmd) > 0 {
+		return cmd
+	}
+	bin := filepath.Join(b.TempDir(), "edgegw")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "../cmd/edgegw")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return []string{bin}
 }
 
 // cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100 on Linux).
