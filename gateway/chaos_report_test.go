@@ -35,6 +35,15 @@ func (x *chaos) finish() {
 			cmd.Wait()
 		}
 	})
+	eventually(t, time.Minute, "the last run polling", func() bool {
+		now := x.lines()
+		for dev, n := range run.from {
+			if now[dev] <= n {
+				return false
+			}
+		}
+		return len(now) > 0
+	})
 	x.settle(3*time.Minute, "the last run delivering what earlier runs left")
 	x.sampleMemory(cmd.Process.Pid)
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
