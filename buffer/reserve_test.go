@@ -3,14 +3,13 @@ package buffer_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edgegw/edgegw/buffer"
+	"github.com/edgegw/edgegw/buffer/buffertest"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a temp dir for the test, or
@@ -27,33 +26,6 @@ func mountTmpfs(t *testing.T, size string) string {
 		}
 	})
 	return dir
-}
-
-// fillDisk writes a file into dir until the filesystem is full, and
-// returns a function that frees the space again.
-func fillDisk(t *testing.T, dir string) (free func()) {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	free = func() {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			t.Error(err)
-		}
-	}
-	t.Cleanup(free)
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	block := bytes.Repeat([]byte{0xAA}, 64<<10)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return free
-			}
-			t.Fatalf("fill %s: %v", dir, err)
-		}
-	}
 }
 
 // storeBatches begins, fills and seals n batches of 4 × 1 KiB chunks. It
@@ -92,7 +64,7 @@ func TestReserveFullDisk(t *testing.T) {
 	dir := mountTmpfs(t, "8m")
 	reserved := openBoltAt(t, filepath.Join(dir, "reserved.db"), buffer.Options{Reserve: 3 << 20})
 	bare := openBoltAt(t, filepath.Join(dir, "bare.db"), buffer.Options{})
-	free := fillDisk(t, dir)
+	free := buffertest.FillDisk(t, dir)
 
 	if err := storeBatches(reserved, 200); err != nil {
 		t.Fatalf("800 KiB into a 3 MiB reservation on a full disk: %v", err)

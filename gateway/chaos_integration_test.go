@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/buffer"
+	"github.com/edgegw/edgegw/buffer/buffertest"
 	_ "github.com/edgegw/edgegw/drivers/all" // the in-process agent's drivers
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 	"github.com/edgegw/edgegw/gateway"
@@ -91,6 +92,7 @@ type chaos struct {
 	corruptedAt []map[string]int
 	brokerDown  time.Time // zero when up; else when it comes back
 	diskFreeAt  time.Time // zero when not full
+	freeDisk    func()    // removes the file that fills the state filesystem
 	maxRSS      int64     // kB, VmHWM of the agent processes
 	rssSamples  []int64   // kB, VmRSS over the soak
 }
@@ -290,7 +292,7 @@ func (x *chaos) step(pid int) {
 		x.event("broker back", "")
 	}
 	if !x.diskFreeAt.IsZero() && now.After(x.diskFreeAt) {
-		must(x.t, os.Remove(filepath.Join(x.state, "filler")))
+		x.freeDisk()
 		x.diskFreeAt = time.Time{}
 		x.event("disk freed", "")
 	}
@@ -305,7 +307,7 @@ func (x *chaos) step(pid int) {
 		x.b.br.Restart() // with its persistent sessions and retained messages
 		x.event("broker restart", "")
 	case x.tmpfs && x.diskFreeAt.IsZero() && x.chance(x.p.diskFull):
-		x.fillDisk()
+		x.freeDisk = buffertest.FillDisk(x.t, x.state)
 		x.diskFreeAt = now.Add(time.Second + time.Duration(x.rng.Int64N(int64(5*time.Second))))
 		x.event("disk full", "")
 	case x.chance(x.p.meter):
@@ -333,22 +335,6 @@ func (x *chaos) meterFault() {
 	f := faults[x.rng.IntN(len(faults))]
 	x.meter.SetFault(2, f.f)
 	x.event("meter "+f.name, fmt.Sprintf(" ×%d", n))
-}
-
-// fillDisk fills the state filesystem with a file.
-func (x *chaos) fillDisk() {
-	f, err := os.Create(filepath.Join(x.state, "filler"))
-	must(x.t, err)
-	defer f.Close()
-	block := make([]byte, 256<<10)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				x.t.Fatalf("fill the state filesystem: %v", err)
-			}
-			return
-		}
-	}
 }
 
 // corruptBuffer truncates the stopped agent's bbolt file or overwrites one
