@@ -11,7 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Record is one opened reading, as `edgegw open` prints it.
@@ -196,12 +196,12 @@ func checkTopic(topic, gateway, class string) error {
 }
 
 // record converts a reading to its printed form.
-func record(gateway string, seq uint64, class string, rd drivers.Reading) Record {
+func record(gateway string, seq uint64, class string, rd reading.Reading) Record {
 	rec := Record{
 		Gateway: gateway, Seq: seq, Device: rd.Device, Channel: rd.Channel, Unit: string(rd.Unit),
 		Time: rd.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Class: class, Flags: rd.Flags.Names(),
 	}
-	if rd.Flags&drivers.ReadError == 0 {
+	if rd.Flags&reading.ReadError == 0 {
 		v := rd.Value
 		rec.Value = &v
 	}

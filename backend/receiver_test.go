@@ -13,7 +13,7 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // gw is a test gateway: its identity and the recipient it seals to.
@@ -47,9 +47,9 @@ func (g *gw) batch(seq uint64, n int) []byte {
 	must(g.t, err)
 	h, err := b.Header(seq)
 	must(g.t, err)
-	var rs []drivers.Reading
+	var rs []reading.Reading
 	for i := range n {
-		rs = append(rs, drivers.Reading{Device: "aq-1", Channel: "t", Value: float64(i) + 0.5, Unit: drivers.Celsius, Time: at.Add(time.Duration(i) * time.Second)})
+		rs = append(rs, reading.Reading{Device: "aq-1", Channel: "t", Value: float64(i) + 0.5, Unit: reading.Celsius, Time: at.Add(time.Duration(i) * time.Second)})
 	}
 	chunk, err := b.Seal(rs)
 	must(g.t, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/reading"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/spi"
 )
@@ -20,25 +21,15 @@ type Sensor interface {
 	// Read polls the device once. Readings are timestamped with the clock from
 	// Deps. A device that cannot be read returns an error naming itself; the
 	// gateway then records read-error readings for its channels.
-	Read(ctx context.Context) ([]Reading, error)
+	Read(ctx context.Context) ([]reading.Reading, error)
 	// Halt leaves the device inert.
 	Halt() error
-}
-
-// Channel describes one channel a Sensor produces, so that the gateway can
-// validate ranges and detect stuck values and counters going back.
-type Channel struct {
-	Name       string  // channel name, e.g. "t" or "e"
-	Unit       Unit    // SenML unit
-	Min, Max   float64 // physical range; a value outside is flagged OutOfRange
-	Counter    bool    // a monotonic counter: a decrease is flagged CounterWentBack
-	StuckAfter int     // consecutive identical values before Stuck is flagged; 0 disables
 }
 
 // Describer is implemented by sensors that declare their channels. The
 // gateway uses it for range validation and to report read errors per channel.
 type Describer interface {
-	Channels() []Channel
+	Channels() []reading.Channel
 }
 
 // StatsReporter is implemented by sensors that keep statistics of their

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Session is a chip's initialisation state. A driver initialises the chip on
@@ -47,9 +49,9 @@ func (s *Session) Ready() bool { return s.ready }
 func (s *Session) Started() time.Time { return s.started }
 
 // Flags returns WarmingUp during the warm-up after the start.
-func (s *Session) Flags(now time.Time) Flags {
+func (s *Session) Flags(now time.Time) reading.Flags {
 	if now.Sub(s.started) < s.Warmup {
-		return WarmingUp
+		return reading.WarmingUp
 	}
 	return 0
 }
@@ -60,7 +62,7 @@ func (s *Session) Flags(now time.Time) Flags {
 // (a corrupted frame, say: the chip is still there). Errors start with the
 // instance name dev.
 func (s *Session) Poll(ctx context.Context, dev fmt.Stringer, now func() time.Time, init func(context.Context) error, onStart func(),
-	read func(context.Context) ([]Reading, error), transient ...error) ([]Reading, error) {
+	read func(context.Context) ([]reading.Reading, error), transient ...error) ([]reading.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", dev, err)
 	}

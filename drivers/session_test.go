@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 func TestSession(t *testing.T) {
@@ -21,7 +22,7 @@ func TestSession(t *testing.T) {
 	if started, _ := s.Start(ctx, t0.Add(time.Second), init); started || inits != 1 {
 		t.Errorf("Start of a ready session initialised again (%d inits)", inits)
 	}
-	if s.Flags(t0.Add(29*time.Second)) != drivers.WarmingUp || s.Flags(t0.Add(30*time.Second)) != 0 {
+	if s.Flags(t0.Add(29*time.Second)) != reading.WarmingUp || s.Flags(t0.Add(30*time.Second)) != 0 {
 		t.Error("warm-up flags wrong")
 	}
 	cancelled, cancel := context.WithCancel(ctx)
@@ -37,7 +38,7 @@ func TestSession(t *testing.T) {
 	if _, err := s.Start(ctx, t0.Add(time.Minute), func(context.Context) error { return errors.New("nack") }); err == nil || s.Ready() {
 		t.Errorf("a failed init: %v, ready %v", err, s.Ready())
 	}
-	if started, _ := s.Start(ctx, t0.Add(2*time.Minute), init); !started || s.Flags(t0.Add(2*time.Minute)) != drivers.WarmingUp {
+	if started, _ := s.Start(ctx, t0.Add(2*time.Minute), init); !started || s.Flags(t0.Add(2*time.Minute)) != reading.WarmingUp {
 		t.Error("re-initialisation did not restart the warm-up")
 	}
 }
@@ -54,7 +55,7 @@ func TestSessionPoll(t *testing.T) {
 	init := func(context.Context) error { inits++; return nil }
 	errCRC := errors.New("crc mismatch")
 	poll := func(err error) error {
-		_, got := s.Poll(ctx, name("chip@bus"), now, init, func() { starts++ }, func(context.Context) ([]drivers.Reading, error) { return nil, err }, errCRC)
+		_, got := s.Poll(ctx, name("chip@bus"), now, init, func() { starts++ }, func(context.Context) ([]reading.Reading, error) { return nil, err }, errCRC)
 		return got
 	}
 	if err := poll(nil); err != nil || inits != 1 || starts != 1 {

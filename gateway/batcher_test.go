@@ -8,7 +8,7 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
@@ -36,8 +36,8 @@ func TestBatcherClosesAfterClockWentBack(t *testing.T) {
 		recipients: map[string]*keys.RecipientPublic{"telemetry": rcpt},
 		store:      store, maxReadings: 100, maxDelay: time.Second, now: clock.Now,
 		log: slog.New(slog.DiscardHandler), open: map[string]*openBatch{}}
-	reading := drivers.Reading{Device: "dev", Channel: "x", Value: 1, Time: clock.Now()}
-	if err := b.add(poll{class: "telemetry", readings: []drivers.Reading{reading}}); err != nil {
+	rd := reading.Reading{Device: "dev", Channel: "x", Value: 1, Time: clock.Now()}
+	if err := b.add(poll{class: "telemetry", readings: []reading.Reading{rd}}); err != nil {
 		t.Fatal(err)
 	}
 	if next, err := b.closeDue(); err != nil || next.IsZero() || store.Stats().Batches != 0 {

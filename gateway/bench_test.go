@@ -19,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway/uplink"
 	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
@@ -65,7 +66,7 @@ func benchBatcher(b *testing.B, dir string) (*batcher, *buffer.Bolt, drivers.Sen
 // MQTT PUBLISH packet that carries it.
 func BenchmarkPipeline(b *testing.B) {
 	bt, store, meter := benchBatcher(b, b.TempDir())
-	polls := make([][]drivers.Reading, 64)
+	polls := make([][]reading.Reading, 64)
 	for i := range polls {
 		rs, err := meter.Read(context.Background())
 		if err != nil {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/envelope"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/control"
 )
 
@@ -19,11 +19,11 @@ var _ control.Agent = (*Agent)(nil)
 // watcher misses polls; it never slows the agent down.
 type watchers struct {
 	mu   sync.Mutex
-	subs map[chan []drivers.Reading]string // channel → device filter ("" = all)
+	subs map[chan []reading.Reading]string // channel → device filter ("" = all)
 }
 
 // publish offers one poll to every watcher interested in its device.
-func (w *watchers) publish(rs []drivers.Reading) {
+func (w *watchers) publish(rs []reading.Reading) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for ch, device := range w.subs {
@@ -38,16 +38,16 @@ func (w *watchers) publish(rs []drivers.Reading) {
 }
 
 // Watch implements control.Agent.
-func (a *Agent) Watch(ctx context.Context, device string) (<-chan []drivers.Reading, error) {
+func (a *Agent) Watch(ctx context.Context, device string) (<-chan []reading.Reading, error) {
 	if device != "" {
 		if _, err := a.device(device); err != nil {
 			return nil, err
 		}
 	}
-	ch := make(chan []drivers.Reading, 16)
+	ch := make(chan []reading.Reading, 16)
 	a.watch.mu.Lock()
 	if a.watch.subs == nil {
-		a.watch.subs = map[chan []drivers.Reading]string{}
+		a.watch.subs = map[chan []reading.Reading]string{}
 	}
 	a.watch.subs[ch] = device
 	a.watch.mu.Unlock()
@@ -73,7 +73,7 @@ func (a *Agent) device(name string) (*device, error) {
 
 // Read implements control.Agent: one poll outside the schedule, shown to the
 // technician but neither buffered nor counted in the device's statistics.
-func (a *Agent) Read(ctx context.Context, name string) ([]drivers.Reading, error) {
+func (a *Agent) Read(ctx context.Context, name string) ([]reading.Reading, error) {
 	d, err := a.device(name)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (a *Agent) Read(ctx context.Context, name string) ([]drivers.Reading, error
 	}
 	if !a.deps.ClockSynced() {
 		for i := range rs {
-			rs[i].Flags |= drivers.ClockUnsynced
+			rs[i].Flags |= reading.ClockUnsynced
 		}
 	}
 	return rs, nil

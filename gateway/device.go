@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // device is one configured sensor with its schedule, validation state and
@@ -18,7 +19,7 @@ type device struct {
 	class    string
 	interval time.Duration
 	sensor   drivers.Sensor
-	channels []drivers.Channel
+	channels []reading.Channel
 	valid    *validator
 	humidity *humidity // shared by the gateway's devices
 	log      *slog.Logger
@@ -28,7 +29,7 @@ type device struct {
 
 	mu        sync.Mutex
 	stats     DeviceStats
-	lastFlags drivers.Flags // union of the flags of the last poll's readings
+	lastFlags reading.Flags // union of the flags of the last poll's readings
 }
 
 // DeviceStats counts what happened to one device's polls.
@@ -45,7 +46,7 @@ type DeviceStats struct {
 // poll is what a device hands the batcher: one poll's readings.
 type poll struct {
 	class    string
-	readings []drivers.Reading
+	readings []reading.Reading
 }
 
 // run polls the device on ticks at origin + k×interval, where origin is the
@@ -135,7 +136,7 @@ func (d *device) poll(ctx context.Context, now func() time.Time, synced func() b
 
 // read reads the sensor once, bounded by the device's interval, never
 // concurrently with another read of it.
-func (d *device) read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *device) read(ctx context.Context) ([]reading.Reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.interval)
 	defer cancel()
 	d.readMu.Lock()

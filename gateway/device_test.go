@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
@@ -19,14 +19,14 @@ type fakeSensor struct {
 
 func (f *fakeSensor) String() string { return "fake@" + f.name }
 func (f *fakeSensor) Halt() error    { return nil }
-func (f *fakeSensor) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (f *fakeSensor) Read(ctx context.Context) ([]reading.Reading, error) {
 	start := time.Now()
 	select {
 	case <-time.After(f.delay): // the device's own response time
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return []drivers.Reading{{Device: f.name, Channel: "x", Value: 1, Time: start}}, nil
+	return []reading.Reading{{Device: f.name, Channel: "x", Value: 1, Time: start}}, nil
 }
 
 // TestSchedulerTicksOnGridAndIsolatesSlowDevices: a device that takes longer

@@ -4,19 +4,19 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // validator flags the readings of one device: values outside the channel's
 // physical range, values frozen for too many polls, counters going back.
 type validator struct {
-	channels map[string]drivers.Channel
+	channels map[string]reading.Channel
 	last     map[string]float64
 	repeats  map[string]int
 }
 
-func newValidator(chs []drivers.Channel) *validator {
-	v := &validator{channels: map[string]drivers.Channel{}, last: map[string]float64{}, repeats: map[string]int{}}
+func newValidator(chs []reading.Channel) *validator {
+	v := &validator{channels: map[string]reading.Channel{}, last: map[string]float64{}, repeats: map[string]int{}}
 	for _, c := range chs {
 		v.channels[c.Name] = c
 	}
@@ -24,13 +24,13 @@ func newValidator(chs []drivers.Channel) *validator {
 }
 
 // check sets the quality flags of rs in place. unsynced adds ClockUnsynced.
-func (v *validator) check(rs []drivers.Reading, unsynced bool) {
+func (v *validator) check(rs []reading.Reading, unsynced bool) {
 	for i := range rs {
 		r := &rs[i]
 		if unsynced {
-			r.Flags |= drivers.ClockUnsynced
+			r.Flags |= reading.ClockUnsynced
 		}
-		if r.Flags&drivers.ReadError != 0 {
+		if r.Flags&reading.ReadError != 0 {
 			continue
 		}
 		c, known := v.channels[r.Channel]
@@ -38,13 +38,13 @@ func (v *validator) check(rs []drivers.Reading, unsynced bool) {
 			continue
 		}
 		if c.Max > c.Min && (r.Value < c.Min || r.Value > c.Max) {
-			r.Flags |= drivers.OutOfRange
+			r.Flags |= reading.OutOfRange
 		}
 		prev, seen := v.last[r.Channel]
 		switch {
 		case c.Counter:
 			if seen && r.Value < prev {
-				r.Flags |= drivers.CounterWentBack
+				r.Flags |= reading.CounterWentBack
 			}
 		case seen && r.Value == prev:
 			v.repeats[r.Channel]++
@@ -52,7 +52,7 @@ func (v *validator) check(rs []drivers.Reading, unsynced bool) {
 			v.repeats[r.Channel] = 0
 		}
 		if c.StuckAfter > 0 && v.repeats[r.Channel] >= c.StuckAfter {
-			r.Flags |= drivers.Stuck
+			r.Flags |= reading.Stuck
 		}
 		v.last[r.Channel] = r.Value
 	}
@@ -60,10 +60,10 @@ func (v *validator) check(rs []drivers.Reading, unsynced bool) {
 
 // failedReadings returns one ReadError reading per declared channel at time
 // t, so that the backend sees when a device could not be read.
-func failedReadings(device string, chs []drivers.Channel, t time.Time) []drivers.Reading {
-	out := make([]drivers.Reading, len(chs))
+func failedReadings(device string, chs []reading.Channel, t time.Time) []reading.Reading {
+	out := make([]reading.Reading, len(chs))
 	for i, c := range chs {
-		out[i] = drivers.Reading{Device: device, Channel: c.Name, Unit: c.Unit, Time: t, Flags: drivers.ReadError}
+		out[i] = reading.Reading{Device: device, Channel: c.Name, Unit: c.Unit, Time: t, Flags: reading.ReadError}
 	}
 	return out
 }
@@ -82,11 +82,11 @@ type humidity struct {
 // apply records the RH readings of a poll and flags its PM readings when
 // the latest RH, not older than three of its device's intervals, is above
 // the threshold.
-func (h *humidity) apply(rs []drivers.Reading, now time.Time, interval time.Duration) {
+func (h *humidity) apply(rs []reading.Reading, now time.Time, interval time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range rs {
-		if r.Unit == drivers.RelHumid && r.Flags&drivers.ReadError == 0 {
+		if r.Unit == reading.RelHumid && r.Flags&reading.ReadError == 0 {
 			h.rh, h.expires = r.Value, now.Add(3*interval)
 		}
 	}
@@ -94,8 +94,8 @@ func (h *humidity) apply(rs []drivers.Reading, now time.Time, interval time.Dura
 		return
 	}
 	for i := range rs {
-		if rs[i].Unit == drivers.MicrogramM && rs[i].Flags&drivers.ReadError == 0 {
-			rs[i].Flags |= drivers.Humid
+		if rs[i].Unit == reading.MicrogramM && rs[i].Flags&reading.ReadError == 0 {
+			rs[i].Flags |= reading.Humid
 		}
 	}
 }

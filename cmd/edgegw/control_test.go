@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/control/controltest"
 )
@@ -60,13 +60,13 @@ func ctlServer(t *testing.T, role control.Role) (string, *controltest.Agent, *co
 				{Name: "meter-1", Driver: "modbusmeter", Enabled: false, Interval: "1m0s", Polls: 5, Errors: 5, LastError: "modbus: timeout"},
 			},
 		},
-		Readings: map[string][]drivers.Reading{"aq-1": {
-			{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: drivers.Celsius, Time: ctlT0},
-			{Device: "aq-1", Channel: "humidity", Value: math.NaN(), Unit: drivers.RelHumid, Time: ctlT0, Flags: drivers.ReadError},
+		Readings: map[string][]reading.Reading{"aq-1": {
+			{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: reading.Celsius, Time: ctlT0},
+			{Device: "aq-1", Channel: "humidity", Value: math.NaN(), Unit: reading.RelHumid, Time: ctlT0, Flags: reading.ReadError},
 		}},
-		Polls: [][]drivers.Reading{
-			{{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: drivers.Celsius, Time: ctlT0}, {Device: "aq-1", Channel: "pm25", Value: 12, Unit: drivers.MicrogramM, Time: ctlT0, Flags: drivers.Humid}},
-			{{Device: "meter-1", Channel: "power", Value: 230, Unit: drivers.Watt, Time: ctlT0}},
+		Polls: [][]reading.Reading{
+			{{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: reading.Celsius, Time: ctlT0}, {Device: "aq-1", Channel: "pm25", Value: 12, Unit: reading.MicrogramM, Time: ctlT0, Flags: reading.Humid}},
+			{{Device: "meter-1", Channel: "power", Value: 230, Unit: reading.Watt, Time: ctlT0}},
 		},
 	}
 	audit := &controltest.Auditor{}

@@ -20,6 +20,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
@@ -190,7 +191,7 @@ func optValue(v string) any {
 	return v
 }
 
-func printReadings(w io.Writer, name string, rs []drivers.Reading, asJSON bool) error {
+func printReadings(w io.Writer, name string, rs []reading.Reading, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		for _, r := range rs {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Batch seals the chunks of one batch to one recipient public key. It holds an
@@ -73,7 +73,7 @@ func (b *Batch) Header(seq uint64) ([]byte, error) {
 // Seal encodes the readings of one poll as SenML-CBOR and seals them as the
 // batch's next chunk, returning the ciphertext. The plaintext is cleared before
 // Seal returns.
-func (b *Batch) Seal(readings []drivers.Reading) ([]byte, error) {
+func (b *Batch) Seal(readings []reading.Reading) ([]byte, error) {
 	if !b.fixed {
 		return nil, errors.New("seal: batch header not fixed (call Header first)")
 	}

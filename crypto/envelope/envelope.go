@@ -10,7 +10,7 @@ import (
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Marshal returns the wire form of a batch: the CBOR array
@@ -119,7 +119,7 @@ var errNotVerified = errors.New("envelope: not verified (call Verify first)")
 // order with their associated data. It returns an error unless Verify
 // succeeded. Errors about the content are *RejectError with reason
 // no-recipient-key, decrypt-failed or bad-senml.
-func (e *Envelope) Open(rks ...*keys.RecipientPrivate) ([]drivers.Reading, error) {
+func (e *Envelope) Open(rks ...*keys.RecipientPrivate) ([]reading.Reading, error) {
 	if !e.verified {
 		return nil, errNotVerified
 	}
@@ -142,7 +142,7 @@ func (e *Envelope) Open(rks ...*keys.RecipientPrivate) ([]drivers.Reading, error
 		return nil, reject(ReasonDecryptFailed, "%w", err)
 	}
 	hh := headerHash(e.RawHeader)
-	var out []drivers.Reading
+	var out []reading.Reading
 	for i, c := range e.Chunks {
 		pt, err := r.Open(chunkAAD(&hh, i), c)
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -47,7 +47,7 @@ func TestTamperEveryByte(t *testing.T) {
 	id := testIdentity(t, "gw-1", 1)
 	rk := testRecipient(t, keys.SuiteX25519, 2)
 	trust := NewTrust(id.Public())
-	_, _, _, sealed := seal(t, id, rk.Public(), 1, [][]drivers.Reading{meterPoll("m", 0)[:2], meterPoll("m", 1)[:1]})
+	_, _, _, sealed := seal(t, id, rk.Public(), 1, [][]reading.Reading{meterPoll("m", 0)[:2], meterPoll("m", 1)[:1]})
 	gh, err := GapHeader("gw-1", 2, 7, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func TestSignAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameReadings(t, got, flatten([][]drivers.Reading{meterPoll("m", 0), meterPoll("m", 1), meterPoll("m", 2)}))
+	sameReadings(t, got, flatten([][]reading.Reading{meterPoll("m", 0), meterPoll("m", 1), meterPoll("m", 2)}))
 }
 
 func TestGap(t *testing.T) {

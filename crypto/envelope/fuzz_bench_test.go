@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // FuzzOpen checks that Parse, Verify and Open (or Gap) never panic on arbitrary
@@ -16,7 +16,7 @@ func FuzzOpen(f *testing.F) {
 	trust := NewTrust(id.Public())
 	_, _, _, w := seal(f, id, rk.Public(), 1, meterReadings("m", 14))
 	f.Add(w)
-	_, _, _, w = seal(f, id, rk.Public(), 2, [][]drivers.Reading{meterPoll("m", 0)[:1]})
+	_, _, _, w = seal(f, id, rk.Public(), 2, [][]reading.Reading{meterPoll("m", 0)[:1]})
 	f.Add(w)
 	gh, _ := GapHeader("gw-1", 3, 1, t0)
 	gc, _ := GapChunks(Gap{FromSeq: 1, ToSeq: 2, Batches: 2, Readings: 10, Reason: "buffer-full"})
@@ -45,7 +45,7 @@ func FuzzOpen(f *testing.F) {
 }
 
 // benchBatch returns the identity, recipient key and readings of the benchmarks.
-func benchBatch(b *testing.B, s keys.Suite) (*keys.Identity, *keys.RecipientPrivate, [][]drivers.Reading) {
+func benchBatch(b *testing.B, s keys.Suite) (*keys.Identity, *keys.RecipientPrivate, [][]reading.Reading) {
 	return testIdentity(b, "gw-1", 1), testRecipient(b, s, 2), meterReadings("meter-1", 100)
 }
 

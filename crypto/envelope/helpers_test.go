@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // t0 is the time of the first test poll (whole seconds).
@@ -45,21 +45,21 @@ func testRecipient(tb testing.TB, s keys.Suite, seed byte) *keys.RecipientPrivat
 // meterChannels are the 12 channels of a three-phase meter.
 var meterChannels = []struct {
 	name string
-	unit drivers.Unit
+	unit reading.Unit
 	base float32
 }{
-	{"v1", drivers.Volt, 230.1}, {"v2", drivers.Volt, 229.7}, {"v3", drivers.Volt, 231.4},
-	{"i1", drivers.Ampere, 12.37}, {"i2", drivers.Ampere, 11.92}, {"i3", drivers.Ampere, 13.05},
-	{"p1", drivers.Watt, 2846.2}, {"p2", drivers.Watt, 2738.9}, {"p3", drivers.Watt, 3019.6},
-	{"pf", "/", 0.97}, {"f", drivers.Hertz, 50.02}, {"e", drivers.KWh, 123456.7},
+	{"v1", reading.Volt, 230.1}, {"v2", reading.Volt, 229.7}, {"v3", reading.Volt, 231.4},
+	{"i1", reading.Ampere, 12.37}, {"i2", reading.Ampere, 11.92}, {"i3", reading.Ampere, 13.05},
+	{"p1", reading.Watt, 2846.2}, {"p2", reading.Watt, 2738.9}, {"p3", reading.Watt, 3019.6},
+	{"pf", "/", 0.97}, {"f", reading.Hertz, 50.02}, {"e", reading.KWh, 123456.7},
 }
 
 // meterPoll returns poll k of meter dev: 12 float32 readings read in one
 // register block at t0 + k*10s.
-func meterPoll(dev string, k int) []drivers.Reading {
-	rs := make([]drivers.Reading, len(meterChannels))
+func meterPoll(dev string, k int) []reading.Reading {
+	rs := make([]reading.Reading, len(meterChannels))
 	for i, c := range meterChannels {
-		rs[i] = drivers.Reading{
+		rs[i] = reading.Reading{
 			Device:  dev,
 			Channel: c.name,
 			Value:   float64(c.base + float32(k)*0.1),
@@ -71,8 +71,8 @@ func meterPoll(dev string, k int) []drivers.Reading {
 }
 
 // meterReadings returns n readings of meter dev in polls of 12.
-func meterReadings(dev string, n int) [][]drivers.Reading {
-	var polls [][]drivers.Reading
+func meterReadings(dev string, n int) [][]reading.Reading {
+	var polls [][]reading.Reading
 	for k := 0; n > 0; k++ {
 		p := meterPoll(dev, k)
 		if n < len(p) {
@@ -85,7 +85,7 @@ func meterReadings(dev string, n int) [][]drivers.Reading {
 }
 
 // seal builds a signed wire envelope of polls.
-func seal(tb testing.TB, id *keys.Identity, r *keys.RecipientPublic, seq uint64, polls [][]drivers.Reading) (header []byte, chunks [][]byte, trailer, wire []byte) {
+func seal(tb testing.TB, id *keys.Identity, r *keys.RecipientPublic, seq uint64, polls [][]reading.Reading) (header []byte, chunks [][]byte, trailer, wire []byte) {
 	tb.Helper()
 	b, err := NewBatch(r, id.ID, "telemetry", 7, t0)
 	if err != nil {
@@ -110,7 +110,7 @@ func seal(tb testing.TB, id *keys.Identity, r *keys.RecipientPublic, seq uint64,
 }
 
 // openWire runs Parse, Verify and Open.
-func openWire(wire []byte, trust Trust, rks ...*keys.RecipientPrivate) ([]drivers.Reading, error) {
+func openWire(wire []byte, trust Trust, rks ...*keys.RecipientPrivate) ([]reading.Reading, error) {
 	e, err := Parse(wire)
 	if err != nil {
 		return nil, err
@@ -131,8 +131,8 @@ func reason(err error) string {
 }
 
 // flatten concatenates polls.
-func flatten(polls [][]drivers.Reading) []drivers.Reading {
-	var out []drivers.Reading
+func flatten(polls [][]reading.Reading) []reading.Reading {
+	var out []reading.Reading
 	for _, p := range polls {
 		out = append(out, p...)
 	}
@@ -141,7 +141,7 @@ func flatten(polls [][]drivers.Reading) []drivers.Reading {
 
 // sameReadings reports the first difference between got and want, comparing
 // times with Equal and values bit for bit (except ReadError readings).
-func sameReadings(t *testing.T, got, want []drivers.Reading) {
+func sameReadings(t *testing.T, got, want []reading.Reading) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d readings, want %d", len(got), len(want))
@@ -149,7 +149,7 @@ func sameReadings(t *testing.T, got, want []drivers.Reading) {
 	for i := range want {
 		g, w := got[i], want[i]
 		wv, gv := w.Value, g.Value
-		if w.Flags&drivers.ReadError != 0 {
+		if w.Flags&reading.ReadError != 0 {
 			wv, gv = 0, 0
 		}
 		if g.Device != w.Device || g.Channel != w.Channel || g.Unit != w.Unit || g.Flags != w.Flags ||

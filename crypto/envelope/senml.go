@@ -8,13 +8,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/fxamacker/cbor/v2"
-
-	"github.com/edgegw/edgegw/drivers"
 )
 
 // SenML-CBOR labels (RFC 8428 section 6) used by edgegw, and the "q" extension
-// label carrying drivers.Flags.
+// label carrying reading.Flags.
 const (
 	labelBaseName  = -2
 	labelBaseTime  = -3
@@ -41,14 +40,14 @@ const maxTimeSeconds = 1 << 36
 // time differs from the base time, "bu" where the unit changes, values in the
 // shortest exact float form, and flags as the extension label "q" when non-zero.
 // Times are rounded to the millisecond. It rejects NaN and infinite values
-// except on readings flagged drivers.ReadError, whose value is omitted.
-func EncodeSenML(readings []drivers.Reading) ([]byte, error) {
+// except on readings flagged reading.ReadError, whose value is omitted.
+func EncodeSenML(readings []reading.Reading) ([]byte, error) {
 	return appendSenML(nil, readings)
 }
 
 // appendSenML appends the SenML-CBOR pack of readings to b. On error, the
 // appended bytes are cleared.
-func appendSenML(b []byte, readings []drivers.Reading) ([]byte, error) {
+func appendSenML(b []byte, readings []reading.Reading) ([]byte, error) {
 	start := len(b)
 	fail := func(i int, format string, args ...any) ([]byte, error) {
 		clear(b[start:])
@@ -63,7 +62,7 @@ func appendSenML(b []byte, readings []drivers.Reading) ([]byte, error) {
 	b = appendHead(b, majorArray, uint64(len(readings)))
 	var (
 		device  string
-		unit    drivers.Unit
+		unit    reading.Unit
 		baseMS  int64
 		hasBase bool
 	)
@@ -82,7 +81,7 @@ func appendSenML(b []byte, readings []drivers.Reading) ([]byte, error) {
 		if ms/1000 > maxTimeSeconds || ms/1000 < -maxTimeSeconds {
 			return fail(i, "%s:%s: time %v out of range", r.Device, r.Channel, r.Time)
 		}
-		readErr := r.Flags&drivers.ReadError != 0
+		readErr := r.Flags&reading.ReadError != 0
 		if !readErr && (math.IsNaN(r.Value) || math.IsInf(r.Value, 0)) {
 			return fail(i, "%s:%s: value %v is not finite", r.Device, r.Channel, r.Value)
 		}
@@ -182,9 +181,9 @@ func isAlnum(c byte) bool {
 // of the wrong type, unknown must-understand labels (ending in "_"), base value
 // and base sum (which it does not implement), names that are not
 // "<device>:<channel>" in the RFC 8428 character set, non-finite values or
-// times, and records without a value unless flagged drivers.ReadError (whose
+// times, and records without a value unless flagged reading.ReadError (whose
 // Value is then 0). Times are returned in UTC with millisecond precision.
-func DecodeSenML(data []byte) ([]drivers.Reading, error) {
+func DecodeSenML(data []byte) ([]reading.Reading, error) {
 	var pack []map[any]cbor.RawMessage
 	if err := senmlDecMode.Unmarshal(data, &pack); err != nil {
 		return nil, fmt.Errorf("senml: %w", err)
@@ -192,10 +191,10 @@ func DecodeSenML(data []byte) ([]drivers.Reading, error) {
 	if len(pack) == 0 {
 		return nil, errors.New("senml: empty pack")
 	}
-	out := make([]drivers.Reading, 0, len(pack))
+	out := make([]reading.Reading, 0, len(pack))
 	var (
 		bn     string
-		bu     drivers.Unit
+		bu     reading.Unit
 		btMS   int64
 		hasBT  bool
 		haveBN bool
@@ -231,7 +230,7 @@ func DecodeSenML(data []byte) ([]drivers.Reading, error) {
 				case labelBaseUnit:
 					var s string
 					err = senmlDecMode.Unmarshal(raw, &s)
-					bu = drivers.Unit(s)
+					bu = reading.Unit(s)
 				case labelName:
 					err = senmlDecMode.Unmarshal(raw, &name)
 					hasName = true
@@ -283,20 +282,20 @@ func DecodeSenML(data []byte) ([]drivers.Reading, error) {
 		if !hasT {
 			tMS = 0
 		}
-		r := drivers.Reading{
+		r := reading.Reading{
 			Device:  dev,
 			Channel: name,
 			Unit:    bu,
 			Time:    time.UnixMilli(btMS + tMS).UTC(),
-			Flags:   drivers.Flags(flags),
+			Flags:   reading.Flags(flags),
 		}
 		if hasUnit {
-			r.Unit = drivers.Unit(unit)
+			r.Unit = reading.Unit(unit)
 		}
 		switch {
 		case hasV:
 			r.Value = v
-		case r.Flags&drivers.ReadError == 0:
+		case r.Flags&reading.ReadError == 0:
 			return nil, fmt.Errorf("senml: record %d: no value", i)
 		}
 		out = append(out, r)

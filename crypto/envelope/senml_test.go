@@ -8,37 +8,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/fxamacker/cbor/v2"
-
-	"github.com/edgegw/edgegw/drivers"
 )
 
 func TestSenMLRoundTrip(t *testing.T) {
 	ms := time.Millisecond
 	tests := []struct {
 		name string
-		in   []drivers.Reading
+		in   []reading.Reading
 	}{
 		{"meter poll", meterPoll("meter-1", 3)},
-		{"one reading", []drivers.Reading{{Device: "aq-1", Channel: "pm25", Value: 12.5, Unit: drivers.MicrogramM, Time: t0}}},
-		{"sub-second times", []drivers.Reading{
-			{Device: "aq-1", Channel: "t", Value: 21.5, Unit: drivers.Celsius, Time: t0.Add(123 * ms)},
-			{Device: "aq-1", Channel: "rh", Value: 40.25, Unit: drivers.RelHumid, Time: t0.Add(623 * ms)},
-			{Device: "aq-1", Channel: "p", Value: 101325, Unit: drivers.Pascal, Time: t0.Add(2123 * ms)},
-			{Device: "aq-1", Channel: "old", Value: -1, Unit: drivers.Pascal, Time: t0.Add(-5 * time.Second)},
+		{"one reading", []reading.Reading{{Device: "aq-1", Channel: "pm25", Value: 12.5, Unit: reading.MicrogramM, Time: t0}}},
+		{"sub-second times", []reading.Reading{
+			{Device: "aq-1", Channel: "t", Value: 21.5, Unit: reading.Celsius, Time: t0.Add(123 * ms)},
+			{Device: "aq-1", Channel: "rh", Value: 40.25, Unit: reading.RelHumid, Time: t0.Add(623 * ms)},
+			{Device: "aq-1", Channel: "p", Value: 101325, Unit: reading.Pascal, Time: t0.Add(2123 * ms)},
+			{Device: "aq-1", Channel: "old", Value: -1, Unit: reading.Pascal, Time: t0.Add(-5 * time.Second)},
 		}},
-		{"several devices and units", []drivers.Reading{
-			{Device: "a", Channel: "x", Value: 1, Unit: drivers.Volt, Time: t0},
-			{Device: "b", Channel: "x", Value: 2, Unit: drivers.Volt, Time: t0},
+		{"several devices and units", []reading.Reading{
+			{Device: "a", Channel: "x", Value: 1, Unit: reading.Volt, Time: t0},
+			{Device: "b", Channel: "x", Value: 2, Unit: reading.Volt, Time: t0},
 			{Device: "b", Channel: "y", Value: 3, Unit: "", Time: t0},
-			{Device: "a", Channel: "z", Value: 4, Unit: drivers.Volt, Time: t0},
+			{Device: "a", Channel: "z", Value: 4, Unit: reading.Volt, Time: t0},
 		}},
-		{"flags and read error", []drivers.Reading{
-			{Device: "m", Channel: "v1", Value: 1e6, Unit: drivers.Volt, Time: t0, Flags: drivers.OutOfRange | drivers.Stuck},
-			{Device: "m", Channel: "v2", Value: math.NaN(), Unit: drivers.Volt, Time: t0, Flags: drivers.ReadError},
-			{Device: "m", Channel: "e", Value: 5, Unit: drivers.KWh, Time: t0, Flags: drivers.CounterWentBack | drivers.ClockUnsynced | 0x8000},
+		{"flags and read error", []reading.Reading{
+			{Device: "m", Channel: "v1", Value: 1e6, Unit: reading.Volt, Time: t0, Flags: reading.OutOfRange | reading.Stuck},
+			{Device: "m", Channel: "v2", Value: math.NaN(), Unit: reading.Volt, Time: t0, Flags: reading.ReadError},
+			{Device: "m", Channel: "e", Value: 5, Unit: reading.KWh, Time: t0, Flags: reading.CounterWentBack | reading.ClockUnsynced | 0x8000},
 		}},
-		{"float values", []drivers.Reading{
+		{"float values", []reading.Reading{
 			{Device: "m", Channel: "a", Value: 0.1, Time: t0},                     // float64 only
 			{Device: "m", Channel: "b", Value: math.Copysign(0, -1), Time: t0},    // -0
 			{Device: "m", Channel: "c", Value: 5.960464477539063e-08, Time: t0},   // smallest float16 subnormal
@@ -47,8 +46,8 @@ func TestSenMLRoundTrip(t *testing.T) {
 			{Device: "m", Channel: "f", Value: 1e-45, Time: t0},                   // float32 subnormal region
 			{Device: "m", Channel: "g", Value: float64(float32(230.1)), Time: t0}, // float32
 		}},
-		{"clock not synchronised", []drivers.Reading{{Device: "m", Channel: "v", Value: 1, Time: time.Unix(12, 5e6), Flags: drivers.ClockUnsynced}}},
-		{"names", []drivers.Reading{{Device: "0-dev.a/b_c:d", Channel: "ch:1/x-y.z_", Value: 1, Time: t0}}},
+		{"clock not synchronised", []reading.Reading{{Device: "m", Channel: "v", Value: 1, Time: time.Unix(12, 5e6), Flags: reading.ClockUnsynced}}},
+		{"names", []reading.Reading{{Device: "0-dev.a/b_c:d", Channel: "ch:1/x-y.z_", Value: 1, Time: t0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +73,7 @@ func TestSenMLRoundTrip(t *testing.T) {
 // referenceSenML encodes readings with fxamacker's deterministic encoder from
 // generic maps, following the rules of docs/envelope.md, as an independent
 // check of the hand-written encoder.
-func referenceSenML(t *testing.T, rs []drivers.Reading) []byte {
+func referenceSenML(t *testing.T, rs []reading.Reading) []byte {
 	t.Helper()
 	em, err := cbor.CoreDetEncOptions().EncMode()
 	if err != nil {
@@ -88,7 +87,7 @@ func referenceSenML(t *testing.T, rs []drivers.Reading) []byte {
 	}
 	var pack []map[any]any
 	var dev string
-	var unit drivers.Unit
+	var unit reading.Unit
 	var bt int64
 	for i, r := range rs {
 		m := map[any]any{0: r.Channel}
@@ -107,7 +106,7 @@ func referenceSenML(t *testing.T, rs []drivers.Reading) []byte {
 			m[-4] = string(r.Unit)
 			unit = r.Unit
 		}
-		if r.Flags&drivers.ReadError == 0 {
+		if r.Flags&reading.ReadError == 0 {
 			m[2] = r.Value
 		}
 		if r.Flags != 0 {
@@ -167,7 +166,7 @@ func TestSenMLSize(t *testing.T) {
 	// (1+1+len("meter-1:")), the base time (1+5) and one base unit per unit
 	// change (1+1+len(unit)).
 	budget := 1 + 2 + len("meter-1:") + 6
-	var unit drivers.Unit
+	var unit reading.Unit
 	for _, r := range poll {
 		budget += 1 + 2 + len(r.Channel) + 6
 		if r.Unit != unit {
@@ -191,29 +190,29 @@ func TestSenMLSize(t *testing.T) {
 }
 
 func TestSenMLEncodeErrors(t *testing.T) {
-	ok := drivers.Reading{Device: "m", Channel: "v", Value: 1, Unit: drivers.Volt, Time: t0}
-	with := func(f func(*drivers.Reading)) []drivers.Reading {
+	ok := reading.Reading{Device: "m", Channel: "v", Value: 1, Unit: reading.Volt, Time: t0}
+	with := func(f func(*reading.Reading)) []reading.Reading {
 		r := ok
 		f(&r)
-		return []drivers.Reading{ok, r}
+		return []reading.Reading{ok, r}
 	}
 	tests := []struct {
 		name string
-		in   []drivers.Reading
+		in   []reading.Reading
 		want string
 	}{
 		{"none", nil, "no readings"},
-		{"NaN", with(func(r *drivers.Reading) { r.Value = math.NaN() }), "not finite"},
-		{"Inf", with(func(r *drivers.Reading) { r.Value = math.Inf(-1) }), "not finite"},
-		{"NaN flagged stuck", with(func(r *drivers.Reading) { r.Value = math.NaN(); r.Flags = drivers.Stuck }), "not finite"},
-		{"empty device", with(func(r *drivers.Reading) { r.Device = "" }), "empty"},
-		{"empty channel", with(func(r *drivers.Reading) { r.Channel = "" }), "empty"},
-		{"space in channel", with(func(r *drivers.Reading) { r.Channel = "a b" }), "invalid character"},
-		{"device starts with dash", with(func(r *drivers.Reading) { r.Device = "-m" }), "start with"},
-		{"non-ASCII", with(func(r *drivers.Reading) { r.Channel = "é" }), "invalid character"},
-		{"no time", with(func(r *drivers.Reading) { r.Time = time.Time{} }), "no time"},
-		{"far time", with(func(r *drivers.Reading) { r.Time = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }), "out of range"},
-		{"bad unit", with(func(r *drivers.Reading) { r.Unit = "\xff" }), "UTF-8"},
+		{"NaN", with(func(r *reading.Reading) { r.Value = math.NaN() }), "not finite"},
+		{"Inf", with(func(r *reading.Reading) { r.Value = math.Inf(-1) }), "not finite"},
+		{"NaN flagged stuck", with(func(r *reading.Reading) { r.Value = math.NaN(); r.Flags = reading.Stuck }), "not finite"},
+		{"empty device", with(func(r *reading.Reading) { r.Device = "" }), "empty"},
+		{"empty channel", with(func(r *reading.Reading) { r.Channel = "" }), "empty"},
+		{"space in channel", with(func(r *reading.Reading) { r.Channel = "a b" }), "invalid character"},
+		{"device starts with dash", with(func(r *reading.Reading) { r.Device = "-m" }), "start with"},
+		{"non-ASCII", with(func(r *reading.Reading) { r.Channel = "é" }), "invalid character"},
+		{"no time", with(func(r *reading.Reading) { r.Time = time.Time{} }), "no time"},
+		{"far time", with(func(r *reading.Reading) { r.Time = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC) }), "out of range"},
+		{"bad unit", with(func(r *reading.Reading) { r.Unit = "\xff" }), "UTF-8"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,9 +303,9 @@ func FuzzDecodeSenML(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	b, _ := EncodeSenML([]drivers.Reading{
-		{Device: "a", Channel: "x", Value: 0.1, Time: t0.Add(1500 * time.Millisecond), Flags: drivers.Stuck},
-		{Device: "b", Channel: "y", Time: t0, Unit: drivers.Volt, Flags: drivers.ReadError},
+	b, _ := EncodeSenML([]reading.Reading{
+		{Device: "a", Channel: "x", Value: 0.1, Time: t0.Add(1500 * time.Millisecond), Flags: reading.Stuck},
+		{Device: "b", Channel: "y", Time: t0, Unit: reading.Volt, Flags: reading.ReadError},
 	})
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 var update = flag.Bool("update", false, "rewrite the test vectors in docs/envelope.md")
@@ -39,7 +39,7 @@ type vectorSpec struct {
 	class     string
 	config    uint64
 	created   time.Time
-	polls     [][]drivers.Reading
+	polls     [][]reading.Reading
 	gap       *Gap
 }
 
@@ -58,23 +58,23 @@ func vectorSpecs() []vectorSpec {
 		{
 			name: "x25519", suite: keys.SuiteX25519, randSeed: 1, idSeed: seq32(0x00), gatewayID: "gw-0001",
 			ikm: seq32(0x20), seq: 1, class: "telemetry", config: 3, created: ts,
-			polls: [][]drivers.Reading{
+			polls: [][]reading.Reading{
 				{
-					{Device: "aq-1", Channel: "pm25", Value: 12.5, Unit: drivers.MicrogramM, Time: ts},
-					{Device: "aq-1", Channel: "pm10", Value: 20.25, Unit: drivers.MicrogramM, Time: ts},
-					{Device: "aq-1", Channel: "temp", Value: float64(float32(21.7)), Unit: drivers.Celsius, Time: ts.Add(250 * ms), Flags: drivers.Stuck},
+					{Device: "aq-1", Channel: "pm25", Value: 12.5, Unit: reading.MicrogramM, Time: ts},
+					{Device: "aq-1", Channel: "pm10", Value: 20.25, Unit: reading.MicrogramM, Time: ts},
+					{Device: "aq-1", Channel: "temp", Value: float64(float32(21.7)), Unit: reading.Celsius, Time: ts.Add(250 * ms), Flags: reading.Stuck},
 				},
 				{
-					{Device: "meter-1", Channel: "v1", Value: float64(float32(230.1)), Unit: drivers.Volt, Time: ts.Add(10*time.Second + 125*ms)},
-					{Device: "meter-1", Channel: "i1", Unit: drivers.Ampere, Time: ts.Add(10*time.Second + 125*ms), Flags: drivers.ReadError},
-					{Device: "meter-1", Channel: "e", Value: 123456.75, Unit: drivers.KWh, Time: ts.Add(10*time.Second + 125*ms), Flags: drivers.CounterWentBack},
+					{Device: "meter-1", Channel: "v1", Value: float64(float32(230.1)), Unit: reading.Volt, Time: ts.Add(10*time.Second + 125*ms)},
+					{Device: "meter-1", Channel: "i1", Unit: reading.Ampere, Time: ts.Add(10*time.Second + 125*ms), Flags: reading.ReadError},
+					{Device: "meter-1", Channel: "e", Value: 123456.75, Unit: reading.KWh, Time: ts.Add(10*time.Second + 125*ms), Flags: reading.CounterWentBack},
 				},
 			},
 		},
 		{
 			name: "mlkem768x25519", suite: keys.SuiteMLKEM768X25519, randSeed: 2, idSeed: seq32(0x00), gatewayID: "gw-0001",
 			ikm: seq32(0x40), seq: 2, class: "personal", config: 3, created: ts.Add(time.Minute),
-			polls: [][]drivers.Reading{{
+			polls: [][]reading.Reading{{
 				{Device: "counter-1", Channel: "people", Value: 17, Unit: "", Time: ts.Add(time.Minute)},
 			}},
 		},
@@ -373,9 +373,9 @@ func checkVector(t *testing.T, v *vectorOut) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []drivers.Reading
+	var want []reading.Reading
 	for _, line := range v.vals["reading"] {
-		var r drivers.Reading
+		var r reading.Reading
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}

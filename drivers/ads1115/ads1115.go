@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/option"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Calibration is the two-point calibration of an input to ppb.
@@ -120,8 +121,8 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares one channel per input: volts within ±FS, or ppb within
 // the calibrated image of ±FS, unless Min/Max are given.
-func (d *Dev) Channels() []drivers.Channel {
-	out := make([]drivers.Channel, len(d.opts.Inputs))
+func (d *Dev) Channels() []reading.Channel {
+	out := make([]reading.Channel, len(d.opts.Inputs))
 	for i, in := range d.opts.Inputs {
 		out[i] = in.Cal.Channel(in.Name, -in.FS, in.FS, in.Min, in.Max, d.opts.StuckAfter)
 	}
@@ -184,25 +185,25 @@ func (d *Dev) init(context.Context) error {
 }
 
 // Read converts every input once.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	return d.sess.Poll(ctx, d, d.opts.Now, d.init, func() {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
 	}, d.read)
 }
 
 // read converts every input once.
-func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
-	out := make([]drivers.Reading, 0, len(d.opts.Inputs))
+func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
+	out := make([]reading.Reading, 0, len(d.opts.Inputs))
 	for _, in := range d.opts.Inputs {
 		raw, err := d.convert(ctx, in)
 		if err != nil {
 			return nil, err
 		}
-		v, unit := Volts(raw, in.FS), drivers.Volt
+		v, unit := Volts(raw, in.FS), reading.Volt
 		if in.Cal != nil {
-			v, unit = in.Cal.PPB(v), drivers.PPB
+			v, unit = in.Cal.PPB(v), reading.PPB
 		}
-		out = append(out, drivers.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
+		out = append(out, reading.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
 	}
 	now := d.opts.Now()
 	flags := d.sess.Flags(now)

@@ -10,8 +10,8 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
@@ -56,7 +56,7 @@ func TestPlayback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs[0].Value != 1000 || rs[0].Unit != drivers.PPB {
+	if rs[0].Value != 1000 || rs[0].Unit != reading.PPB {
 		t.Errorf("reading %+v, want 1000 ppb", rs[0])
 	}
 	if err := bus.Close(); err != nil {
@@ -83,7 +83,7 @@ func TestEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if math.Abs(rs[0].Value-1.5) > 125e-6 || rs[0].Flags != drivers.WarmingUp {
+	if math.Abs(rs[0].Value-1.5) > 125e-6 || rs[0].Flags != reading.WarmingUp {
 		t.Errorf("v = %+v", rs[0])
 	}
 	if ch := d.Channels()[1]; rs[1].Value < ch.Max-0.001 {

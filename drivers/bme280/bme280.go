@@ -14,6 +14,7 @@ import (
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Opts configures a Dev. The zero value of each field selects its default.
@@ -113,11 +114,11 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares t (°C, −40…85), rh (%RH, 0…100) and p (Pa,
 // 30000…110000), the chip's operating ranges.
-func (d *Dev) Channels() []drivers.Channel {
-	return []drivers.Channel{
-		{Name: "t", Unit: drivers.Celsius, Min: -40, Max: 85, StuckAfter: d.opts.StuckAfter},
-		{Name: "rh", Unit: drivers.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
-		{Name: "p", Unit: drivers.Pascal, Min: 30000, Max: 110000, StuckAfter: d.opts.StuckAfter},
+func (d *Dev) Channels() []reading.Channel {
+	return []reading.Channel{
+		{Name: "t", Unit: reading.Celsius, Min: -40, Max: 85, StuckAfter: d.opts.StuckAfter},
+		{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
+		{Name: "p", Unit: reading.Pascal, Min: 30000, Max: 110000, StuckAfter: d.opts.StuckAfter},
 	}
 }
 
@@ -218,14 +219,14 @@ func (d *Dev) measTime() time.Duration {
 }
 
 // Read runs one forced measurement and returns t, rh and p.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	return d.sess.Poll(ctx, d, d.opts.Now, d.init, func() {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", fmt.Sprintf("0x%02x", d.opts.Addr))
 	}, d.read)
 }
 
 // read runs one forced measurement and compensates it.
-func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 	raw, err := d.measure(ctx)
 	if err != nil {
 		return nil, err
@@ -238,10 +239,10 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	now := d.opts.Now()
 	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
-	return []drivers.Reading{
-		{Device: d.opts.Device, Channel: "t", Value: float64(t) / 100, Unit: drivers.Celsius, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "rh", Value: float64(h) / 1024, Unit: drivers.RelHumid, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "p", Value: float64(p) / 256, Unit: drivers.Pascal, Time: ts, Flags: flags},
+	return []reading.Reading{
+		{Device: d.opts.Device, Channel: "t", Value: float64(t) / 100, Unit: reading.Celsius, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "rh", Value: float64(h) / 1024, Unit: reading.RelHumid, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "p", Value: float64(p) / 256, Unit: reading.Pascal, Time: ts, Flags: flags},
 	}, nil
 }
 

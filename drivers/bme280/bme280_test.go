@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/bme280"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
@@ -136,26 +137,26 @@ func TestEmulatorLifecycle(t *testing.T) {
 		name    string
 		before  func()
 		wantErr string
-		check   func(t *testing.T, rs []drivers.Reading)
+		check   func(t *testing.T, rs []reading.Reading)
 	}{
-		{"warming up", nil, "", func(t *testing.T, rs []drivers.Reading) {
-			if rs[0].Flags != drivers.WarmingUp {
+		{"warming up", nil, "", func(t *testing.T, rs []reading.Reading) {
+			if rs[0].Flags != reading.WarmingUp {
 				t.Errorf("flags %v, want warming-up", rs[0].Flags)
 			}
 		}},
-		{"warm", func() { clk.Advance(10 * time.Second) }, "", func(t *testing.T, rs []drivers.Reading) {
+		{"warm", func() { clk.Advance(10 * time.Second) }, "", func(t *testing.T, rs []reading.Reading) {
 			if rs[0].Flags != 0 || rs[0].Value < 15 || rs[0].Value > 35 {
 				t.Errorf("t = %v flags %v", rs[0].Value, rs[0].Flags)
 			}
 		}},
 		{"unplugged", func() { chip.Unplug() }, "bme280@sim:i2c-1:0x76: start measurement: sim:i2c-1: address 0x76: nack", nil},
 		{"still gone", nil, "bme280@sim:i2c-1:0x76: init: read chip id", nil},
-		{"replugged re-initialises", func() { chip.Replug(); clk.Advance(time.Minute) }, "", func(t *testing.T, rs []drivers.Reading) {
-			if rs[0].Flags != drivers.WarmingUp {
+		{"replugged re-initialises", func() { chip.Replug(); clk.Advance(time.Minute) }, "", func(t *testing.T, rs []reading.Reading) {
+			if rs[0].Flags != reading.WarmingUp {
 				t.Errorf("after re-init flags %v, want warming-up", rs[0].Flags)
 			}
 		}},
-		{"out of range raw", func() { chip.SetRaw(1000000, 415148, 30000); clk.Advance(time.Minute) }, "", func(t *testing.T, rs []drivers.Reading) {
+		{"out of range raw", func() { chip.SetRaw(1000000, 415148, 30000); clk.Advance(time.Minute) }, "", func(t *testing.T, rs []reading.Reading) {
 			c := d.Channels()[0]
 			if rs[0].Value <= c.Max {
 				t.Errorf("t = %v, want above the declared max %v", rs[0].Value, c.Max)
@@ -191,7 +192,7 @@ func TestEmulatorLifecycle(t *testing.T) {
 func TestEmulatorStuck(t *testing.T) {
 	d, chip, clk := newEmu(t, bme280.Opts{StuckAfter: 3})
 	chip.Freeze(true)
-	var prev []drivers.Reading
+	var prev []reading.Reading
 	for i := range 4 {
 		clk.Advance(time.Minute)
 		rs, err := d.Read(context.Background())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/option"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Calibration is the two-point calibration of an input to ppb.
@@ -102,8 +103,8 @@ func New(port spi.Port, opts *Opts) (*Dev, error) {
 func (d *Dev) String() string { return d.name }
 
 // Channels declares one channel per input.
-func (d *Dev) Channels() []drivers.Channel {
-	out := make([]drivers.Channel, len(d.opts.Inputs))
+func (d *Dev) Channels() []reading.Channel {
+	out := make([]reading.Channel, len(d.opts.Inputs))
 	for i, in := range d.opts.Inputs {
 		lo := 0.0
 		if !in.Single {
@@ -133,11 +134,11 @@ func Decode(rx [3]byte) (int, error) {
 }
 
 // Read converts every input once.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
-	out := make([]drivers.Reading, 0, len(d.opts.Inputs))
+	out := make([]reading.Reading, 0, len(d.opts.Inputs))
 	for _, in := range d.opts.Inputs {
 		w := Frame(in.Single, in.Ch)
 		var r [3]byte
@@ -151,11 +152,11 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 			return nil, fmt.Errorf("%s: %s: %w", d, in.Name, err)
 		}
 		v := float64(code) * d.opts.VRef / 1024
-		unit := drivers.Volt
+		unit := reading.Volt
 		if in.Cal != nil {
-			v, unit = in.Cal.PPB(v), drivers.PPB
+			v, unit = in.Cal.PPB(v), reading.PPB
 		}
-		out = append(out, drivers.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
+		out = append(out, reading.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
 	}
 	now := d.opts.Now()
 	// The chip has nothing to initialise: its session starts when it first answers.

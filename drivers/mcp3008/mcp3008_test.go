@@ -9,8 +9,8 @@ import (
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/spi/spitest"
 
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/mcp3008"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
@@ -64,7 +64,7 @@ func TestEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs[0].Unit != drivers.PPB || rs[0].Value < 248 || rs[0].Value > 252 || rs[0].Flags != drivers.WarmingUp {
+	if rs[0].Unit != reading.PPB || rs[0].Value < 248 || rs[0].Value > 252 || rs[0].Flags != reading.WarmingUp {
 		t.Errorf("o3 = %+v, want ≈250 ppb warming up", rs[0])
 	}
 	if rs[1].Value < 0.99 || rs[1].Value > 1.01 {
@@ -76,7 +76,7 @@ func TestEmulator(t *testing.T) {
 	}
 	chip.Replug()
 	clk.Advance(2 * time.Minute)
-	if rs, err = d.Read(context.Background()); err != nil || rs[0].Flags != drivers.WarmingUp {
+	if rs, err = d.Read(context.Background()); err != nil || rs[0].Flags != reading.WarmingUp {
 		t.Fatalf("Read after replug = %v, %v (want warming up again)", rs, err)
 	}
 }

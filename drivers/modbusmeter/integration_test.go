@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 )
 
@@ -53,8 +53,8 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) Now() time.Time      { return c.t }
 func (c *fakeClock) Add(d time.Duration) { c.t = c.t.Add(d) }
 
-func byChannel(rs []drivers.Reading) map[string]drivers.Reading {
-	out := map[string]drivers.Reading{}
+func byChannel(rs []reading.Reading) map[string]reading.Reading {
+	out := map[string]reading.Reading{}
 	for _, r := range rs {
 		out[r.Channel] = r
 	}
@@ -209,7 +209,7 @@ func TestIntegrationCounterReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := byChannel(rs)["e"].Flags; f&drivers.CounterWentBack == 0 {
+	if f := byChannel(rs)["e"].Flags; f&reading.CounterWentBack == 0 {
 		t.Errorf("reset counter flags = %v, want counter-went-back", f)
 	}
 	if s := m.Stats(); s.CounterBacks != 1 {

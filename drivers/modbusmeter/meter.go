@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 func init() { drivers.MustRegister("modbusmeter", factory) }
@@ -58,7 +59,7 @@ type Meter struct {
 	client Client
 	opts   Opts
 	plan   []Request
-	chans  []drivers.Channel
+	chans  []reading.Channel
 	log    *slog.Logger
 	halt   func() error
 
@@ -140,7 +141,7 @@ func New(client Client, o *Opts) (*Meter, error) {
 func (m *Meter) String() string { return m.inst }
 
 // Channels implements drivers.Describer.
-func (m *Meter) Channels() []drivers.Channel { return m.chans }
+func (m *Meter) Channels() []reading.Channel { return m.chans }
 
 // Plan returns the read requests of one poll.
 func (m *Meter) Plan() []Request { return m.plan }
@@ -176,7 +177,7 @@ func (m *Meter) Halt() error {
 // retried on timeout, CRC and frame errors. A failing meter is backed off
 // exponentially; while it is, Read returns an error wrapping ErrBackoff
 // without touching the bus.
-func (m *Meter) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (m *Meter) Read(ctx context.Context) ([]reading.Reading, error) {
 	m.mu.Lock()
 	if m.halted {
 		m.mu.Unlock()
@@ -219,9 +220,9 @@ func (m *Meter) Read(ctx context.Context) ([]drivers.Reading, error) {
 	m.stats.Failures, m.stats.BackoffUntil, m.stats.LastError = 0, time.Time{}, ""
 	t := m.opts.Now().Truncate(time.Millisecond)
 	m.stats.LastGood = t
-	out := make([]drivers.Reading, len(values))
+	out := make([]reading.Reading, len(values))
 	for i, pt := range m.opts.Profile.Points {
-		out[i] = drivers.Reading{Device: m.name, Channel: pt.Name, Value: values[i], Unit: pt.Unit, Time: t}
+		out[i] = reading.Reading{Device: m.name, Channel: pt.Name, Value: values[i], Unit: pt.Unit, Time: t}
 		if pt.Counter {
 			out[i].Value, out[i].Flags = m.counter(pt, values[i])
 		}
@@ -307,7 +308,7 @@ func (m *Meter) wrap(r Request, err error) error {
 // so the reported counter keeps rising. Any other drop (meter reset or
 // replaced, tampering) is reported as read and flagged CounterWentBack;
 // the gateway flags it too.
-func (m *Meter) counter(pt Point, v float64) (float64, drivers.Flags) {
+func (m *Meter) counter(pt Point, v float64) (float64, reading.Flags) {
 	var span float64
 	switch pt.Type {
 	case Uint16:
@@ -327,7 +328,7 @@ func (m *Meter) counter(pt Point, v float64) (float64, drivers.Flags) {
 	}
 	m.stats.CounterBacks++
 	m.wraps[pt.Name] = 0
-	return v, drivers.CounterWentBack
+	return v, reading.CounterWentBack
 }
 
 // Probe reads the first request of the plan, for the CLI's probe.

@@ -12,9 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgegw/edgegw/drivers/reading"
 	"gopkg.in/yaml.v3"
-
-	"github.com/edgegw/edgegw/drivers"
 )
 
 // Function codes of the register reads a profile may use.
@@ -80,7 +79,7 @@ type Point struct {
 	Type    Type         `yaml:"type"`    // default the profile's
 	Order   Order        `yaml:"order"`   // default the profile's
 	Scale   float64      `yaml:"scale"`   // multiplier to Unit; default 1
-	Unit    drivers.Unit `yaml:"unit"`    // SenML unit after scaling
+	Unit    reading.Unit `yaml:"unit"`    // SenML unit after scaling
 	Counter bool         `yaml:"counter"` // monotonic counter (energy)
 	Min     float64      `yaml:"min"`     // plausible range in Unit
 	Max     float64      `yaml:"max"`
@@ -252,10 +251,10 @@ func (p *Profile) Point(name string) (Point, bool) {
 }
 
 // Channels returns the profile's points as gateway channels.
-func (p *Profile) Channels(stuckAfter int) []drivers.Channel {
-	out := make([]drivers.Channel, len(p.Points))
+func (p *Profile) Channels(stuckAfter int) []reading.Channel {
+	out := make([]reading.Channel, len(p.Points))
 	for i, pt := range p.Points {
-		out[i] = drivers.Channel{Name: pt.Name, Unit: pt.Unit, Min: pt.Min, Max: pt.Max, Counter: pt.Counter}
+		out[i] = reading.Channel{Name: pt.Name, Unit: pt.Unit, Min: pt.Min, Max: pt.Max, Counter: pt.Counter}
 		if !pt.Counter {
 			out[i].StuckAfter = stuckAfter
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 )
 
@@ -283,7 +284,7 @@ func TestCounterRollover(t *testing.T) {
 	// A real reset is not a rollover.
 	emu.SetCounter(7, "e", 0)
 	rs, _ := m.Read(context.Background())
-	if e := byChannel(rs)["e"]; e.Flags&drivers.CounterWentBack == 0 || math.Abs(e.Value) > 0.01 {
+	if e := byChannel(rs)["e"]; e.Flags&reading.CounterWentBack == 0 || math.Abs(e.Value) > 0.01 {
 		t.Errorf("after reset e = %+v, want 0 flagged counter-went-back", e)
 	}
 }

@@ -1,6 +1,6 @@
 package option
 
-import "github.com/edgegw/edgegw/drivers"
+import "github.com/edgegw/edgegw/drivers/reading"
 
 // Calibration is the two-point linear calibration of an electrochemical gas
 // sensor's voltage to a concentration: ppb = (V − Zero) · SpanPPB / (Span − Zero).
@@ -27,10 +27,10 @@ func (o *Set) Calibration() *Calibration {
 // Channel declares an ADC input: volts within [lo, hi], or ppb within their
 // calibrated image when cal is set; min and max, when either is non-zero,
 // are the configured physical range instead.
-func (cal *Calibration) Channel(name string, lo, hi, min, max float64, stuckAfter int) drivers.Channel {
-	c := drivers.Channel{Name: name, Unit: drivers.Volt, Min: lo, Max: hi, StuckAfter: stuckAfter}
+func (cal *Calibration) Channel(name string, lo, hi, min, max float64, stuckAfter int) reading.Channel {
+	c := reading.Channel{Name: name, Unit: reading.Volt, Min: lo, Max: hi, StuckAfter: stuckAfter}
 	if cal != nil {
-		c.Unit = drivers.PPB
+		c.Unit = reading.PPB
 		c.Min, c.Max = cal.PPB(lo), cal.PPB(hi)
 		if c.Min > c.Max {
 			c.Min, c.Max = c.Max, c.Min

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // ErrChecksum reports a data frame whose checksum does not match.
@@ -75,11 +76,11 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares pm1, pm25 and pm10 (ug/m3, 0…1000: the effective
 // range of the PMS5003 is 0…500, its maximum 1000).
-func (d *Dev) Channels() []drivers.Channel {
-	out := []drivers.Channel{
-		{Name: "pm1", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
-		{Name: "pm25", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
-		{Name: "pm10", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
+func (d *Dev) Channels() []reading.Channel {
+	out := []reading.Channel{
+		{Name: "pm1", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+		{Name: "pm25", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+		{Name: "pm10", Unit: reading.MicrogramM, Min: 0, Max: 1000},
 	}
 	for i := range out {
 		out[i].StuckAfter = d.opts.StuckAfter
@@ -164,14 +165,14 @@ func (d *Dev) init(context.Context) error {
 }
 
 // Read asks for a frame and returns pm1, pm25 and pm10.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	return d.sess.Poll(ctx, d, d.opts.Now, d.init, func() {
 		d.opts.Logger.Info("device initialised", "bus", d.opts.BusName)
 	}, d.read, ErrChecksum)
 }
 
 // read requests a frame and decodes it.
-func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 	if _, err := d.port.Write(cmdRead); err != nil {
 		return nil, fmt.Errorf("request frame: %w", err)
 	}
@@ -186,9 +187,9 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	now := d.opts.Now()
 	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
-	out := make([]drivers.Reading, 3)
+	out := make([]reading.Reading, 3)
 	for i, c := range d.Channels() {
-		out[i] = drivers.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(f.Atm[i]), Unit: c.Unit, Time: ts, Flags: flags}
+		out[i] = reading.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(f.Atm[i]), Unit: c.Unit, Time: ts, Flags: flags}
 	}
 	return out, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/pms5003"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
@@ -51,7 +52,7 @@ func TestFakePort(t *testing.T) {
 	p.in.Write([]byte{0x00, 0x42, 0x4D, 0x00, 0x04, 0xE1, 0x00, 0x01, 0x74})
 	p.in.Write(datasheetFrame)
 	rs, err := d.Read(context.Background())
-	if err != nil || rs[1].Value != 8 || rs[1].Flags != drivers.WarmingUp {
+	if err != nil || rs[1].Value != 8 || rs[1].Flags != reading.WarmingUp {
 		t.Fatalf("Read = %v, %v", rs, err)
 	}
 	want := []byte{0x42, 0x4D, 0xE4, 0x00, 0x01, 0x01, 0x74, 0x42, 0x4D, 0xE1, 0x00, 0x00, 0x01, 0x70, 0x42, 0x4D, 0xE2, 0x00, 0x00, 0x01, 0x71}
@@ -85,7 +86,7 @@ func TestPTY(t *testing.T) {
 	defer s.Halt()
 	ctx := context.Background()
 	rs, err := s.Read(ctx)
-	if err != nil || len(rs) != 3 || rs[1].Value < 5 || rs[1].Value > 40 || rs[1].Flags != drivers.WarmingUp {
+	if err != nil || len(rs) != 3 || rs[1].Value < 5 || rs[1].Value > 40 || rs[1].Flags != reading.WarmingUp {
 		t.Fatalf("Read = %v, %v", rs, err)
 	}
 	chip.CorruptNext(1)
@@ -98,7 +99,7 @@ func TestPTY(t *testing.T) {
 	}
 	chip.Replug()
 	clk.Advance(time.Minute)
-	if rs, err = s.Read(ctx); err != nil || rs[1].Flags != drivers.WarmingUp {
+	if rs, err = s.Read(ctx); err != nil || rs[1].Flags != reading.WarmingUp {
 		t.Errorf("after replug: %v, %v", rs, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/scd4x"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -43,7 +44,7 @@ func crcOK(b []byte) bool {
 // read runs one first Read of a driver whose chip answers get_serial_number,
 // get_data_ready_status and read_measurement with the given replies; the
 // script stops after the data-ready reply when the sample is not ready.
-func read(t *testing.T, serial, ready, meas []byte) ([]drivers.Reading, *i2ctest.Playback, error) {
+func read(t *testing.T, serial, ready, meas []byte) ([]reading.Reading, *i2ctest.Playback, error) {
 	t.Helper()
 	ops := []i2ctest.IO{
 		{Addr: 0x62, W: []byte{0x3F, 0x86}},

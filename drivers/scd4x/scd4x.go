@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 )
 
@@ -95,11 +96,11 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares co2 (ppm, 0…40000), t (°C, −10…60) and rh (%RH, 0…100),
 // the SCD4x's specified ranges.
-func (d *Dev) Channels() []drivers.Channel {
-	return []drivers.Channel{
-		{Name: "co2", Unit: drivers.PPM, Min: 0, Max: 40000, StuckAfter: d.opts.StuckAfter},
-		{Name: "t", Unit: drivers.Celsius, Min: -10, Max: 60, StuckAfter: d.opts.StuckAfter},
-		{Name: "rh", Unit: drivers.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
+func (d *Dev) Channels() []reading.Channel {
+	return []reading.Channel{
+		{Name: "co2", Unit: reading.PPM, Min: 0, Max: 40000, StuckAfter: d.opts.StuckAfter},
+		{Name: "t", Unit: reading.Celsius, Min: -10, Max: 60, StuckAfter: d.opts.StuckAfter},
+		{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
 	}
 }
 
@@ -126,7 +127,7 @@ func (d *Dev) init(ctx context.Context) error {
 }
 
 // Read waits (bounded) for the next sample and returns co2, t and rh.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	return d.sess.Poll(ctx, d, d.opts.Now, d.init, d.started, d.read, sensirion.ErrCRC)
 }
 
@@ -136,7 +137,7 @@ func (d *Dev) started() {
 	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x62")
 }
 
-func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 	ready := func(ctx context.Context) (bool, error) {
 		ws, err := d.command(ctx, cmdDataReady, time.Millisecond, 1)
 		return err == nil && DataReady(ws[0]), err
@@ -153,10 +154,10 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	co2, t, rh := Convert(ws[0], ws[1], ws[2])
 	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
-	return []drivers.Reading{
-		{Device: d.opts.Device, Channel: "co2", Value: co2, Unit: drivers.PPM, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "t", Value: t, Unit: drivers.Celsius, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "rh", Value: rh, Unit: drivers.RelHumid, Time: ts, Flags: flags},
+	return []reading.Reading{
+		{Device: d.opts.Device, Channel: "co2", Value: co2, Unit: reading.PPM, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "t", Value: t, Unit: reading.Celsius, Time: ts, Flags: flags},
+		{Device: d.opts.Device, Channel: "rh", Value: rh, Unit: reading.RelHumid, Time: ts, Flags: flags},
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/scd4x"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -68,7 +69,7 @@ func TestPlayback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rs[0].Value != 500 || rs[0].Flags != drivers.WarmingUp || rs[1].Channel != "t" {
+			if rs[0].Value != 500 || rs[0].Flags != reading.WarmingUp || rs[1].Channel != "t" {
 				t.Errorf("readings %+v", rs)
 			}
 			if err := bus.Close(); err != nil {
@@ -85,13 +86,13 @@ func TestEmulator(t *testing.T) {
 	chip := chips.NewSCD41()
 	bus.Attach(0x62, chip)
 	d, _ := scd4x.New(bus, &scd4x.Opts{Device: "co2", Now: clk.Now, Sleep: clk.Sleep, Warmup: 20 * time.Second, StuckAfter: 2})
-	read := func() ([]drivers.Reading, error) { clk.Advance(5 * time.Second); return d.Read(ctx) }
+	read := func() ([]reading.Reading, error) { clk.Advance(5 * time.Second); return d.Read(ctx) }
 
 	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
 		t.Fatalf("first Read = %v; want measurement started, no data before the first sample", err)
 	}
 	rs, err := read() // the first sample, 5 s after start
-	if err != nil || rs[0].Flags != drivers.WarmingUp {
+	if err != nil || rs[0].Flags != reading.WarmingUp {
 		t.Fatalf("second Read = %v, %v", rs, err)
 	}
 	clk.Advance(30 * time.Second)
@@ -113,7 +114,7 @@ func TestEmulator(t *testing.T) {
 	if _, err = read(); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
 		t.Fatalf("Read after replug = %v; want re-initialised, measuring, first sample pending", err)
 	}
-	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp {
+	if rs, err = read(); err != nil || rs[0].Flags != reading.WarmingUp {
 		t.Fatalf("Read after restart = %v, %v; want warming up", rs, err)
 	}
 	chip.Freeze(true)

@@ -5,12 +5,12 @@ import (
 	"math"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // signal describes how one simulated channel varies over time.
 type signal struct {
-	drivers.Channel
+	reading.Channel
 	base, amplitude float64       // value = base + amplitude*sin(...)
 	period          time.Duration // period of the variation
 	resolution      float64       // values are rounded to a multiple of this
@@ -20,28 +20,28 @@ type signal struct {
 // models maps a model name to its channels, in the order they are read.
 var models = map[string][]signal{
 	"airquality": {
-		{Channel: drivers.Channel{Name: "t", Unit: drivers.Celsius, Min: -40, Max: 85}, base: 21, amplitude: 6, period: 24 * time.Hour, resolution: 0.01},
-		{Channel: drivers.Channel{Name: "rh", Unit: drivers.RelHumid, Min: 0, Max: 100}, base: 55, amplitude: 20, period: 12 * time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "p", Unit: drivers.Pascal, Min: 30000, Max: 110000}, base: 101325, amplitude: 800, period: 48 * time.Hour, resolution: 1},
-		{Channel: drivers.Channel{Name: "co2", Unit: drivers.PPM, Min: 0, Max: 40000}, base: 520, amplitude: 120, period: 6 * time.Hour, resolution: 1},
-		{Channel: drivers.Channel{Name: "pm1", Unit: drivers.MicrogramM, Min: 0, Max: 1000}, base: 9, amplitude: 5, period: 3 * time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "pm25", Unit: drivers.MicrogramM, Min: 0, Max: 1000}, base: 18, amplitude: 10, period: 3 * time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "pm10", Unit: drivers.MicrogramM, Min: 0, Max: 1000}, base: 32, amplitude: 15, period: 3 * time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "no2", Unit: drivers.PPB, Min: 0, Max: 20000}, base: 25, amplitude: 12, period: 8 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "t", Unit: reading.Celsius, Min: -40, Max: 85}, base: 21, amplitude: 6, period: 24 * time.Hour, resolution: 0.01},
+		{Channel: reading.Channel{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100}, base: 55, amplitude: 20, period: 12 * time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "p", Unit: reading.Pascal, Min: 30000, Max: 110000}, base: 101325, amplitude: 800, period: 48 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "co2", Unit: reading.PPM, Min: 0, Max: 40000}, base: 520, amplitude: 120, period: 6 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "pm1", Unit: reading.MicrogramM, Min: 0, Max: 1000}, base: 9, amplitude: 5, period: 3 * time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "pm25", Unit: reading.MicrogramM, Min: 0, Max: 1000}, base: 18, amplitude: 10, period: 3 * time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "pm10", Unit: reading.MicrogramM, Min: 0, Max: 1000}, base: 32, amplitude: 15, period: 3 * time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "no2", Unit: reading.PPB, Min: 0, Max: 20000}, base: 25, amplitude: 12, period: 8 * time.Hour, resolution: 1},
 	},
 	"meter3p": {
-		{Channel: drivers.Channel{Name: "v1", Unit: drivers.Volt, Min: 0, Max: 500}, base: 230, amplitude: 4, period: time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "v2", Unit: drivers.Volt, Min: 0, Max: 500}, base: 231, amplitude: 4, period: time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "v3", Unit: drivers.Volt, Min: 0, Max: 500}, base: 229, amplitude: 4, period: time.Hour, resolution: 0.1},
-		{Channel: drivers.Channel{Name: "i1", Unit: drivers.Ampere, Min: 0, Max: 100}, base: 6, amplitude: 3, period: 2 * time.Hour, resolution: 0.01},
-		{Channel: drivers.Channel{Name: "i2", Unit: drivers.Ampere, Min: 0, Max: 100}, base: 5, amplitude: 3, period: 2 * time.Hour, resolution: 0.01},
-		{Channel: drivers.Channel{Name: "i3", Unit: drivers.Ampere, Min: 0, Max: 100}, base: 7, amplitude: 3, period: 2 * time.Hour, resolution: 0.01},
-		{Channel: drivers.Channel{Name: "p1", Unit: drivers.Watt, Min: -25000, Max: 25000}, base: 1380, amplitude: 690, period: 2 * time.Hour, resolution: 1},
-		{Channel: drivers.Channel{Name: "p2", Unit: drivers.Watt, Min: -25000, Max: 25000}, base: 1150, amplitude: 690, period: 2 * time.Hour, resolution: 1},
-		{Channel: drivers.Channel{Name: "p3", Unit: drivers.Watt, Min: -25000, Max: 25000}, base: 1610, amplitude: 690, period: 2 * time.Hour, resolution: 1},
-		{Channel: drivers.Channel{Name: "p", Unit: drivers.Watt, Min: -75000, Max: 75000}, base: 4140, amplitude: 2070, period: 2 * time.Hour, resolution: 1},
-		{Channel: drivers.Channel{Name: "e", Unit: drivers.KWh, Min: 0, Max: 1e9, Counter: true}, base: 1500, rate: 4.14, resolution: 0.01},
-		{Channel: drivers.Channel{Name: "f", Unit: drivers.Hertz, Min: 45, Max: 65}, base: 50, amplitude: 0.05, period: 10 * time.Minute, resolution: 0.01},
+		{Channel: reading.Channel{Name: "v1", Unit: reading.Volt, Min: 0, Max: 500}, base: 230, amplitude: 4, period: time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "v2", Unit: reading.Volt, Min: 0, Max: 500}, base: 231, amplitude: 4, period: time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "v3", Unit: reading.Volt, Min: 0, Max: 500}, base: 229, amplitude: 4, period: time.Hour, resolution: 0.1},
+		{Channel: reading.Channel{Name: "i1", Unit: reading.Ampere, Min: 0, Max: 100}, base: 6, amplitude: 3, period: 2 * time.Hour, resolution: 0.01},
+		{Channel: reading.Channel{Name: "i2", Unit: reading.Ampere, Min: 0, Max: 100}, base: 5, amplitude: 3, period: 2 * time.Hour, resolution: 0.01},
+		{Channel: reading.Channel{Name: "i3", Unit: reading.Ampere, Min: 0, Max: 100}, base: 7, amplitude: 3, period: 2 * time.Hour, resolution: 0.01},
+		{Channel: reading.Channel{Name: "p1", Unit: reading.Watt, Min: -25000, Max: 25000}, base: 1380, amplitude: 690, period: 2 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "p2", Unit: reading.Watt, Min: -25000, Max: 25000}, base: 1150, amplitude: 690, period: 2 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "p3", Unit: reading.Watt, Min: -25000, Max: 25000}, base: 1610, amplitude: 690, period: 2 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "p", Unit: reading.Watt, Min: -75000, Max: 75000}, base: 4140, amplitude: 2070, period: 2 * time.Hour, resolution: 1},
+		{Channel: reading.Channel{Name: "e", Unit: reading.KWh, Min: 0, Max: 1e9, Counter: true}, base: 1500, rate: 4.14, resolution: 0.01},
+		{Channel: reading.Channel{Name: "f", Unit: reading.Hertz, Min: 45, Max: 65}, base: 50, amplitude: 0.05, period: 10 * time.Minute, resolution: 0.01},
 	},
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 func init() { drivers.MustRegister("sim", New) }
@@ -87,8 +88,8 @@ func integer(v any) (int64, error) {
 func (d *Dev) String() string { return "sim@" + d.name }
 
 // Channels declares the model's channels.
-func (d *Dev) Channels() []drivers.Channel {
-	out := make([]drivers.Channel, len(d.signals))
+func (d *Dev) Channels() []reading.Channel {
+	out := make([]reading.Channel, len(d.signals))
 	for i, s := range d.signals {
 		out[i] = s.Channel
 	}
@@ -97,7 +98,7 @@ func (d *Dev) Channels() []drivers.Channel {
 
 // Read produces one reading per channel at the current time, truncated to
 // the millisecond.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", d, err)
 	}
@@ -106,9 +107,9 @@ func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
 		return nil, fmt.Errorf("%s: simulated read error on poll %d", d, d.polls)
 	}
 	t := d.now().Truncate(time.Millisecond)
-	out := make([]drivers.Reading, len(d.signals))
+	out := make([]reading.Reading, len(d.signals))
 	for i, s := range d.signals {
-		out[i] = drivers.Reading{
+		out[i] = reading.Reading{
 			Device:  d.name,
 			Channel: s.Name,
 			Value:   s.at(phase(d.seed, d.name, s.Name), t),

@@ -11,6 +11,7 @@ import (
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 )
 
@@ -19,8 +20,8 @@ const Addr = 0x69
 
 // Units the SPS30 adds to those of package drivers.
 const (
-	PerCm3     drivers.Unit = "/cm3" // number concentration
-	Micrometre drivers.Unit = "um"   // typical particle size
+	PerCm3     reading.Unit = "/cm3" // number concentration
+	Micrometre reading.Unit = "um"   // typical particle size
 )
 
 // Commands (datasheet section 6.3).
@@ -60,11 +61,11 @@ var (
 )
 
 // channels in the order of the measured-values frame.
-var channels = []drivers.Channel{
-	{Name: "pm1", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
-	{Name: "pm25", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
-	{Name: "pm4", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
-	{Name: "pm10", Unit: drivers.MicrogramM, Min: 0, Max: 1000},
+var channels = []reading.Channel{
+	{Name: "pm1", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm25", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm4", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm10", Unit: reading.MicrogramM, Min: 0, Max: 1000},
 	{Name: "nc05", Unit: PerCm3, Min: 0, Max: 3000},
 	{Name: "nc1", Unit: PerCm3, Min: 0, Max: 3000},
 	{Name: "nc25", Unit: PerCm3, Min: 0, Max: 3000},
@@ -110,8 +111,8 @@ func (d *Dev) String() string { return d.name }
 // Channels declares the mass concentrations pm1, pm25, pm4, pm10 (ug/m3,
 // 0…1000, the specified range), the number concentrations nc05…nc10 (/cm3,
 // 0…3000) and the typical particle size tps (um, 0…10).
-func (d *Dev) Channels() []drivers.Channel {
-	out := make([]drivers.Channel, len(channels))
+func (d *Dev) Channels() []reading.Channel {
+	out := make([]reading.Channel, len(channels))
 	for i, c := range channels {
 		c.StuckAfter = d.opts.StuckAfter
 		out[i] = c
@@ -134,7 +135,7 @@ func (d *Dev) init(ctx context.Context) error {
 }
 
 // Read waits (bounded) for the next sample and returns the ten values.
-func (d *Dev) Read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	return d.sess.Poll(ctx, d, d.opts.Now, d.init, d.started, d.read, sensirion.ErrCRC)
 }
 
@@ -144,7 +145,7 @@ func (d *Dev) started() {
 	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
 }
 
-func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
+func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 	ready := func(ctx context.Context) (bool, error) {
 		ws, err := d.command(ctx, cmdDataReady, nil, 0, 1)
 		return err == nil && ws[0] == 1, err
@@ -164,9 +165,9 @@ func (d *Dev) read(ctx context.Context) ([]drivers.Reading, error) {
 	d.last = now
 	flags := d.sess.Flags(now)
 	ts := now.Truncate(time.Millisecond)
-	out := make([]drivers.Reading, len(channels))
+	out := make([]reading.Reading, len(channels))
 	for i, c := range channels {
-		out[i] = drivers.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(vals[i]), Unit: c.Unit, Time: ts, Flags: flags}
+		out[i] = reading.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(vals[i]), Unit: c.Unit, Time: ts, Flags: flags}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 	"github.com/edgegw/edgegw/drivers/sps30"
@@ -58,7 +59,7 @@ func TestPlayback(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rs) != 10 || rs[1].Channel != "pm25" || rs[1].Value != 10 || rs[9].Unit != sps30.Micrometre || rs[0].Flags != drivers.WarmingUp {
+			if len(rs) != 10 || rs[1].Channel != "pm25" || rs[1].Value != 10 || rs[9].Unit != sps30.Micrometre || rs[0].Flags != reading.WarmingUp {
 				t.Errorf("readings %+v", rs)
 			}
 			if err := bus.Close(); err != nil {
@@ -75,13 +76,13 @@ func TestEmulator(t *testing.T) {
 	chip := chips.NewSPS30()
 	bus.Attach(0x69, chip)
 	d, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep, StuckAfter: 3})
-	read := func() ([]drivers.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
+	read := func() ([]reading.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
 	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) {
 		t.Fatalf("first Read = %v; want no data before the first sample", err)
 	}
 	clk.Advance(time.Second)
 	rs, err := d.Read(ctx)
-	if err != nil || rs[0].Flags != drivers.WarmingUp {
+	if err != nil || rs[0].Flags != reading.WarmingUp {
 		t.Fatalf("second Read = %v, %v", rs, err)
 	}
 	clk.Advance(time.Minute)
@@ -100,7 +101,7 @@ func TestEmulator(t *testing.T) {
 	if _, err = read(); !errors.Is(err, drivers.ErrNoData) {
 		t.Fatalf("Read after replug = %v; want re-initialised, first sample pending", err)
 	}
-	if rs, err = read(); err != nil || rs[0].Flags != drivers.WarmingUp {
+	if rs, err = read(); err != nil || rs[0].Flags != reading.WarmingUp {
 		t.Fatalf("Read after restart = %v, %v", rs, err)
 	}
 	chip.Freeze(true)
@@ -121,7 +122,7 @@ func TestEmulator(t *testing.T) {
 func TestOutOfRangeDeclared(t *testing.T) {
 	d, _ := sps30.New(chips.NewBus("b", nil), nil)
 	for _, c := range d.Channels()[:4] {
-		if c.Min != 0 || c.Max != 1000 || c.Unit != drivers.MicrogramM {
+		if c.Min != 0 || c.Max != 1000 || c.Unit != reading.MicrogramM {
 			t.Errorf("channel %+v", c)
 		}
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // Agent is what the control socket exposes of the running gateway. The
@@ -15,9 +15,9 @@ type Agent interface {
 	// Watch streams each poll's readings (of one device, or of all when
 	// device is empty) until ctx is done. Slow readers miss polls rather
 	// than slow the agent down.
-	Watch(ctx context.Context, device string) (<-chan []drivers.Reading, error)
+	Watch(ctx context.Context, device string) (<-chan []reading.Reading, error)
 	// Read polls one configured device now, outside its schedule.
-	Read(ctx context.Context, device string) ([]drivers.Reading, error)
+	Read(ctx context.Context, device string) ([]reading.Reading, error)
 	// Flush closes the open batches now so that they are published.
 	Flush(ctx context.Context) error
 	// SetLogLevel changes the agent's log level (debug, info, warn, error).

@@ -4,13 +4,13 @@ import (
 	"math"
 	"time"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // DefaultSocket is the control socket's path when none is given.
 const DefaultSocket = "/run/edgegw/control.sock"
 
-// Reading is a drivers.Reading on the wire.
+// Reading is a reading.Reading on the wire.
 type Reading struct {
 	Device  string    `json:"device"`
 	Channel string    `json:"channel"`
@@ -62,11 +62,11 @@ type errorResponse struct {
 }
 
 // wireReadings converts readings for the wire.
-func wireReadings(rs []drivers.Reading) []Reading {
+func wireReadings(rs []reading.Reading) []Reading {
 	out := make([]Reading, 0, len(rs))
 	for _, r := range rs {
 		w := Reading{Device: r.Device, Channel: r.Channel, Unit: string(r.Unit), Time: r.Time}
-		if r.Flags&drivers.ReadError == 0 && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
+		if r.Flags&reading.ReadError == 0 && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
 			v := r.Value
 			w.Value = &v
 		}

@@ -18,7 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/control/controltest"
 )
@@ -36,16 +36,16 @@ func fakeAgent() *controltest.Agent {
 				{Name: "meter-1", Driver: "modbusmeter", Enabled: true, Interval: "1m0s", Polls: 5, Errors: 5, LastError: "modbus: timeout"},
 			},
 		},
-		Readings: map[string][]drivers.Reading{
+		Readings: map[string][]reading.Reading{
 			"aq-1": {
-				{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: drivers.Celsius, Time: t0},
-				{Device: "aq-1", Channel: "humidity", Value: math.NaN(), Unit: drivers.RelHumid, Time: t0, Flags: drivers.ReadError},
+				{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: reading.Celsius, Time: t0},
+				{Device: "aq-1", Channel: "humidity", Value: math.NaN(), Unit: reading.RelHumid, Time: t0, Flags: reading.ReadError},
 			},
 		},
-		Polls: [][]drivers.Reading{
-			{{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: drivers.Celsius, Time: t0}},
-			{{Device: "meter-1", Channel: "power", Value: 230, Unit: drivers.Watt, Time: t0.Add(time.Second), Flags: drivers.Stuck}},
-			{{Device: "aq-1", Channel: "temperature", Value: 21.6, Unit: drivers.Celsius, Time: t0.Add(2 * time.Second)}},
+		Polls: [][]reading.Reading{
+			{{Device: "aq-1", Channel: "temperature", Value: 21.5, Unit: reading.Celsius, Time: t0}},
+			{{Device: "meter-1", Channel: "power", Value: 230, Unit: reading.Watt, Time: t0.Add(time.Second), Flags: reading.Stuck}},
+			{{Device: "aq-1", Channel: "temperature", Value: 21.6, Unit: reading.Celsius, Time: t0.Add(2 * time.Second)}},
 		},
 	}
 }

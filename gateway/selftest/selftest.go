@@ -25,6 +25,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim"
 )
 
@@ -129,7 +130,7 @@ func roundTrip(dir string, suite keys.Suite) (string, error) {
 }
 
 // meterPoll returns one poll of a simulated three-phase meter.
-func meterPoll() ([]drivers.Reading, error) {
+func meterPoll() ([]reading.Reading, error) {
 	s, err := sim.New(drivers.Device{Name: "selftest", Model: "meter3p"}, drivers.Deps{Now: time.Now})
 	if err != nil {
 		return nil, err
@@ -139,7 +140,7 @@ func meterPoll() ([]drivers.Reading, error) {
 }
 
 // equalReadings compares readings, times by instant.
-func equalReadings(a, b []drivers.Reading) bool {
+func equalReadings(a, b []reading.Reading) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/control"
 )
 
@@ -20,11 +20,11 @@ type Agent struct {
 	State control.Status
 	// Readings are what Read returns per device; a device is known when it
 	// is in State.Devices.
-	Readings map[string][]drivers.Reading
+	Readings map[string][]reading.Reading
 	// Polls feeds Watch: each Watch call gets its own channel that
 	// receives these polls (filtered by device) and is then closed, unless
 	// Follow is set, in which case it stays open until the watch ends.
-	Polls  [][]drivers.Reading
+	Polls  [][]reading.Reading
 	Follow bool
 	// Exported is what Export hands out, and Manifest what it returns.
 	Exported []control.ExportedBatch
@@ -79,7 +79,7 @@ func (a *Agent) Status() control.Status {
 }
 
 // Watch streams Polls.
-func (a *Agent) Watch(ctx context.Context, device string) (<-chan []drivers.Reading, error) {
+func (a *Agent) Watch(ctx context.Context, device string) (<-chan []reading.Reading, error) {
 	a.called("watch %s", device)
 	if device != "" {
 		if err := a.known(device); err != nil {
@@ -92,7 +92,7 @@ func (a *Agent) Watch(ctx context.Context, device string) (<-chan []drivers.Read
 	a.mu.Lock()
 	a.watches = append(a.watches, ctx)
 	a.mu.Unlock()
-	ch := make(chan []drivers.Reading)
+	ch := make(chan []reading.Reading)
 	go func() {
 		defer close(ch)
 		for _, p := range a.Polls {
@@ -113,7 +113,7 @@ func (a *Agent) Watch(ctx context.Context, device string) (<-chan []drivers.Read
 }
 
 // Read returns Readings[device].
-func (a *Agent) Read(_ context.Context, device string) ([]drivers.Reading, error) {
+func (a *Agent) Read(_ context.Context, device string) ([]reading.Reading, error) {
 	a.called("read %s", device)
 	if err := a.known(device); err != nil {
 		return nil, err

@@ -1,4 +1,8 @@
-package drivers
+// Package reading is the model of what devices produce: a reading (device,
+// channel, value, unit, time, quality flags) and the channel descriptions that
+// validate it. It depends on the standard library only, so the envelope format
+// and the backend use it without linking any bus or driver code.
+package reading
 
 import (
 	"strings"
@@ -80,4 +84,14 @@ type Reading struct {
 	Unit    Unit      // SenML unit
 	Time    time.Time // when the device was read
 	Flags   Flags     // quality flags; 0 = ok
+}
+
+// Channel describes one channel a Sensor produces, so that the gateway can
+// validate ranges and detect stuck values and counters going back.
+type Channel struct {
+	Name       string  // channel name, e.g. "t" or "e"
+	Unit       Unit    // SenML unit
+	Min, Max   float64 // physical range; a value outside is flagged OutOfRange
+	Counter    bool    // a monotonic counter: a decrease is flagged CounterWentBack
+	StuckAfter int     // consecutive identical values before Stuck is flagged; 0 disables
 }
