@@ -10,16 +10,16 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/mqtt"
 )
 
 // Options configures Open, the body of `edgegw open`.
 type Options struct {
-	Subscribe uplink.SubscribeConfig // used when Files is empty
-	Files     []string               // envelope files to open instead of subscribing
-	Dirs      []string               // buffer exports (see ExportDir) to open instead of subscribing
-	Count     uint64                 // stop after this many readings (0 = no limit)
-	Timeout   time.Duration          // stop after this long (0 = no limit)
+	Subscribe mqtt.SubscribeConfig // used when Files is empty
+	Files     []string             // envelope files to open instead of subscribing
+	Dirs      []string             // buffer exports (see ExportDir) to open instead of subscribing
+	Count     uint64               // stop after this many readings (0 = no limit)
+	Timeout   time.Duration        // stop after this long (0 = no limit)
 }
 
 // Open receives envelopes from the broker (or files), prints one JSON object
@@ -49,7 +49,7 @@ func Open(ctx context.Context, r *Receiver, o Options, out, errOut io.Writer) (S
 		}
 		return r.Summary(), p.err
 	}
-	err := uplink.Subscribe(ctx, o.Subscribe, func(topic string, payload []byte) { p.handle(topic, topic, payload) })
+	err := mqtt.Subscribe(ctx, o.Subscribe, func(topic string, payload []byte) { p.handle(topic, topic, payload) })
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		err = nil
 	}

@@ -11,7 +11,8 @@ import (
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // TestIntegrationOpenSubscribes runs the `edgegw open` side against a real
@@ -21,7 +22,7 @@ func TestIntegrationOpenSubscribes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	br := uplinktest.Start(t, uplinktest.Options{})
+	br := mqtttest.Start(t, mqtttest.Options{})
 	g := newGateway(t, "gw-001")
 	store := buffer.NewMemory(buffer.Options{})
 	for seq := uint64(1); seq <= 3; seq++ {
@@ -47,7 +48,7 @@ func TestIntegrationOpenSubscribes(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		sum, err := backend.Open(context.Background(), backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk), backend.Options{
-			Subscribe: uplink.SubscribeConfig{Broker: br.URL, CA: br.CAFile, Cert: beCert, Key: beKey, ClientID: "open-test",
+			Subscribe: mqtt.SubscribeConfig{Broker: br.URL, CA: br.CAFile, Cert: beCert, Key: beKey, ClientID: "open-test",
 				Topics: []string{"city/+/data/#"}, OnSubscribe: func() { subscribed <- struct{}{} }},
 			Count: 12, Timeout: time.Minute,
 		}, &out, &errOut)

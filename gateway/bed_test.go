@@ -18,8 +18,8 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway"
-	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // simDevice is one simulated device of a test bed.
@@ -40,7 +40,7 @@ var testDevices = []simDevice{
 // and a configuration file.
 type bed struct {
 	dir     string
-	br      *uplinktest.Broker
+	br      *mqtttest.Broker
 	cfgPath string
 	trust   envelope.Trust
 	rks     []*keys.RecipientPrivate
@@ -62,7 +62,7 @@ func newBed(t *testing.T, o bedOptions) *bed {
 		t.Skip("integration test")
 	}
 	b := &bed{dir: t.TempDir(), devices: testDevices}
-	b.br = uplinktest.Start(t, uplinktest.Options{})
+	b.br = mqtttest.Start(t, mqtttest.Options{})
 	cert, key := b.br.Client(t, "gw-001")
 	keyDir := filepath.Join(b.dir, "keys")
 	must(t, keys.InitIdentity(keyDir, "gw-001", false))
@@ -131,7 +131,7 @@ func (b *bed) subscribe(t *testing.T, extra ...string) *collector {
 	ready := make(chan struct{})
 	var once sync.Once
 	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
+		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{
 			Broker: b.br.URL, CA: b.br.CAFile, Cert: cert, Key: key,
 			ClientID: "test-backend", Topics: append([]string{"city/+/data/#"}, extra...),
 			OnSubscribe: func() { once.Do(func() { close(ready) }) },

@@ -22,7 +22,8 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // benchBatcher returns a batcher sealing to a fresh x25519 recipient into a
@@ -147,7 +148,7 @@ func BenchmarkIntegrationDrain(b *testing.B) {
 			b.Fatal(err)
 		}
 		total := store.Stats().Readings
-		br := uplinktest.Start(b, uplinktest.Options{})
+		br := mqtttest.Start(b, mqtttest.Options{})
 		cert, key := br.Client(b, "gw-001")
 		up, err := uplink.New(uplink.Config{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, TopicPrefix: "city", GatewayID: "gw-001", HealthInterval: -1},
 			store, uplink.Deps{Marshal: func(x buffer.Batch) []byte { return envelope.Marshal(x.Header, x.Chunks, x.Trailer) }})
@@ -255,7 +256,7 @@ devices:
 // telemetry recipient, and a configuration file, all in temp dirs.
 type benchGateway struct {
 	dir, cfgPath string
-	br           *uplinktest.Broker
+	br           *mqtttest.Broker
 }
 
 // newBenchGateway starts a Mosquitto, creates the gateway's keys and writes
@@ -265,7 +266,7 @@ type benchGateway struct {
 func newBenchGateway(b *testing.B, rest string) *benchGateway {
 	b.Helper()
 	gw := &benchGateway{dir: b.TempDir()}
-	gw.br = uplinktest.Start(b, uplinktest.Options{})
+	gw.br = mqtttest.Start(b, mqtttest.Options{})
 	cert, key := gw.br.Client(b, "gw-001")
 	for _, err := range []error{keys.InitIdentity(gw.dir, "gw-001", false), keys.GenerateRecipient(gw.dir, keys.SuiteX25519, false)} {
 		if err != nil {
@@ -297,7 +298,7 @@ func (gw *benchGateway) firstEnvelope(b *testing.B) <-chan time.Time {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
+		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{
 			Broker: gw.br.URL, CA: gw.br.CAFile, Cert: cert, Key: key,
 			ClientID: "bench-backend", CleanSession: true, Topics: []string{"city/gw-001/data/#"},
 			OnSubscribe: func() { subscribed.Do(func() { close(ready) }) },

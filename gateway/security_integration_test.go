@@ -49,7 +49,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 const securityWait = 60 * time.Second
@@ -254,7 +254,7 @@ func adaptShippedConfig(t *testing.T, path string) (cfgPath, sock string) {
 		prefix = config.DefaultTopicPrefix
 	}
 	dir := t.TempDir()
-	br := uplinktest.Start(t, uplinktest.Options{Prefix: prefix})
+	br := mqtttest.Start(t, mqtttest.Options{Prefix: prefix})
 	cert, key := br.Client(t, id)
 	keyDir := filepath.Join(dir, "keys")
 	must(t, keys.InitIdentity(keyDir, id, false))
@@ -747,7 +747,7 @@ func copyFile(t *testing.T, src, dst string) {
 // Broker ACL.
 
 // TestSecurityGatewayACL proves, on a real Mosquitto with the ACL edgegw
-// expects from production brokers (uplinktest.ACL, docs/operations.md),
+// expects from production brokers (mqtttest.ACL, docs/operations.md),
 // what TestIntegrationACL (gw-002 publishing gw-001's data, reading gw-001's
 // topics) and TestIntegrationConfigPush (reading gw-001's config/set) leave
 // out: a gateway's certificate cannot publish to another gateway's health,
@@ -758,7 +758,7 @@ func TestSecurityGatewayACL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	br := uplinktest.Start(t, uplinktest.Options{})
+	br := mqtttest.Start(t, mqtttest.Options{})
 	const (
 		doc1 = "signed-config-for-gw-001"
 		doc2 = "signed-config-for-gw-002"
@@ -858,7 +858,7 @@ func (in *inbox) has(topic, payload string) bool {
 }
 
 // mqttConnect connects a clean-session client with cn's certificate.
-func mqttConnect(t *testing.T, br *uplinktest.Broker, cn, clientID string) paho.Client {
+func mqttConnect(t *testing.T, br *mqtttest.Broker, cn, clientID string) paho.Client {
 	t.Helper()
 	certFile, keyFile := br.Client(t, cn)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -908,7 +908,7 @@ func mqttSubscribe(t *testing.T, c paho.Client, in *inbox, filters ...string) ma
 // processed it. Mosquitto acknowledges a publish its ACL denies, drops it
 // and closes the connection, sometimes before the PUBACK is read: each try
 // uses a fresh connection.
-func deniedPublish(t *testing.T, br *uplinktest.Broker, cn, clientID, topic, payload string) {
+func deniedPublish(t *testing.T, br *mqtttest.Broker, cn, clientID, topic, payload string) {
 	t.Helper()
 	for i := 0; ; i++ {
 		c := mqttConnect(t, br, cn, fmt.Sprintf("%s-%d", clientID, i))

@@ -24,7 +24,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/confsig"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/mqtt"
 )
 
 // The fleet operations commands that talk to the broker: newConfigPushCmd
@@ -64,8 +64,8 @@ func (f *brokerFlags) check() error {
 	return nil
 }
 
-func (f *brokerFlags) client() uplink.ClientConfig {
-	return uplink.ClientConfig{Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key, ClientID: f.clientID}
+func (f *brokerFlags) client() mqtt.ClientConfig {
+	return mqtt.ClientConfig{Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key, ClientID: f.clientID}
 }
 
 // checkIDs returns a usage error for an invalid --gateway value.
@@ -130,13 +130,13 @@ document, a document that has expired, and recipients that would reject it:
 				fmt.Fprintf(c.ErrOrStderr(), "warning: %s is not valid before %s; a gateway receiving it earlier rejects it (not-yet-valid)\n",
 					args[0], info.NotBefore.Format(time.RFC3339))
 			}
-			msgs := make([]uplink.Message, len(ids))
+			msgs := make([]mqtt.Message, len(ids))
 			for i, id := range ids {
-				msgs[i] = uplink.Message{Topic: fleet.ConfigSetTopic(f.prefix, id), Payload: doc}
+				msgs[i] = mqtt.Message{Topic: fleet.ConfigSetTopic(f.prefix, id), Payload: doc}
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
 			defer cancel()
-			errs, err := uplink.PublishRetained(ctx, f.client(), msgs)
+			errs, err := mqtt.PublishRetained(ctx, f.client(), msgs)
 			if err != nil {
 				return fmt.Errorf("push: %w", err)
 			}
@@ -320,7 +320,7 @@ func collectStatus(parent context.Context, f *brokerFlags, gateways []string, st
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
+		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{
 			Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key,
 			ClientID: clientID, Topics: topics, CleanSession: true,
 			BackoffMax:  time.Second,

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 const pushWait = 10 * time.Second
@@ -76,7 +76,7 @@ func (f opsFixture) sign(t *testing.T, id string, version uint64, extra ...strin
 }
 
 // brokerArgs are the connection flags for identity cn.
-func brokerArgs(t *testing.T, br *uplinktest.Broker, cn string) []string {
+func brokerArgs(t *testing.T, br *mqtttest.Broker, cn string) []string {
 	cert, key := br.Client(t, cn)
 	return []string{"--broker", br.URL, "--ca", br.CAFile, "--cert", cert, "--key", key}
 }
@@ -94,7 +94,7 @@ func (in *inbox) get(topic string) [][]byte {
 }
 
 // watch subscribes as cn (clean session) and returns once subscribed.
-func watch(t *testing.T, br *uplinktest.Broker, cn string, topics ...string) *inbox {
+func watch(t *testing.T, br *mqtttest.Broker, cn string, topics ...string) *inbox {
 	t.Helper()
 	cert, key := br.Client(t, cn)
 	in := &inbox{msgs: map[string][][]byte{}}
@@ -103,7 +103,7 @@ func watch(t *testing.T, br *uplinktest.Broker, cn string, topics ...string) *in
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
+		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{
 			Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key,
 			ClientID: cn + "-watch", Topics: topics, CleanSession: true,
 			OnSubscribe: func() { once.Do(func() { close(ready) }) },
@@ -135,12 +135,12 @@ func until(t *testing.T, what string, cond func() bool) {
 }
 
 // publishAs publishes retained messages with cn's certificate.
-func publishAs(t *testing.T, br *uplinktest.Broker, cn string, msgs ...uplink.Message) {
+func publishAs(t *testing.T, br *mqtttest.Broker, cn string, msgs ...mqtt.Message) {
 	t.Helper()
 	cert, key := br.Client(t, cn)
 	ctx, cancel := context.WithTimeout(context.Background(), pushWait)
 	defer cancel()
-	errs, err := uplink.PublishRetained(ctx, uplink.ClientConfig{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key}, msgs)
+	errs, err := mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key}, msgs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +151,12 @@ func publishAs(t *testing.T, br *uplinktest.Broker, cn string, msgs ...uplink.Me
 	}
 }
 
-func integrationBroker(t *testing.T) *uplinktest.Broker {
+func integrationBroker(t *testing.T) *mqtttest.Broker {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped with -short")
 	}
-	return uplinktest.Start(t, uplinktest.Options{})
+	return mqtttest.Start(t, mqtttest.Options{})
 }
 
 // TestIntegrationConfigPush pushes a trust document to two gateways and a
@@ -200,7 +200,7 @@ func TestIntegrationConfigPush(t *testing.T) {
 	// own sync message, which the broker routes after the retained messages
 	// it queued at the subscription, nothing of gw-001's came.
 	gw2 := watch(t, br, "gw-002", "city/gw-001/config/set", "city/gw-002/config/set", "city/gw-002/sync")
-	publishAs(t, br, "gw-002", uplink.Message{Topic: "city/gw-002/sync", Payload: []byte("sync")})
+	publishAs(t, br, "gw-002", mqtt.Message{Topic: "city/gw-002/sync", Payload: []byte("sync")})
 	until(t, "gw-002's sync message", func() bool { return len(gw2.get("city/gw-002/sync")) == 1 })
 	if m := gw2.get("city/gw-002/config/set"); len(m) != 1 || !bytes.Equal(m[0], trustDoc) {
 		t.Errorf("gw-002 read %d documents on its config/set, want the trust document", len(m))
@@ -231,11 +231,11 @@ func TestIntegrationConfigStatus(t *testing.T) {
 	br := integrationBroker(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	status := func(s fleet.Status) []byte { b, _ := json.Marshal(s); return b }
-	publishAs(t, br, "gw-001", uplink.Message{Topic: "city/gw-001/config/status", Payload: status(fleet.Status{
+	publishAs(t, br, "gw-001", mqtt.Message{Topic: "city/gw-001/config/status", Payload: status(fleet.Status{
 		Gateway: "gw-001", Version: 3, Hash: strings.Repeat("0f", 32), State: fleet.StateCommitted, Time: now.Add(-90 * time.Second)})})
-	publishAs(t, br, "gw-002", uplink.Message{Topic: "city/gw-002/config/status", Payload: status(fleet.Status{
+	publishAs(t, br, "gw-002", mqtt.Message{Topic: "city/gw-002/config/status", Payload: status(fleet.Status{
 		Gateway: "gw-002", Version: 2, State: fleet.StateRolledBack, Reason: "probation: broker unreachable\n(dial tcp: refused)", Time: now})})
-	publishAs(t, br, "gw-003", uplink.Message{Topic: "city/gw-003/config/status", Payload: []byte(`{"gateway":"gw-001","version":1,"state":"committed","time":"2026-01-01T00:00:00Z"}`)})
+	publishAs(t, br, "gw-003", mqtt.Message{Topic: "city/gw-003/config/status", Payload: []byte(`{"gateway":"gw-001","version":1,"state":"committed","time":"2026-01-01T00:00:00Z"}`)})
 	opsArgs := brokerArgs(t, br, br.Ops)
 
 	// gw-003's status claims another gateway: shown as invalid.

@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/mqtt"
 
 	// The demo runs these drivers on the emulated buses of drivers/sim.
 	_ "github.com/edgegw/edgegw/drivers/ads1115"
@@ -25,7 +26,6 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/sps30"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
-	"github.com/edgegw/edgegw/gateway/uplink"
 )
 
 // Options configures a demo run.
@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stopSub()
 	subDone := make(chan error, 1)
 	go func() {
-		subDone <- uplink.Subscribe(subCtx, uplink.SubscribeConfig{
+		subDone <- mqtt.Subscribe(subCtx, mqtt.SubscribeConfig{
 			Broker: "ssl://" + addr, CA: f.ca, Cert: f.beCert, Key: f.beKey,
 			ClientID: "demo-backend", Topics: []string{"city/+/data/#"}, Logger: o.Logger, BackoffMax: time.Second,
 		}, func(topic string, payload []byte) {

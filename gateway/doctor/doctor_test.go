@@ -14,13 +14,13 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	_ "github.com/edgegw/edgegw/drivers/sim" // the test box's devices
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // box is a commissioned junction box in a temp dir, with a real broker.
 type box struct {
 	dir, cfg string
-	br       *uplinktest.Broker
+	br       *mqtttest.Broker
 	cert     string
 	key      string
 }
@@ -30,7 +30,7 @@ func newBox(t *testing.T) *box {
 	if testing.Short() {
 		t.Skip("starts a broker")
 	}
-	b := &box{dir: t.TempDir(), br: uplinktest.Start(t, uplinktest.Options{})}
+	b := &box{dir: t.TempDir(), br: mqtttest.Start(t, mqtttest.Options{})}
 	b.cert, b.key = b.br.Client(t, "gw-001")
 	must(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
 	must(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))

@@ -23,14 +23,14 @@ import (
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // box is a gateway under fleet control with a real broker and an ops key.
 type box struct {
 	dir, path  string
-	br         *uplinktest.Broker
+	br         *mqtttest.Broker
 	ops        *confsig.OpsKey
 	cert, key  string
 	opsCert    string
@@ -61,7 +61,7 @@ func newBox(t *testing.T) *box {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	b := &box{dir: t.TempDir(), br: uplinktest.Start(t, uplinktest.Options{})}
+	b := &box{dir: t.TempDir(), br: mqtttest.Start(t, mqtttest.Options{})}
 	b.cert, b.key = b.br.Client(t, "gw-001")
 	b.opsCert, b.opsKeyFile = b.br.Client(t, b.br.Ops)
 	must(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
@@ -81,7 +81,7 @@ func (b *box) watch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: b.opsCert, Key: b.opsKeyFile,
+		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: b.opsCert, Key: b.opsKeyFile,
 			ClientID: "ops-status", CleanSession: true, Topics: []string{"city/gw-001/config/status"}},
 			func(_ string, payload []byte) {
 				var st fleet.Status
@@ -111,7 +111,7 @@ func (b *box) backend(t *testing.T) (recv *backend.Receiver, audits func() []str
 	done := make(chan error, 1)
 	ready := make(chan struct{}, 1)
 	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: cert, Key: key, ClientID: "backend",
+		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: cert, Key: key, ClientID: "backend",
 			Topics: []string{"city/+/data/#", "city/+/audit"}, OnSubscribe: func() {
 				select {
 				case ready <- struct{}{}:
@@ -195,8 +195,8 @@ func (b *box) push(t *testing.T, v uint64, yaml []byte) {
 
 func (b *box) publish(t *testing.T, doc []byte) {
 	t.Helper()
-	errs, err := uplink.PublishRetained(context.Background(), uplink.ClientConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: b.opsCert, Key: b.opsKeyFile},
-		[]uplink.Message{{Topic: "city/gw-001/config/set", Payload: doc}})
+	errs, err := mqtt.PublishRetained(context.Background(), mqtt.ClientConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: b.opsCert, Key: b.opsKeyFile},
+		[]mqtt.Message{{Topic: "city/gw-001/config/set", Payload: doc}})
 	must(t, err)
 	must(t, errs[0])
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/mqtt"
 )
 
 func TestBackoffDelay(t *testing.T) {
@@ -52,7 +54,7 @@ func TestBrokerURL(t *testing.T) {
 		{in: "ssl://broker/path", err: "unexpected path"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			dial, host, err := brokerURL(tc.in)
+			dial, host, err := mqtt.BrokerURL(tc.in)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want %q", err, tc.err)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // BenchmarkIntegrationDrain drains 10,000 batches of about 1.6 KB (100
@@ -16,7 +16,7 @@ import (
 // every PUBACK. UPLINK_BENCH_INFLIGHT overrides the window.
 func BenchmarkIntegrationDrain(b *testing.B) {
 	const batches, readings = 10000, 100
-	br := uplinktest.Start(b, uplinktest.Options{})
+	br := mqtttest.Start(b, mqtttest.Options{})
 	certFile, keyFile := br.Client(b, "gw-001")
 	inflight := uplink.DefaultInflight
 	if v, err := strconv.Atoi(os.Getenv("UPLINK_BENCH_INFLIGHT")); err == nil {

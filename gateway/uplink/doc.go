@@ -1,5 +1,5 @@
 // Package uplink forwards the buffer's closed, signed batches to the MQTT
-// broker and is the only package of edgegw that knows the paho client.
+// broker.
 //
 // A Publisher connects over MQTT 3.1.1 with TLS 1.2 or later, a client
 // certificate whose common name is the gateway id, and a pinned CA. It
@@ -17,11 +17,7 @@
 // publishes a retained {"state":"online", ...} there, refreshed every
 // Config.HealthInterval, and a retained offline on a graceful stop.
 //
-// Subscribe is the backend side: a persistent-session subscriber that
-// survives broker and backend restarts without losing QoS 1 messages.
-// PublishRetained is the operations side: one connection that publishes
-// retained QoS 1 messages (signed configuration) and waits for the PUBACKs.
-//
-// Package uplinktest starts a real Mosquitto with TLS client authentication
-// and per-gateway ACLs for the integration tests.
+// The connection pieces every edgegw MQTT client shares (broker URLs, mutual
+// TLS, the backend's subscriber, the operations publisher) are in package
+// mqtt.
 package uplink

@@ -17,7 +17,7 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 const waitTimeout = 30 * time.Second
@@ -123,22 +123,18 @@ func seqOf(payload []byte) uint64 {
 	return binary.BigEndian.Uint64(payload)
 }
 
-// received collects messages from a subscriber.
+// received collects messages from a subscriber and counts data deliveries
+// by sequence number.
 type received struct {
+	mqtttest.Inbox
 	mu   sync.Mutex
-	msgs []message
 	seqs map[uint64]int // data seq -> deliveries
 }
 
-type message struct {
-	topic   string
-	payload []byte
-}
-
 func (r *received) handle(topic string, payload []byte) {
+	r.Handle(topic, payload)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, message{topic, slices.Clone(payload)})
 	if r.seqs == nil {
 		r.seqs = map[uint64]int{}
 	}
@@ -159,25 +155,7 @@ func (r *received) has(seq uint64) bool {
 	return r.seqs[seq] > 0
 }
 
-func (r *received) snapshot() []message {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.msgs)
-}
-
-// eventually polls cond until it holds or waitTimeout passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		<-tick.C
-	}
-}
+func eventually(t *testing.T, what string, cond func() bool) { mqtttest.Eventually(t, what, cond) }
 
 func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelInfo
@@ -187,17 +165,17 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level}))
 }
 
-func integration(t testing.TB) *uplinktest.Broker {
+func integration(t testing.TB) *mqtttest.Broker {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test skipped with -short")
 	}
-	return uplinktest.Start(t, uplinktest.Options{Prefix: "city"})
+	return mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
 }
 
 // startPublisher runs a publisher for gateway id with cn's certificate; it is
 // stopped when the test ends.
-func startPublisher(t testing.TB, br *uplinktest.Broker, broker, id string, src uplink.Source, deps uplink.Deps, mutate func(*uplink.Config)) (*uplink.Publisher, context.CancelFunc, *runResult) {
+func startPublisher(t testing.TB, br *mqtttest.Broker, broker, id string, src uplink.Source, deps uplink.Deps, mutate func(*uplink.Config)) (*uplink.Publisher, context.CancelFunc, *runResult) {
 	t.Helper()
 	certFile, keyFile := br.Client(t, id)
 	cfg := uplink.Config{
@@ -242,45 +220,13 @@ type runResult struct {
 	err  error
 }
 
-// subscribe runs Subscribe as cn and returns once the first subscription is
-// acknowledged; it is stopped when the test ends.
-func subscribe(t testing.TB, br *uplinktest.Broker, cn, clientID string, clean bool, topics []string, handle func(string, []byte)) {
+func subscribe(t testing.TB, br *mqtttest.Broker, cn, clientID string, clean bool, topics []string, handle func(string, []byte)) {
 	t.Helper()
-	certFile, keyFile := br.Client(t, cn)
-	ready := make(chan struct{}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- uplink.Subscribe(ctx, uplink.SubscribeConfig{
-			Broker: br.URL, CA: br.CAFile, Cert: certFile, Key: keyFile,
-			ClientID: clientID, Topics: topics, CleanSession: clean,
-			BackoffMax: 200 * time.Millisecond,
-			OnSubscribe: func() {
-				select {
-				case ready <- struct{}{}:
-				default:
-				}
-			},
-			Logger: testLogger(t).With("driver", "subscriber", "device", clientID),
-		}, handle)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("subscribe: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("subscribe returned early: %v", err)
-	case <-time.After(waitTimeout):
-		t.Fatal("subscription not acknowledged")
-	}
+	mqtttest.Subscribe(t, br, cn, clientID, clean, topics, testLogger(t), handle)
 }
 
 // rawClient connects a bare paho client as cn, for misbehaving peers.
-func rawClient(t testing.TB, br *uplinktest.Broker, cn, clientID string) paho.Client {
+func rawClient(t testing.TB, br *mqtttest.Broker, cn, clientID string) paho.Client {
 	t.Helper()
 	certFile, keyFile := br.Client(t, cn)
 	caPEM, err := os.ReadFile(br.CAFile)

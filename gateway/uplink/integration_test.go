@@ -13,7 +13,8 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/pki"
 	"github.com/edgegw/edgegw/gateway/uplink"
-	"github.com/edgegw/edgegw/gateway/uplink/uplinktest"
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // TestIntegrationPublishAll publishes 200 batches; the backend receives every
@@ -29,12 +30,12 @@ func TestIntegrationPublishAll(t *testing.T) {
 
 	eventually(t, "200 distinct seqs at the backend", func() bool { return rx.distinct() == int(last) })
 	eventually(t, "an empty source", func() bool { return src.len() == 0 })
-	for _, m := range rx.snapshot() {
-		if m.topic != "city/gw-001/data/telemetry" {
-			t.Errorf("topic %q", m.topic)
+	for _, m := range rx.Snapshot() {
+		if m.Topic != "city/gw-001/data/telemetry" {
+			t.Errorf("topic %q", m.Topic)
 		}
-		seq := seqOf(m.payload)
-		if !bytes.Equal(m.payload[8:11], []byte("hdr")) || len(m.payload) != 8+3+1600+3 || m.payload[11] != byte(seq) {
+		seq := seqOf(m.Payload)
+		if !bytes.Equal(m.Payload[8:11], []byte("hdr")) || len(m.Payload) != 8+3+1600+3 || m.Payload[11] != byte(seq) {
 			t.Errorf("seq %d: payload mangled", seq)
 		}
 	}
@@ -155,9 +156,9 @@ func TestIntegrationACL(t *testing.T) {
 	src.add(1, "telemetry", 32)
 	startPublisher(t, br, br.URL, "gw-001", src, uplink.Deps{}, nil)
 	eventually(t, "gw-001's control batch", func() bool { return backend.has(1) })
-	for _, m := range backend.snapshot() {
-		if bytes.Contains(m.payload, []byte("forged")) {
-			t.Errorf("backend received gw-002's forged publish on %s", m.topic)
+	for _, m := range backend.Snapshot() {
+		if bytes.Contains(m.Payload, []byte("forged")) {
+			t.Errorf("backend received gw-002's forged publish on %s", m.Topic)
 		}
 	}
 
@@ -165,30 +166,30 @@ func TestIntegrationACL(t *testing.T) {
 	// routed before; nothing of gw-001's may precede it.
 	waitToken(t, rawClient(t, br, "gw-002", "gw-002-sync").Publish("city/gw-002/sync", 1, false, []byte("sync")))
 	eventually(t, "gw-002's sync message", func() bool {
-		for _, m := range snoop.snapshot() {
-			if m.topic == "city/gw-002/sync" {
+		for _, m := range snoop.Snapshot() {
+			if m.Topic == "city/gw-002/sync" {
 				return true
 			}
 		}
 		return false
 	})
-	for _, m := range snoop.snapshot() {
-		if strings.HasPrefix(m.topic, "city/gw-001/") {
-			t.Errorf("gw-002 read gw-001's %s: %q", m.topic, m.payload)
+	for _, m := range snoop.Snapshot() {
+		if strings.HasPrefix(m.Topic, "city/gw-001/") {
+			t.Errorf("gw-002 read gw-001's %s: %q", m.Topic, m.Payload)
 		}
 	}
 }
 
 func healthStates(rx *received, topic string) []string {
 	var out []string
-	for _, m := range rx.snapshot() {
-		if m.topic != topic {
+	for _, m := range rx.Snapshot() {
+		if m.Topic != topic {
 			continue
 		}
 		var doc struct {
 			State string `json:"state"`
 		}
-		json.Unmarshal(m.payload, &doc)
+		json.Unmarshal(m.Payload, &doc)
 		out = append(out, doc.State)
 	}
 	return out
@@ -199,7 +200,7 @@ func healthStates(rx *received, topic string) []string {
 // again.
 func TestIntegrationLastWill(t *testing.T) {
 	br := integration(t)
-	proxy := uplinktest.NewProxy(t, br.Addr)
+	proxy := mqtttest.NewProxy(t, br.Addr)
 	var rx received
 	subscribe(t, br, br.Backend, "backend-lwt", true, []string{"city/+/health"}, rx.handle)
 
@@ -208,10 +209,10 @@ func TestIntegrationLastWill(t *testing.T) {
 	p, _, _ := startPublisher(t, br, proxy.URL, "gw-001", src, uplink.Deps{Health: health}, nil)
 	const topic = "city/gw-001/health"
 	eventually(t, "online health", func() bool { return len(healthStates(&rx, topic)) >= 1 })
-	first := rx.snapshot()[0]
+	first := rx.Snapshot()[0]
 	var doc map[string]any
-	if err := json.Unmarshal(first.payload, &doc); err != nil || doc["state"] != "online" || doc["buffered"] != float64(0) {
-		t.Fatalf("online health %s (%v), want state online and buffered 0", first.payload, err)
+	if err := json.Unmarshal(first.Payload, &doc); err != nil || doc["state"] != "online" || doc["buffered"] != float64(0) {
+		t.Fatalf("online health %s (%v), want state online and buffered 0", first.Payload, err)
 	}
 
 	proxy.Kill()
@@ -325,12 +326,12 @@ func TestNewKeyPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = uplink.New(cfg, &memSource{}, uplink.Deps{Marshal: marshal})
-	if !errors.Is(err, uplink.ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod 600") {
+	if !errors.Is(err, mqtt.ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("mode 0640: error %v, want ErrKeyPermissions with a chmod hint", err)
 	}
-	if err := uplink.Subscribe(t.Context(), uplink.SubscribeConfig{
+	if err := mqtt.Subscribe(t.Context(), mqtt.SubscribeConfig{
 		Broker: cfg.Broker, CA: caFile, Cert: certFile, Key: keyFile, ClientID: "b", Topics: []string{"#"},
-	}, func(string, []byte) {}); !errors.Is(err, uplink.ErrKeyPermissions) {
+	}, func(string, []byte) {}); !errors.Is(err, mqtt.ErrKeyPermissions) {
 		t.Fatalf("subscribe with mode 0640: error %v, want ErrKeyPermissions", err)
 	}
 }

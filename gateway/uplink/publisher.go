@@ -17,11 +17,11 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgegw/edgegw/buffer"
+	"github.com/edgegw/edgegw/mqtt"
 )
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultKeepAlive = 30 * time.Second
 	// DefaultInflight allows ~1,000 batches/s (100,000 readings/s) over a
 	// 100 ms round trip, and matches AWS IoT Core's limit of 100
 	// unacknowledged QoS 1 messages per client.
@@ -35,16 +35,9 @@ const (
 	// pollInterval is the safety net that looks for new batches even when
 	// nobody called Notify.
 	pollInterval = time.Second
-	// connectTimeout bounds one TCP+TLS+CONNECT attempt.
-	connectTimeout = 10 * time.Second
-	// writeTimeout bounds a write to the connection and paho's wait to queue
-	// a publish.
-	writeTimeout = 10 * time.Second
 	// stopTimeout bounds the graceful stop: the offline health publish and
 	// its PUBACK.
 	stopTimeout = 5 * time.Second
-	// quiesce is how long Disconnect lets paho finish its work, in ms.
-	quiesce = 250
 	// maxInflight is the largest window MQTT packet identifiers allow.
 	maxInflight = 65535
 )
@@ -71,7 +64,7 @@ type Config struct {
 	GatewayID string
 	// ClientID is the MQTT client identifier; GatewayID when empty.
 	ClientID string
-	// KeepAlive is the MQTT keep-alive interval; DefaultKeepAlive when zero.
+	// KeepAlive is the MQTT keep-alive interval; mqtt.DefaultKeepAlive when zero.
 	// Range 1 s to 18 h.
 	KeepAlive time.Duration
 	// Inflight is the number of batches published and not yet acknowledged
@@ -169,7 +162,7 @@ type flight struct {
 // New checks cfg, loads the TLS material and returns a Publisher that reads
 // from src. It does not connect.
 func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
-	dial, host, err := brokerURL(cfg.Broker)
+	dial, host, err := mqtt.BrokerURL(cfg.Broker)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +182,7 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 		cfg.ClientID = cfg.GatewayID
 	}
 	if cfg.KeepAlive == 0 {
-		cfg.KeepAlive = DefaultKeepAlive
+		cfg.KeepAlive = mqtt.DefaultKeepAlive
 	}
 	if cfg.KeepAlive < time.Second || cfg.KeepAlive > 65535*time.Second {
 		return nil, fmt.Errorf("uplink: keep alive %v outside 1s..18h12m15s", cfg.KeepAlive)
@@ -212,7 +205,7 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 	if cfg.HealthInterval == 0 {
 		cfg.HealthInterval = DefaultHealthInterval
 	}
-	tc, err := tlsConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
+	tc, err := mqtt.TLSConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -392,8 +385,8 @@ func (p *Publisher) connect(ctx context.Context) (paho.Client, <-chan error, err
 		SetOrderMatters(true).
 		SetKeepAlive(p.cfg.KeepAlive).
 		SetPingTimeout(min(p.cfg.KeepAlive, 10*time.Second)).
-		SetConnectTimeout(connectTimeout).
-		SetWriteTimeout(writeTimeout).
+		SetConnectTimeout(mqtt.ConnectTimeout).
+		SetWriteTimeout(mqtt.WriteTimeout).
 		SetBinaryWill(p.healthTopic, offlineDoc, 1, true).
 		SetConnectionLostHandler(func(_ paho.Client, err error) {
 			select {
@@ -592,7 +585,7 @@ func (p *Publisher) stop(c paho.Client, inflight []flight) {
 		p.log.Warn("offline health publish timed out", "topic", p.healthTopic)
 	}
 	p.ackDone(inflight)
-	c.Disconnect(quiesce)
+	c.Disconnect(mqtt.Quiesce)
 	p.setState(false, nil)
 	p.log.Info("disconnected", "addr", p.cfg.Broker)
 }

@@ -1,4 +1,4 @@
-package uplink
+package mqtt
 
 import (
 	"context"
@@ -57,18 +57,18 @@ const barrierTopic = "edgegw/ops/barrier"
 // the connection open cannot be detected by the client.
 func PublishRetained(ctx context.Context, cfg ClientConfig, msgs []Message) ([]error, error) {
 	if len(msgs) == 0 {
-		return nil, errors.New("uplink: publish: no messages")
+		return nil, errors.New("mqtt: publish: no messages")
 	}
 	for _, m := range msgs {
 		if m.Topic == "" || strings.ContainsAny(m.Topic, "+#\x00") {
-			return nil, fmt.Errorf("uplink: publish: invalid topic %q", m.Topic)
+			return nil, fmt.Errorf("mqtt: publish: invalid topic %q", m.Topic)
 		}
 	}
 	c, err := connectOnce(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Disconnect(quiesce)
+	defer c.Disconnect(Quiesce)
 
 	toks := make([]paho.Token, len(msgs))
 	for i, m := range msgs {
@@ -98,11 +98,11 @@ func PublishRetained(ctx context.Context, cfg ClientConfig, msgs []Message) ([]e
 
 // connectOnce connects a clean-session client without retries.
 func connectOnce(ctx context.Context, cfg ClientConfig) (paho.Client, error) {
-	dial, host, err := brokerURL(cfg.Broker)
+	dial, host, err := BrokerURL(cfg.Broker)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := tlsConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
+	tc, err := TLSConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func connectOnce(ctx context.Context, cfg ClientConfig) (paho.Client, error) {
 		rand.Read(b[:])
 		id = "edgegw-ops-" + hex.EncodeToString(b[:])
 	}
-	timeout := connectTimeout
+	timeout := ConnectTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(0, time.Until(d)))
 	}
@@ -126,10 +126,10 @@ func connectOnce(ctx context.Context, cfg ClientConfig) (paho.Client, error) {
 		SetConnectRetry(false).
 		SetKeepAlive(DefaultKeepAlive).
 		SetConnectTimeout(timeout).
-		SetWriteTimeout(writeTimeout))
+		SetWriteTimeout(WriteTimeout))
 	if err := wait(ctx, c.Connect()); err != nil {
 		c.Disconnect(0)
-		return nil, fmt.Errorf("uplink: connect to %s: %w", cfg.Broker, err)
+		return nil, fmt.Errorf("mqtt: connect to %s: %w", cfg.Broker, err)
 	}
 	return c, nil
 }

@@ -1,4 +1,4 @@
-package uplink
+package mqtt
 
 import (
 	"context"
@@ -49,20 +49,20 @@ type SubscribeConfig struct {
 // subscribes again by itself. It returns an error only for a bad
 // configuration; when ctx is done it disconnects and returns nil.
 func Subscribe(ctx context.Context, cfg SubscribeConfig, handle func(topic string, payload []byte)) error {
-	dial, host, err := brokerURL(cfg.Broker)
+	dial, host, err := BrokerURL(cfg.Broker)
 	if err != nil {
 		return err
 	}
 	if cfg.ClientID == "" {
-		return fmt.Errorf("uplink: subscribe to %s: empty client id", cfg.Broker)
+		return fmt.Errorf("mqtt: subscribe to %s: empty client id", cfg.Broker)
 	}
 	if len(cfg.Topics) == 0 {
-		return fmt.Errorf("uplink: subscribe to %s: no topics", cfg.Broker)
+		return fmt.Errorf("mqtt: subscribe to %s: no topics", cfg.Broker)
 	}
 	if handle == nil {
-		return errors.New("uplink: subscribe: nil handler")
+		return errors.New("mqtt: subscribe: nil handler")
 	}
-	tc, err := tlsConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
+	tc, err := TLSConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
 	if err != nil {
 		return err
 	}
@@ -95,8 +95,8 @@ func Subscribe(ctx context.Context, cfg SubscribeConfig, handle func(topic strin
 		SetMaxReconnectInterval(cfg.BackoffMax).
 		SetKeepAlive(cfg.KeepAlive).
 		SetPingTimeout(min(cfg.KeepAlive, 10*time.Second)).
-		SetConnectTimeout(connectTimeout).
-		SetWriteTimeout(writeTimeout).
+		SetConnectTimeout(ConnectTimeout).
+		SetWriteTimeout(WriteTimeout).
 		// Messages of a persistent session may arrive before the SUBSCRIBE
 		// is acknowledged; the default handler takes them all.
 		SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
@@ -131,7 +131,7 @@ func Subscribe(ctx context.Context, cfg SubscribeConfig, handle func(topic strin
 	c := paho.NewClient(opts)
 	c.Connect() // retries by itself until connected or disconnected
 	<-ctx.Done()
-	c.Disconnect(quiesce)
+	c.Disconnect(Quiesce)
 	log.Info("disconnected", "addr", cfg.Broker)
 	return nil
 }

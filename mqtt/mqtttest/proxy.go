@@ -1,4 +1,4 @@
-package uplinktest
+package mqtttest
 
 import (
 	"io"

@@ -8,4 +8,4 @@
 // Tests are skipped when mosquitto is not installed, unless the environment
 // variable CI is "true": CI must run them. Proxy sits between a client and
 // the broker and can cut connections abruptly, as a dead cellular link does.
-package uplinktest
+package mqtttest

@@ -1,4 +1,4 @@
-package uplink
+package mqtt
 
 import (
 	"crypto/tls"
@@ -8,31 +8,32 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // brokerURL checks a broker URL and returns it in the form paho dials
 // ("ssl://host:port") along with the host name TLS verifies. Only TLS schemes
 // are accepted: ssl, tls and mqtts. The port defaults to 8883.
-func brokerURL(raw string) (dial, host string, err error) {
+func BrokerURL(raw string) (dial, host string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", "", fmt.Errorf("uplink: broker %q: %w", raw, err)
+		return "", "", fmt.Errorf("mqtt: broker %q: %w", raw, err)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "ssl", "tls", "mqtts":
 	default:
-		return "", "", fmt.Errorf("uplink: broker %q: scheme %q not supported, want ssl://, tls:// or mqtts://", raw, u.Scheme)
+		return "", "", fmt.Errorf("mqtt: broker %q: scheme %q not supported, want ssl://, tls:// or mqtts://", raw, u.Scheme)
 	}
 	host = u.Hostname()
 	if host == "" {
-		return "", "", fmt.Errorf("uplink: broker %q: no host", raw)
+		return "", "", fmt.Errorf("mqtt: broker %q: no host", raw)
 	}
 	port := u.Port()
 	if port == "" {
 		port = "8883"
 	}
 	if u.Path != "" && u.Path != "/" {
-		return "", "", fmt.Errorf("uplink: broker %q: unexpected path %q", raw, u.Path)
+		return "", "", fmt.Errorf("mqtt: broker %q: unexpected path %q", raw, u.Path)
 	}
 	hp := host
 	if strings.Contains(host, ":") {
@@ -44,24 +45,24 @@ func brokerURL(raw string) (dial, host string, err error) {
 // tlsConfig builds the client TLS configuration: the CA file as the only
 // root, the client certificate and key, TLS 1.2 or later, and the broker's
 // host name as ServerName.
-func tlsConfig(broker, host, caFile, certFile, keyFile string) (*tls.Config, error) {
+func TLSConfig(broker, host, caFile, certFile, keyFile string) (*tls.Config, error) {
 	if caFile == "" || certFile == "" || keyFile == "" {
-		return nil, fmt.Errorf("uplink: broker %s: ca, cert and key files are required", broker)
+		return nil, fmt.Errorf("mqtt: broker %s: ca, cert and key files are required", broker)
 	}
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("uplink: broker %s: read ca: %w", broker, err)
+		return nil, fmt.Errorf("mqtt: broker %s: read ca: %w", broker, err)
 	}
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("uplink: broker %s: no pem certificate in ca file %s", broker, caFile)
+		return nil, fmt.Errorf("mqtt: broker %s: no pem certificate in ca file %s", broker, caFile)
 	}
 	if err := checkKeyMode(keyFile); err != nil {
-		return nil, fmt.Errorf("uplink: broker %s: %w", broker, err)
+		return nil, fmt.Errorf("mqtt: broker %s: %w", broker, err)
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("uplink: broker %s: load client certificate: %w", broker, err)
+		return nil, fmt.Errorf("mqtt: broker %s: load client certificate: %w", broker, err)
 	}
 	return &tls.Config{
 		RootCAs:      roots,
@@ -85,3 +86,18 @@ func checkKeyMode(keyFile string) error {
 	}
 	return nil
 }
+
+// DefaultKeepAlive is the MQTT keep-alive interval of every edgegw client
+// that does not set its own.
+const DefaultKeepAlive = 30 * time.Second
+
+// Timeouts shared by every edgegw MQTT client.
+const (
+	// ConnectTimeout bounds one TCP+TLS+CONNECT attempt.
+	ConnectTimeout = 10 * time.Second
+	// WriteTimeout bounds a write to the connection and paho's wait to
+	// queue a publish.
+	WriteTimeout = 10 * time.Second
+	// Quiesce is how long Disconnect lets paho finish its work, in ms.
+	Quiesce = 250
+)

@@ -1,4 +1,4 @@
-package uplinktest
+package mqtttest
 
 import (
 	"fmt"
@@ -85,9 +85,9 @@ func Start(t testing.TB, opts Options) *Broker {
 	bin, err := lookMosquitto()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("uplinktest: mosquitto not installed; install it (apt-get install mosquitto mosquitto-clients)")
+			t.Fatal("mqtttest: mosquitto not installed; install it (apt-get install mosquitto mosquitto-clients)")
 		}
-		t.Skip("uplinktest: mosquitto not installed")
+		t.Skip("mqtttest: mosquitto not installed")
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "city"
@@ -256,10 +256,10 @@ func (b *Broker) Restart() {
 func (b *Broker) DumpLog() {
 	data, err := os.ReadFile(b.logFile)
 	if err != nil {
-		b.t.Logf("uplinktest: mosquitto log: %v", err)
+		b.t.Logf("mqtttest: mosquitto log: %v", err)
 		return
 	}
-	b.t.Logf("uplinktest: mosquitto log %s:\n%s", b.logFile, data)
+	b.t.Logf("mqtttest: mosquitto log %s:\n%s", b.logFile, data)
 }
 
 func (b *Broker) start() {
@@ -274,7 +274,7 @@ func (b *Broker) start() {
 	defer out.Close()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		b.t.Fatalf("uplinktest: start mosquitto: %v", err)
+		b.t.Fatalf("mqtttest: start mosquitto: %v", err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -289,7 +289,7 @@ func (b *Broker) start() {
 		case <-exited:
 			b.dumpOut()
 			b.DumpLog()
-			b.t.Fatalf("uplinktest: mosquitto exited at start: %v", cmd.ProcessState)
+			b.t.Fatalf("mqtttest: mosquitto exited at start: %v", cmd.ProcessState)
 		default:
 		}
 		c, err := net.DialTimeout("tcp", b.Addr, 100*time.Millisecond)
@@ -299,7 +299,7 @@ func (b *Broker) start() {
 		}
 		if time.Now().After(deadline) {
 			b.DumpLog()
-			b.t.Fatalf("uplinktest: mosquitto not listening on %s after %v: %v", b.Addr, readyTimeout, err)
+			b.t.Fatalf("mqtttest: mosquitto not listening on %s after %v: %v", b.Addr, readyTimeout, err)
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline
 	}
@@ -322,20 +322,20 @@ func (b *Broker) stop() error {
 	case <-t.C:
 		cmd.Process.Kill()
 		<-exited
-		return fmt.Errorf("uplinktest: mosquitto did not stop within %v, killed", stopTimeout)
+		return fmt.Errorf("mqtttest: mosquitto did not stop within %v, killed", stopTimeout)
 	}
 }
 
 func (b *Broker) dumpOut() {
 	if data, err := os.ReadFile(filepath.Join(b.Dir, "mosquitto.out")); err == nil && len(data) > 0 {
-		b.t.Logf("uplinktest: mosquitto output:\n%s", data)
+		b.t.Logf("mqtttest: mosquitto output:\n%s", data)
 	}
 }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("uplinktest: free port: %w", err)
+		return 0, fmt.Errorf("mqtttest: free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil

@@ -1,0 +1,93 @@
+package mqtt_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
+)
+
+// opsClient returns a ClientConfig with cn's certificate.
+func opsClient(t testing.TB, br *mqtttest.Broker, cn string) mqtt.ClientConfig {
+	t.Helper()
+	cert, key := br.Client(t, cn)
+	return mqtt.ClientConfig{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key}
+}
+
+func publishRetained(t *testing.T, cfg mqtt.ClientConfig, msgs ...mqtt.Message) []error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), mqtttest.WaitTimeout)
+	defer cancel()
+	errs, err := mqtt.PublishRetained(ctx, cfg, msgs)
+	if err != nil {
+		t.Fatalf("PublishRetained: %v", err)
+	}
+	if len(errs) != len(msgs) {
+		t.Fatalf("%d results for %d messages", len(errs), len(msgs))
+	}
+	return errs
+}
+
+// TestIntegrationOpsACL: ops pushes retained configuration to each gateway's
+// config/set, which each gateway reads; gateways publish their status, which
+// ops reads. Ops reads no configuration and forges no status.
+func TestIntegrationOpsACL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test skipped with -short")
+	}
+	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
+	ops := opsClient(t, br, br.Ops)
+	for i, err := range publishRetained(t, ops,
+		mqtt.Message{Topic: "city/gw-001/config/set", Payload: []byte("doc-1")},
+		mqtt.Message{Topic: "city/gw-002/config/set", Payload: []byte("doc-2")}) {
+		if err != nil {
+			t.Errorf("message %d: %v", i, err)
+		}
+	}
+	for i, err := range publishRetained(t, opsClient(t, br, "gw-001"),
+		mqtt.Message{Topic: "city/gw-001/config/status", Payload: []byte("status-1")}) {
+		if err != nil {
+			t.Errorf("status %d: %v", i, err)
+		}
+	}
+
+	var gw1, opsRx mqtttest.Inbox
+	mqtttest.Subscribe(t, br, "gw-001", "gw-001-config", true, []string{"city/gw-001/config/set"}, nil, gw1.Handle)
+	mqtttest.Eventually(t, "gw-001's retained configuration", func() bool { return gw1.Has("city/gw-001/config/set", "doc-1") })
+
+	mqtttest.Subscribe(t, br, br.Ops, "ops-status", true, []string{"city/+/config/status", "city/+/config/set", "city/ops/sync"}, nil, opsRx.Handle)
+	mqtttest.Eventually(t, "gw-001's status at ops", func() bool { return opsRx.Has("city/gw-001/config/status", "status-1") })
+	// ops owns city/ops/# by the pattern rule: its sync message follows every
+	// retained message the broker queued at the subscription.
+	publishRetained(t, ops, mqtt.Message{Topic: "city/ops/sync", Payload: []byte("sync")})
+	mqtttest.Eventually(t, "ops's sync message", func() bool { return opsRx.Has("city/ops/sync", "sync") })
+	for _, m := range opsRx.Snapshot() {
+		if strings.HasSuffix(m.Topic, "/config/set") {
+			t.Errorf("ops read configuration %s", m.Topic)
+		}
+	}
+
+	// A status forged by ops is refused; Mosquitto closes the connection,
+	// which PublishRetained reports.
+	errs := publishRetained(t, ops, mqtt.Message{Topic: "city/gw-002/config/status", Payload: []byte("forged")})
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
+		t.Errorf("forged status: %v, want an unconfirmed publish", errs[0])
+	}
+}
+
+func TestPublishRetainedArguments(t *testing.T) {
+	ctx := context.Background()
+	if _, err := mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: "ssl://127.0.0.1:1"}, nil); err == nil {
+		t.Error("no messages accepted")
+	}
+	for _, topic := range []string{"", "city/+/config/set", "city/#"} {
+		if _, err := mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: "ssl://127.0.0.1:1"}, []mqtt.Message{{Topic: topic}}); err == nil || !strings.Contains(err.Error(), "invalid topic") {
+			t.Errorf("topic %q: %v", topic, err)
+		}
+	}
+	if _, err := mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: "tcp://127.0.0.1:1"}, []mqtt.Message{{Topic: "a"}}); err == nil {
+		t.Error("plain tcp accepted")
+	}
+}
