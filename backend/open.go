@@ -84,7 +84,7 @@ func (p *printer) handle(source, topic string, wire []byte) {
 		fmt.Fprintf(p.errOut, "gap record from %s seq %d: seq %d..%d dropped (%d readings, %s)\n",
 			res.Gateway, res.Seq, res.Gap.FromSeq, res.Gap.ToSeq, res.Gap.Readings, res.Gap.Reason)
 	}
-	for _, rec := range res.Records {
+	for _, rec := range res.Records() {
 		if p.count > 0 && p.printed >= p.count {
 			break
 		}

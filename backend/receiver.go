@@ -1,8 +1,6 @@
 package backend
 
 import (
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,34 +9,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers/reading"
 )
-
-// Record is one opened reading, as `edgegw open` prints it.
-type Record struct {
-	Gateway string   `json:"gateway"`
-	Seq     uint64   `json:"seq"`
-	Device  string   `json:"device"`
-	Channel string   `json:"channel"`
-	Value   *float64 `json:"value"` // nil for a read-error reading
-	Unit    string   `json:"unit"`
-	Time    string   `json:"time"` // RFC 3339 with milliseconds, UTC
-	Class   string   `json:"class"`
-	Flags   []string `json:"flags"`
-}
-
-// Result is what one envelope yielded.
-type Result struct {
-	Gateway   string
-	Seq       uint64
-	Class     string
-	Duplicate bool          // already received: not printed again
-	Records   []Record      // opened readings (none for duplicates and gap records)
-	Gap       *envelope.Gap // set for a gap record
-	Audit     []byte        // set for an audit record: one JSON object
-
-	header [32]byte // SHA-256 of the raw header, to detect a reused sequence number
-}
 
 // Summary accounts for everything received.
 type Summary struct {
@@ -79,8 +50,7 @@ func (s Summary) String() string {
 
 // Receiver opens and accounts for envelopes. It is safe for concurrent use.
 type Receiver struct {
-	trust envelope.Trust
-	keys  []*keys.RecipientPrivate
+	opener Opener
 
 	mu       sync.Mutex
 	gateways map[string]*seqSet
@@ -91,8 +61,7 @@ type Receiver struct {
 // with the given recipient private keys.
 func NewReceiver(trust envelope.Trust, recipientKeys ...*keys.RecipientPrivate) *Receiver {
 	return &Receiver{
-		trust:    trust,
-		keys:     recipientKeys,
+		opener:   Opener{Trust: trust, Keys: recipientKeys},
 		gateways: map[string]*seqSet{},
 		sum:      Summary{Rejected: map[string]uint64{}},
 	}
@@ -102,7 +71,7 @@ func NewReceiver(trust envelope.Trust, recipientKeys ...*keys.RecipientPrivate) 
 // A rejected envelope returns an error whose reason is counted; it never
 // yields records.
 func (r *Receiver) Handle(topic string, wire []byte) (Result, error) {
-	res, err := r.open(topic, wire)
+	res, err := r.opener.Open(topic, wire)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -115,13 +84,14 @@ func (r *Receiver) Handle(topic string, wire []byte) (Result, error) {
 		seen = newSeqSet()
 		r.gateways[res.Gateway] = seen
 	}
-	isNew, reused := seen.add(res.Seq, res.header)
+	isNew, reused := seen.add(res.Seq, res.HeaderHash)
 	if reused {
 		r.sum.Reused++
 	}
 	if !isNew {
 		r.sum.Duplicates++
-		return Result{Gateway: res.Gateway, Seq: res.Seq, Class: res.Class, Duplicate: true}, nil
+		res.Readings, res.Gap, res.Audit, res.Duplicate = nil, nil, nil, true
+		return res, nil
 	}
 	if res.Audit != nil {
 		r.sum.Audits++
@@ -131,90 +101,8 @@ func (r *Receiver) Handle(topic string, wire []byte) (Result, error) {
 		r.sum.Dropped += res.Gap.Readings
 		seen.cover(res.Gap.FromSeq, res.Gap.ToSeq)
 	}
-	r.sum.Readings += uint64(len(res.Records))
+	r.sum.Readings += uint64(len(res.Readings))
 	return res, nil
-}
-
-// open parses, verifies and opens one envelope.
-func (r *Receiver) open(topic string, wire []byte) (Result, error) {
-	env, err := envelope.Parse(wire)
-	if err != nil {
-		return Result{}, err
-	}
-	h := env.Header
-	if err := checkTopic(topic, h.GatewayID, h.Class); err != nil {
-		return Result{}, err
-	}
-	if err := env.Verify(r.trust); err != nil {
-		return Result{}, err
-	}
-	res := Result{Gateway: h.GatewayID, Seq: h.Seq, Class: h.Class, header: sha256.Sum256(env.RawHeader)}
-	switch h.Class {
-	case envelope.GapClass:
-		g, err := env.Gap()
-		if err != nil {
-			return Result{}, err
-		}
-		res.Gap = &g
-		return res, nil
-	case envelope.AuditClass:
-		if res.Audit, err = env.Audit(); err != nil {
-			return Result{}, err
-		}
-		return res, nil
-	}
-	readings, err := env.Open(r.keys...)
-	if err != nil {
-		return Result{}, err
-	}
-	res.Records = make([]Record, len(readings))
-	for i, rd := range readings {
-		res.Records[i] = record(h.GatewayID, h.Seq, h.Class, rd)
-	}
-	return res, nil
-}
-
-// checkTopic requires an envelope received on <prefix>/<gateway>/data/<class>
-// (or <prefix>/<gateway>/audit for audit records) to carry that gateway and
-// class in its signed header.
-func checkTopic(topic, gateway, class string) error {
-	if topic == "" {
-		return nil
-	}
-	parts := strings.Split(topic, "/")
-	n := len(parts)
-	var ok bool
-	if class == envelope.AuditClass {
-		ok = n >= 3 && parts[n-1] == "audit" && parts[n-2] == gateway
-	} else {
-		ok = n >= 4 && parts[n-2] == "data" && parts[n-3] == gateway && parts[n-1] == class
-	}
-	if !ok {
-		return &envelope.RejectError{Reason: "topic-mismatch", Err: fmt.Errorf("envelope of %s class %s received on topic %q", gateway, class, topic)}
-	}
-	return nil
-}
-
-// record converts a reading to its printed form.
-func record(gateway string, seq uint64, class string, rd reading.Reading) Record {
-	rec := Record{
-		Gateway: gateway, Seq: seq, Device: rd.Device, Channel: rd.Channel, Unit: string(rd.Unit),
-		Time: rd.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Class: class, Flags: rd.Flags.Names(),
-	}
-	if rd.Flags&reading.ReadError == 0 {
-		v := rd.Value
-		rec.Value = &v
-	}
-	return rec
-}
-
-// Reason returns the stable rejection reason of an error from Handle.
-func Reason(err error) string {
-	var rej *envelope.RejectError
-	if errors.As(err, &rej) {
-		return rej.Reason
-	}
-	return "malformed"
 }
 
 // Summary returns the account so far. Missing counts, per gateway, the
@@ -230,20 +118,20 @@ func (r *Receiver) Summary() Summary {
 		s.Rejected[k] = v
 	}
 	for gw, seen := range r.gateways {
-		if n := seen.missing(); n > 0 {
+		if n := seen.missing().count(); n > 0 {
 			s.Missing[gw] = n
 		}
 	}
 	return s
 }
 
-// Missing returns, for one gateway, the sequence numbers neither received nor
-// covered by a gap record, up to the highest received.
-func (r *Receiver) Missing(gateway string) []uint64 {
+// Missing returns, for one gateway, the ranges of sequence numbers neither
+// received nor covered by a gap record, up to the highest received.
+func (r *Receiver) Missing(gateway string) [][2]uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if seen := r.gateways[gateway]; seen != nil {
-		return seen.missingList()
+		return seen.missing()
 	}
 	return nil
 }
@@ -255,25 +143,22 @@ func (r *Receiver) checkManifest(mf string) error {
 	if err != nil {
 		return fmt.Errorf("read manifest: %w", err)
 	}
-	m, err := envelope.OpenManifest(data, r.trust)
+	m, err := envelope.OpenManifest(data, r.opener.Trust)
 	if err != nil {
 		return fmt.Errorf("%s: %w", mf, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	seen := r.gateways[m.Gateway]
-	var missing []uint64
+	var got ranges
+	if seen := r.gateways[m.Gateway]; seen != nil {
+		got = seen.received()
+	}
+	var missing ranges
 	for _, rg := range m.Ranges {
-		for seq := rg[0]; seq <= rg[1]; seq++ {
-			if seen == nil {
-				missing = append(missing, seq)
-			} else if _, ok := seen.seen[seq]; !ok {
-				missing = append(missing, seq)
-			}
-		}
+		missing = append(missing, got.holes(rg[0], rg[1])...)
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s: export of %s lists %d batches that are not in it (first: seq %d)", mf, m.Gateway, len(missing), missing[0])
+		return fmt.Errorf("%s: export of %s lists %d batches that are not in it (first: seq %d)", mf, m.Gateway, missing.count(), missing[0][0])
 	}
 	return nil
 }

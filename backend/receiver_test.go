@@ -91,8 +91,8 @@ func TestReceiverAccounting(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
-		if len(res.Records) != step.records || res.Duplicate != step.dup {
-			t.Errorf("%s: %d records, duplicate %v; want %d, %v", step.name, len(res.Records), res.Duplicate, step.records, step.dup)
+		if len(res.Readings) != step.records || res.Duplicate != step.dup {
+			t.Errorf("%s: %d records, duplicate %v; want %d, %v", step.name, len(res.Readings), res.Duplicate, step.records, step.dup)
 		}
 	}
 	sum := r.Summary()
@@ -100,7 +100,7 @@ func TestReceiverAccounting(t *testing.T) {
 		t.Errorf("summary = %+v", sum)
 	}
 	// Seq 2 was neither received nor covered by the gap record.
-	if got := r.Missing("gw-001"); len(got) != 1 || got[0] != 2 {
+	if got := r.Missing("gw-001"); len(got) != 1 || got[0] != [2]uint64{2, 2} {
 		t.Errorf("missing = %v, want [2]", got)
 	}
 	if !strings.Contains(sum.String(), "gaps=1") {
@@ -140,7 +140,7 @@ func TestReceiverRejects(t *testing.T) {
 			if err == nil || backend.Reason(err) != tt.reason {
 				t.Fatalf("Handle = %v, reason %q; want reason %q", err, backend.Reason(err), tt.reason)
 			}
-			if len(res.Records) > 0 {
+			if len(res.Readings) > 0 {
 				t.Error("a rejected envelope yielded records")
 			}
 		})

@@ -174,7 +174,7 @@ func (c *collector) handle(topic string, payload []byte) {
 	if res.Audit != nil {
 		c.audits = append(c.audits, res.Audit)
 	}
-	for _, r := range res.Records {
+	for _, r := range res.Records() {
 		tm, err := time.Parse(time.RFC3339Nano, r.Time)
 		if err != nil {
 			c.rejected = append(c.rejected, err)

@@ -53,8 +53,8 @@ func (t *table) received(res backend.Result, err error) {
 	case res.Duplicate:
 		t.duplicates++
 	default:
-		t.readings += len(res.Records)
-		for _, r := range res.Records {
+		t.readings += len(res.Readings)
+		for _, r := range res.Records() {
 			if r.Value != nil {
 				t.last[r.Device+"/"+r.Channel] = strconv.FormatFloat(math.Round(*r.Value*100)/100, 'f', -1, 64) + " " + r.Unit
 			}
