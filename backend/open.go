@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/mqtt"
 )
 
@@ -41,19 +42,51 @@ func Open(ctx context.Context, r *Receiver, o Options, out, errOut io.Writer) (S
 	}
 	if len(o.Files) > 0 {
 		for _, f := range o.Files {
-			wire, err := os.ReadFile(f)
+			wire, err := readEnvelope(f)
 			if err != nil {
-				return r.Summary(), fmt.Errorf("read envelope: %w", err)
+				return r.Summary(), err
 			}
 			p.handle(f, "", wire)
 		}
-		return r.Summary(), p.err
+		return r.Summary(), errors.Join(p.err, rejected(r.Summary()))
 	}
 	err := mqtt.Subscribe(ctx, o.Subscribe, func(topic string, payload []byte) { p.handle(topic, topic, payload) })
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		err = nil
 	}
-	return r.Summary(), errors.Join(err, p.err)
+	return r.Summary(), errors.Join(err, p.err, rejected(r.Summary()))
+}
+
+// ErrRejected is returned by Open when it rejected envelopes: the command
+// exits non-zero so that a script notices.
+var ErrRejected = errors.New("envelopes rejected")
+
+func rejected(s Summary) error {
+	var n uint64
+	for _, v := range s.Rejected {
+		n += v
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %d", ErrRejected, n)
+}
+
+// readEnvelope reads an envelope file, refusing one larger than an envelope
+// can be before reading it.
+func readEnvelope(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read envelope: %w", err)
+	}
+	if fi.Size() > envelope.MaxSize {
+		return nil, fmt.Errorf("read envelope: %s: %d bytes, more than an envelope's %d", path, fi.Size(), envelope.MaxSize)
+	}
+	wire, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read envelope: %w", err)
+	}
+	return wire, nil
 }
 
 // printer writes opened readings as JSON lines and counts them.
@@ -113,9 +146,9 @@ func openExports(r *Receiver, dirs []string, p *printer) error {
 			errs = append(errs, fmt.Errorf("export %s: no %s: the export is incomplete or not an edgegw export", dir, ManifestFile))
 		}
 		for _, f := range envs {
-			wire, err := os.ReadFile(f)
+			wire, err := readEnvelope(f)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("read envelope: %w", err))
+				errs = append(errs, err)
 				continue
 			}
 			p.handle(f, "", wire)
@@ -124,5 +157,5 @@ func openExports(r *Receiver, dirs []string, p *printer) error {
 			errs = append(errs, r.checkManifest(mf))
 		}
 	}
-	return errors.Join(append(errs, p.err)...)
+	return errors.Join(append(errs, p.err, rejected(r.Summary()))...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,5 +188,30 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestOpenFilesFailsWhenItRejects(t *testing.T) {
+	g := newGateway(t, "gw-001")
+	dir := t.TempDir()
+	good, bad, huge := filepath.Join(dir, "1.cbor"), filepath.Join(dir, "2.cbor"), filepath.Join(dir, "3.cbor")
+	must(t, os.WriteFile(good, g.batch(1, 1), 0o600))
+	must(t, os.WriteFile(bad, []byte("not an envelope"), 0o600))
+	r := backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk)
+	var out, errOut bytes.Buffer
+	sum, err := backend.Open(context.Background(), r, backend.Options{Files: []string{good, bad}}, &out, &errOut)
+	if !errors.Is(err, backend.ErrRejected) || sum.Readings != 1 {
+		t.Fatalf("error %v, summary %+v; want ErrRejected after opening the good file", err, sum)
+	}
+
+	// A file larger than any envelope is refused by its size, unread.
+	f, err := os.Create(huge)
+	must(t, err)
+	must(t, f.Truncate(envelope.MaxSize+1))
+	must(t, f.Close())
+	_, err = backend.Open(context.Background(), backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk),
+		backend.Options{Files: []string{huge}}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "more than an envelope's") {
+		t.Fatalf("huge file: %v", err)
 	}
 }

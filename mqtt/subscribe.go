@@ -49,22 +49,44 @@ type SubscribeConfig struct {
 // subscribes again by itself. It returns an error only for a bad
 // configuration; when ctx is done it disconnects and returns nil.
 func Subscribe(ctx context.Context, cfg SubscribeConfig, handle func(topic string, payload []byte)) error {
-	dial, host, err := BrokerURL(cfg.Broker)
+	c, err := Dial(ctx, cfg, handle)
 	if err != nil {
 		return err
 	}
+	<-ctx.Done()
+	c.Close()
+	return nil
+}
+
+// Client is a subscriber that can also publish on its connection, as the
+// backend does with its receipts. Create it with Dial.
+type Client struct {
+	c   paho.Client
+	cfg SubscribeConfig
+	log *slog.Logger
+}
+
+// Dial starts a Subscribe-like client in the background and returns at once:
+// it connects, reconnects and subscribes again by itself, calling handle for
+// every message, one at a time in arrival order, until Close. ctx bounds the
+// subscription waits. It returns an error only for a bad configuration.
+func Dial(ctx context.Context, cfg SubscribeConfig, handle func(topic string, payload []byte)) (*Client, error) {
+	dial, host, err := BrokerURL(cfg.Broker)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.ClientID == "" {
-		return fmt.Errorf("mqtt: subscribe to %s: empty client id", cfg.Broker)
+		return nil, fmt.Errorf("mqtt: subscribe to %s: empty client id", cfg.Broker)
 	}
 	if len(cfg.Topics) == 0 {
-		return fmt.Errorf("mqtt: subscribe to %s: no topics", cfg.Broker)
+		return nil, fmt.Errorf("mqtt: subscribe to %s: no topics", cfg.Broker)
 	}
 	if handle == nil {
-		return errors.New("mqtt: subscribe: nil handler")
+		return nil, errors.New("mqtt: subscribe: nil handler")
 	}
 	tc, err := TLSConfig(cfg.Broker, host, cfg.CA, cfg.Cert, cfg.Key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = DefaultKeepAlive
@@ -130,8 +152,27 @@ func Subscribe(ctx context.Context, cfg SubscribeConfig, handle func(topic strin
 		})
 	c := paho.NewClient(opts)
 	c.Connect() // retries by itself until connected or disconnected
-	<-ctx.Done()
-	c.Disconnect(Quiesce)
-	log.Info("disconnected", "addr", cfg.Broker)
+	return &Client{c: c, cfg: cfg, log: log}, nil
+}
+
+// Publish publishes payload to topic with QoS 1 and waits for the broker's
+// PUBACK until ctx is done. While the client is disconnected it fails at
+// once: the caller decides whether to publish again later.
+func (c *Client) Publish(ctx context.Context, topic string, payload []byte, retained bool) error {
+	if !c.c.IsConnectionOpen() {
+		return fmt.Errorf("mqtt: publish to %s on %s: not connected", topic, c.cfg.Broker)
+	}
+	if err := wait(ctx, c.c.Publish(topic, 1, retained, payload)); err != nil {
+		return fmt.Errorf("mqtt: publish to %s on %s: %w", topic, c.cfg.Broker, err)
+	}
 	return nil
+}
+
+// Connected reports whether the client is connected now.
+func (c *Client) Connected() bool { return c.c.IsConnectionOpen() }
+
+// Close disconnects, letting paho finish its work for a moment.
+func (c *Client) Close() {
+	c.c.Disconnect(Quiesce)
+	c.log.Info("disconnected", "addr", c.cfg.Broker)
 }
