@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
@@ -41,6 +41,8 @@ type vectorSpec struct {
 	created   time.Time
 	polls     [][]reading.Reading
 	gap       *Gap
+	audit     string    // the JSON object of an audit record
+	manifest  *Manifest // an export manifest instead of an envelope
 }
 
 func seq32(start byte) []byte {
@@ -50,6 +52,9 @@ func seq32(start byte) []byte {
 	}
 	return b
 }
+
+// vectorTopicPrefix is the topic prefix of the vectors.
+const vectorTopicPrefix = "city"
 
 func vectorSpecs() []vectorSpec {
 	ts := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -81,59 +86,84 @@ func vectorSpecs() []vectorSpec {
 		{
 			name: "gap", suite: keys.SuiteNone, idSeed: seq32(0x00), gatewayID: "gw-0001",
 			seq: 5, class: GapClass, config: 3, created: ts.Add(2 * time.Minute),
-			gap: &Gap{FromSeq: 3, ToSeq: 4, Batches: 2, Readings: 240, Reason: "buffer-full"},
+			gap: &Gap{FromSeq: 3, ToSeq: 4, Batches: 2, Readings: 240, Reason: "max-bytes,max-age"},
+		},
+		{
+			name: "audit", suite: keys.SuiteNone, idSeed: seq32(0x00), gatewayID: "gw-0001",
+			seq: 6, class: AuditClass, config: 3, created: ts.Add(3 * time.Minute),
+			audit: `{"time":"2025-06-01T12:03:00Z","uid":1000,"gid":1000,"pid":4242,"process":"edgegw","role":"technician","action":"device.disable","args":{"device":"aq-1"},"result":"ok"}`,
+		},
+		{
+			name: "manifest", idSeed: seq32(0x00), gatewayID: "gw-0001",
+			manifest: &Manifest{Gateway: "gw-0001", Created: ts.Add(4 * time.Minute), Ranges: [][2]uint64{{1, 2}, {5, 6}}, Batches: 4, Readings: 7},
 		},
 	}
 }
 
-// vectorOut is a generated or parsed vector: ordered key/value lines.
-type vectorOut struct {
-	keys []string
-	vals map[string][]string
+// openRecord is the JSON line `edgegw open` prints for a reading
+// (backend.Record), as docs/envelope.md specifies it.
+type openRecord struct {
+	Gateway string   `json:"gateway"`
+	Seq     uint64   `json:"seq"`
+	Device  string   `json:"device"`
+	Channel string   `json:"channel"`
+	Value   *float64 `json:"value"`
+	Unit    string   `json:"unit"`
+	Time    string   `json:"time"`
+	Class   string   `json:"class"`
+	Flags   []string `json:"flags"`
 }
 
-func (v *vectorOut) add(k, val string) {
-	if v.vals == nil {
-		v.vals = map[string][]string{}
+// openLines returns the lines `edgegw open` prints for readings of batch h.
+func openLines(t testing.TB, h *Header, rs []reading.Reading) []string {
+	var out []string
+	for _, r := range rs {
+		rec := openRecord{Gateway: h.GatewayID, Seq: h.Seq, Device: r.Device, Channel: r.Channel, Unit: string(r.Unit),
+			Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Class: h.Class, Flags: r.Flags.Names()}
+		if r.Flags&reading.ReadError == 0 {
+			v := r.Value
+			rec.Value = &v
+		}
+		j, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(j))
 	}
-	if _, ok := v.vals[k]; !ok {
-		v.keys = append(v.keys, k)
-	}
-	v.vals[k] = append(v.vals[k], val)
+	return out
 }
 
-func (v *vectorOut) one(t *testing.T, k string) string {
-	t.Helper()
-	if len(v.vals[k]) != 1 {
-		t.Fatalf("vector: want exactly one %q line, have %d", k, len(v.vals[k]))
+// topicOf returns the topic a batch of class is published on.
+func topicOf(gatewayID, class string) string {
+	if class == AuditClass {
+		return vectorTopicPrefix + "/" + gatewayID + "/audit"
 	}
-	return v.vals[k][0]
-}
-
-func (v *vectorOut) hex(t *testing.T, k string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(v.one(t, k))
-	if err != nil {
-		t.Fatalf("vector %s: %v", k, err)
-	}
-	return b
+	return vectorTopicPrefix + "/" + gatewayID + "/data/" + class
 }
 
 // generate builds the vector of spec with fixed randomness.
-func generate(t *testing.T, sp vectorSpec) *vectorOut {
+func generate(t *testing.T, sp vectorSpec) *envelopetest.Vector {
 	cryptotest.SetGlobalRandom(t, sp.randSeed)
 	id := &keys.Identity{ID: sp.gatewayID, Key: ed25519.NewKeyFromSeed(sp.idSeed)}
-	v := &vectorOut{}
-	v.add("vector", sp.name)
-	v.add("suite", fmt.Sprintf("%d (%s)", sp.suite, sp.suite))
-	v.add("identity_seed", hex.EncodeToString(sp.idSeed))
-	v.add("identity_public", hex.EncodeToString(id.Public().Key))
-	v.add("identity_line", id.Public().String())
-	v.add("identity_kid", hex.EncodeToString(id.Public().KID()))
+	v := &envelopetest.Vector{}
+	v.Add("vector", sp.name)
+	if sp.manifest == nil {
+		v.Add("suite", fmt.Sprintf("%d (%s)", sp.suite, sp.suite))
+	}
+	v.Add("identity_seed", hex.EncodeToString(sp.idSeed))
+	v.Add("identity_public", hex.EncodeToString(id.Public().Key))
+	v.Add("identity_line", id.Public().String())
+	v.Add("identity_kid", hex.EncodeToString(id.Public().KID()))
+	if sp.manifest != nil {
+		generateManifest(t, v, id, *sp.manifest)
+		return v
+	}
+	v.Add("topic", topicOf(sp.gatewayID, sp.class))
 	var header []byte
 	var chunks [][]byte
 	var err error
-	if sp.gap != nil {
+	switch {
+	case sp.gap != nil:
 		header, err = GapHeader(sp.gatewayID, sp.seq, sp.config, sp.created)
 		if err != nil {
 			t.Fatal(err)
@@ -142,8 +172,15 @@ func generate(t *testing.T, sp vectorSpec) *vectorOut {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v.add("gap", fmt.Sprintf("%d %d %d %d %s", sp.gap.FromSeq, sp.gap.ToSeq, sp.gap.Batches, sp.gap.Readings, sp.gap.Reason))
-	} else {
+		v.Add("gap", fmt.Sprintf("%d %d %d %d %s", sp.gap.FromSeq, sp.gap.ToSeq, sp.gap.Batches, sp.gap.Readings, sp.gap.Reason))
+	case sp.audit != "":
+		header, err = RecordHeader(sp.gatewayID, AuditClass, sp.seq, sp.config, sp.created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks = [][]byte{[]byte(sp.audit)}
+		v.Add("audit", sp.audit)
+	default:
 		k, err := sp.suite.KEM().DeriveKeyPair(sp.ikm)
 		if err != nil {
 			t.Fatal(err)
@@ -156,20 +193,11 @@ func generate(t *testing.T, sp vectorSpec) *vectorOut {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v.add("recipient_ikm", hex.EncodeToString(sp.ikm))
-		v.add("recipient_private", hex.EncodeToString(kb))
-		v.add("recipient_public", hex.EncodeToString(k.PublicKey().Bytes()))
-		v.add("recipient_kid", hex.EncodeToString(rk.KID()))
-		v.add("random_seed", strconv.FormatUint(sp.randSeed, 10))
-		for _, p := range sp.polls {
-			for _, r := range p {
-				j, err := json.Marshal(r)
-				if err != nil {
-					t.Fatal(err)
-				}
-				v.add("reading", string(j))
-			}
-		}
+		v.Add("recipient_ikm", hex.EncodeToString(sp.ikm))
+		v.Add("recipient_private", hex.EncodeToString(kb))
+		v.Add("recipient_public", hex.EncodeToString(k.PublicKey().Bytes()))
+		v.Add("recipient_kid", hex.EncodeToString(rk.KID()))
+		v.Add("random_seed", strconv.FormatUint(sp.randSeed, 10))
 		b, err := NewBatch(rk.Public(), sp.gatewayID, sp.class, sp.config, sp.created)
 		if err != nil {
 			t.Fatal(err)
@@ -177,6 +205,13 @@ func generate(t *testing.T, sp vectorSpec) *vectorOut {
 		header, err = b.Header(sp.seq)
 		if err != nil {
 			t.Fatal(err)
+		}
+		h, err := ParseHeader(header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range openLines(t, h, flatten(sp.polls)) {
+			v.Add("reading", line)
 		}
 		hh := headerHash(header)
 		for i, p := range sp.polls {
@@ -189,25 +224,23 @@ func generate(t *testing.T, sp vectorSpec) *vectorOut {
 				t.Fatal(err)
 			}
 			chunks = append(chunks, c)
-			v.add("plaintext", hex.EncodeToString(pt))
-			v.add("aad", hex.EncodeToString(chunkAAD(&hh, i)))
+			v.Add("plaintext", hex.EncodeToString(pt))
+			v.Add("aad", hex.EncodeToString(chunkAAD(&hh, i)))
 		}
+		v.Add("kem_shared_secret", kemSharedSecret(t, sp.suite, sp.ikm, h.Enc))
 	}
 	hh := headerHash(header)
-	v.add("header", hex.EncodeToString(header))
-	v.add("header_hash", hex.EncodeToString(hh[:]))
+	v.Add("header", hex.EncodeToString(header))
+	v.Add("header_hash", hex.EncodeToString(hh[:]))
 	for _, c := range chunks {
-		v.add("chunk", hex.EncodeToString(c))
+		v.Add("chunk", hex.EncodeToString(c))
 	}
 	ch := chain(hh, chunks)
-	v.add("chain", hex.EncodeToString(ch[:]))
+	v.Add("chain", hex.EncodeToString(ch[:]))
 	payload := signedPayload(header, chunks)
-	v.add("signed_payload", hex.EncodeToString(payload))
-	tbs := append([]byte{0x84, 0x6a}, "Signature1"...)
-	tbs = appendBytes(tbs, protectedHeader(id.Public().KID()))
-	tbs = appendBytes(tbs, nil)
-	tbs = appendBytes(tbs, payload)
-	v.add("sig_structure", hex.EncodeToString(tbs))
+	v.Add("signed_payload", hex.EncodeToString(payload))
+	tbs := sigStructure(id.Public().KID(), payload)
+	v.Add("sig_structure", hex.EncodeToString(tbs))
 	tr, err := Sign(id, header, chunks)
 	if err != nil {
 		t.Fatal(err)
@@ -215,150 +248,123 @@ func generate(t *testing.T, sp vectorSpec) *vectorOut {
 	if !ed25519.Verify(id.Public().Key, tbs, tr[len(tr)-64:]) {
 		t.Fatal("documented Sig_structure does not verify")
 	}
-	v.add("trailer", hex.EncodeToString(tr))
+	v.Add("trailer", hex.EncodeToString(tr))
 	wire := Marshal(header, chunks, tr)
-	v.add("wire", hex.EncodeToString(wire))
+	v.Add("wire", hex.EncodeToString(wire))
 	sum := sha256.Sum256(wire)
-	v.add("wire_sha256", hex.EncodeToString(sum[:]))
+	v.Add("wire_sha256", hex.EncodeToString(sum[:]))
 	return v
 }
 
-// format renders vectors as the markdown block between the markers.
-func format(vs []*vectorOut) string {
-	var sb strings.Builder
-	sb.WriteString(beginMarker + "\n")
-	for _, v := range vs {
-		fmt.Fprintf(&sb, "\n### Vector %s\n\n```\n", v.vals["vector"][0])
-		for _, k := range v.keys {
-			for _, val := range v.vals[k] {
-				if _, err := hex.DecodeString(val); err == nil && len(val) > 64 {
-					fmt.Fprintf(&sb, "%s:\n", k)
-					for len(val) > 0 {
-						n := min(64, len(val))
-						fmt.Fprintf(&sb, "  %s\n", val[:n])
-						val = val[n:]
-					}
-					continue
-				}
-				fmt.Fprintf(&sb, "%s: %s\n", k, val)
-			}
-		}
-		sb.WriteString("```\n")
-	}
-	sb.WriteString("\n" + endMarker)
-	return sb.String()
+// sigStructure returns the COSE Sig_structure of docs/envelope.md, built
+// independently of go-cose: ["Signature1", protected, h”, payload].
+func sigStructure(kid, payload []byte) []byte {
+	tbs := append([]byte{0x84, 0x6a}, "Signature1"...)
+	tbs = appendBytes(tbs, protectedHeader(kid))
+	tbs = appendBytes(tbs, nil)
+	return appendBytes(tbs, payload)
 }
 
-// parseVectors parses the block written by format.
-func parseVectors(t *testing.T, block string) []*vectorOut {
-	var vs []*vectorOut
-	var cur *vectorOut
-	var key string
-	in := false
-	for _, line := range strings.Split(block, "\n") {
-		switch {
-		case line == "```":
-			in = !in
-			continue
-		case !in:
-			continue
-		case strings.HasPrefix(line, "  "):
-			vals := cur.vals[key]
-			vals[len(vals)-1] += strings.TrimSpace(line)
-			continue
-		}
-		k, val, ok := strings.Cut(line, ":")
-		if !ok {
-			t.Fatalf("vector line %q", line)
-		}
-		val = strings.TrimSpace(val)
-		if k == "vector" {
-			cur = &vectorOut{}
-			vs = append(vs, cur)
-		}
-		key = k
-		cur.add(k, val)
-	}
-	return vs
-}
-
-// TestVectors checks that the vectors documented in docs/envelope.md verify
-// and open to the documented readings, and that regenerating them with the
-// same seeds reproduces the same bytes (-update rewrites them).
-func TestVectors(t *testing.T) {
-	doc, err := os.ReadFile(docPath)
+// generateManifest adds the lines of a signed export manifest to v.
+func generateManifest(t *testing.T, v *envelopetest.Vector, id *keys.Identity, m Manifest) {
+	v.Add("gateway", m.Gateway)
+	v.Add("created", strconv.FormatInt(m.Created.Unix(), 10))
+	v.Add("ranges", fmt.Sprint(m.Ranges))
+	v.Add("batches", strconv.FormatUint(m.Batches, 10))
+	v.Add("readings", strconv.FormatUint(m.Readings, 10))
+	signed, err := SignManifest(id, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, rest, ok1 := strings.Cut(string(doc), beginMarker)
-	block, after, ok2 := strings.Cut(rest, endMarker)
-	if !ok1 || !ok2 {
-		t.Fatalf("%s: test vector markers not found", docPath)
+	msg, _, err := parseSign1(signed)
+	if err != nil {
+		t.Fatal(err)
 	}
-	block = beginMarker + block + endMarker
-	var gen []*vectorOut
+	v.Add("payload", hex.EncodeToString(msg.Payload))
+	tbs := sigStructure(id.Public().KID(), msg.Payload)
+	v.Add("sig_structure", hex.EncodeToString(tbs))
+	if !ed25519.Verify(id.Public().Key, tbs, msg.Signature) {
+		t.Fatal("documented Sig_structure of the manifest does not verify")
+	}
+	v.Add("manifest", hex.EncodeToString(signed))
+}
+
+// TestVectors checks that the vectors documented in docs/envelope.md verify
+// and open to the documented content, and that regenerating them with the
+// same seeds reproduces the same bytes (-update rewrites them).
+func TestVectors(t *testing.T) {
+	var gen []*envelopetest.Vector
 	for _, sp := range vectorSpecs() {
 		gen = append(gen, generate(t, sp))
 	}
-	want := format(gen)
-	if *update {
-		if err := os.WriteFile(docPath, []byte(before+want+after), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		block = want
-	}
-	vs := parseVectors(t, block)
-	if len(vs) != len(vectorSpecs()) {
-		t.Fatalf("%d vectors documented, want %d", len(vs), len(vectorSpecs()))
-	}
-	for _, v := range vs {
-		t.Run(v.one(t, "vector"), func(t *testing.T) {
+	for _, v := range envelopetest.Sync(t, docPath, beginMarker, endMarker, gen, *update) {
+		t.Run(v.Name(), func(t *testing.T) {
 			checkVector(t, v)
 		})
-	}
-	if block != want {
-		t.Errorf("regenerated vectors differ from %s (run with -update if the change is intended; old vectors must still open)", docPath)
 	}
 }
 
 // checkVector verifies and opens a documented vector using only its
 // documented inputs.
-func checkVector(t *testing.T, v *vectorOut) {
-	id := &keys.Identity{ID: "", Key: ed25519.NewKeyFromSeed(v.hex(t, "identity_seed"))}
-	pub, err := keys.ParsePublicIdentity(v.one(t, "identity_line"))
+func checkVector(t *testing.T, v *envelopetest.Vector) {
+	id := &keys.Identity{ID: "", Key: ed25519.NewKeyFromSeed(v.Hex(t, "identity_seed"))}
+	pub, err := keys.ParsePublicIdentity(v.One(t, "identity_line"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pub.Key.Equal(id.Key.Public()) || !bytes.Equal(pub.KID(), v.hex(t, "identity_kid")) {
+	if !pub.Key.Equal(id.Key.Public()) || !bytes.Equal(pub.KID(), v.Hex(t, "identity_kid")) {
 		t.Fatal("identity line or kid does not match the seed")
 	}
-	e, err := Parse(v.hex(t, "wire"))
+	if sum := sha256.Sum256(pub.Key); !bytes.Equal(sum[:8], pub.KID()) {
+		t.Fatal("the identity key id is not as specified")
+	}
+	if v.Name() == "manifest" {
+		checkManifestVector(t, v, pub)
+		return
+	}
+	e, err := Parse(v.Hex(t, "wire"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTopic(v.One(t, "topic"), &e.Header); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Verify(NewTrust(pub)); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(e.RawHeader, v.hex(t, "header")) || !bytes.Equal(e.Trailer, v.hex(t, "trailer")) {
+	if !bytes.Equal(e.RawHeader, v.Hex(t, "header")) || !bytes.Equal(e.Trailer, v.Hex(t, "trailer")) {
 		t.Fatal("wire does not hold the documented header and trailer")
 	}
-	for i, c := range v.vals["chunk"] {
+	if len(e.Chunks) != len(v.All("chunk")) {
+		t.Fatalf("%d chunks, %d documented", len(e.Chunks), len(v.All("chunk")))
+	}
+	for i, c := range v.All("chunk") {
 		if hex.EncodeToString(e.Chunks[i]) != c {
 			t.Fatalf("chunk %d differs", i)
 		}
 	}
-	if e.Header.Suite == keys.SuiteNone {
+	switch e.Header.Class {
+	case GapClass:
 		g, err := e.Gap()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := fmt.Sprintf("%d %d %d %d %s", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason); s != v.one(t, "gap") {
-			t.Fatalf("gap %q, documented %q", s, v.one(t, "gap"))
+		if s := fmt.Sprintf("%d %d %d %d %s", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason); s != v.One(t, "gap") {
+			t.Fatalf("gap %q, documented %q", s, v.One(t, "gap"))
+		}
+		return
+	case AuditClass:
+		a, err := e.Audit()
+		if err != nil || string(a) != v.One(t, "audit") {
+			t.Fatalf("audit %s, %v; documented %s", a, err, v.One(t, "audit"))
 		}
 		return
 	}
 	s := e.Header.Suite
-	k, err := s.KEM().DeriveKeyPair(v.hex(t, "recipient_ikm"))
+	ikm := v.Hex(t, "recipient_ikm")
+	checkSuiteAsSpecified(t, s, ikm, v.Hex(t, "recipient_private"), v.Hex(t, "recipient_public"),
+		v.Hex(t, "recipient_kid"), e.Header.Enc, v.Hex(t, "kem_shared_secret"))
+	k, err := s.KEM().DeriveKeyPair(ikm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,20 +372,24 @@ func checkVector(t *testing.T, v *vectorOut) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(rk.Public().Key.Bytes(), v.hex(t, "recipient_public")) {
-		t.Fatal("recipient public key does not match the ikm")
-	}
 	got, err := e.Open(rk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []reading.Reading
-	for _, line := range v.vals["reading"] {
-		var r reading.Reading
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, r)
+	if lines, want := openLines(t, &e.Header, got), v.All("reading"); strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("opened:\n%s\ndocumented:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
-	sameReadings(t, got, want)
+}
+
+// checkManifestVector verifies the documented manifest.
+func checkManifestVector(t *testing.T, v *envelopetest.Vector, pub keys.PublicIdentity) {
+	m, err := OpenManifest(v.Hex(t, "manifest"), NewTrust(pub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{m.Gateway, strconv.FormatInt(m.Created.Unix(), 10), fmt.Sprint(m.Ranges), strconv.FormatUint(m.Batches, 10), strconv.FormatUint(m.Readings, 10)}
+	want := []string{v.One(t, "gateway"), v.One(t, "created"), v.One(t, "ranges"), v.One(t, "batches"), v.One(t, "readings")}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("manifest %q, documented %q", got, want)
+	}
 }
