@@ -44,14 +44,15 @@ func vectorReceipt() receipt.Receipt {
 // sigStructure is the COSE Sig_structure of docs/envelope.md:
 // ["Signature1", protected {1: -8, 4: kid}, empty bstr, payload].
 func sigStructure(t testing.TB, kid, payload []byte) []byte {
-	b, err := cbor.Marshal([]any{"Signature1", protected(t, kid), []byte{}, payload})
+	b, err := cbor.Marshal([]any{"Signature1", protected(kid), []byte{}, payload})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func protected(t testing.TB, kid []byte) []byte {
+// protected is the protected header {1 (alg): -8 (EdDSA), 4 (kid): kid}.
+func protected(kid []byte) []byte {
 	return append([]byte{0xa2, 0x01, 0x27, 0x04, 0x48}, kid...)
 }
 
@@ -59,7 +60,7 @@ func protected(t testing.TB, kid []byte) []byte {
 // receipt.Sign: 18([protected, {}, payload, signature]), signed by key.
 func sign1(t testing.TB, key ed25519.PrivateKey, kid, payload []byte) []byte {
 	sig := ed25519.Sign(key, sigStructure(t, kid, payload))
-	b, err := cbor.Marshal(cbor.Tag{Number: 18, Content: []any{protected(t, kid), map[int]int{}, payload, sig}})
+	b, err := cbor.Marshal(cbor.Tag{Number: 18, Content: []any{protected(kid), map[int]int{}, payload, sig}})
 	if err != nil {
 		t.Fatal(err)
 	}
