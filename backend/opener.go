@@ -3,8 +3,6 @@ package backend
 import (
 	"crypto/sha256"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/envelope"
@@ -45,7 +43,7 @@ func (o Opener) Open(topic string, wire []byte) (Result, error) {
 		return Result{}, err
 	}
 	h := env.Header
-	if err := checkTopic(topic, h.GatewayID, h.Class); err != nil {
+	if err := envelope.CheckTopic(topic, &h); err != nil {
 		return Result{}, err
 	}
 	if err := env.Verify(o.Trust); err != nil {
@@ -80,27 +78,6 @@ func ClaimedGateway(wire []byte) string {
 		return env.Header.GatewayID
 	}
 	return ""
-}
-
-// checkTopic requires an envelope received on <prefix>/<gateway>/data/<class>
-// (or <prefix>/<gateway>/audit for audit records) to carry that gateway and
-// class in its signed header.
-func checkTopic(topic, gateway, class string) error {
-	if topic == "" {
-		return nil
-	}
-	parts := strings.Split(topic, "/")
-	n := len(parts)
-	var ok bool
-	if class == envelope.AuditClass {
-		ok = n >= 3 && parts[n-1] == "audit" && parts[n-2] == gateway
-	} else {
-		ok = n >= 4 && parts[n-2] == "data" && parts[n-3] == gateway && parts[n-1] == class
-	}
-	if !ok {
-		return &envelope.RejectError{Reason: "topic-mismatch", Err: fmt.Errorf("envelope of %s class %s received on topic %q", gateway, class, topic)}
-	}
-	return nil
 }
 
 // Record is one opened reading, as `edgegw open` prints it.

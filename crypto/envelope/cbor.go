@@ -1,7 +1,9 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 
 	"github.com/fxamacker/cbor/v2"
@@ -129,4 +131,121 @@ func float16Bits(f float32) (uint16, bool) {
 		return sign | uint16(full>>shift), true
 	}
 	return 0, false
+}
+
+// checkDeterministic reports whether b is exactly one CBOR data item in the
+// deterministic encoding of docs/envelope.md (RFC 8949 section 4.2.1, core
+// deterministic encoding): every integer, length and simple value in its
+// shortest head, every float in the shortest of float16, float32 and float64
+// that holds it exactly, definite lengths, no tags, and map keys in strictly
+// ascending bytewise order of their encodings (so no duplicate keys).
+func checkDeterministic(b []byte) error {
+	n, err := deterministicItem(b, 0, 0)
+	if err != nil {
+		return err
+	}
+	if n != len(b) {
+		return fmt.Errorf("cbor: %d bytes after the data item", len(b)-n)
+	}
+	return nil
+}
+
+// maxDepth bounds the nesting checkDeterministic follows; the decoders allow
+// less.
+const maxDepth = 16
+
+// deterministicItem checks the data item at b[off:] and returns the offset just
+// after it.
+func deterministicItem(b []byte, off, depth int) (int, error) {
+	if depth > maxDepth {
+		return 0, fmt.Errorf("cbor: nested deeper than %d", maxDepth)
+	}
+	if off >= len(b) {
+		return 0, fmt.Errorf("cbor: truncated at byte %d", off)
+	}
+	start := off
+	major, ai := b[off]>>5, b[off]&0x1f
+	off++
+	var arg uint64
+	switch {
+	case ai < 24:
+		arg = uint64(ai)
+	case ai <= 27:
+		size := 1 << (ai - 24)
+		if len(b)-off < size {
+			return 0, fmt.Errorf("cbor: truncated at byte %d", start)
+		}
+		for _, c := range b[off : off+size] {
+			arg = arg<<8 | uint64(c)
+		}
+		off += size
+		if major == 7 {
+			return off, checkFloat(ai, arg, start)
+		}
+		if least := [4]uint64{24, 1 << 8, 1 << 16, 1 << 32}[ai-24]; arg < least {
+			return 0, fmt.Errorf("cbor: byte %d: argument %d not in its shortest form", start, arg)
+		}
+	case ai == 31:
+		return 0, fmt.Errorf("cbor: byte %d: indefinite length", start)
+	default:
+		return 0, fmt.Errorf("cbor: byte %d: reserved additional information %d", start, ai)
+	}
+	switch major {
+	case majorBytes, majorText:
+		if arg > uint64(len(b)-off) {
+			return 0, fmt.Errorf("cbor: byte %d: string of %d bytes truncated", start, arg)
+		}
+		return off + int(arg), nil
+	case majorArray:
+		for range arg {
+			var err error
+			if off, err = deterministicItem(b, off, depth+1); err != nil {
+				return 0, err
+			}
+		}
+		return off, nil
+	case majorMap:
+		var prev []byte
+		for i := range arg {
+			k := off
+			var err error
+			if off, err = deterministicItem(b, off, depth+1); err != nil {
+				return 0, err
+			}
+			if i > 0 && bytes.Compare(prev, b[k:off]) >= 0 {
+				return 0, fmt.Errorf("cbor: byte %d: map keys not in ascending order or repeated", k)
+			}
+			prev = b[k:off]
+			if off, err = deterministicItem(b, off, depth+1); err != nil {
+				return 0, err
+			}
+		}
+		return off, nil
+	case 6:
+		return 0, fmt.Errorf("cbor: byte %d: tag", start)
+	}
+	return off, nil // integers and simple values below 24
+}
+
+// checkFloat checks a major type 7 item with a 1-, 2-, 4- or 8-byte argument:
+// a simple value of one byte must be at least 32 (RFC 8949 section 3.3), and a
+// float must not fit exactly in a shorter float.
+func checkFloat(ai byte, arg uint64, at int) error {
+	switch ai {
+	case 24:
+		if arg < 32 {
+			return fmt.Errorf("cbor: byte %d: simple value %d in two bytes", at, arg)
+		}
+	case 26:
+		f := math.Float32frombits(uint32(arg))
+		if _, ok := float16Bits(f); ok || f != f || math.IsInf(float64(f), 0) {
+			return fmt.Errorf("cbor: byte %d: float32 %v fits in float16", at, f)
+		}
+	case 27:
+		f := math.Float64frombits(arg)
+		if math.IsNaN(f) || math.IsInf(f, 0) || float64(float32(f)) == f {
+			return fmt.Errorf("cbor: byte %d: float64 %v fits in a shorter float", at, f)
+		}
+	}
+	return nil
 }

@@ -13,9 +13,14 @@
 // bytes alone, for example after a crash.
 //
 // Sending: NewBatch, Batch.Header, Batch.Seal for each poll, then Sign and
-// Marshal. Deliberate drops are reported with GapHeader, GapChunks and Sign.
+// Marshal. Deliberate drops are reported with GapHeader, GapChunks and Sign,
+// privileged local actions with RecordHeader (class AuditClass) and Sign, and
+// a buffer export with SignManifest.
 //
-// Receiving: Parse, Envelope.Verify against a Trust, then Envelope.Open with
-// the recipient private keys (or Envelope.Gap). Every rejection is a
-// *RejectError whose Reason is a stable string.
+// Receiving: Parse, CheckTopic for an envelope received over MQTT,
+// Envelope.Verify against a Trust, then Envelope.Open with the recipient
+// private keys (or Envelope.Gap, Envelope.Audit); OpenManifest for an export.
+// Every rejection is a *RejectError whose Reason is a stable string. Receivers
+// enforce the deterministic CBOR of the specification on every structure and
+// SenML pack, so that receivers in any language accept the same envelopes.
 package envelope

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/veraison/go-cose"
 
@@ -182,8 +183,10 @@ func (e *Envelope) Gap() (Gap, error) {
 }
 
 // Audit returns the audit record of a verified batch of class AuditClass: one
-// JSON object describing a privileged local action. It returns an error
-// unless Verify succeeded.
+// JSON object (RFC 8259) in UTF-8, with no member name repeated within an
+// object, describing a privileged local action. Anything else is a
+// *RejectError with reason malformed. It returns an error unless Verify
+// succeeded.
 func (e *Envelope) Audit() ([]byte, error) {
 	if !e.verified {
 		return nil, errNotVerified
@@ -191,8 +194,55 @@ func (e *Envelope) Audit() ([]byte, error) {
 	if e.Header.Suite != keys.SuiteNone || e.Header.Class != AuditClass || len(e.Chunks) != 1 {
 		return nil, fmt.Errorf("envelope: class %s suite %s is not an audit record", e.Header.Class, e.Header.Suite)
 	}
-	if !json.Valid(e.Chunks[0]) {
-		return nil, reject(ReasonMalformed, "audit record is not JSON")
+	if err := checkAudit(e.Chunks[0]); err != nil {
+		return nil, reject(ReasonMalformed, "audit record: %w", err)
 	}
 	return e.Chunks[0], nil
+}
+
+// checkAudit checks that b is one JSON object in UTF-8 whose objects, at any
+// depth, have unique member names.
+func checkAudit(b []byte) error {
+	switch {
+	case !utf8.Valid(b):
+		return errors.New("not UTF-8")
+	case !json.Valid(b):
+		return errors.New("not JSON")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return errors.New("not a JSON object")
+	}
+	return uniqueNames(d, true)
+}
+
+// uniqueNames reads the rest of the object (or array) whose opening delimiter
+// d has just returned, failing on a member name repeated within one object.
+// The input is known to be valid JSON.
+func uniqueNames(d *json.Decoder, object bool) error {
+	seen := map[string]bool{}
+	for d.More() {
+		if object {
+			t, err := d.Token()
+			if err != nil {
+				return err
+			}
+			name, _ := t.(string)
+			if seen[name] {
+				return fmt.Errorf("member %q repeated", name)
+			}
+			seen[name] = true
+		}
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		if delim, ok := t.(json.Delim); ok {
+			if err := uniqueNames(d, delim == '{'); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := d.Token() // the closing delimiter
+	return err
 }

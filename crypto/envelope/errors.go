@@ -23,11 +23,14 @@ const (
 	// ReasonBadSenML: a chunk opened but its SenML-CBOR (or gap record) is
 	// invalid.
 	ReasonBadSenML = "bad-senml"
+	// ReasonTopicMismatch: the envelope arrived on an MQTT topic that does not
+	// name its header's gateway id and class (see CheckTopic).
+	ReasonTopicMismatch = "topic-mismatch"
 )
 
-// RejectError is returned by Parse, Envelope.Verify, Envelope.Open and
-// Envelope.Gap when an envelope must be rejected. Match it with errors.As and
-// count by Reason.
+// RejectError is returned by Parse, CheckTopic, Envelope.Verify, Envelope.Open,
+// Envelope.Gap, Envelope.Audit and OpenManifest when an envelope (or manifest)
+// must be rejected. Match it with errors.As and count by Reason.
 type RejectError struct {
 	Reason string // one of the Reason constants
 	Err    error  // the cause

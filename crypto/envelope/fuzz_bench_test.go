@@ -7,7 +7,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
-// FuzzOpen checks that Parse, Verify and Open (or Gap) never panic on arbitrary
+// FuzzOpen checks that Parse, Verify and Open (or Gap, or Audit) never panic on arbitrary
 // bytes, and never return readings for an envelope that was not signed by the
 // trusted key.
 func FuzzOpen(f *testing.F) {
@@ -22,6 +22,10 @@ func FuzzOpen(f *testing.F) {
 	gc, _ := GapChunks(Gap{FromSeq: 1, ToSeq: 2, Batches: 2, Readings: 10, Reason: "buffer-full"})
 	gt, _ := Sign(id, gh, gc)
 	f.Add(Marshal(gh, gc, gt))
+	ah, _ := RecordHeader("gw-1", AuditClass, 4, 1, t0)
+	ac := [][]byte{[]byte(`{"action":"buffer.flush","args":{"a":"b"},"result":"ok"}`)}
+	at, _ := Sign(id, ah, ac)
+	f.Add(Marshal(ah, ac, at))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := Parse(data)
 		if err != nil {
@@ -36,11 +40,14 @@ func FuzzOpen(f *testing.F) {
 		if err := e.Verify(trust); err != nil {
 			return
 		}
-		if e.Header.Suite == keys.SuiteNone {
+		switch e.Header.Class {
+		case GapClass:
 			_, _ = e.Gap()
-			return
+		case AuditClass:
+			_, _ = e.Audit()
+		default:
+			_, _ = e.Open(rk)
 		}
-		_, _ = e.Open(rk)
 	})
 }
 

@@ -37,7 +37,7 @@ const maxChunks = 100000
 type Header struct {
 	Version       uint64     // format version, 1
 	GatewayID     string     // id of the gateway that produced and signed the batch
-	Seq           uint64     // per-gateway sequence number
+	Seq           uint64     // per-gateway sequence number, from 1
 	Class         string     // data class, e.g. "telemetry", "personal" or "gap"
 	ConfigVersion uint64     // version of the configuration in force
 	Suite         keys.Suite // HPKE suite, keys.SuiteNone for gap records
@@ -64,6 +64,9 @@ type wireHeader struct {
 func encodeHeader(h *Header) ([]byte, error) {
 	if err := checkHeader(h); err != nil {
 		return nil, err
+	}
+	if h.Seq == 0 {
+		return nil, fmt.Errorf("header: sequence number 0 (numbers start at 1)")
 	}
 	w := wireHeader{
 		Version: h.Version, GatewayID: h.GatewayID, Seq: h.Seq, Class: h.Class,

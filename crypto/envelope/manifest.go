@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -48,7 +49,8 @@ func (m Manifest) Contains(seq uint64) bool {
 }
 
 // SignManifest returns m signed by id: a tagged COSE_Sign1 with protected
-// header {alg: EdDSA, kid} and the payload attached.
+// header {alg: EdDSA, kid} and the payload attached, in the one form
+// OpenManifest accepts.
 func SignManifest(id *keys.Identity, m Manifest) ([]byte, error) {
 	if m.Gateway != id.ID {
 		return nil, fmt.Errorf("sign manifest: gateway %q is not identity %q", m.Gateway, id.ID)
@@ -62,38 +64,52 @@ func SignManifest(id *keys.Identity, m Manifest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign manifest: %w", err)
 	}
+	kid := id.Public().KID()
 	msg := cose.Sign1Message{
 		Headers: cose.Headers{Protected: cose.ProtectedHeader{
 			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
-			cose.HeaderLabelKeyID:     id.Public().KID(),
+			cose.HeaderLabelKeyID:     kid,
 		}},
 		Payload: payload,
 	}
 	if err := msg.Sign(nil, nil, signer); err != nil {
 		return nil, fmt.Errorf("sign manifest: %w", err)
 	}
-	return msg.MarshalCBOR()
+	b, err := msg.MarshalCBOR()
+	if err != nil {
+		return nil, fmt.Errorf("sign manifest: %w", err)
+	}
+	if !bytes.Equal(b, encodeSign1(kid, payload, msg.Signature)) {
+		return nil, errors.New("sign manifest: COSE encoding is not canonical")
+	}
+	return b, nil
 }
 
-// OpenManifest verifies a signed manifest against trust and returns it.
-// Errors are *RejectError with reason malformed, untrusted-gateway or
-// bad-signature.
+// OpenManifest verifies a signed manifest against trust and returns it. It
+// accepts only the form SignManifest writes: the COSE_Sign1 of the trailer
+// with the payload attached, the payload in deterministic encoding, and at
+// least one range, ranges ascending and disjoint. Errors are *RejectError with
+// reason malformed, untrusted-gateway or bad-signature.
 func OpenManifest(data []byte, trust Trust) (Manifest, error) {
-	var msg cose.Sign1Message
-	if err := msg.UnmarshalCBOR(data); err != nil {
+	msg, kid, err := parseSign1(data)
+	if err != nil {
 		return Manifest{}, reject(ReasonMalformed, "manifest: %w", err)
+	}
+	if msg.Payload == nil {
+		return Manifest{}, reject(ReasonMalformed, "manifest: payload is detached")
 	}
 	var w wireManifest
 	if err := decMode.Unmarshal(msg.Payload, &w); err != nil || w.Context != ManifestContext {
 		return Manifest{}, reject(ReasonMalformed, "manifest: payload is not an edgegw export manifest")
 	}
+	if re, err := encMode.Marshal(&w); err != nil || !bytes.Equal(re, msg.Payload) {
+		return Manifest{}, reject(ReasonMalformed, "manifest: payload not in deterministic encoding or of the wrong types")
+	}
 	id, ok := trust[w.Gateway]
 	if !ok {
 		return Manifest{}, reject(ReasonUntrustedGateway, "manifest of gateway %q", w.Gateway)
 	}
-	kid, _ := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
-	alg, err := msg.Headers.Protected.Algorithm()
-	if err != nil || alg != cose.AlgorithmEdDSA || !bytes.Equal(kid, id.KID()) {
+	if !bytes.Equal(kid, id.KID()) {
 		return Manifest{}, reject(ReasonUntrustedGateway, "manifest of gateway %q: not signed with its pinned key", w.Gateway)
 	}
 	v, err := cose.NewVerifier(cose.AlgorithmEdDSA, id.Key)
@@ -103,13 +119,13 @@ func OpenManifest(data []byte, trust Trust) (Manifest, error) {
 	if err != nil {
 		return Manifest{}, reject(ReasonBadSignature, "manifest of gateway %q: %w", w.Gateway, err)
 	}
+	if len(w.Ranges) == 0 {
+		return Manifest{}, reject(ReasonMalformed, "manifest: no ranges")
+	}
 	for i, r := range w.Ranges {
 		if r[0] > r[1] || (i > 0 && r[0] <= w.Ranges[i-1][1]) {
 			return Manifest{}, reject(ReasonMalformed, "manifest: ranges not ascending and disjoint")
 		}
-	}
-	if w.Ranges == nil {
-		return Manifest{}, reject(ReasonMalformed, "manifest: no ranges")
 	}
 	return Manifest{Gateway: w.Gateway, Created: time.Unix(w.Created, 0).UTC(), Ranges: w.Ranges, Batches: w.Batches, Readings: w.Readings}, nil
 }

@@ -152,15 +152,19 @@ func appendSeconds(b []byte, ms int64) []byte {
 	return appendFloat(b, float64(ms)/1000)
 }
 
-// checkName checks that device and channel are non-empty and that the resolved
-// SenML name "<device>:<channel>" uses only the characters RFC 8428 section
-// 4.5.1 allows, starting with a letter or digit.
+// checkName checks that device and channel are non-empty, that the device
+// has no ':' (so the resolved name splits at its first ':' one way only), and
+// that the resolved SenML name "<device>:<channel>" uses only the characters
+// RFC 8428 section 4.5.1 allows, starting with a letter or digit.
 func checkName(device, channel string) error {
 	if device == "" || channel == "" {
 		return fmt.Errorf("empty device or channel name (%q, %q)", device, channel)
 	}
 	if !isAlnum(device[0]) {
 		return fmt.Errorf("name %q: must start with a letter or digit", device)
+	}
+	if strings.Contains(device, ":") {
+		return fmt.Errorf("device name %q: invalid character ':'", device)
 	}
 	for _, s := range [2]string{device, channel} {
 		for i := 0; i < len(s); i++ {
@@ -177,12 +181,14 @@ func isAlnum(c byte) bool {
 }
 
 // DecodeSenML decodes a SenML-CBOR pack written by EncodeSenML, resolving base
-// name, base time and base unit. It is strict: it rejects malformed CBOR, labels
-// of the wrong type, unknown must-understand labels (ending in "_"), base value
-// and base sum (which it does not implement), names that are not
-// "<device>:<channel>" in the RFC 8428 character set, non-finite values or
-// times, and records without a value unless flagged reading.ReadError (whose
-// Value is then 0). Times are returned in UTC with millisecond precision.
+// name, base time and base unit. It is strict: it rejects malformed CBOR or
+// CBOR not in the deterministic encoding, an empty pack, labels of the wrong
+// type, unknown must-understand labels (ending in "_"), base value and base
+// sum (which it does not implement), names that are not "<device>:<channel>"
+// in the RFC 8428 character set with no ':' in the device, non-finite values
+// or times, records without a value unless flagged reading.ReadError (whose
+// Value is then 0), and records flagged reading.ReadError with a value. Times
+// are returned in UTC with millisecond precision.
 func DecodeSenML(data []byte) ([]reading.Reading, error) {
 	var pack []map[any]cbor.RawMessage
 	if err := senmlDecMode.Unmarshal(data, &pack); err != nil {
@@ -190,6 +196,9 @@ func DecodeSenML(data []byte) ([]reading.Reading, error) {
 	}
 	if len(pack) == 0 {
 		return nil, errors.New("senml: empty pack")
+	}
+	if err := checkDeterministic(data); err != nil {
+		return nil, fmt.Errorf("senml: not in deterministic encoding: %w", err)
 	}
 	out := make([]reading.Reading, 0, len(pack))
 	var (
@@ -222,20 +231,20 @@ func DecodeSenML(data []byte) ([]reading.Reading, error) {
 				}
 				switch label {
 				case labelBaseName:
-					err = senmlDecMode.Unmarshal(raw, &bn)
+					bn, err = decodeText(raw)
 					haveBN = true
 				case labelBaseTime:
 					btMS, err = decodeSeconds(raw)
 					hasBT = true
 				case labelBaseUnit:
 					var s string
-					err = senmlDecMode.Unmarshal(raw, &s)
+					s, err = decodeText(raw)
 					bu = reading.Unit(s)
 				case labelName:
-					err = senmlDecMode.Unmarshal(raw, &name)
+					name, err = decodeText(raw)
 					hasName = true
 				case labelUnit:
-					err = senmlDecMode.Unmarshal(raw, &unit)
+					unit, err = decodeText(raw)
 					hasUnit = true
 				case labelValue:
 					v, err = decodeNumber(raw)
@@ -252,7 +261,7 @@ func DecodeSenML(data []byte) ([]reading.Reading, error) {
 			case string:
 				switch {
 				case k == labelFlags:
-					err = senmlDecMode.Unmarshal(raw, &flags)
+					flags, err = decodeUint(raw)
 					if err == nil && flags > math.MaxUint16 {
 						err = fmt.Errorf("flags %d out of range", flags)
 					}
@@ -292,15 +301,38 @@ func DecodeSenML(data []byte) ([]reading.Reading, error) {
 		if hasUnit {
 			r.Unit = reading.Unit(unit)
 		}
-		switch {
+		switch readErr := r.Flags&reading.ReadError != 0; {
+		case hasV && readErr:
+			return nil, fmt.Errorf("senml: record %d: a value on a reading flagged read-error", i)
 		case hasV:
 			r.Value = v
-		case r.Flags&reading.ReadError == 0:
+		case !readErr:
 			return nil, fmt.Errorf("senml: record %d: no value", i)
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// decodeText decodes a CBOR text string (not null, which the generic decoder
+// would turn into "").
+func decodeText(raw cbor.RawMessage) (string, error) {
+	var s string
+	if len(raw) == 0 || raw[0]>>5 != majorText {
+		return "", errors.New("text string expected")
+	}
+	err := senmlDecMode.Unmarshal(raw, &s)
+	return s, err
+}
+
+// decodeUint decodes a CBOR unsigned integer (not null).
+func decodeUint(raw cbor.RawMessage) (uint64, error) {
+	var u uint64
+	if len(raw) == 0 || raw[0]>>5 != majorUint {
+		return 0, errors.New("unsigned integer expected")
+	}
+	err := senmlDecMode.Unmarshal(raw, &u)
+	return u, err
 }
 
 // decodeNumber decodes a CBOR integer or float as a float64.

@@ -47,7 +47,7 @@ func TestSenMLRoundTrip(t *testing.T) {
 			{Device: "m", Channel: "g", Value: float64(float32(230.1)), Time: t0}, // float32
 		}},
 		{"clock not synchronised", []reading.Reading{{Device: "m", Channel: "v", Value: 1, Time: time.Unix(12, 5e6), Flags: reading.ClockUnsynced}}},
-		{"names", []reading.Reading{{Device: "0-dev.a/b_c:d", Channel: "ch:1/x-y.z_", Value: 1, Time: t0}}},
+		{"names", []reading.Reading{{Device: "0-dev.a/b_c", Channel: "ch:1/x-y.z_", Value: 1, Time: t0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,14 +264,18 @@ func TestSenMLDecodeErrors(t *testing.T) {
 		{"bad name", enc([]any{rec(append(base, 0, "a b", 2, 1)...)}), "invalid character"},
 		{"must-understand", enc([]any{rec(append(base, 0, "v", 2, 1, "foo_", 1)...)}), "must-understand"},
 		{"base value", enc([]any{rec(append(base, 0, "v", 2, 1, -5, 1)...)}), "base value"},
-		{"name not text", enc([]any{rec(append(base, 0, 5, 2, 1)...)}), "cannot unmarshal"},
+		{"name not text", enc([]any{rec(append(base, 0, 5, 2, 1)...)}), "text string expected"},
+		{"base unit null", enc([]any{rec(append(base, 0, "v", 2, 1, -4, nil)...)}), "text string expected"},
+		{"unit null", enc([]any{rec(append(base, 0, "v", 2, 1, 1, nil)...)}), "text string expected"},
 		{"value not number", enc([]any{rec(append(base, 0, "v", 2, "1")...)}), "number expected"},
 		{"value NaN", enc([]any{rec(append(base, 0, "v", 2, math.NaN())...)}), "not finite"},
 		{"value Inf", enc([]any{rec(append(base, 0, "v", 2, math.Inf(1))...)}), "not finite"},
 		{"time NaN", enc([]any{rec(append(base, 0, "v", 2, 1, 6, math.NaN())...)}), "out of range"},
 		{"time huge", enc([]any{rec(append(base, 0, "v", 2, 1, 6, 1e300)...)}), "out of range"},
 		{"flags too big", enc([]any{rec(append(base, 0, "v", 2, 1, "q", 70000)...)}), "out of range"},
-		{"flags negative", enc([]any{rec(append(base, 0, "v", 2, 1, "q", -1)...)}), "cannot unmarshal"},
+		{"flags negative", enc([]any{rec(append(base, 0, "v", 2, 1, "q", -1)...)}), "unsigned integer expected"},
+		{"flags null", enc([]any{rec(append(base, 0, "v", 2, 1, "q", nil)...)}), "unsigned integer expected"},
+		{"value null", enc([]any{rec(append(base, 0, "v", 2, nil)...)}), "number expected"},
 		{"byte string label", enc([]any{rec(append(base, 0, "v", 2, 1, cbor.ByteString("\x01"), 1)...)}), "label of type"},
 		{"duplicate label", []byte{0x81, 0xa5, 0x00, 0x61, 'v', 0x00, 0x61, 'w', 0x02, 0x01, 0x21, 0x62, 'm', ':', 0x22, 0x01}, "duplicate"},
 		{"indefinite", []byte{0x9f, 0xff}, "indefinite"},

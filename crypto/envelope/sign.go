@@ -56,7 +56,7 @@ func Sign(id *keys.Identity, header []byte, chunks [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign batch: %w", err)
 	}
-	if !bytes.Equal(t, encodeTrailer(kid, msg.Signature)) {
+	if !bytes.Equal(t, encodeSign1(kid, nil, msg.Signature)) {
 		return nil, errors.New("sign batch: COSE encoding is not canonical")
 	}
 	return t, nil
@@ -93,42 +93,46 @@ func protectedHeader(kid []byte) []byte {
 	return appendBytes(b, kid)
 }
 
-// encodeTrailer returns the canonical trailer: 18([protected, {}, nil, sig]).
-func encodeTrailer(kid, sig []byte) []byte {
-	b := make([]byte, 0, 96)
+// encodeSign1 returns the one encoding of a tagged COSE_Sign1 that edgegw
+// writes and accepts: 18([protected {1 (alg): -8 (EdDSA), 4 (kid): kid}, {},
+// payload, signature]), the payload nil (detached) when payload is nil.
+func encodeSign1(kid, payload, sig []byte) []byte {
+	b := make([]byte, 0, 96+len(payload))
 	b = append(b, 0xd2, 0x84)
 	b = appendBytes(b, protectedHeader(kid))
-	b = append(b, 0xa0, 0xf6)
+	b = append(b, 0xa0)
+	if payload == nil {
+		b = append(b, 0xf6)
+	} else {
+		b = appendBytes(b, payload)
+	}
 	return appendBytes(b, sig)
 }
 
-// parseTrailer decodes a trailer with go-cose, checks that it has exactly the
-// canonical form of encodeTrailer, and returns the message, key id and
-// signature.
-func parseTrailer(t []byte) (*cose.Sign1Message, []byte, error) {
+// parseSign1 decodes a tagged COSE_Sign1 with go-cose and requires it to be
+// exactly encodeSign1 of its key id (8 bytes), payload and signature (64
+// bytes). It returns the message and the key id.
+func parseSign1(b []byte) (*cose.Sign1Message, []byte, error) {
 	var msg cose.Sign1Message
-	if err := msg.UnmarshalCBOR(t); err != nil {
+	if err := msg.UnmarshalCBOR(b); err != nil {
+		return nil, nil, err
+	}
+	kid, _ := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
+	if len(kid) != keys.KIDSize || len(msg.Signature) != signatureSize || !bytes.Equal(b, encodeSign1(kid, msg.Payload, msg.Signature)) {
+		return nil, nil, errors.New("not 18([{1: -8, 4: 8-byte kid}, {}, payload, 64-byte signature]) in deterministic encoding")
+	}
+	return &msg, kid, nil
+}
+
+// parseTrailer decodes a trailer: a COSE_Sign1 in the form of parseSign1 with
+// a detached payload. It returns the message and key id.
+func parseTrailer(t []byte) (*cose.Sign1Message, []byte, error) {
+	msg, kid, err := parseSign1(t)
+	if err != nil {
 		return nil, nil, fmt.Errorf("trailer: %w", err)
 	}
 	if msg.Payload != nil {
 		return nil, nil, errors.New("trailer: payload is not detached")
 	}
-	if len(msg.Headers.Protected) != 2 || len(msg.Headers.Unprotected) != 0 {
-		return nil, nil, errors.New("trailer: unexpected header parameters")
-	}
-	alg, err := msg.Headers.Protected.Algorithm()
-	if err != nil || alg != cose.AlgorithmEdDSA {
-		return nil, nil, fmt.Errorf("trailer: algorithm is not EdDSA")
-	}
-	kid, ok := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
-	if !ok || len(kid) != keys.KIDSize {
-		return nil, nil, errors.New("trailer: no 8-byte key id")
-	}
-	if len(msg.Signature) != signatureSize {
-		return nil, nil, fmt.Errorf("trailer: signature is %d bytes, want %d", len(msg.Signature), signatureSize)
-	}
-	if !bytes.Equal(t, encodeTrailer(kid, msg.Signature)) {
-		return nil, nil, errors.New("trailer: not in canonical form")
-	}
-	return &msg, kid, nil
+	return msg, kid, nil
 }

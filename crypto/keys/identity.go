@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
 )
 
 // File names used in a key directory.
@@ -56,8 +55,9 @@ func (p PublicIdentity) String() string {
 }
 
 // ValidateID checks that id can be used as a gateway id or data class: 1 to 128
-// bytes of printable non-space characters, none of the MQTT topic specials
-// '/', '+' and '#'.
+// bytes, each a visible ASCII character ('!' to '~') other than the MQTT topic
+// specials '/', '+' and '#' (docs/envelope.md). ASCII only, so that every
+// receiver, in any language, draws the same line.
 func ValidateID(id string) error {
 	if id == "" {
 		return fmt.Errorf("empty id")
@@ -65,9 +65,9 @@ func ValidateID(id string) error {
 	if len(id) > maxIDLen {
 		return fmt.Errorf("id %.16q...: longer than %d bytes", id, maxIDLen)
 	}
-	for _, r := range id {
-		if r == unicode.ReplacementChar || !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '/' || r == '+' || r == '#' {
-			return fmt.Errorf("id %q: invalid character %q", id, r)
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < '!' || c > '~' || c == '/' || c == '+' || c == '#' {
+			return fmt.Errorf("id %q: invalid character %q", id, c)
 		}
 	}
 	return nil

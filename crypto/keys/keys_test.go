@@ -89,9 +89,14 @@ func TestParsePublicIdentity(t *testing.T) {
 			t.Errorf("ParsePublicIdentity(%q) succeeded", line)
 		}
 	}
-	for _, id := range []string{"", "a b", "a/b", "a+b", "a#b", "a\x00", strings.Repeat("x", 129), "\xff"} {
+	for _, id := range []string{"", "a b", "a/b", "a+b", "a#b", "a\x00", strings.Repeat("x", 129), "\xff", "gw-é", "gw\u00a01", "gw\x7f", "gw\t1"} {
 		if err := ValidateID(id); err == nil {
 			t.Errorf("ValidateID(%q) succeeded", id)
+		}
+	}
+	for _, id := range []string{"gw-0001", "!", "~", "A.b_c:d@e", strings.Repeat("x", 128)} {
+		if err := ValidateID(id); err != nil {
+			t.Errorf("ValidateID(%q): %v", id, err)
 		}
 	}
 }
