@@ -182,6 +182,11 @@ func Verify(data []byte, gateway string, pinned []keys.PublicIdentity) (Receipt,
 	if err := decMode.Unmarshal(msg.Payload, &w); err != nil || w.Context != Context {
 		return Receipt{}, fmt.Errorf("%w: payload is not an edgegw receipt", ErrMalformed)
 	}
+	// Deterministic CBOR only: the one encoding of what was decoded, so
+	// that a lenient decode (a longer range array, a null) is refused.
+	if again, err := encMode.Marshal(&w); err != nil || !bytes.Equal(again, msg.Payload) {
+		return Receipt{}, fmt.Errorf("%w: payload is not in deterministic CBOR", ErrMalformed)
+	}
 	r := Receipt{Gateway: w.Gateway, Through: w.Through, Ranges: w.Ranges, Time: time.UnixMilli(w.Time).UTC(), Signer: pinned[i].ID}
 	if err := check(r); err != nil {
 		return Receipt{}, err
