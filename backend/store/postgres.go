@@ -26,13 +26,18 @@ const (
 
 func pgDialect() *dialect {
 	d := &dialect{
-		maxParams: 65535,
-		ts:        func(t time.Time) any { return t },
-		lock:      pgLock,
+		maxParams:  65535,
+		ts:         func(t time.Time) any { return t },
+		lock:       pgLock,
+		mergeRange: pgMergeRange,
 	}
 	d.readings = func(ctx context.Context, q querier, rows []readingRow) error {
+		tx := q.(*pgTx)
+		if err := tx.flush(ctx); err != nil {
+			return err
+		}
 		vals := make([]any, 0, len(readingCols))
-		_, err := q.(pgQ).db.(pgx.Tx).CopyFrom(ctx, pgx.Identifier{"readings"}, readingCols,
+		_, err := tx.tx.CopyFrom(ctx, pgx.Identifier{"readings"}, readingCols,
 			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].values(d, vals[:0]), nil }))
 		if err != nil {
 			return fmt.Errorf("copy into readings: %w", err)
@@ -53,6 +58,15 @@ func pgLock(ctx context.Context, q querier, gateways []string) error {
 		return fmt.Errorf("lock gateways: %w", err)
 	}
 	return nil
+}
+
+// pgMergeRange is mergeRangeSQL in one statement, which pgTx can queue.
+func pgMergeRange(ctx context.Context, q querier, gateway string, from, to uint64) error {
+	return q.exec(ctx, `WITH old AS (
+			DELETE FROM received_ranges WHERE gateway = $1 AND (to_seq = $2 OR from_seq = $3) RETURNING from_seq, to_seq)
+		INSERT INTO received_ranges (gateway, from_seq, to_seq)
+			SELECT $4, LEAST($5, MIN(from_seq)), GREATEST($6, MAX(to_seq)) FROM old`,
+		gateway, int64(from)-1, int64(to)+1, gateway, int64(from), int64(to))
 }
 
 // pgStore is the Store on PostgreSQL: a connection pool, one connection and
@@ -126,9 +140,12 @@ func (s *pgStore) Commit(ctx context.Context, batches []Batch) ([]Outcome, error
 	for attempt := 1; ; attempt++ {
 		var out []Outcome
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			q := &pgTx{tx: tx}
 			var err error
-			out, err = commitTx(ctx, pgQ{tx}, s.d, batches, time.Now())
-			return err
+			if out, err = commitTx(ctx, q, s.d, batches, time.Now()); err != nil {
+				return err
+			}
+			return q.flush(ctx)
 		})
 		if err == nil {
 			return out, nil
@@ -249,4 +266,37 @@ func (q pgQ) exec(ctx context.Context, query string, args ...any) error {
 
 func (q pgQ) query(ctx context.Context, query string, args ...any) (rows, error) {
 	return q.db.Query(ctx, query, args...)
+}
+
+// pgTx is a querier on a transaction that queues the statements it executes
+// and sends them in one round trip, before its next query, its next COPY, or
+// its flush before commit. The error of a queued statement is returned then.
+type pgTx struct {
+	tx     pgx.Tx
+	queued pgx.Batch
+}
+
+func (q *pgTx) exec(_ context.Context, query string, args ...any) error {
+	q.queued.Queue(query, args...)
+	return nil
+}
+
+func (q *pgTx) query(ctx context.Context, query string, args ...any) (rows, error) {
+	if err := q.flush(ctx); err != nil {
+		return nil, err
+	}
+	return q.tx.Query(ctx, query, args...)
+}
+
+// flush runs the queued statements.
+func (q *pgTx) flush(ctx context.Context) error {
+	if q.queued.Len() == 0 {
+		return nil
+	}
+	err := q.tx.SendBatch(ctx, &q.queued).Close()
+	q.queued = pgx.Batch{}
+	if err != nil {
+		return fmt.Errorf("queued statements: %w", err)
+	}
+	return nil
 }

@@ -13,8 +13,10 @@ import (
 )
 
 // querier is what the code shared by both engines needs of a connection or a
-// transaction. Queries are written with $1-style parameters; the SQLite
-// adapter rewrites them to ?1.
+// transaction. Queries are written with PostgreSQL's $1-style parameters,
+// each used once and in ascending order, since the SQLite adapter rewrites
+// them to anonymous ? parameters (numbered ones cost SQLite a search per
+// parameter when binding).
 type querier interface {
 	exec(ctx context.Context, q string, args ...any) error
 	query(ctx context.Context, q string, args ...any) (rows, error)
@@ -34,6 +36,8 @@ type dialect struct {
 	ts        func(time.Time) any // a time as the engine stores it
 	readings  func(context.Context, querier, []readingRow) error
 	lock      func(context.Context, querier, []string) error // nil when the transaction already excludes other writers
+	// mergeRange adds from..to, numbers not stored before, to a gateway's received ranges.
+	mergeRange func(ctx context.Context, q querier, gateway string, from, to uint64) error
 }
 
 // blob returns b as a statement argument, nil as NULL.
@@ -239,7 +243,7 @@ func commitTx(ctx context.Context, q querier, d *dialect, batches []Batch, now t
 		if c == nil {
 			continue
 		}
-		if err := addRanges(ctx, q, gw, c.newSeqs); err != nil {
+		if err := addRanges(ctx, q, d, gw, c.newSeqs); err != nil {
 			return nil, err
 		}
 		if err := q.exec(ctx, `INSERT INTO gateways (gateway, batches, readings, gap_records, audits, dropped_readings)
@@ -356,39 +360,44 @@ func classifyOthers(ctx context.Context, q querier, d *dialect, batches []Batch,
 }
 
 // addRanges adds the gateway's newly inserted sequence numbers to its
-// received ranges. The numbers were not stored before, so each run of them
-// can only touch the range ending just below it and the one starting just
-// above it.
-func addRanges(ctx context.Context, q querier, gateway string, seqs []uint64) error {
+// received ranges, one run of consecutive numbers at a time.
+func addRanges(ctx context.Context, q querier, d *dialect, gateway string, seqs []uint64) error {
 	slices.Sort(seqs)
 	var runs [][2]uint64
 	for _, s := range seqs {
 		runs = appendRange(runs, s, s)
 	}
 	for _, r := range runs {
-		from, to := r[0], r[1]
-		rs, err := q.query(ctx, `DELETE FROM received_ranges WHERE gateway = $1 AND (to_seq = $2 OR from_seq = $3) RETURNING from_seq, to_seq`,
-			gateway, int64(from)-1, int64(to)+1)
-		if err != nil {
-			return fmt.Errorf("merge received ranges of gateway %q: %w", gateway, err)
-		}
-		for rs.Next() {
-			var f, t int64
-			if err := rs.Scan(&f, &t); err != nil {
-				rs.Close()
-				return fmt.Errorf("merge received ranges of gateway %q: %w", gateway, err)
-			}
-			from, to = min(from, uint64(f)), max(to, uint64(t))
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return fmt.Errorf("merge received ranges of gateway %q: %w", gateway, err)
-		}
-		if err := q.exec(ctx, `INSERT INTO received_ranges (gateway, from_seq, to_seq) VALUES ($1, $2, $3)`, gateway, int64(from), int64(to)); err != nil {
+		if err := d.mergeRange(ctx, q, gateway, r[0], r[1]); err != nil {
 			return fmt.Errorf("merge received ranges of gateway %q: %w", gateway, err)
 		}
 	}
 	return nil
+}
+
+// mergeRangeSQL adds from..to to the gateway's received ranges by deleting
+// the ranges it touches and inserting their union. The numbers were not
+// stored before, so only the range ending at from-1 and the one starting at
+// to+1 can touch it.
+func mergeRangeSQL(ctx context.Context, q querier, gateway string, from, to uint64) error {
+	rs, err := q.query(ctx, `DELETE FROM received_ranges WHERE gateway = $1 AND (to_seq = $2 OR from_seq = $3) RETURNING from_seq, to_seq`,
+		gateway, int64(from)-1, int64(to)+1)
+	if err != nil {
+		return err
+	}
+	for rs.Next() {
+		var f, t int64
+		if err := rs.Scan(&f, &t); err != nil {
+			rs.Close()
+			return err
+		}
+		from, to = min(from, uint64(f)), max(to, uint64(t))
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	return q.exec(ctx, `INSERT INTO received_ranges (gateway, from_seq, to_seq) VALUES ($1, $2, $3)`, gateway, int64(from), int64(to))
 }
 
 // insertRejects stores rejects, their text cleaned.
@@ -404,7 +413,7 @@ func insertRejects(ctx context.Context, q querier, d *dialect, rejects []Reject)
 // with the ranges its gap records cover.
 func committed(ctx context.Context, q querier, gateway string) ([][2]uint64, error) {
 	rs, err := q.query(ctx, `SELECT from_seq, to_seq FROM received_ranges WHERE gateway = $1
-		UNION ALL SELECT from_seq, to_seq FROM gaps WHERE gateway = $1 ORDER BY 1`, gateway)
+		UNION ALL SELECT from_seq, to_seq FROM gaps WHERE gateway = $2 ORDER BY 1`, gateway, gateway)
 	if err != nil {
 		return nil, fmt.Errorf("read committed ranges of gateway %q: %w", gateway, err)
 	}
@@ -427,12 +436,12 @@ func committed(ctx context.Context, q querier, gateway string) ([][2]uint64, err
 // all when gateway is empty, in one ordered pass, holding one gateway's
 // ranges at a time.
 func missing(ctx context.Context, q querier, gateway string) ([]MissingRange, error) {
-	where, args := "", []any(nil)
+	where1, where2, args := "", "", []any(nil)
 	if gateway != "" {
-		where, args = " WHERE gateway = $1", []any{gateway}
+		where1, where2, args = " WHERE gateway = $1", " WHERE gateway = $2", []any{gateway, gateway}
 	}
-	rs, err := q.query(ctx, `SELECT gateway, 0, from_seq, to_seq, 0, 0, '' FROM received_ranges`+where+`
-		UNION ALL SELECT gateway, 1, from_seq, to_seq, seq, readings, reason FROM gaps`+where+`
+	rs, err := q.query(ctx, `SELECT gateway, 0, from_seq, to_seq, 0, 0, '' FROM received_ranges`+where1+`
+		UNION ALL SELECT gateway, 1, from_seq, to_seq, seq, readings, reason FROM gaps`+where2+`
 		ORDER BY 1, 2, 3`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read missing ranges: %w", err)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
+	"regexp"
+	"slices"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -28,8 +30,9 @@ const (
 
 func sqliteDialect() *dialect {
 	d := &dialect{
-		maxParams: 32766,
-		ts:        func(t time.Time) any { return t.UTC().Format(sqliteTime) },
+		maxParams:  32766,
+		ts:         func(t time.Time) any { return t.UTC().Format(sqliteTime) },
+		mergeRange: mergeRangeSQL,
 	}
 	d.readings = func(ctx context.Context, q querier, rows []readingRow) error {
 		return insertRows(ctx, q, d, "readings", readingCols, len(rows), func(dst []any, i int) []any { return rows[i].values(d, dst) })
@@ -41,9 +44,10 @@ func sqliteDialect() *dialect {
 // transactions serialise the commits of this process (other processes wait
 // on SQLite's lock), and a pool of read-only connections.
 type sqliteStore struct {
-	path string
-	w, r *sql.DB
-	d    *dialect
+	path  string
+	w, r  *sql.DB
+	d     *dialect
+	stmts *stmtCache
 }
 
 func openSQLite(ctx context.Context, path string) (Store, error) {
@@ -60,7 +64,7 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	s := &sqliteStore{path: path, w: w, r: r, d: sqliteDialect()}
+	s := &sqliteStore{path: path, w: w, r: r, d: sqliteDialect(), stmts: &stmtCache{db: w, m: map[string]*sql.Stmt{}}}
 	err = checkSchema(ctx, s.reader(), SQLite, sqliteExists)
 	if err != nil {
 		s.Close()
@@ -82,7 +86,7 @@ func migrateSQLite(ctx context.Context, path string) (from, to int, err error) {
 		exists:      sqliteExists,
 		createTable: `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
 		inTx: func(ctx context.Context, fn func(q querier) error) error {
-			return sqliteTx(ctx, db, fn)
+			return sqliteTx(ctx, db, nil, fn)
 		},
 	}
 	from, to, err = m.apply(ctx)
@@ -93,12 +97,16 @@ func migrateSQLite(ctx context.Context, path string) (from, to int, err error) {
 }
 
 // sqliteTx runs fn in a transaction of db, committing when it returns nil.
-func sqliteTx(ctx context.Context, db *sql.DB, fn func(q querier) error) error {
+// Its statements use and fill stmts when it is not nil.
+func sqliteTx(ctx context.Context, db *sql.DB, stmts *stmtCache, fn func(q querier) error) error {
+	if stmts != nil {
+		defer stmts.prepareMissed(ctx)
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(sqliteQ{tx: tx}); err != nil {
+	if err := fn(sqliteQ{tx: tx, stmts: stmts}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -121,7 +129,7 @@ func (s *sqliteStore) Commit(ctx context.Context, batches []Batch) ([]Outcome, e
 		return []Outcome{}, nil
 	}
 	var out []Outcome
-	err := sqliteTx(ctx, s.w, func(q querier) error {
+	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error {
 		var err error
 		out, err = commitTx(ctx, q, s.d, batches, time.Now())
 		return err
@@ -137,7 +145,7 @@ func (s *sqliteStore) Reject(ctx context.Context, rejects []Reject) error {
 	if len(rejects) == 0 {
 		return nil
 	}
-	err := sqliteTx(ctx, s.w, func(q querier) error { return insertRejects(ctx, q, s.d, rejects) })
+	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error { return insertRejects(ctx, q, s.d, rejects) })
 	if err != nil {
 		return fmt.Errorf("record %d rejects in sqlite database %s: %w", len(rejects), s.path, err)
 	}
@@ -161,21 +169,94 @@ func (s *sqliteStore) Stats(ctx context.Context) (Stats, error) {
 
 // Close implements Store.
 func (s *sqliteStore) Close() error {
+	s.stmts.close()
 	return errors.Join(s.w.Close(), s.r.Close())
 }
 
-// rebind turns $1-style parameters into SQLite's ?1.
-func rebind(q string) string { return strings.ReplaceAll(q, "$", "?") }
+// stmtCache keeps the writer's prepared statements, so that SQLite compiles
+// each statement text once. The texts are few: fixed statements and
+// multi-row ones in power-of-two sizes. A statement missing from the cache
+// runs unprepared and is prepared after its transaction, when the writer's
+// only connection is free.
+type stmtCache struct {
+	db     *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt // by $1-style text
+	missed []string
+}
 
-// sqliteQ is a querier on a transaction or, without one, on a database.
+// lookup returns the prepared statement of q, or nil after noting q.
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.m[q]
+	if st == nil && !slices.Contains(c.missed, q) {
+		c.missed = append(c.missed, q)
+	}
+	return st
+}
+
+// prepareMissed prepares the statements lookup did not find. A failure only
+// leaves a statement unprepared: running it reports the error.
+func (c *stmtCache) prepareMissed(ctx context.Context) {
+	c.mu.Lock()
+	missed := c.missed
+	c.missed = nil
+	c.mu.Unlock()
+	for _, q := range missed {
+		st, err := c.db.PrepareContext(ctx, rebind(q))
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.m[q] == nil {
+			c.m[q], st = st, nil
+		}
+		c.mu.Unlock()
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	clear(c.m)
+}
+
+// rebind turns $1-style parameters into SQLite's anonymous ?.
+func rebind(q string) string { return dollarParam.ReplaceAllLiteralString(q, "?") }
+
+var dollarParam = regexp.MustCompile(`\$[0-9]+`)
+
+// sqliteQ is a querier on a transaction, using stmts when it is set, or,
+// without one, on a database.
 type sqliteQ struct {
-	db *sql.DB
-	tx *sql.Tx
+	db    *sql.DB
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+// stmt returns q's prepared form in the transaction, or nil.
+func (q sqliteQ) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.stmts == nil {
+		return nil
+	}
+	if st := q.stmts.lookup(query); st != nil {
+		return q.tx.StmtContext(ctx, st)
+	}
+	return nil
 }
 
 func (q sqliteQ) exec(ctx context.Context, query string, args ...any) error {
 	var err error
-	switch {
+	switch st := q.stmt(ctx, query); {
+	case st != nil:
+		_, err = st.ExecContext(ctx, args...)
 	case q.tx != nil:
 		_, err = q.tx.ExecContext(ctx, rebind(query), args...)
 	default:
@@ -187,7 +268,9 @@ func (q sqliteQ) exec(ctx context.Context, query string, args ...any) error {
 func (q sqliteQ) query(ctx context.Context, query string, args ...any) (rows, error) {
 	var rs *sql.Rows
 	var err error
-	switch {
+	switch st := q.stmt(ctx, query); {
+	case st != nil:
+		rs, err = st.QueryContext(ctx, args...)
 	case q.tx != nil:
 		rs, err = q.tx.QueryContext(ctx, rebind(query), args...)
 	default:

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -227,3 +228,41 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 	}
 	return c.ConnString(name)
 }
+
+// CPUTime returns the processor time (user and system) the server's processes
+// have used so far: the postmaster, its running children, and the children it
+// has reaped. Benchmarks divide work by it to report figures per core.
+func (c *Cluster) CPUTime() (time.Duration, error) {
+	pidFile, err := os.ReadFile(filepath.Join(c.data(), "postmaster.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("read postmaster.pid: %w", err)
+	}
+	master, _, _ := strings.Cut(string(pidFile), "\n")
+	procs, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return 0, err
+	}
+	var ticks uint64
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// Fields after the command name, which is in parentheses: state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+		i := strings.LastIndexByte(string(b), ')')
+		f := strings.Fields(string(b[i+1:]))
+		pid := strings.TrimSuffix(strings.TrimPrefix(p, "/proc/"), "/stat")
+		if len(f) < 15 || (pid != master && f[1] != master) {
+			continue
+		}
+		for _, k := range []int{11, 12, 13, 14} { // utime stime cutime cstime, counted from state = 0
+			n, _ := strconv.ParseUint(f[k], 10, 64)
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times, 100
+// on every Linux architecture edgegw builds for.
+const clockTicks = 100
