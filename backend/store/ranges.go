@@ -21,8 +21,9 @@ type gapRow struct {
 // missingRanges returns the sequence numbers 1..top that received (ascending,
 // disjoint ranges of batch rows) lacks, where top is the highest committed
 // sequence number of received and gaps (gap records in ascending order of
-// from), split by cause. Where gap records overlap, the one starting first
-// accounts for the overlap. Its cost is linear in the number of ranges.
+// from, then of seq), split by cause. Where gap records overlap, the first in
+// that order accounts for the overlap. Its cost is linear in the number of
+// ranges.
 func missingRanges(gateway string, received [][2]uint64, gaps []gapRow) []MissingRange {
 	var top uint64
 	if n := len(received); n > 0 {

@@ -442,7 +442,7 @@ func missing(ctx context.Context, q querier, gateway string) ([]MissingRange, er
 	}
 	rs, err := q.query(ctx, `SELECT gateway, 0, from_seq, to_seq, 0, 0, '' FROM received_ranges`+where1+`
 		UNION ALL SELECT gateway, 1, from_seq, to_seq, seq, readings, reason FROM gaps`+where2+`
-		ORDER BY 1, 2, 3`, args...)
+		ORDER BY 1, 2, 3, 5`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read missing ranges: %w", err)
 	}
