@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math/bits"
 	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -203,5 +205,49 @@ func TestCleanText(t *testing.T) {
 func TestRebind(t *testing.T) {
 	if got := rebind("INSERT INTO t VALUES ($1, $2), ($3, $10)"); got != "INSERT INTO t VALUES (?, ?), (?, ?)" {
 		t.Errorf("rebind = %q", got)
+	}
+}
+
+// TestSQLiteSettings checks the writer's durability settings: WAL, and a
+// sync of the WAL at every commit.
+func TestSQLiteSettings(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "ingest.db")
+	if _, _, err := Migrate(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := st.(*sqliteStore).w
+	var mode string
+	var sync int
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	if err := w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+}
+
+// TestImports keeps the store apart from the agent: it links no bbolt, no
+// hardware or MQTT code, nothing of gateway/ or drivers/.
+func TestImports(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to list the imports with")
+	}
+	out, err := exec.Command(goTool, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"go.etcd.io/bbolt", "periph.io/", "github.com/eclipse/paho", "github.com/edgegw/edgegw/gateway", "github.com/edgegw/edgegw/drivers"} {
+			if strings.HasPrefix(dep, banned) {
+				t.Errorf("backend/store links %s", dep)
+			}
+		}
 	}
 }

@@ -1,8 +1,11 @@
 package store_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -122,5 +125,92 @@ func TestIntegrationPostgresRestart(t *testing.T) {
 		if err != nil || len(missing) != 0 {
 			t.Errorf("%s: Missing = %v, %v; want none", gw, missing, err)
 		}
+	}
+}
+
+// writerEnv names, in the child process of TestIntegrationSQLiteKilledWriter,
+// the SQLite file to write to.
+const writerEnv = "EDGEGW_STORE_TEST_WRITER"
+
+// TestIntegrationSQLiteKilledWriter kills (SIGKILL) a process committing to
+// SQLite: every batch whose Commit had returned is there after reopening, no
+// batch is there in part, and the file is intact.
+func TestIntegrationSQLiteKilledWriter(t *testing.T) {
+	if path := os.Getenv(writerEnv); path != "" {
+		killedWriter(t, path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts and kills a writer process: skipped under -short")
+	}
+	ctx := context.Background()
+	dsn := sqliteDSN(t)
+	if _, _, err := store.Migrate(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestIntegrationSQLiteKilledWriter$")
+	cmd.Env = append(os.Environ(), writerEnv+"="+dsn)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	var acked uint64
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		if _, err := fmt.Sscanf(lines.Text(), "committed %d", &acked); err != nil {
+			t.Fatalf("writer said %q", lines.Text())
+		}
+		if acked == 30 {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cmd.Wait()
+	if acked < 30 {
+		t.Fatalf("writer stopped after %d commits", acked)
+	}
+
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.Committed(ctx, "gw-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0][0] != 1 || got[0][1] < acked {
+		t.Fatalf("after kill -9: Committed = %v, want 1..%d at least", got, acked)
+	}
+	if n := storetest.Count(t, dsn, "SELECT count(*) FROM readings"); n != int64(got[0][1])*killedWriterReadings {
+		t.Errorf("after kill -9: %d readings for %d batches of %d", n, got[0][1], killedWriterReadings)
+	}
+	var check string
+	storetest.Scalar(t, dsn, "PRAGMA integrity_check", &check)
+	if check != "ok" {
+		t.Errorf("integrity_check: %s", check)
+	}
+}
+
+const killedWriterReadings = 50
+
+// killedWriter commits batches to the SQLite file dsn names until it is
+// killed, saying "committed SEQ" after each Commit returns.
+func killedWriter(t *testing.T, dsn string) {
+	st, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq < 100_000; seq++ {
+		if _, err := st.Commit(context.Background(), []store.Batch{storetest.DataBatch("gw-1", seq, killedWriterReadings, "a")}); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("committed %d\n", seq)
 	}
 }
