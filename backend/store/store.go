@@ -199,7 +199,8 @@ func isKeywordDSN(dsn string) bool {
 // Open connects to the database dsn names (see ParseDSN). It refuses, with
 // ErrSchemaVersion, a database whose schema is not at the version this edgegw
 // needs, and a SQLite file that does not exist: `edgegw ingest migrate`
-// creates and upgrades schemas.
+// creates and upgrades schemas. A PostgreSQL Store keeps a pgxpool pool,
+// whose settings (pool_max_conns, ...) the DSN may carry.
 func Open(ctx context.Context, dsn string) (Store, error) {
 	eng, target, err := ParseDSN(dsn)
 	if err != nil {
