@@ -1,5 +1,6 @@
 # edgegw — see README.md. Every target works on a fresh Debian machine with Go;
-# `make test` needs mosquitto and qemu-user-static (.ci/run installs them).
+# `make test` needs mosquitto, postgresql and qemu-user-static (.ci/run installs
+# them).
 
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)

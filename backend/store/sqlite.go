@@ -1,0 +1,288 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// SQLite connection settings. WAL lets readers run beside the writer;
+// synchronous=FULL syncs the WAL at every commit, so a power cut does not lose
+// a committed batch; a write transaction begins IMMEDIATE, taking the write
+// lock at once, and waits up to the busy timeout for another process's.
+const (
+	sqliteWriter = "?_busy_timeout=15000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+	sqliteReader = "?_busy_timeout=15000&_query_only=1"
+	// sqliteTime is how SQLite stores times: UTC, fixed width, so text order is time order.
+	sqliteTime = "2006-01-02T15:04:05.000000Z"
+	// sqliteExists tells whether schema_version exists.
+	sqliteExists = `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`
+)
+
+func sqliteDialect() *dialect {
+	d := &dialect{
+		maxParams:  32766,
+		ts:         func(t time.Time) any { return t.UTC().Format(sqliteTime) },
+		mergeRange: mergeRangeSQL,
+	}
+	d.readings = func(ctx context.Context, q querier, rows []readingRow) error {
+		return insertRows(ctx, q, d, "readings", readingCols, len(rows), func(dst []any, i int) []any { return rows[i].values(d, dst) })
+	}
+	return d
+}
+
+// sqliteStore is the Store on a SQLite file: one writer connection, whose
+// transactions serialise the commits of this process (other processes wait
+// on SQLite's lock), and a pool of read-only connections.
+type sqliteStore struct {
+	path  string
+	w, r  *sql.DB
+	d     *dialect
+	stmts *stmtCache
+}
+
+func openSQLite(ctx context.Context, path string) (Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlite database %s does not exist: run `edgegw ingest migrate`: %w", path, ErrSchemaVersion)
+	}
+	w, err := sql.Open("sqlite", path+sqliteWriter)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", path+sqliteReader)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	s := &sqliteStore{path: path, w: w, r: r, d: sqliteDialect(), stmts: &stmtCache{db: w, m: map[string]*sql.Stmt{}}}
+	err = checkSchema(ctx, s.reader(), SQLite, sqliteExists)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func migrateSQLite(ctx context.Context, path string) (from, to int, err error) {
+	db, err := sql.Open("sqlite", path+sqliteWriter)
+	if err != nil {
+		return 0, 0, fmt.Errorf("open sqlite database %s: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	m := &migrator{
+		eng:         SQLite,
+		d:           sqliteDialect(),
+		exists:      sqliteExists,
+		createTable: `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+		inTx: func(ctx context.Context, fn func(q querier) error) error {
+			return sqliteTx(ctx, db, nil, fn)
+		},
+	}
+	from, to, err = m.apply(ctx)
+	if err != nil {
+		return from, to, fmt.Errorf("migrate sqlite database %s: %w", path, err)
+	}
+	return from, to, nil
+}
+
+// sqliteTx runs fn in a transaction of db, committing when it returns nil.
+// Its statements use and fill stmts when it is not nil.
+func sqliteTx(ctx context.Context, db *sql.DB, stmts *stmtCache, fn func(q querier) error) error {
+	if stmts != nil {
+		defer stmts.prepareMissed(ctx)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(sqliteQ{tx: tx, stmts: stmts}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) reader() querier { return sqliteQ{db: s.r} }
+
+// Commit implements Store.
+func (s *sqliteStore) Commit(ctx context.Context, batches []Batch) ([]Outcome, error) {
+	for i := range batches {
+		if err := validate(&batches[i]); err != nil {
+			return nil, err
+		}
+	}
+	if len(batches) == 0 {
+		return []Outcome{}, nil
+	}
+	var out []Outcome
+	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error {
+		var err error
+		out, err = commitTx(ctx, q, s.d, batches, time.Now())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit %d batches to sqlite database %s: %w", len(batches), s.path, err)
+	}
+	return out, nil
+}
+
+// Reject implements Store.
+func (s *sqliteStore) Reject(ctx context.Context, rejects []Reject) error {
+	if len(rejects) == 0 {
+		return nil
+	}
+	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error { return insertRejects(ctx, q, s.d, rejects) })
+	if err != nil {
+		return fmt.Errorf("record %d rejects in sqlite database %s: %w", len(rejects), s.path, err)
+	}
+	return nil
+}
+
+// Committed implements Store.
+func (s *sqliteStore) Committed(ctx context.Context, gateway string) ([][2]uint64, error) {
+	return committed(ctx, s.reader(), gateway)
+}
+
+// Missing implements Store.
+func (s *sqliteStore) Missing(ctx context.Context, gateway string) ([]MissingRange, error) {
+	return missing(ctx, s.reader(), gateway)
+}
+
+// Stats implements Store.
+func (s *sqliteStore) Stats(ctx context.Context) (Stats, error) {
+	return stats(ctx, s.reader())
+}
+
+// Close implements Store.
+func (s *sqliteStore) Close() error {
+	s.stmts.close()
+	return errors.Join(s.w.Close(), s.r.Close())
+}
+
+// stmtCache keeps the writer's prepared statements, so that SQLite compiles
+// each statement text once. The texts are few: fixed statements and
+// multi-row ones in power-of-two sizes. A statement missing from the cache
+// runs unprepared and is prepared after its transaction, when the writer's
+// only connection is free.
+type stmtCache struct {
+	db     *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt // by $1-style text
+	missed []string
+}
+
+// lookup returns the prepared statement of q, or nil after noting q.
+func (c *stmtCache) lookup(q string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.m[q]
+	if st == nil && !slices.Contains(c.missed, q) {
+		c.missed = append(c.missed, q)
+	}
+	return st
+}
+
+// prepareMissed prepares the statements lookup did not find. A failure only
+// leaves a statement unprepared: running it reports the error.
+func (c *stmtCache) prepareMissed(ctx context.Context) {
+	c.mu.Lock()
+	missed := c.missed
+	c.missed = nil
+	c.mu.Unlock()
+	for _, q := range missed {
+		st, err := c.db.PrepareContext(ctx, rebind(q))
+		if err != nil {
+			continue
+		}
+		c.mu.Lock()
+		if c.m[q] == nil {
+			c.m[q], st = st, nil
+		}
+		c.mu.Unlock()
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	clear(c.m)
+}
+
+// rebind turns $1-style parameters into SQLite's anonymous ?.
+func rebind(q string) string { return dollarParam.ReplaceAllLiteralString(q, "?") }
+
+var dollarParam = regexp.MustCompile(`\$[0-9]+`)
+
+// sqliteQ is a querier on a transaction, using stmts when it is set, or,
+// without one, on a database.
+type sqliteQ struct {
+	db    *sql.DB
+	tx    *sql.Tx
+	stmts *stmtCache
+}
+
+// stmt returns q's prepared form in the transaction, or nil.
+func (q sqliteQ) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.stmts == nil {
+		return nil
+	}
+	if st := q.stmts.lookup(query); st != nil {
+		return q.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (q sqliteQ) exec(ctx context.Context, query string, args ...any) error {
+	var err error
+	switch st := q.stmt(ctx, query); {
+	case st != nil:
+		_, err = st.ExecContext(ctx, args...)
+	case q.tx != nil:
+		_, err = q.tx.ExecContext(ctx, rebind(query), args...)
+	default:
+		_, err = q.db.ExecContext(ctx, rebind(query), args...)
+	}
+	return err
+}
+
+func (q sqliteQ) query(ctx context.Context, query string, args ...any) (rows, error) {
+	var rs *sql.Rows
+	var err error
+	switch st := q.stmt(ctx, query); {
+	case st != nil:
+		rs, err = st.QueryContext(ctx, args...)
+	case q.tx != nil:
+		rs, err = q.tx.QueryContext(ctx, rebind(query), args...)
+	default:
+		rs, err = q.db.QueryContext(ctx, rebind(query), args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rs}, nil
+}
+
+// sqlRows adapts *sql.Rows to rows.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { r.Rows.Close() }
