@@ -61,7 +61,7 @@ func newRoot() *cobra.Command {
 		c.PrintErrln(c.UsageString())
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newDemoCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newIngestCmd(), newDemoCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
 	root.AddCommand(newControlCmds()...)
 	return root
 }
