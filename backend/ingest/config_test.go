@@ -1,0 +1,68 @@
+package ingest_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgegw/edgegw/backend/ingest"
+)
+
+const goodConfig = `broker: ssl://broker.example:8883
+ca: ca.pem
+cert: ingest.pem
+key: ingest.key
+client_id: ingest-1
+identity: /var/lib/edgegw-ingest/identity
+trust: [gateways.pub]
+recipient_keys: [telemetry.key]
+database: sqlite:/var/lib/edgegw-ingest/ingest.db
+`
+
+func TestParseConfig(t *testing.T) {
+	c, err := ingest.ParseConfig([]byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TopicPrefix != "city" || c.ShareGroup != "edgegw-ingest" || c.ReceiptInterval != 200*time.Millisecond {
+		t.Errorf("defaults: %+v", c)
+	}
+	if got := c.Topics(); len(got) != 2 || got[0] != "$share/edgegw-ingest/city/+/data/#" || got[1] != "$share/edgegw-ingest/city/+/audit" {
+		t.Errorf("topics %v", got)
+	}
+	c2, err := ingest.ParseConfig([]byte(goodConfig + "share_group: \"-\"\ntopic_prefix: town/a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c2.Topics(); got[0] != "town/a/+/data/#" || c2.ReceiptTopic("gw-1") != "town/a/gw-1/receipt" {
+		t.Errorf("no share group: %v", got)
+	}
+	for name, tc := range map[string]struct{ doc, want string }{
+		"unknown field": {goodConfig + "databse: x\n", "line 10: field databse not found"},
+		"wrong type":    {goodConfig + "max_batch: many\n", "line 10: cannot unmarshal"},
+		"missing":       {strings.Replace(goodConfig, "database: sqlite:/var/lib/edgegw-ingest/ingest.db\n", "", 1), "database: required"},
+		"plain tcp":     {strings.Replace(goodConfig, "ssl://", "tcp://", 1), "broker:"},
+		"interval":      {goodConfig + "receipt_interval: 1h\n", "receipt_interval: 1h0m0s outside"},
+		"share group":   {goodConfig + "share_group: a/b\n", "share_group:"},
+		"empty":         {"", "empty document"},
+	} {
+		if _, err := ingest.ParseConfig([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestLoadConfigNamesTheFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ingest.yaml")
+	if err := os.WriteFile(p, []byte(goodConfig+"bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.LoadConfig(p); err == nil || !strings.Contains(err.Error(), p+": line 10: field bogus") {
+		t.Errorf("error %v", err)
+	}
+	if _, err := ingest.LoadConfig(p + ".missing"); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+}
