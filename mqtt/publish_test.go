@@ -117,6 +117,11 @@ func TestIntegrationIngestACL(t *testing.T) {
 		}
 	}
 
+	// A gateway cannot replace or clear the receipt retained for it.
+	if errs := publishRetained(t, opsClient(t, br, "gw-001"), mqtt.Message{Topic: "city/gw-001/receipt", Payload: []byte("forged")}); errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
+		t.Errorf("gw-001 writing its receipt topic: %v, want an unconfirmed publish", errs[0])
+	}
+
 	for _, topic := range []string{"city/gw-001/data/telemetry", "city/gw-001/config/set"} {
 		errs := publishRetained(t, ingest, mqtt.Message{Topic: topic, Payload: []byte("forged")})
 		if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {

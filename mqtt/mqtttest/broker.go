@@ -178,11 +178,14 @@ func ACL(prefix, backend, ops, ingest string) string {
 	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/...,
 # except that only ops writes its config/set; it reads the receipts the
 # ingest signs for it
-pattern readwrite %[1]s/%%u/+
+pattern readwrite %[1]s/%%u/health
+pattern readwrite %[1]s/%%u/audit
 pattern readwrite %[1]s/%%u/data/#
 pattern readwrite %[1]s/%%u/config/status
 pattern read %[1]s/%%u/config/set
 pattern read %[1]s/%%u/receipt
+# tests only: a gateway's sync message orders their checks
+pattern readwrite %[1]s/%%u/sync
 
 user %[2]s
 topic read %[1]s/+/data/#
