@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 )
 
@@ -27,7 +28,7 @@ import (
 func (c *checker) config() {
 	cfg, err := config.Load(c.o.Config)
 	if err == nil {
-		err = cfg.Validate(func(kind string) bool { _, ok := drivers.Lookup(kind); return ok })
+		err = gateway.CheckConfig(cfg)
 	}
 	if err != nil {
 		c.add("config", Fail, firstLines(err.Error(), 3), "fix the lines named above; `edgegw config validate "+c.o.Config+"` lists every error")

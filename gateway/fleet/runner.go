@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
@@ -81,7 +80,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	for {
 		cfg, err := config.Load(r.Path)
 		if err == nil {
-			err = cfg.Validate(knownDriver)
+			err = gateway.CheckConfig(cfg)
 		}
 		if err == nil && !loaded {
 			r.load(cfg)
@@ -222,7 +221,7 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 		r.rotate(cfg, a, doc, trust)
 		return false
 	}
-	d, err := confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: cfg.Version, Now: r.Deps.Now(), KnownDriver: knownDriver}.Verify(doc, trust)
+	d, err := VerifyConfig(confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: cfg.Version, Now: r.Deps.Now()}, doc, trust)
 	if err != nil {
 		return reject(fmt.Sprintf("version %d: %v", h.Version, err))
 	}
@@ -230,7 +229,7 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	if err := copyFile(r.Path, r.Path+".lkg"); err != nil {
 		return reject("keep the last-known-good configuration: " + err.Error())
 	}
-	if err := writeAtomic(r.Path, d.Canonical); err != nil {
+	if err := writeAtomic(r.Path, d.Config); err != nil {
 		return reject("write the configuration: " + err.Error())
 	}
 	r.update(func(st *state) {
@@ -284,7 +283,7 @@ func (r *Runner) applyLocal(ctx context.Context, yaml []byte) (uint64, error) {
 func (r *Runner) override(cfg *config.Config, yaml []byte) error {
 	next, err := config.Parse("config", yaml)
 	if err == nil {
-		err = next.Validate(knownDriver)
+		err = gateway.CheckConfig(next)
 	}
 	if err != nil {
 		return err
@@ -401,9 +400,6 @@ func (r *Runner) statusJSON() []byte {
 	}
 	return b
 }
-
-// knownDriver reports whether this binary links a driver kind.
-func knownDriver(kind string) bool { _, ok := drivers.Lookup(kind); return ok }
 
 // digest is the lowercase hex SHA-256 of canonical configuration bytes, as
 // confsig.Document.Digest.
