@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
+	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/mqtt"
@@ -71,7 +72,7 @@ func (f *brokerFlags) client() mqtt.ClientConfig {
 // checkIDs returns a usage error for an invalid --gateway value.
 func checkIDs(ids []string) error {
 	for _, id := range ids {
-		if err := fleet.CheckGatewayID(id); err != nil {
+		if err := keys.CheckGatewayID(id); err != nil {
 			return usageError{fmt.Errorf("--gateway: %w", err)}
 		}
 	}
