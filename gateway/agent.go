@@ -39,6 +39,9 @@ type Deps struct {
 	// ApplyLocal applies a configuration file given by an admin on the
 	// control socket; nil when the gateway is not under fleet control.
 	ApplyLocal func(ctx context.Context, yaml []byte) (uint64, error)
+	// ConfigSource says where the running configuration comes from, for
+	// the status; nil when the gateway is not under fleet control.
+	ConfigSource func() control.ConfigSource
 }
 
 // Agent is a configured, running gateway.

@@ -273,3 +273,24 @@ func TestSocketFromConfig(t *testing.T) {
 		t.Errorf("status with a missing config: exit %d\n%s", code, out)
 	}
 }
+
+// TestPrintStatusConfigSource: status says which file the agent runs, its
+// fleet state, and why the operator's file is not the one running.
+func TestPrintStatusConfigSource(t *testing.T) {
+	st := control.Status{Gateway: "gw-001", ConfigVersion: 5, Config: &control.ConfigSource{
+		File: "/var/lib/edgegw/config/applied.yaml", Origin: "applied", Operator: "/etc/edgegw/edgegw.yaml", State: "committed",
+		Note: "/etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer; give the file a version above 5 to run it",
+	}}
+	var out bytes.Buffer
+	if err := printStatus(&out, st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Config   /var/lib/edgegw/config/applied.yaml (applied by a fleet push or config apply), committed\n",
+		"         /etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+}

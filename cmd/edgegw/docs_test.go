@@ -12,6 +12,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// TestExampleConfigsAreValid: every example in configs/ (installed as
+// /etc/edgegw/edgegw.yaml and under /usr/share/doc/edgegw/examples) passes
+// `edgegw config validate`, drivers' options included.
+func TestExampleConfigsAreValid(t *testing.T) {
+	files, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("configs: %v, %v", files, err)
+	}
+	for _, f := range files {
+		if out, code := execute(t, "config", "validate", f); code != 0 {
+			t.Errorf("%s:\n%s", f, out)
+		}
+	}
+}
+
 // snippet is a fenced code block of a document.
 type snippet struct {
 	file string
