@@ -101,3 +101,34 @@ func TestLowerLayersLinkNoAgent(t *testing.T) {
 }
 
 func hasKey(m map[string]pkg, k string) bool { _, ok := m[k]; return ok }
+
+// TestProductionBuildCarriesNoDemo: the production build (tag nodemo, make
+// build-prod) links no demo, no embedded MQTT broker and no sim driver or
+// emulated buses, and still every driver of real hardware; the full build
+// has the demo.
+func TestProductionBuildCarriesNoDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	prod := deps(t, "nodemo", "./cmd/edgegw")
+	for path := range prod {
+		switch {
+		case path == module+"gateway/demo", path == module+"drivers/sim", strings.HasPrefix(path, "github.com/mochi-mqtt/"):
+			t.Errorf("the production build links %s, imported by %s", path, strings.Join(importers(prod, path), ", "))
+		}
+	}
+	for _, kind := range []string{"ads1115", "bme280", "mcp3008", "modbusmeter", "pms5003", "scd4x", "sps30"} {
+		if !hasKey(prod, module+"drivers/"+kind) {
+			t.Errorf("the production build lacks the %s driver", kind)
+		}
+	}
+	full := deps(t, "", "./cmd/edgegw")
+	for _, path := range []string{module + "gateway/demo", module + "drivers/sim"} {
+		if !hasKey(full, path) {
+			t.Errorf("the full build lacks %s", path)
+		}
+	}
+	if hasKey(deps(t, "", "./drivers/all"), module+"drivers/sim") {
+		t.Error("drivers/all links drivers/sim: every build that takes the drivers gets the emulators")
+	}
+}
