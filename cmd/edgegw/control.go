@@ -112,7 +112,7 @@ func completeDevices(f *ctlFlags) func(*cobra.Command, []string, string) ([]stri
 func newControlCmds() []*cobra.Command {
 	return []*cobra.Command{
 		newStatusCmd(), newWatchCmd(), newReadCmd(), newAuditCmd(),
-		newBufferCmd(), newLogLevelCmd(), newDeviceCmd(),
+		newBufferCmd(), newLogLevelCmd(), newDeviceCmd(), newWhoAmICmd(),
 	}
 }
 

@@ -132,6 +132,8 @@ func TestControlCommands(t *testing.T) {
 		{"audit bad limit", []string{"audit", "--limit", "0", "--socket", tech}, 2, []string{"--limit must be from 1 to 1000"}},
 		{"watch one device", []string{"watch", "--device", "aq-1", "--socket", viewer}, 1, []string{
 			"aq-1 temperature=21.5Cel pm25=12ug/m3(humid)\n", "the agent ended the stream"}},
+		{"whoami", []string{"whoami", "--socket", tech}, 0, []string{"role technician: uid ", ", process "}},
+		{"whoami json", []string{"whoami", "--json", "--socket", viewer}, 0, []string{`"role": "viewer"`}},
 		{"help", []string{"status", "--help"}, 0, []string{"Examples:", "edgegw status --json", "technician  members of group edgegw-tech", "--socket string", "(default \"/run/edgegw/control.sock\")"}},
 	}
 	for _, tt := range tests {
