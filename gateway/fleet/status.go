@@ -100,8 +100,9 @@ type Status struct {
 	// new one from probation on, the previous one while a document is checked
 	// or applied and after a rejection or rollback. 0 before the first push.
 	Version uint64 `json:"version"`
-	// Hash is the lowercase hex SHA-256 of the running canonical
-	// configuration (confsig.Document.Digest); empty when unknown.
+	// Hash is the lowercase hex SHA-256 of the running configuration file,
+	// byte for byte (for a pushed one, confsig.Document.Digest: the bytes
+	// that were signed); empty when unknown. sha256sum of the file gives it.
 	Hash string `json:"hash,omitempty"`
 	// State is one of the State constants.
 	State string `json:"state"`
