@@ -25,8 +25,8 @@ func TestResolve(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	tests := []struct {
 		name, operator, applied string // applied "" for none
-		origin                      string
-		note                        string
+		origin                  string
+		note                    string
 	}{
 		{"operator only", yaml("gw-001", 1, state), "", fleet.OriginOperator, ""},
 		{"applied newer", yaml("gw-001", 1, state), yaml("gw-001", 4, state), fleet.OriginApplied, op + " (version 1) is not used: the applied version 4 is newer; give the file a version above 4"},
