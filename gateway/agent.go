@@ -39,6 +39,9 @@ type Deps struct {
 	// ApplyLocal applies a configuration file given by an admin on the
 	// control socket; nil when the gateway is not under fleet control.
 	ApplyLocal func(ctx context.Context, yaml []byte) (uint64, error)
+	// ConfigSource says where the running configuration comes from, for
+	// the status; nil when the gateway is not under fleet control.
+	ConfigSource func() control.ConfigSource
 }
 
 // Agent is a configured, running gateway.
@@ -161,9 +164,9 @@ func buildDevices(cfg *config.Config, deps Deps, buses drivers.Buses) ([]*device
 			continue
 		}
 		log := deps.Logger.With("driver", dc.Driver, "device", dc.Name)
-		s, err := factory(drivers.Device{Name: dc.Name, Model: dc.Model, Options: dc.Options}, drivers.Deps{Now: deps.Now, Logger: log, Buses: buses})
+		s, err := factory(driverDevice(dc), drivers.Deps{Now: deps.Now, Logger: log, Buses: buses})
 		if err != nil {
-			errs = append(errs, cfg.DeviceError(i, "", dc.Name, err.Error()))
+			errs = append(errs, deviceErrors(cfg, i, err)...)
 			continue
 		}
 		d := &device{name: dc.Name, class: dc.Class, interval: dc.Interval, sensor: s, humidity: hum, log: log}

@@ -153,6 +153,10 @@ func (a *Agent) Status() control.Status {
 			OldestUnsentAge: h.OldestUnsentAge, DroppedBatches: h.DroppedBatches, DroppedReadings: h.DroppedReadings,
 		},
 	}
+	if a.deps.ConfigSource != nil {
+		src := a.deps.ConfigSource()
+		st.Config = &src
+	}
 	for i, d := range a.devices {
 		ds := d.snapshot()
 		d.mu.Lock()

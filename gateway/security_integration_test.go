@@ -374,8 +374,10 @@ func TestSecurityRefusesExposedKeys(t *testing.T) {
 // readable by its own user only, whatever the umask: `edgegw run`, started
 // with umask 000, creates its state directory 0700 and buffer.db (see
 // buffer/doc.go), its .seq sidecar, audit.db and fleet.json 0600, and every
-// other file it leaves in the state directory 0600 too; the configuration's
-// last-known-good copy is 0600. Checked while it runs and after it stops.
+// other file it leaves in the state directory 0600 too, except the fleet
+// files a technician reads: config/ is 0750 and the last-known-good
+// configuration in it 0640 (group edgegw). Checked while it runs and after it
+// stops.
 func TestSecurityStateFileModes(t *testing.T) {
 	b := newBed(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100})
 	bin := buildEdgegw(t)
@@ -398,12 +400,13 @@ func TestSecurityStateFileModes(t *testing.T) {
 	checkPrivateTree(t, cfg.Gateway.State, required, true)
 	p.stop(t)
 	checkPrivateTree(t, cfg.Gateway.State, required, false)
-	checkMode(t, b.cfgPath+".lkg", 0o600)
+	checkMode(t, filepath.Join(cfg.Gateway.State, fleet.ConfigDir, fleet.LastGoodFile), 0o640)
 }
 
 // checkPrivateTree requires dir and every directory under it to be mode
-// 0700, every file in it 0600, and the required names to exist. With
-// running, files may vanish while they are walked (atomic renames).
+// 0700, every file in it 0600, and the required names to exist; the fleet
+// files (fleet.ConfigDir) are 0750 and 0640 instead. With running, files may
+// vanish while they are walked (atomic renames).
 func checkPrivateTree(t *testing.T, dir string, required []string, running bool) {
 	t.Helper()
 	seen := map[string]bool{}
@@ -424,8 +427,13 @@ func checkPrivateTree(t *testing.T, dir string, required []string, running bool)
 		rel, _ := filepath.Rel(dir, path)
 		seen[rel] = true
 		want := fs.FileMode(0o600)
-		if d.IsDir() {
+		switch fleetFile := rel == fleet.ConfigDir || strings.HasPrefix(rel, fleet.ConfigDir+"/"); {
+		case d.IsDir() && fleetFile:
+			want = 0o750
+		case d.IsDir():
 			want = 0o700
+		case fleetFile:
+			want = 0o640
 		}
 		if perm := fi.Mode().Perm(); perm != want {
 			t.Errorf("%s has mode %#o, want %#o", path, perm, want)

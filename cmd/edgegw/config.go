@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 )
 
@@ -14,12 +14,16 @@ func newConfigCmd() *cobra.Command {
 	c.AddCommand(newConfigSignCmd(), newConfigSignTrustCmd(), newConfigVerifyCmd(), newConfigPushCmd(), newConfigStatusCmd(), newConfigApplyCmd())
 	c.AddCommand(&cobra.Command{
 		Use:   "validate FILE",
-		Short: "Check a configuration file and report every error with its line",
-		Args:  exactArgs(1),
+		Short: "Check a configuration file as `edgegw run` will, and report every error with its line",
+		Long: `Check a configuration file as ` + "`edgegw run`" + ` checks it before it starts: every field,
+and each device's model and options (addresses, unit ids, meter profiles, bus
+names) through the drivers this binary links. Nothing is opened: whether the
+key files, certificates and buses exist is for ` + "`edgegw doctor`" + `.`,
+		Args: exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := config.Load(args[0])
 			if err == nil {
-				err = cfg.Validate(func(kind string) bool { _, ok := drivers.Lookup(kind); return ok })
+				err = gateway.CheckConfig(cfg)
 			}
 			if err != nil {
 				return err

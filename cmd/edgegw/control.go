@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
+	"github.com/edgegw/edgegw/gateway/fleet"
 )
 
 // socketHelp ends the long help of every command that talks to the agent.
@@ -111,7 +112,7 @@ func completeDevices(f *ctlFlags) func(*cobra.Command, []string, string) ([]stri
 func newControlCmds() []*cobra.Command {
 	return []*cobra.Command{
 		newStatusCmd(), newWatchCmd(), newReadCmd(), newAuditCmd(),
-		newBufferCmd(), newLogLevelCmd(), newDeviceCmd(),
+		newBufferCmd(), newLogLevelCmd(), newDeviceCmd(), newWhoAmICmd(),
 	}
 }
 
@@ -148,6 +149,18 @@ Needs the viewer role.`,
 func printStatus(out io.Writer, st control.Status, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "Gateway\t%s (edgegw %s), up %s, config version %d\n", st.Gateway, st.Version, time.Duration(st.UptimeSeconds)*time.Second, st.ConfigVersion)
+	if c := st.Config; c != nil {
+		fmt.Fprintf(w, "Config\t%s (%s)", c.File, originText(c.Origin))
+		if c.State != "" {
+			fmt.Fprintf(w, ", %s", c.State)
+		}
+		fmt.Fprintln(w)
+		for _, s := range []string{c.Reason, c.Note} {
+			if s != "" {
+				fmt.Fprintf(w, "\t%s\n", s)
+			}
+		}
+	}
 	if st.ClockSynced {
 		fmt.Fprintf(w, "Clock\tsynchronised\n")
 	} else {
@@ -195,6 +208,14 @@ func printStatus(out io.Writer, st control.Status, now time.Time) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.Name, d.Driver, state, d.Interval, last, d.Polls, d.Errors, flags, d.LastError)
 	}
 	return w.Flush()
+}
+
+// originText says where a running configuration comes from.
+func originText(origin string) string {
+	if origin == fleet.OriginApplied {
+		return "applied by a fleet push or config apply"
+	}
+	return "the operator's file"
 }
 
 // when formats t with how long ago it was.
@@ -577,11 +598,13 @@ func newConfigApplyCmd() *cobra.Command {
 		Use:   "apply FILE",
 		Short: "Apply a configuration file to the running agent (local override, admin)",
 		Long: `Apply a configuration file to the running agent as a local override. The
-agent checks it, writes it in place of its configuration (keeping the last
-known good), restarts its drivers and uplink without touching the buffer, and
-holds it on probation like a pushed configuration: if it does not reach the
-broker and poll every device in time, the agent rolls back by itself. Fleet
-operations see the new version and hash in the gateway's config status.
+agent checks it as ` + "`edgegw config validate`" + ` does (its version must be above the
+running one), writes it as given to <gateway.state>/config/applied.yaml (the
+operator's file in /etc is never written), restarts its drivers and uplink
+without touching the buffer, and holds it on probation like a pushed
+configuration: if it does not reach the broker and poll every device in time,
+the agent rolls back by itself. Fleet operations see the new version and hash
+in the gateway's config status.
 
 Needs the admin role (root or group edgegw-admin); recorded in the audit trail.`,
 		Example: `  sudo edgegw config apply /tmp/edgegw.yaml`,

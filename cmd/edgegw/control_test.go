@@ -132,6 +132,8 @@ func TestControlCommands(t *testing.T) {
 		{"audit bad limit", []string{"audit", "--limit", "0", "--socket", tech}, 2, []string{"--limit must be from 1 to 1000"}},
 		{"watch one device", []string{"watch", "--device", "aq-1", "--socket", viewer}, 1, []string{
 			"aq-1 temperature=21.5Cel pm25=12ug/m3(humid)\n", "the agent ended the stream"}},
+		{"whoami", []string{"whoami", "--socket", tech}, 0, []string{"role technician: uid ", ", process "}},
+		{"whoami json", []string{"whoami", "--json", "--socket", viewer}, 0, []string{`"role": "viewer"`}},
 		{"help", []string{"status", "--help"}, 0, []string{"Examples:", "edgegw status --json", "technician  members of group edgegw-tech", "--socket string", "(default \"/run/edgegw/control.sock\")"}},
 	}
 	for _, tt := range tests {
@@ -271,5 +273,26 @@ func TestSocketFromConfig(t *testing.T) {
 	}
 	if out, code := ctlExecute(t, "status", "--config", filepath.Join(t.TempDir(), "none.yaml")); code != 1 || !strings.Contains(out, "none.yaml") {
 		t.Errorf("status with a missing config: exit %d\n%s", code, out)
+	}
+}
+
+// TestPrintStatusConfigSource: status says which file the agent runs, its
+// fleet state, and why the operator's file is not the one running.
+func TestPrintStatusConfigSource(t *testing.T) {
+	st := control.Status{Gateway: "gw-001", ConfigVersion: 5, Config: &control.ConfigSource{
+		File: "/var/lib/edgegw/config/applied.yaml", Origin: "applied", Operator: "/etc/edgegw/edgegw.yaml", State: "committed",
+		Note: "/etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer; give the file a version above 5 to run it",
+	}}
+	var out bytes.Buffer
+	if err := printStatus(&out, st, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"Config   /var/lib/edgegw/config/applied.yaml (applied by a fleet push or config apply), committed\n",
+		"         /etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !nodemo
+
 package main
 
 import (
@@ -10,6 +12,8 @@ import (
 
 	"github.com/edgegw/edgegw/gateway/demo"
 )
+
+func init() { fullBuildCmds = append(fullBuildCmds, newDemoCmd) }
 
 func newDemoCmd() *cobra.Command {
 	o := demo.Options{}

@@ -13,8 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
-	"github.com/edgegw/edgegw/drivers"
-	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway/fleet"
 )
 
 // The fleet operations commands: ops signing keys, and signing and checking
@@ -148,12 +147,14 @@ func newConfigSignCmd() *cobra.Command {
 		Short: "Sign a configuration for fleet push (target defaults to the configuration's gateway.id)",
 		Long: `Sign a configuration for fleet push.
 
-The configuration is validated (including its driver kinds), its version field
-must equal --version, and its canonical form is signed with the ops key as a
-COSE_Sign1 document for the target: one gateway (--gateway ID), a list
-(--gateway repeated) or a fleet group (--group). Without a target the document
-is for the configuration's own gateway.id. The document goes to standard
-output, or to --out; a summary goes to standard error.`,
+The configuration is checked as ` + "`edgegw run`" + ` checks it (` + "`edgegw config validate`" + `:
+every field and each device's options through this binary's drivers), its
+version field must equal --version, and the file is signed as it is, comments
+and all, with the ops key as a COSE_Sign1 document for the target: one gateway
+(--gateway ID), a list (--gateway repeated) or a fleet group (--group). Without
+a target the document is for the configuration's own gateway.id. The gateway
+applies exactly the signed bytes. The document goes to standard output, or to
+--out; a summary goes to standard error.`,
 		Args: exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := f.check(); err != nil {
@@ -171,25 +172,13 @@ output, or to --out; a summary goes to standard error.`,
 			if err != nil {
 				return fmt.Errorf("sign config: %w", err)
 			}
-			// Parse here to name the file and check driver kinds as the
-			// gateway will; confsig.Sign checks the rest.
-			cfg, err := config.Parse(args[0], yaml)
-			if err == nil {
-				err = cfg.Validate(knownDriver)
-			}
-			if err != nil {
-				return fmt.Errorf("sign config: %w", err)
-			}
 			key, err := confsig.LoadOpsKey(f.key)
 			if err != nil {
 				return err
 			}
-			doc, err := confsig.Sign(key, f.version, target, nb, exp, yaml)
+			doc, target, err := fleet.SignConfig(key, f.version, target, nb, exp, args[0], yaml)
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			if target.Kind == "" {
-				target = confsig.ForGateway(cfg.Gateway.ID)
+				return err
 			}
 			return f.write(c, doc, fmt.Sprintf("signed %s: config version %d for %s%s, key %s, %d bytes",
 				args[0], f.version, target, windowText(nb, exp), key.Public().KID(), len(doc)))
@@ -295,7 +284,7 @@ document, --running is the gateway's trust version.`,
 			if err != nil {
 				return fmt.Errorf("verify: %w", err)
 			}
-			p := confsig.Policy{GatewayID: gatewayID, Group: group, Running: running, Now: now, KnownDriver: knownDriver}
+			p := confsig.Policy{GatewayID: gatewayID, Group: group, Running: running, Now: now}
 			out := c.OutOrStdout()
 			if confsig.Kind(doc) == confsig.DocTrust {
 				u, err := p.VerifyTrust(doc, trust)
@@ -304,7 +293,7 @@ document, --running is the gateway's trust version.`,
 				}
 				return printTrustChecks(out, args[0], p, trust, u)
 			}
-			d, err := p.Verify(doc, trust)
+			d, err := fleet.VerifyConfig(p, doc, trust)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
@@ -321,7 +310,7 @@ document, --running is the gateway's trust version.`,
 }
 
 // printConfigChecks reports what Verify checked on an accepted document.
-func printConfigChecks(w io.Writer, name string, p confsig.Policy, trust confsig.OpsTrust, d *confsig.Document) error {
+func printConfigChecks(w io.Writer, name string, p confsig.Policy, trust confsig.OpsTrust, d *fleet.Verified) error {
 	_, err := fmt.Fprintf(w, `%s: accepted by gateway %s
   signature  ok, ops key %s%s
   target     %s includes %s
@@ -329,7 +318,7 @@ func printConfigChecks(w io.Writer, name string, p confsig.Policy, trust confsig
   validity   %s
   config     valid: gateway %s, %d devices, sha256 %s
 `, name, p.GatewayID, d.KeyID, commentOf(trust, d.KeyID), d.Target, gatewayText(p), d.Version, p.Running,
-		validityText(d.NotBefore, d.Expires, p.Now), d.Config.Gateway.ID, len(d.Config.Devices), hex.EncodeToString(d.Digest[:]))
+		validityText(d.NotBefore, d.Expires, p.Now), d.Parsed.Gateway.ID, len(d.Parsed.Devices), hex.EncodeToString(d.Digest[:]))
 	return err
 }
 
@@ -353,9 +342,6 @@ func printTrustChecks(w io.Writer, name string, p confsig.Policy, trust confsig.
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
-// knownDriver reports whether this binary links a driver kind.
-func knownDriver(kind string) bool { _, ok := drivers.Lookup(kind); return ok }
 
 // commentOf returns " (comment)" for a pinned key with a comment.
 func commentOf(trust confsig.OpsTrust, kid confsig.KID) string {

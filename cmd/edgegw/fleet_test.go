@@ -62,7 +62,7 @@ gateway: {id: %s}
 uplink: {broker: "mqtts://broker.example:8883", ca: ca.pem, cert: c.pem, key: c.key}
 recipients: {telemetry: telemetry.pub}
 devices:
-  - {name: air, driver: bme280, interval: 10s, class: telemetry, options: {bus: "sim:i2c", address: 0x76}}
+  - {name: air, driver: bme280, interval: 10s, class: telemetry, options: {bus: "sim:i2c-1", addr: 0x76}}
 `, version, id)
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
+	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/mqtt"
@@ -71,7 +72,7 @@ func (f *brokerFlags) client() mqtt.ClientConfig {
 // checkIDs returns a usage error for an invalid --gateway value.
 func checkIDs(ids []string) error {
 	for _, id := range ids {
-		if err := fleet.CheckGatewayID(id); err != nil {
+		if err := keys.CheckGatewayID(id); err != nil {
 			return usageError{fmt.Errorf("--gateway: %w", err)}
 		}
 	}
@@ -122,9 +123,9 @@ document, a document that has expired, and recipients that would reject it:
 			if !info.Expires.IsZero() && !now.Before(info.Expires) {
 				return fmt.Errorf("push %s: the document expired at %s: every gateway would reject it", args[0], info.Expires.Format(time.RFC3339))
 			}
-			ids, err := recipients(info, gateways)
+			ids, err := fleet.Recipients(info, gateways)
 			if err != nil {
-				return err
+				return usageError{fmt.Errorf("push %s: %w", args[0], err)}
 			}
 			if !info.NotBefore.IsZero() && now.Before(info.NotBefore) {
 				fmt.Fprintf(c.ErrOrStderr(), "warning: %s is not valid before %s; a gateway receiving it earlier rejects it (not-yet-valid)\n",
@@ -162,36 +163,6 @@ document, a document that has expired, and recipients that would reject it:
 	f.register(c, 30*time.Second, "how long to wait for the connection and every acknowledgement")
 	c.Flags().StringArrayVar(&gateways, "gateway", nil, "recipient gateway id; repeatable (required for a group target)")
 	return c
-}
-
-// recipients returns the gateways to push document d to: its own, or the
-// named ones when they fit its target.
-func recipients(d *confsig.Header, gateways []string) ([]string, error) {
-	ids := slices.Clone(gateways)
-	switch {
-	case d.Target.Kind == confsig.KindGroup && len(ids) == 0:
-		return nil, usageError{fmt.Errorf("the document targets %s: the broker cannot expand fleet groups (each gateway knows its own group), so name the recipients with --gateway ID, repeated", d.Target)}
-	case d.Target.Kind == confsig.KindGroup:
-	case len(ids) == 0:
-		ids = slices.Clone(d.Target.IDs)
-	default:
-		for _, id := range ids {
-			if !slices.Contains(d.Target.IDs, id) {
-				return nil, usageError{fmt.Errorf("--gateway %s: not in the document's target (%s); the gateway would reject it", id, d.Target)}
-			}
-		}
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	if d.Kind == confsig.DocConfig {
-		for _, id := range ids {
-			if id != d.ConfigGateway {
-				return nil, usageError{fmt.Errorf("the configuration is for gateway %s (its gateway.id), which alone can accept it: %s would reject it (not-for-this-gateway) and the retained document would replace the one pending for it; push with --gateway %s",
-					d.ConfigGateway, id, d.ConfigGateway)}
-			}
-		}
-	}
-	return ids, nil
 }
 
 // newConfigStatusCmd is `edgegw config status`.

@@ -1,3 +1,5 @@
+//go:build !nodemo
+
 package main
 
 import (
@@ -8,6 +10,8 @@ import (
 
 	"github.com/edgegw/edgegw/backend/ingest"
 )
+
+func init() { fullBuildCmds = append(fullBuildCmds, newIngestCmd) }
 
 // newIngestCmd is `edgegw ingest`: the backend service that stores what the
 // gateways send and tells them with signed receipts.

@@ -20,6 +20,12 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// fullBuildCmds are the commands only the full build has (demo.go,
+// ingest.go): a gateway's production build, with the tag nodemo (make
+// build-prod), carries no demo, no emulators, no embedded broker and no
+// database drivers. The backend host runs the full build.
+var fullBuildCmds []func() *cobra.Command
+
 // usageError marks a bad command line: exit code 2.
 type usageError struct{ err error }
 
@@ -61,8 +67,11 @@ func newRoot() *cobra.Command {
 		c.PrintErrln(c.UsageString())
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newIngestCmd(), newDemoCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
 	root.AddCommand(newControlCmds()...)
+	for _, c := range fullBuildCmds {
+		root.AddCommand(c())
+	}
 	return root
 }
 

@@ -22,12 +22,15 @@ func newRunCmd() *cobra.Command {
 their readings, buffer them and forward them to the broker.
 
 With fleet.trust set, the agent applies configurations signed by fleet
-operations and pushed on <prefix>/<id>/config/set: it verifies them, replaces
-the configuration file atomically (keeping FILE.lkg, the last known good),
-restarts its drivers and uplink without touching the buffer, and rolls back by
-itself when the new configuration does not reach the broker and poll every
-device within fleet.probation. Its state is published on
-<prefix>/<id>/config/status.`,
+operations and pushed on <prefix>/<id>/config/set: it verifies them, writes
+them as signed to <gateway.state>/config/applied.yaml (FILE itself is never
+written), restarts its drivers and uplink without touching the buffer, and
+rolls back by itself to <gateway.state>/config/last-good.yaml when the new
+configuration does not reach the broker and poll every device within
+fleet.probation. Its state is published on <prefix>/<id>/config/status.
+
+The applied configuration runs when its version is higher than FILE's;
+otherwise FILE runs. ` + "`edgegw status`" + ` and ` + "`edgegw doctor`" + ` say which.`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := config.Load(path)

@@ -12,12 +12,15 @@ import (
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/gateway/config"
 )
+
+// MaxConfigSize is the largest configuration, in bytes, a document carries:
+// the largest file gateway/config parses.
+const MaxConfigSize = 1 << 20
 
 // MaxDocumentSize is the largest document, in bytes, Verify and VerifyTrust
 // accept: a maximal configuration plus a maximal list target and headers.
-const MaxDocumentSize = config.MaxFileSize + MaxTargetIDs*66 + 4096
+const MaxDocumentSize = MaxConfigSize + MaxTargetIDs*66 + 4096
 
 // encMode is the deterministic (RFC 8949 core) CBOR encoder of payloads.
 var encMode = func() cbor.EncMode {

@@ -32,12 +32,17 @@
 //	       / {"kind": "group", "group": name}
 //
 // not_before and expires are Unix seconds, 0 meaning none; config is the
-// canonical YAML of gateway/config (Config.Canonical), whose version field
-// equals the signed version. Sign builds one; Verify (or Policy.Verify) is the
-// gateway's check: signature by a pinned ops key, target includes the
-// gateway, version strictly greater than the running one, validity window,
-// and a configuration that parses, validates, names this gateway and carries
-// the signed version. Every rejection is a *RejectError with a stable Reason.
+// configuration as the operator wrote it (YAML for edgegw, comments and all),
+// at most MaxConfigSize bytes. This package treats it as opaque bytes: it
+// signs and verifies documents and their routing header (version, target,
+// window) and never parses the configuration, so that a backend or an ops
+// tool verifying documents links nothing of the agent. Sign builds a
+// document; Verify (or Policy.Verify) checks the signature by a pinned ops
+// key, that the target includes the gateway, a version strictly greater than
+// the running one and the validity window. The gateway then parses and
+// validates the configuration, checks that it names this gateway and carries
+// the signed version (gateway/fleet.VerifyConfig), and applies exactly the
+// signed bytes. Every rejection is a *RejectError with a stable Reason.
 //
 // # Trust rotation
 //

@@ -8,8 +8,6 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
-
-	"github.com/edgegw/edgegw/gateway/config"
 )
 
 // ConfigContext is the first element of a configuration document's payload,
@@ -42,57 +40,41 @@ type Document struct {
 	Target Target
 	// NotBefore and Expires bound the validity; zero when absent.
 	NotBefore, Expires time.Time
-	// Canonical is the signed canonical YAML configuration; a gateway
-	// applies (and persists) exactly these bytes.
-	Canonical []byte
-	// Config is Canonical parsed and validated.
-	Config *config.Config
-	// Digest is the SHA-256 of Canonical, for status reports.
+	// Config is the signed configuration, opaque to this package: a gateway
+	// parses and validates it, and applies (and persists) exactly these
+	// bytes.
+	Config []byte
+	// Digest is the SHA-256 of Config, for status reports.
 	Digest [sha256.Size]byte
 	// KeyID is the id of the ops key that signed the document.
 	KeyID KID
 }
 
-// Sign returns configYAML signed by key as a configuration document for
-// target at version. configYAML is parsed with gateway/config.Parse (as file
-// "config") and must be valid, its version field must equal version (which is
-// at least 1), and a gateway or list target must include its gateway.id; a
-// zero Target means ForGateway(gateway.id). The signed bytes are its
-// canonical form. notBefore and expires are kept in whole
-// seconds (truncated); a zero time means none.
-func Sign(key *OpsKey, version uint64, target Target, notBefore, expires time.Time, configYAML []byte) ([]byte, error) {
+// Sign returns config signed by key as a configuration document for target
+// at version (at least 1). config is signed as it is, byte for byte: this
+// package does not read it, so the caller checks that it is a valid
+// configuration for the target at that version (gateway/fleet.SignConfig
+// does). It holds 1 to MaxConfigSize bytes. notBefore and expires are kept in
+// whole seconds (truncated); a zero time means none.
+func Sign(key *OpsKey, version uint64, target Target, notBefore, expires time.Time, config []byte) ([]byte, error) {
 	if version == 0 {
 		return nil, errors.New("sign config: version must be at least 1 (a gateway runs version 0 before its first push)")
+	}
+	if len(config) == 0 || len(config) > MaxConfigSize {
+		return nil, fmt.Errorf("sign config: the configuration is %d bytes, want 1 to %d", len(config), MaxConfigSize)
 	}
 	nb, exp, err := window(notBefore, expires)
 	if err != nil {
 		return nil, fmt.Errorf("sign config: %w", err)
 	}
-	cfg, err := config.Parse("config", configYAML)
-	if err != nil {
-		return nil, fmt.Errorf("sign config: %w", err)
-	}
-	if target.Kind == "" && target.IDs == nil && target.Group == "" {
-		target = ForGateway(cfg.Gateway.ID)
-	}
 	target = target.normalized()
 	if err := target.check(); err != nil {
-		return nil, fmt.Errorf("sign config: %w", err)
-	}
-	if cfg.Version != version {
-		return nil, fmt.Errorf("sign config: the configuration says version %d but --version is %d: set `version: %d` in the file so the signed and applied versions agree", cfg.Version, version, version)
-	}
-	if target.Kind != KindGroup && !target.Includes(cfg.Gateway.ID, "") {
-		return nil, fmt.Errorf("sign config: configuration is for gateway %q, which the target (%s) does not include", cfg.Gateway.ID, target)
-	}
-	canon, err := cfg.Canonical()
-	if err != nil {
 		return nil, fmt.Errorf("sign config: %w", err)
 	}
 	payload, err := encMode.Marshal(&wireConfig{
 		Context: ConfigContext, Version: version,
 		Target:    wireTarget(target),
-		NotBefore: nb, Expires: exp, Config: canon,
+		NotBefore: nb, Expires: exp, Config: config,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sign config: %w", err)
@@ -137,24 +119,19 @@ type Policy struct {
 	Running uint64
 	// Now is the time to check validity windows against.
 	Now time.Time
-	// KnownDriver, when not nil, reports whether the binary links a driver
-	// kind; a configuration naming another kind is invalid (see
-	// config.Config.Validate).
-	KnownDriver func(kind string) bool
 }
 
-// Verify is the check a gateway applies to a configuration document doc
-// before accepting it: see Policy.Verify. It does not check driver kinds.
+// Verify checks a configuration document doc: see Policy.Verify.
 func Verify(doc []byte, trust OpsTrust, gatewayID string, group string, running uint64, now time.Time) (*Document, error) {
 	return Policy{GatewayID: gatewayID, Group: group, Running: running, Now: now}.Verify(doc, trust)
 }
 
 // Verify checks, in this order, that doc is a canonical configuration
 // document, signed by a key of trust, whose target includes p.GatewayID (by
-// id, list or p.Group), whose version is strictly greater than p.Running,
-// which is valid at p.Now (not-before ≤ now < expires), and whose
-// configuration parses, validates, is for p.GatewayID and has the signed
-// version. Any failure is a *RejectError.
+// id, list or p.Group), whose version is strictly greater than p.Running, and
+// which is valid at p.Now (not-before ≤ now < expires). Any failure is a
+// *RejectError. The configuration it carries is returned unread: the
+// gateway's check continues with it (gateway/fleet.VerifyConfig).
 func (p Policy) Verify(doc []byte, trust OpsTrust) (*Document, error) {
 	payload, kid, err := open1(doc, trust)
 	if err != nil {
@@ -164,26 +141,14 @@ func (p Policy) Verify(doc []byte, trust OpsTrust) (*Document, error) {
 	if err := decodeCanonical(payload, &w); err != nil || w.Context != ConfigContext {
 		return nil, reject(ReasonMalformed, "payload is not an edgegw config v1 document")
 	}
+	if len(w.Config) == 0 || len(w.Config) > MaxConfigSize {
+		return nil, reject(ReasonMalformed, "configuration is %d bytes, want 1 to %d", len(w.Config), MaxConfigSize)
+	}
 	d := &Document{Version: w.Version, Target: Target(w.Target),
-		Canonical: w.Config, Digest: sha256.Sum256(w.Config), KeyID: kid}
+		Config: w.Config, Digest: sha256.Sum256(w.Config), KeyID: kid}
 	if d.NotBefore, d.Expires, err = p.common(d.Target, w.Version, w.NotBefore, w.Expires); err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("signed config v%d", w.Version)
-	cfg, err := config.Parse(name, w.Config)
-	if err == nil && p.KnownDriver != nil {
-		err = cfg.Validate(p.KnownDriver)
-	}
-	if err != nil {
-		return nil, &RejectError{Reason: ReasonInvalidConfig, Err: err}
-	}
-	if cfg.Gateway.ID != p.GatewayID {
-		return nil, reject(ReasonNotForThisGateway, "%s: gateway.id is %q, not %q", name, cfg.Gateway.ID, p.GatewayID)
-	}
-	if cfg.Version != w.Version {
-		return nil, reject(ReasonInvalidConfig, "%s: version field is %d, not the signed %d", name, cfg.Version, w.Version)
-	}
-	d.Config = cfg
 	return d, nil
 }
 

@@ -1,12 +1,9 @@
 package confsig
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/veraison/go-cose"
-
-	"github.com/edgegw/edgegw/gateway/config"
 )
 
 // Header is what a signed document says about itself, read without
@@ -17,12 +14,13 @@ type Header struct {
 	Version            uint64    // the signed version
 	Target             Target    // the gateways the document is for
 	NotBefore, Expires time.Time // zero when absent
-	ConfigGateway      string    // a configuration document: its gateway.id
+	// Config is the configuration a configuration document carries, as
+	// signed and unverified; nil for a trust document.
+	Config []byte
 }
 
 // Inspect reads doc's header without checking its signature. It rejects
-// what no gateway could accept: an unknown document, a malformed target, a
-// configuration that does not parse.
+// what no gateway could accept: an unknown document or a malformed target.
 func Inspect(doc []byte) (*Header, error) {
 	kind := Kind(doc)
 	if kind == "" {
@@ -35,13 +33,12 @@ func Inspect(doc []byte) (*Header, error) {
 	h := &Header{Kind: kind}
 	var wt wireTarget
 	var nb, exp int64
-	var body []byte
 	if kind == DocConfig {
 		var w wireConfig
 		if err := decodeCanonical(msg.Payload, &w); err != nil {
 			return nil, reject(ReasonMalformed, "%w", err)
 		}
-		h.Version, wt, nb, exp, body = w.Version, w.Target, w.NotBefore, w.Expires, w.Config
+		h.Version, wt, nb, exp, h.Config = w.Version, w.Target, w.NotBefore, w.Expires, w.Config
 	} else {
 		var w wireTrust
 		if err := decodeCanonical(msg.Payload, &w); err != nil {
@@ -58,13 +55,6 @@ func Inspect(doc []byte) (*Header, error) {
 	}
 	if exp > 0 {
 		h.Expires = time.Unix(exp, 0).UTC()
-	}
-	if kind == DocConfig {
-		cfg, err := config.Parse(fmt.Sprintf("signed config v%d", h.Version), body)
-		if err != nil {
-			return nil, reject(ReasonInvalidConfig, "%w", err)
-		}
-		h.ConfigGateway = cfg.Gateway.ID
 	}
 	return h, nil
 }

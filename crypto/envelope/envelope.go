@@ -52,7 +52,7 @@ type wireEnvelope struct {
 	Trailer []byte
 }
 
-// Parse decodes a wire envelope strictly: at most MaxSize bytes and MaxChunks
+// Parse decodes a wire envelope strictly: at most MaxSize bytes and 100000
 // chunks, canonical CBOR with no trailing bytes, a valid version 1 header and a
 // canonical trailer. It does not verify the signature. Errors are *RejectError.
 func Parse(wire []byte) (*Envelope, error) {

@@ -27,10 +27,9 @@ const (
 	AuditClass = "audit"
 	// MaxSize is the maximum size in bytes of a wire envelope.
 	MaxSize = 16 << 20
-	// MaxChunks is the maximum number of chunks in a batch.
-	MaxChunks = maxChunks
 )
 
+// maxChunks is the maximum number of chunks in a batch.
 const maxChunks = 100000
 
 // Header is the clear header of a batch.

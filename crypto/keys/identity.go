@@ -111,7 +111,7 @@ func LoadPublicIdentity(path string) (PublicIdentity, error) {
 // with mode 0700 if needed. It refuses to overwrite existing files unless force
 // is set.
 func InitIdentity(dir, id string, force bool) error {
-	if err := ValidateID(id); err != nil {
+	if err := CheckGatewayID(id); err != nil {
 		return fmt.Errorf("init identity: %w", err)
 	}
 	err := WriteKeyPair(dir, IdentityKeyFile, IdentityPubFile, force, func() ([]byte, []byte, error) {

@@ -26,7 +26,6 @@ type CA struct {
 	cert    *x509.Certificate
 	key     *ecdsa.PrivateKey
 	certPEM []byte
-	keyPEM  []byte
 }
 
 // NewCA creates a self-signed CA with common name cn, valid from now (minus a
@@ -65,15 +64,10 @@ func NewCA(cn string, validity time.Duration) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: new ca %s: parse certificate: %w", cn, err)
 	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("pki: new ca %s: %w", cn, err)
-	}
 	return &CA{
 		cert:    cert,
 		key:     key,
 		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  keyPEM,
 	}, nil
 }
 
@@ -83,22 +77,9 @@ func (ca *CA) CertPEM() []byte {
 	return append([]byte(nil), ca.certPEM...)
 }
 
-// KeyPEM returns the CA private key, PEM encoded (PKCS#8). Store it with mode
-// 0600, or not at all.
-func (ca *CA) KeyPEM() []byte {
-	return append([]byte(nil), ca.keyPEM...)
-}
-
 // Certificate returns the parsed CA certificate.
 func (ca *CA) Certificate() *x509.Certificate {
 	return ca.cert
-}
-
-// Pool returns a certificate pool holding only the CA certificate.
-func (ca *CA) Pool() *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
 }
 
 // Issue creates a key pair and a certificate for cn signed by the CA, valid

@@ -21,7 +21,8 @@ type Dev struct {
 	failEvery int
 	signals   []signal
 	now       func() time.Time
-	trace     *os.File
+	tracePath string   // options.trace; opened on the first read
+	trace     *os.File // nil until then
 	polls     int
 }
 
@@ -60,7 +61,7 @@ func New(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 				err = fmt.Errorf("%v is not a file path", v)
 				break
 			}
-			d.trace, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			d.tracePath = path
 		default:
 			err = fmt.Errorf("unknown option (want seed, fail_every or trace)")
 		}
@@ -117,7 +118,14 @@ func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 			Time:    t,
 		}
 	}
-	if d.trace != nil {
+	if d.tracePath != "" {
+		if d.trace == nil {
+			f, err := os.OpenFile(d.tracePath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("%s: trace: %w", d, err)
+			}
+			d.trace = f
+		}
 		line := strconv.AppendInt(nil, t.UnixNano(), 10)
 		line = append(line, ' ')
 		line = strconv.AppendInt(line, int64(len(out)), 10)

@@ -39,7 +39,7 @@
 // # Canonical form
 //
 // Config.Canonical re-encodes a configuration deterministically, with defaults
-// written out and keys sorted, so that fleet operations can sign it and a
-// gateway can check the signature over the same bytes; parsing the canonical
-// form gives back an equal Config.
+// written out and keys sorted; parsing the canonical form gives back an equal
+// Config. Fleet operations do not sign it: they sign the file as written, and
+// a gateway applies those bytes (gateway/fleet).
 package config

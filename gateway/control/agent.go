@@ -74,6 +74,20 @@ type Status struct {
 	Buffer          BufferStatus   `json:"buffer"`
 	Devices         []DeviceStatus `json:"devices"`
 	BufferRecovered string         `json:"buffer_recovered,omitempty"`
+	// Config says where the running configuration comes from; nil when the
+	// agent does not run under fleet control.
+	Config *ConfigSource `json:"config,omitempty"`
+}
+
+// ConfigSource is where the running configuration comes from, and its fleet
+// state.
+type ConfigSource struct {
+	File     string `json:"file"`             // the file the agent runs
+	Origin   string `json:"origin"`           // "operator" (the --config file) or "applied" (a push or config apply)
+	Operator string `json:"operator"`         // the --config file
+	State    string `json:"state,omitempty"`  // the fleet state: committed, probation, rolled-back, rejected
+	Reason   string `json:"reason,omitempty"` // why, for rolled-back and rejected
+	Note     string `json:"note,omitempty"`   // why a configuration file that exists does not run
 }
 
 // UplinkStatus is the broker connection's state.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/edgegw/edgegw/drivers/all" // the drivers the demo runs
 )
 
 // TestIntegrationDemo runs a short demo: every reading the simulated devices

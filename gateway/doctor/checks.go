@@ -20,21 +20,66 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers"
-	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/fleet"
 )
 
-// config loads and validates the configuration file.
+// config finds the configuration the agent runs (the operator's file, or
+// the one fleet operations applied in the state directory) and checks it as
+// `edgegw run` does; where fleet operations write, it checks that they can.
 func (c *checker) config() {
-	cfg, err := config.Load(c.o.Config)
+	src, err := fleet.Resolve(c.o.Config)
 	if err == nil {
-		err = cfg.Validate(func(kind string) bool { _, ok := drivers.Lookup(kind); return ok })
+		err = gateway.CheckConfig(src.Config)
 	}
 	if err != nil {
-		c.add("config", Fail, firstLines(err.Error(), 3), "fix the lines named above; `edgegw config validate "+c.o.Config+"` lists every error")
+		file := c.o.Config
+		if src != nil {
+			file = src.Path
+		}
+		c.add("config", Fail, firstLines(err.Error(), 3), "fix the lines named above; `edgegw config validate "+file+"` lists every error")
 		return
 	}
+	cfg := src.Config
 	c.cfg = cfg
-	c.add("config", Pass, fmt.Sprintf("%s valid: gateway %s, %d devices, version %d", c.o.Config, cfg.Gateway.ID, len(cfg.Devices), cfg.Version), "")
+	c.add("config", Pass, fmt.Sprintf("%s valid: gateway %s, %d devices, version %d", src.Path, cfg.Gateway.ID, len(cfg.Devices), cfg.Version), "")
+	switch {
+	case src.Origin == fleet.OriginApplied && editedAfter(src.Operator, src.Applied):
+		c.add("config source", Warn, "the agent runs "+src.Path+", applied by fleet operations or `edgegw config apply`; "+src.Operator+" was edited after it and is not used: "+src.Note,
+			fmt.Sprintf("to run your edits, give %s `version: %d` (or higher) and restart edgegw, or apply it with `sudo edgegw config apply %s`", src.Operator, cfg.Version+1, src.Operator))
+	case src.Origin == fleet.OriginApplied:
+		c.add("config source", Pass, "the agent runs "+src.Path+", applied by fleet operations or `edgegw config apply`; "+src.Note, "")
+	case src.Note != "":
+		c.add("config source", Warn, "the agent runs "+src.Path+": "+src.Note, "nothing to do unless fleet operations expect their configuration to run: `edgegw config status` shows what they sent")
+	default:
+		c.add("config source", Pass, "the agent runs "+src.Path+", the operator's file", "")
+	}
+	if cfg.Fleet.Trust == "" {
+		return
+	}
+	dir := fleet.Dir(cfg)
+	for probe := dir; ; probe = filepath.Dir(probe) {
+		if _, err := os.Stat(probe); err == nil || probe == "/" || probe == "." {
+			dir = probe
+			break
+		}
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		c.add("fleet files", Fail, fmt.Sprintf("%s is not writable for this user: %v; pushed configurations, `config apply` and key rotations would be rejected", dir, err),
+			"run the doctor as the service user (sudo -u edgegw); chown -R edgegw:edgegw "+cfg.Gateway.State)
+		return
+	}
+	c.add("fleet files", Pass, fleet.Dir(cfg)+": pushed configurations, the last-known-good and rotated ops keys are kept here", "")
+}
+
+// editedAfter reports whether file a was modified after file b.
+func editedAfter(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && fa.ModTime().After(fb.ModTime())
 }
 
 // keys checks the private key files' modes and that the identity is the

@@ -12,9 +12,9 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
-	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
@@ -27,20 +27,24 @@ const StateFile = "fleet.json"
 // middle of an apply, so the gateway resumes probation or rolls back.
 type state struct {
 	Status
-	Failed   uint64    `json:"failed,omitempty"`  // the last version rolled back: not applied again
-	Trust    uint64    `json:"trust,omitempty"`   // version of the pinned ops key set, from rotation documents
-	Deadline time.Time `json:"deadline,omitzero"` // end of probation
+	Failed     uint64    `json:"failed,omitempty"`      // the last version rolled back: a document at or below it is rejected
+	FailedHash string    `json:"failed_hash,omitempty"` // its configuration's digest: its retained document is passed over
+	Trust      uint64    `json:"trust,omitempty"`       // version of the pinned ops key set, from rotation documents
+	Deadline   time.Time `json:"deadline,omitzero"`     // end of probation
 }
 
 // Runner runs the gateway under fleet control. It applies signed
-// configurations pushed by operations: verify, write atomically (keeping the
-// last-known-good copy), swap the agent (drivers and uplink) without
-// touching the buffer, and hold the new configuration on probation; if it
-// does not reach the broker and poll every device in time, the runner
-// restores the last-known-good configuration by itself and reports why.
+// configurations pushed by operations and configurations an admin applies
+// on the control socket: verify, write the applied configuration into the
+// state directory as it was signed or given (see Source for the layout and
+// precedence), swap the agent (drivers and uplink) without touching the
+// buffer, and hold the new configuration on probation; if it does not reach
+// the broker and poll every device in time, the runner restores the
+// last-known-good configuration by itself and reports why. Every document it
+// refuses is reported (config status, audit, log) with its reason.
 type Runner struct {
-	Path string       // the configuration file; replaced atomically on apply
-	Deps gateway.Deps // for each agent; OnConfig and ConfigStatus are the runner's
+	Path string       // the operator's configuration file (run --config); never written
+	Deps gateway.Deps // for each agent; OnConfig, ConfigStatus, ApplyLocal and ConfigSource are the runner's
 	// Check is the interval of probation checks; 1s when zero.
 	Check time.Duration
 
@@ -48,8 +52,11 @@ type Runner struct {
 	local     chan localApply
 	pending   string // a rollback reason to audit once the next agent runs
 	statePath string
-	mu        sync.Mutex // guards st
+	dir       string     // the fleet files: <state>/ConfigDir
+	rejected  string     // the last document rejected, with what it was checked against
+	mu        sync.Mutex // guards st and src
 	st        state
+	src       *Source
 	log       *slog.Logger
 }
 
@@ -77,23 +84,32 @@ func (r *Runner) Run(ctx context.Context) error {
 	deps.OnConfig = r.offer
 	deps.ConfigStatus = r.statusJSON
 	deps.ApplyLocal = r.applyLocal
+	deps.ConfigSource = r.source
 	loaded := false
 	for {
-		cfg, err := config.Load(r.Path)
+		src, err := Resolve(r.Path)
+		var cfg *config.Config
 		if err == nil {
-			err = cfg.Validate(knownDriver)
+			cfg = src.Config
+			err = gateway.CheckConfig(cfg)
 		}
 		if err == nil && !loaded {
-			r.load(cfg)
+			r.load(src)
 			loaded = true
 		}
 		var a *gateway.Agent
 		if err == nil {
+			r.mu.Lock()
+			r.src = src
+			r.mu.Unlock()
+			if src.Note != "" {
+				r.log.Warn("configuration chosen", "err", errors.New(src.Note))
+			}
 			a, err = gateway.New(cfg, deps)
 		}
 		if err != nil {
 			if loaded && r.state().State == StateProbation {
-				r.rollback(cfg, fmt.Sprintf("the new configuration does not start: %v", err))
+				r.rollback(fmt.Sprintf("the new configuration does not start: %v", err))
 				continue
 			}
 			return err
@@ -128,7 +144,7 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 			return false, halt()
 		case err := <-done:
 			if r.state().State == StateProbation {
-				r.rollback(cfg, fmt.Sprintf("the new configuration stopped the agent: %v", err))
+				r.rollback(fmt.Sprintf("the new configuration stopped the agent: %v", err))
 				return true, nil
 			}
 			return false, err
@@ -151,7 +167,7 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 				r.commit(cfg, a)
 			} else if !r.Deps.Now().Before(st.Deadline) {
 				err := halt()
-				r.rollback(cfg, fmt.Sprintf("probation (%s): %s", cfg.Fleet.Probation, why))
+				r.rollback(fmt.Sprintf("probation (%s): %s", cfg.Fleet.Probation, why))
 				return true, err
 			}
 		}
@@ -195,16 +211,30 @@ func (r *Runner) offer(doc []byte) {
 }
 
 // apply verifies a pushed document and, when it is acceptable, writes it as
-// the configuration and reports true: the caller swaps the agent.
+// the applied configuration and reports true: the caller swaps the agent.
+// A refused document is reported and audited once; the same document
+// offered again (a retained message at every reconnect) against the same
+// running configuration and keys is passed over.
 func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
+	st := r.state()
 	h, err := confsig.Inspect(doc)
-	if err == nil && h.Kind == confsig.DocConfig && (h.Version == cfg.Version || h.Version <= r.state().Failed) {
-		return false // the retained document of the running or a rolled-back version
+	if err == nil && h.Kind == confsig.DocConfig {
+		if d := digest(h.Config); d == st.Hash || d == st.FailedHash {
+			return false // the retained document of the running or the rolled-back configuration
+		}
 	}
-	if err == nil && h.Kind == confsig.DocTrust && h.Version <= r.state().Trust {
-		return false // a rotation already applied
+	if err == nil && h.Kind == confsig.DocTrust && h.Version == st.Trust {
+		return false // the rotation already applied
 	}
+	seen := digest(doc) + " " + st.Hash + " " + fmt.Sprint(st.Trust)
+	if seen == r.rejected {
+		return false
+	}
+	notYet := false
 	reject := func(reason string) bool {
+		if !notYet { // a document not valid yet may be offered again when it is
+			r.rejected = seen
+		}
 		r.set(cfg, a, StateRejected, reason, "config.reject")
 		return false
 	}
@@ -214,24 +244,30 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	if cfg.Fleet.Trust == "" {
 		return reject("fleet.trust is not set: remote configuration is off on this gateway")
 	}
-	trust, err := confsig.LoadOpsPublic(cfg.Fleet.Trust)
+	trust, file, err := r.trust(cfg)
 	if err != nil {
 		return reject(err.Error())
 	}
 	if h.Kind == confsig.DocTrust {
-		r.rotate(cfg, a, doc, trust)
+		r.rotate(cfg, a, doc, trust, file)
 		return false
 	}
-	d, err := confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: cfg.Version, Now: r.Deps.Now(), KnownDriver: knownDriver}.Verify(doc, trust)
+	d, err := VerifyConfig(confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: cfg.Version, Now: r.Deps.Now()}, doc, trust)
+	var re *confsig.RejectError
+	notYet = errors.As(err, &re) && re.Reason == confsig.ReasonNotYetValid
 	if err != nil {
 		return reject(fmt.Sprintf("version %d: %v", h.Version, err))
 	}
-	r.set(cfg, a, StateValidated, "", "")
-	if err := copyFile(r.Path, r.Path+".lkg"); err != nil {
-		return reject("keep the last-known-good configuration: " + err.Error())
+	if d.Version <= st.Failed {
+		return reject(fmt.Sprintf("version %d: %s: version %d was rolled back (%s); sign the fix as version %d or higher",
+			d.Version, confsig.ReasonNotNewer, st.Failed, st.Reason, st.Failed+1))
 	}
-	if err := writeAtomic(r.Path, d.Canonical); err != nil {
-		return reject("write the configuration: " + err.Error())
+	if err := r.checkState(cfg, d.Parsed); err != nil {
+		return reject(fmt.Sprintf("version %d: %s: %v", d.Version, confsig.ReasonInvalidConfig, err))
+	}
+	r.set(cfg, a, StateValidated, "", "")
+	if err := writeFile(filepath.Join(r.dir, AppliedFile), d.Config); err != nil {
+		return reject(fmt.Sprintf("version %d: write the applied configuration: %v", d.Version, err))
 	}
 	r.update(func(st *state) {
 		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline = d.Version, hex.EncodeToString(d.Digest[:]), StateProbation, "", r.Deps.Now().UTC(), time.Time{}
@@ -241,20 +277,42 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	return true
 }
 
-// rotate applies a signed ops key rotation document: the pinned key set in
-// fleet.trust is replaced atomically. The running configuration is not
-// touched.
-func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust confsig.OpsTrust) {
+// checkState refuses a configuration that moves the state directory: the
+// buffer and the fleet files live there.
+func (r *Runner) checkState(cfg, next *config.Config) error {
+	if filepath.Clean(next.Gateway.State) != filepath.Clean(cfg.Gateway.State) {
+		return fmt.Errorf("gateway.state is %s, not %s: a pushed or applied configuration cannot move the state directory (the buffer is there)", next.Gateway.State, cfg.Gateway.State)
+	}
+	return nil
+}
+
+// trust returns the pinned ops keys and the file they come from: the set of
+// the last rotation in the state directory, or fleet.trust before any.
+func (r *Runner) trust(cfg *config.Config) (confsig.OpsTrust, string, error) {
+	file := cfg.Fleet.Trust
+	if rotated := filepath.Join(r.dir, TrustFile); r.state().Trust > 0 {
+		if _, err := os.Stat(rotated); err == nil {
+			file = rotated
+		}
+	}
+	trust, err := confsig.LoadOpsPublic(file)
+	return trust, file, err
+}
+
+// rotate applies a signed ops key rotation document: the pinned key set is
+// written to TrustFile in the state directory, which replaces fleet.trust
+// from then on. The running configuration is not touched.
+func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust confsig.OpsTrust, from string) {
 	u, err := confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: r.state().Trust, Now: r.Deps.Now()}.VerifyTrust(doc, trust)
 	if err == nil {
-		err = writeAtomic(cfg.Fleet.Trust, u.Trust.Marshal())
+		err = writeFile(filepath.Join(r.dir, TrustFile), u.Trust.Marshal())
 	}
 	if err != nil {
 		r.set(cfg, a, StateRejected, fmt.Sprintf("ops key rotation: %v", err), "config.reject")
 		return
 	}
 	r.update(func(st *state) { st.Trust = u.Version })
-	reason := fmt.Sprintf("ops keys rotated to set version %d: %d added, %d retired", u.Version, len(u.Added), len(u.Retired))
+	reason := fmt.Sprintf("ops keys rotated to set version %d: %d added, %d retired (was %s, now %s)", u.Version, len(u.Added), len(u.Retired), from, filepath.Join(r.dir, TrustFile))
 	r.set(cfg, a, StateCommitted, reason, "")
 	r.audit(a, "trust.rotate", u.Version, "ok: "+reason)
 }
@@ -279,31 +337,34 @@ func (r *Runner) applyLocal(ctx context.Context, yaml []byte) (uint64, error) {
 	}
 }
 
-// override writes an admin's configuration and puts it on probation, like
-// a pushed one; fleet operations see its version and hash in the status.
+// override writes an admin's configuration, as given, as the applied
+// configuration and puts it on probation, like a pushed one; fleet
+// operations see its version and hash in the status. Its version must be
+// newer than the running one, so that it also wins over the operator's file
+// at the next start.
 func (r *Runner) override(cfg *config.Config, yaml []byte) error {
 	next, err := config.Parse("config", yaml)
 	if err == nil {
-		err = next.Validate(knownDriver)
+		err = gateway.CheckConfig(next)
 	}
-	if err != nil {
-		return err
+	if err == nil && next.Gateway.ID != cfg.Gateway.ID {
+		err = fmt.Errorf("gateway.id is %q, this gateway is %q", next.Gateway.ID, cfg.Gateway.ID)
 	}
-	if next.Gateway.ID != cfg.Gateway.ID {
-		return fmt.Errorf("config apply: gateway.id is %q, this gateway is %q", next.Gateway.ID, cfg.Gateway.ID)
-	}
-	canon, err := next.Canonical()
-	if err == nil {
-		err = copyFile(r.Path, r.Path+".lkg")
+	if err == nil && next.Version <= cfg.Version {
+		err = fmt.Errorf("version %d is not newer than the running version %d: set `version: %d` or higher", next.Version, cfg.Version, cfg.Version+1)
 	}
 	if err == nil {
-		err = writeAtomic(r.Path, canon)
+		err = r.checkState(cfg, next)
+	}
+	if err == nil {
+		err = writeFile(filepath.Join(r.dir, AppliedFile), yaml)
 	}
 	if err != nil {
+		r.log.Warn("configuration not applied locally", "err", err)
 		return fmt.Errorf("config apply: %w", err)
 	}
 	r.update(func(st *state) {
-		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline = next.Version, digest(canon), StateProbation, "applied locally by an admin", r.Deps.Now().UTC(), time.Time{}
+		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline = next.Version, digest(yaml), StateProbation, "applied locally by an admin", r.Deps.Now().UTC(), time.Time{}
 	})
 	r.log.Info("configuration applied locally on probation", "err", fmt.Errorf("version %d", next.Version))
 	return nil
@@ -311,44 +372,67 @@ func (r *Runner) override(cfg *config.Config, yaml []byte) error {
 
 // commit makes the running configuration the last-known-good.
 func (r *Runner) commit(cfg *config.Config, a *gateway.Agent) {
-	if err := copyFile(r.Path, r.Path+".lkg"); err != nil {
+	if err := writeFile(filepath.Join(r.dir, LastGoodFile), r.running().Data); err != nil {
 		r.log.Error("last-known-good configuration not updated", "err", err)
 	}
 	r.set(cfg, a, StateCommitted, "", "config.commit")
 	r.log.Info("configuration committed", "err", fmt.Errorf("version %d", cfg.Version))
 }
 
-// rollback restores the last-known-good configuration; the next agent
-// reports the state when it connects.
-func (r *Runner) rollback(cfg *config.Config, reason string) {
-	failed := r.state().Version
-	if err := copyFile(r.Path+".lkg", r.Path); err != nil {
+// rollback restores the last-known-good configuration: the applied file
+// becomes it, or goes when the operator's file is the last-known-good (it is
+// not newer than the operator's); the next agent reports the state when it
+// connects.
+func (r *Runner) rollback(reason string) {
+	st := r.state()
+	src := r.running()
+	version, hash := uint64(0), ""
+	err := func() error {
+		lkg, err := os.ReadFile(filepath.Join(r.dir, LastGoodFile))
+		if err != nil {
+			return err
+		}
+		c, err := config.Parse(LastGoodFile, lkg)
+		if err != nil {
+			return err
+		}
+		version, hash = c.Version, digest(lkg)
+		if c.Version <= src.OperatorVersion {
+			err = os.Remove(src.Applied)
+			if errors.Is(err, os.ErrNotExist) {
+				err = nil
+			}
+			return err
+		}
+		return writeFile(src.Applied, lkg)
+	}()
+	if err != nil {
 		r.log.Error("last-known-good configuration not restored", "err", err)
 	}
-	version, hash := uint64(0), ""
-	if lkg, err := config.Load(r.Path); err == nil {
-		version = lkg.Version
-		if canon, err := lkg.Canonical(); err == nil {
-			hash = digest(canon)
-		}
-	}
-	r.update(func(st *state) {
-		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Failed, st.Deadline = version, hash, StateRolledBack, reason, r.Deps.Now().UTC(), failed, time.Time{}
+	r.update(func(s *state) {
+		s.Version, s.Hash, s.State, s.Reason, s.Time, s.Failed, s.FailedHash, s.Deadline = version, hash, StateRolledBack, clip(reason), r.Deps.Now().UTC(), st.Version, st.Hash, time.Time{}
 	})
 	r.pending = reason
 	r.log.Warn("configuration rolled back", "err", errors.New(reason))
 }
 
-// set records a state change, publishes it, and audits it when action is
-// set.
+// set records a state change about the running configuration cfg,
+// publishes it, and audits it when action is set. A rejection is logged; one
+// during probation leaves the configuration on probation, with the
+// rejection in its reason.
 func (r *Runner) set(cfg *config.Config, a *gateway.Agent, stateName, reason, action string) {
+	hash := digest(r.running().Data)
 	r.update(func(st *state) {
-		st.Version, st.State, st.Reason, st.Time = cfg.Version, stateName, reason, r.Deps.Now().UTC()
-		if canon, err := cfg.Canonical(); err == nil {
-			st.Hash = digest(canon)
+		shown, why := stateName, reason
+		if stateName == StateRejected && st.State == StateProbation {
+			shown, why = StateProbation, "on probation; a document was rejected: "+reason
 		}
+		st.Version, st.Hash, st.State, st.Reason, st.Time = cfg.Version, hash, shown, clip(why), r.Deps.Now().UTC()
 	})
 	a.ConfigStatusChanged()
+	if stateName == StateRejected {
+		r.log.Warn("configuration document rejected", "err", errors.New(reason))
+	}
 	if action != "" {
 		result := "ok"
 		if reason != "" {
@@ -372,6 +456,24 @@ func (r *Runner) state() state {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st
+}
+
+// running returns the source of the running configuration.
+func (r *Runner) running() *Source {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.src
+}
+
+// source is the agent's Deps.ConfigSource.
+func (r *Runner) source() control.ConfigSource {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cs := control.ConfigSource{State: r.st.State, Reason: r.st.Reason}
+	if r.src != nil {
+		cs.File, cs.Origin, cs.Operator, cs.Note = r.src.Path, r.src.Origin, r.src.Operator, r.src.Note
+	}
+	return cs
 }
 
 // update changes the state and persists it.
@@ -402,42 +504,76 @@ func (r *Runner) statusJSON() []byte {
 	return b
 }
 
-// knownDriver reports whether this binary links a driver kind.
-func knownDriver(kind string) bool { _, ok := drivers.Lookup(kind); return ok }
+// clip shortens a reason to MaxReasonLen bytes, on a character boundary,
+// marking the cut with "…"; the whole reason is in the log and the audit.
+func clip(reason string) string {
+	if len(reason) <= MaxReasonLen {
+		return reason
+	}
+	cut := MaxReasonLen - len("…")
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut--
+	}
+	return reason[:cut] + "…"
+}
 
-// digest is the lowercase hex SHA-256 of canonical configuration bytes, as
+// digest is the lowercase hex SHA-256 of configuration bytes, as
 // confsig.Document.Digest.
-func digest(canon []byte) string {
-	d := sha256.Sum256(canon)
+func digest(data []byte) string {
+	d := sha256.Sum256(data)
 	return hex.EncodeToString(d[:])
 }
 
-// load reads the persisted state, or starts one for the running
-// configuration, and makes sure a last-known-good copy exists. A reboot in
-// the middle of an apply resumes probation of what is on disk.
-func (r *Runner) load(cfg *config.Config) {
+// load reads the persisted state, or starts one for the configuration that
+// runs. A reboot in the middle of an apply resumes probation of what is on
+// disk; otherwise what runs is committed: recorded as such (an operator may
+// have changed it) and kept as the last-known-good.
+func (r *Runner) load(src *Source) {
+	cfg := src.Config
 	r.statePath = filepath.Join(cfg.Gateway.State, StateFile)
+	r.dir = Dir(cfg)
 	if err := os.MkdirAll(cfg.Gateway.State, 0o700); err != nil {
 		r.log.Error("state directory not created", "err", err)
 	}
-	if _, err := os.Stat(r.Path + ".lkg"); errors.Is(err, os.ErrNotExist) {
-		if err := copyFile(r.Path, r.Path+".lkg"); err != nil {
-			r.log.Error("last-known-good configuration not written", "err", err)
-		}
-	}
+	r.mu.Lock()
+	r.src = src
+	r.mu.Unlock()
+	hash := digest(src.Data)
+	var old state
 	data, err := os.ReadFile(r.statePath)
-	if err == nil && json.Unmarshal(data, &r.st) == nil && r.st.Gateway == cfg.Gateway.ID {
-		switch r.st.State {
-		case StateReceived, StateValidated, StateApplying:
-			r.update(func(st *state) { st.State, st.Version, st.Deadline = StateProbation, cfg.Version, time.Time{} })
+	if err != nil || json.Unmarshal(data, &old) != nil || old.Gateway != cfg.Gateway.ID {
+		old = state{} // none yet, or another gateway's
+	} else {
+		switch old.State {
+		case StateReceived, StateValidated, StateApplying, StateProbation:
+			r.update(func(st *state) {
+				*st = old
+				st.State, st.Version, st.Hash, st.Deadline = StateProbation, cfg.Version, hash, time.Time{}
+			})
+			return
 		}
-		return
-	}
-	hash := ""
-	if canon, err := cfg.Canonical(); err == nil {
-		hash = digest(canon)
+		if old.Hash == hash {
+			r.update(func(st *state) { *st = old })
+			r.keepLastGood(src.Data)
+			return
+		}
+		r.log.Info("configuration changed outside fleet operations", "err", fmt.Errorf("%s (version %d) runs, the fleet state was version %d", src.Path, cfg.Version, old.Version))
 	}
 	r.update(func(st *state) {
-		*st = state{Status: Status{Gateway: cfg.Gateway.ID, Version: cfg.Version, Hash: hash, State: StateCommitted, Time: r.Deps.Now().UTC()}}
+		*st = state{Status: Status{Gateway: cfg.Gateway.ID, Version: cfg.Version, Hash: hash, State: StateCommitted, Time: r.Deps.Now().UTC()},
+			Failed: old.Failed, FailedHash: old.FailedHash, Trust: old.Trust}
 	})
+	r.keepLastGood(src.Data)
+}
+
+// keepLastGood makes data, the configuration that runs committed, the
+// last-known-good.
+func (r *Runner) keepLastGood(data []byte) {
+	path := filepath.Join(r.dir, LastGoodFile)
+	if cur, err := os.ReadFile(path); err == nil && string(cur) == string(data) {
+		return
+	}
+	if err := writeFile(path, data); err != nil {
+		r.log.Error("last-known-good configuration not written", "err", err)
+	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	_ "github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway"
-	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/mqtt"
@@ -36,6 +35,10 @@ type box struct {
 	opsCert    string
 	opsKeyFile string
 	rcpt       string
+
+	// wrap, when set, turns the agent's command line into the one started
+	// (to run it in a private mount namespace).
+	wrap func(args []string) []string
 
 	mu     sync.Mutex
 	status fleet.Status
@@ -177,7 +180,11 @@ func (b *box) starter(t *testing.T) func() *exec.Cmd {
 		}
 	})
 	return func() *exec.Cmd {
-		cmd := exec.Command(binPath, "run", "--config", b.path, "--drain", "1s")
+		args := []string{binPath, "run", "--config", b.path, "--drain", "1s"}
+		if b.wrap != nil {
+			args = b.wrap(args)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		must(t, cmd.Start())
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
@@ -201,11 +208,13 @@ func (b *box) publish(t *testing.T, doc []byte) {
 	must(t, errs[0])
 }
 
+// running returns the version of the configuration the gateway runs (or
+// runs at its next start): the applied one or the operator's file.
 func (b *box) running(t *testing.T) uint64 {
 	t.Helper()
-	cfg, err := config.Load(b.path)
+	src, err := fleet.Resolve(b.path)
 	must(t, err)
-	return cfg.Version
+	return src.Config.Version
 }
 
 // TestIntegrationFleetApplyRejectRollback: a signed configuration pushed
@@ -300,7 +309,7 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 		}
 		return false
 	})
-	if _, err := os.Stat(b.path + ".lkg"); err != nil {
+	if _, err := os.Stat(filepath.Join(b.dir, "state", fleet.ConfigDir, fleet.LastGoodFile)); err != nil {
 		t.Errorf("no last-known-good copy: %v", err)
 	}
 	// Across the three agents, no sequence number went missing: the

@@ -8,10 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // Topic levels under <prefix>/<gateway-id>/.
@@ -39,22 +40,10 @@ func GatewayOfStatusTopic(prefix, topic string) (string, bool) {
 		return "", false
 	}
 	id, ok := strings.CutSuffix(rest, "/"+ConfigStatusLevels)
-	if !ok || CheckGatewayID(id) != nil {
+	if !ok || keys.CheckGatewayID(id) != nil {
 		return "", false
 	}
 	return id, true
-}
-
-// idRE is a gateway id, as gateway/config and crypto/confsig require.
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// CheckGatewayID returns an error unless id is a valid gateway id,
-// [a-z0-9][a-z0-9-]{0,62}.
-func CheckGatewayID(id string) error {
-	if !idRE.MatchString(id) {
-		return fmt.Errorf("gateway id %q does not match [a-z0-9][a-z0-9-]{0,62}", id)
-	}
-	return nil
 }
 
 // CheckPrefix returns an error unless prefix is a usable topic prefix: one
@@ -111,8 +100,9 @@ type Status struct {
 	// new one from probation on, the previous one while a document is checked
 	// or applied and after a rejection or rollback. 0 before the first push.
 	Version uint64 `json:"version"`
-	// Hash is the lowercase hex SHA-256 of the running canonical
-	// configuration (confsig.Document.Digest); empty when unknown.
+	// Hash is the lowercase hex SHA-256 of the running configuration file,
+	// byte for byte (for a pushed one, confsig.Document.Digest: the bytes
+	// that were signed); empty when unknown. sha256sum of the file gives it.
 	Hash string `json:"hash,omitempty"`
 	// State is one of the State constants.
 	State string `json:"state"`
@@ -127,7 +117,7 @@ type Status struct {
 
 // Validate returns an error naming the first invalid member of s.
 func (s Status) Validate() error {
-	if err := CheckGatewayID(s.Gateway); err != nil {
+	if err := keys.CheckGatewayID(s.Gateway); err != nil {
 		return fmt.Errorf("status: gateway: %w", err)
 	}
 	if !slices.Contains(states, s.State) {

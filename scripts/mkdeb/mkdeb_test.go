@@ -411,9 +411,9 @@ func checkInstalled(t *testing.T, root string) {
 	if members["i2c"] != "pi,edgegw" {
 		t.Errorf("i2c members %q, want pi,edgegw", members["i2c"])
 	}
-	for _, d := range []string{"var/lib/edgegw", "var/lib/edgegw/keys"} {
+	for d, mode := range map[string]string{"var/lib/edgegw": "750", "var/lib/edgegw/keys": "700"} {
 		out := sh(t, "stat", "-c", "%a %u %g %F", filepath.Join(root, d))
-		if want := "700 " + uid + " " + gid + " directory\n"; out != want {
+		if want := mode + " " + uid + " " + gid + " directory\n"; out != want {
 			t.Errorf("%s: %q, want %q", d, out, want)
 		}
 	}

@@ -1,5 +1,0 @@
-//go:build !custom || drivers.sim
-
-package all
-
-import _ "github.com/edgegw/edgegw/drivers/sim" // register the sim driver

@@ -1,0 +1,134 @@
+package layers_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// pkg is one package of `go list -deps`.
+type pkg struct {
+	path    string
+	imports []string
+}
+
+// deps lists the packages patterns depend on (themselves included), with
+// their imports, as the default build sees them.
+func deps(t *testing.T, tags string, patterns ...string) map[string]pkg {
+	t.Helper()
+	args := append([]string{"list", "-deps", "-tags", tags, "-f", `{{.ImportPath}} {{join .Imports " "}}`}, patterns...)
+	cmd := exec.Command("go", args...)
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
+		}
+		t.Fatalf("go %s: %v", strings.Join(args, " "), err)
+	}
+	m := map[string]pkg{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			m[f[0]] = pkg{path: f[0], imports: f[1:]}
+		}
+	}
+	return m
+}
+
+// importers names the packages of m that import path.
+func importers(m map[string]pkg, path string) []string {
+	var out []string
+	for _, p := range m {
+		if slices.Contains(p.imports, path) {
+			out = append(out, p.path)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+const module = "github.com/edgegw/edgegw/"
+
+// forbidden reports why path may not be linked by the backend, crypto or
+// mqtt packages, or "".
+func forbidden(path string) string {
+	switch {
+	case strings.HasPrefix(path, "periph.io/"):
+		return "hardware code (periph)"
+	case strings.HasPrefix(path, "go.etcd.io/bbolt"):
+		return "the gateway's buffer store (bbolt)"
+	case strings.HasPrefix(path, module+"gateway"):
+		return "the agent (gateway/...)"
+	case strings.HasPrefix(path, module+"buffer"):
+		return "the gateway's buffer"
+	case strings.HasPrefix(path, module+"drivers") && path != module+"drivers/reading":
+		return "driver code (drivers/..., other than drivers/reading)"
+	}
+	return ""
+}
+
+// TestLowerLayersLinkNoAgent: ./backend/..., ./crypto/... and ./mqtt/...
+// depend on no periph, bbolt, gateway/ or drivers/ package other than the
+// reading model; crypto links no MQTT client, and the backend only the
+// paho packages the mqtt package itself needs.
+func TestLowerLayersLinkNoAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	mqttDeps := deps(t, "", "./mqtt")
+	for _, pattern := range []string{"./backend/...", "./crypto/...", "./mqtt/..."} {
+		m := deps(t, "", pattern)
+		if len(m) < 3 {
+			t.Fatalf("%s: go list found %d packages", pattern, len(m))
+		}
+		for path := range m {
+			why := forbidden(path)
+			if why == "" && strings.HasPrefix(path, "github.com/eclipse/paho.mqtt.golang") {
+				switch {
+				case strings.HasPrefix(pattern, "./crypto"):
+					why = "an MQTT client (paho)"
+				case !hasKey(mqttDeps, path):
+					why = "paho beyond what package mqtt needs"
+				}
+			}
+			if why != "" {
+				t.Errorf("%s links %s: %s, imported by %s", pattern, path, why, strings.Join(importers(m, path), ", "))
+			}
+		}
+	}
+}
+
+func hasKey(m map[string]pkg, k string) bool { _, ok := m[k]; return ok }
+
+// TestProductionBuildCarriesNoDemo: the production build (tag nodemo, make
+// build-prod) links no demo, no embedded MQTT broker and no sim driver or
+// emulated buses, and still every driver of real hardware; the full build
+// has the demo.
+func TestProductionBuildCarriesNoDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	prod := deps(t, "nodemo", "./cmd/edgegw")
+	for path := range prod {
+		switch {
+		case path == module+"gateway/demo", path == module+"drivers/sim", strings.HasPrefix(path, "github.com/mochi-mqtt/"):
+			t.Errorf("the production build links %s, imported by %s", path, strings.Join(importers(prod, path), ", "))
+		}
+	}
+	for _, kind := range []string{"ads1115", "bme280", "mcp3008", "modbusmeter", "pms5003", "scd4x", "sps30"} {
+		if !hasKey(prod, module+"drivers/"+kind) {
+			t.Errorf("the production build lacks the %s driver", kind)
+		}
+	}
+	full := deps(t, "", "./cmd/edgegw")
+	for _, path := range []string{module + "gateway/demo", module + "drivers/sim"} {
+		if !hasKey(full, path) {
+			t.Errorf("the full build lacks %s", path)
+		}
+	}
+	if hasKey(deps(t, "", "./drivers/all"), module+"drivers/sim") {
+		t.Error("drivers/all links drivers/sim: every build that takes the drivers gets the emulators")
+	}
+}
