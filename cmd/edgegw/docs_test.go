@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/backend/ingest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -80,7 +81,11 @@ var docBase = []struct{ key, text string }{
 
 // configKeyRE finds what looks like configuration in a block that does not
 // say it is YAML.
-var configKeyRE = regexp.MustCompile(`(?m)^\s*(- )?\{?(name|driver|options|gateway|uplink|devices):`)
+var configKeyRE = regexp.MustCompile(`(?m)^\s*(- )?\{?(name|driver|options|uplink|devices):|^\s*gateway:\s*(\{|$)`)
+
+// ingestMark starts a yaml block that shows an `edgegw ingest` configuration,
+// validated as one.
+const ingestMark = "# edgegw ingest\n"
 
 // TestDocsYAMLIsValid: every fenced yaml block of the README and the docs
 // passes `edgegw config validate` (a block of a few sections completes a
@@ -101,6 +106,13 @@ func TestDocsYAMLIsValid(t *testing.T) {
 				if configKeyRE.MatchString(s.text) {
 					t.Errorf("%s: a block showing configuration must be fenced as ```yaml so that it is validated", where)
 				}
+				continue
+			}
+			if strings.HasPrefix(s.text, ingestMark) {
+				if _, err := ingest.ParseConfig([]byte(s.text)); err != nil {
+					t.Errorf("%s: the ingest configuration does not validate: %v", where, err)
+				}
+				checked++
 				continue
 			}
 			var top map[string]yaml.Node
