@@ -2,6 +2,7 @@ package mqtt_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,53 @@ func TestIntegrationOpsACL(t *testing.T) {
 	errs := publishRetained(t, ops, mqtt.Message{Topic: "city/gw-002/config/status", Payload: []byte("forged")})
 	if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
 		t.Errorf("forged status: %v, want an unconfirmed publish", errs[0])
+	}
+}
+
+// TestIntegrationIngestACL: the ingest identity reads every gateway's data,
+// audit and health and writes each gateway's retained receipt, which only
+// that gateway reads; it can neither forge data nor push configuration.
+func TestIntegrationIngestACL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test skipped with -short")
+	}
+	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
+	ingest := opsClient(t, br, br.Ingest)
+	for i, err := range publishRetained(t, ingest,
+		mqtt.Message{Topic: "city/gw-001/receipt", Payload: []byte("receipt-1")},
+		mqtt.Message{Topic: "city/gw-002/receipt", Payload: []byte("receipt-2")}) {
+		if err != nil {
+			t.Errorf("receipt %d: %v", i, err)
+		}
+	}
+
+	var ingestRx, gw1 mqtttest.Inbox
+	mqtttest.Subscribe(t, br, br.Ingest, "ingest", true, []string{"city/+/data/#", "city/+/audit", "city/+/health"}, nil, ingestRx.Handle)
+	mqtttest.Subscribe(t, br, "gw-001", "gw-001-receipts", true, []string{"city/+/receipt", "city/gw-001/sync"}, nil, gw1.Handle)
+	mqtttest.Eventually(t, "gw-001's retained receipt", func() bool { return gw1.Has("city/gw-001/receipt", "receipt-1") })
+	publishRetained(t, opsClient(t, br, "gw-001"),
+		mqtt.Message{Topic: "city/gw-001/data/telemetry", Payload: []byte("batch")},
+		mqtt.Message{Topic: "city/gw-001/audit", Payload: []byte("audit")},
+		mqtt.Message{Topic: "city/gw-001/health", Payload: []byte("health")},
+		mqtt.Message{Topic: "city/gw-001/sync", Payload: []byte("sync")})
+	for _, topic := range []string{"city/gw-001/data/telemetry", "city/gw-001/audit", "city/gw-001/health"} {
+		mqtttest.Eventually(t, topic+" at the ingest", func() bool {
+			return slices.ContainsFunc(ingestRx.Snapshot(), func(m mqtttest.Message) bool { return m.Topic == topic })
+		})
+	}
+	// gw-001's sync message follows everything the broker queued for it.
+	mqtttest.Eventually(t, "gw-001's sync message", func() bool { return gw1.Has("city/gw-001/sync", "sync") })
+	for _, m := range gw1.Snapshot() {
+		if m.Topic == "city/gw-002/receipt" {
+			t.Errorf("gw-001 read gw-002's receipt %q", m.Payload)
+		}
+	}
+
+	for _, topic := range []string{"city/gw-001/data/telemetry", "city/gw-001/config/set"} {
+		errs := publishRetained(t, ingest, mqtt.Message{Topic: topic, Payload: []byte("forged")})
+		if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
+			t.Errorf("ingest writing %s: %v, want an unconfirmed publish", topic, errs[0])
+		}
 	}
 }
 

@@ -31,6 +31,10 @@ type Options struct {
 	// Ops is the fleet operations identity that may write
 	// <prefix>/+/config/set and read <prefix>/+/config/status; "ops".
 	Ops string
+	// Ingest is the backend ingest identity that may read
+	// <prefix>/+/data/#, <prefix>/+/audit and <prefix>/+/health and write
+	// <prefix>/+/receipt; "ingest".
+	Ingest string
 }
 
 // Broker is a running Mosquitto. Its files live in a test temp dir; it is
@@ -50,6 +54,8 @@ type Broker struct {
 	Backend string
 	// Ops is the fleet operations identity of the ACL.
 	Ops string
+	// Ingest is the backend ingest identity of the ACL.
+	Ingest string
 	// Dir holds the configuration, certificates, persistence and log.
 	Dir string
 
@@ -98,6 +104,9 @@ func Start(t testing.TB, opts Options) *Broker {
 	if opts.Ops == "" {
 		opts.Ops = "ops"
 	}
+	if opts.Ingest == "" {
+		opts.Ingest = "ingest"
+	}
 	dir := t.TempDir()
 	ca, err := pki.NewCA("edgegw test ca", validity)
 	if err != nil {
@@ -127,6 +136,7 @@ func Start(t testing.TB, opts Options) *Broker {
 		Prefix:  opts.Prefix,
 		Backend: opts.Backend,
 		Ops:     opts.Ops,
+		Ingest:  opts.Ingest,
 		Dir:     dir,
 		t:       t,
 		bin:     bin,
@@ -134,7 +144,7 @@ func Start(t testing.TB, opts Options) *Broker {
 		logFile: filepath.Join(dir, "mosquitto.log"),
 	}
 	acl := filepath.Join(dir, "acl")
-	if err := os.WriteFile(acl, []byte(ACL(opts.Prefix, opts.Backend, opts.Ops)), 0o644); err != nil {
+	if err := os.WriteFile(acl, []byte(ACL(opts.Prefix, opts.Backend, opts.Ops, opts.Ingest)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	conf := Config(port, caFile, srvCert, srvKey, acl, filepath.Join(dir, "data")+"/", b.logFile)
@@ -157,18 +167,22 @@ func Start(t testing.TB, opts Options) *Broker {
 // ACL returns the ACL file: every identity may read and write its own
 // <prefix>/<cn>/... topics (single-level ones such as health and audit,
 // data/#, config/status) but only read its config/set, backend may read all
-// data, health and audit topics, and ops may push configuration (write
-// <prefix>/+/config/set) and read every gateway's configuration status. Ops
-// can neither read a configuration back nor forge a status, and a gateway's
-// certificate (whose key sits on the box) cannot replace or clear the signed
-// configuration retained for it.
-func ACL(prefix, backend, ops string) string {
+// data, health and audit topics, ops may push configuration (write
+// <prefix>/+/config/set) and read every gateway's configuration status, and
+// ingest may read every gateway's data, audit and health and write its
+// signed receipts (<prefix>/+/receipt), which each gateway reads on its own
+// <prefix>/<cn>/receipt. Ops can neither read a configuration back nor forge
+// a status, and a gateway's certificate (whose key sits on the box) cannot
+// replace or clear the signed configuration retained for it.
+func ACL(prefix, backend, ops, ingest string) string {
 	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/...,
-# except that only ops writes its config/set
+# except that only ops writes its config/set; it reads the receipts the
+# ingest signs for it
 pattern readwrite %[1]s/%%u/+
 pattern readwrite %[1]s/%%u/data/#
 pattern readwrite %[1]s/%%u/config/status
 pattern read %[1]s/%%u/config/set
+pattern read %[1]s/%%u/receipt
 
 user %[2]s
 topic read %[1]s/+/data/#
@@ -178,7 +192,13 @@ topic read %[1]s/+/audit
 user %[3]s
 topic write %[1]s/+/config/set
 topic read %[1]s/+/config/status
-`, prefix, backend, ops)
+
+user %[4]s
+topic read %[1]s/+/data/#
+topic read %[1]s/+/audit
+topic read %[1]s/+/health
+topic write %[1]s/+/receipt
+`, prefix, backend, ops, ingest)
 }
 
 // Config returns the mosquitto.conf Start writes. persistDir must end with

@@ -21,6 +21,7 @@ type Proxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
+	down   bool
 }
 
 // NewProxy listens on a free loopback port and forwards to target. It is
@@ -59,10 +60,27 @@ func (p *Proxy) Kill() {
 	}
 }
 
-func (p *Proxy) track(c net.Conn) {
+// SetDown cuts every forwarded connection and refuses new ones while down
+// is true, as a link that is down does; SetDown(false) forwards again.
+func (p *Proxy) SetDown(down bool) {
 	p.mu.Lock()
-	p.conns[c] = struct{}{}
+	p.down = down
 	p.mu.Unlock()
+	if down {
+		p.Kill()
+	}
+}
+
+// track records c, or closes it and reports false while the link is down.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		c.Close()
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
 }
 
 func (p *Proxy) serve() {
@@ -71,13 +89,18 @@ func (p *Proxy) serve() {
 		if err != nil {
 			return
 		}
+		if !p.track(in) {
+			continue
+		}
 		out, err := net.Dial("tcp", p.target)
 		if err != nil {
 			in.Close()
 			continue
 		}
-		p.track(in)
-		p.track(out)
+		if !p.track(out) {
+			in.Close()
+			continue
+		}
 		go pipe(in, out)
 		go pipe(out, in)
 	}
