@@ -425,9 +425,6 @@ func (p *Publisher) State() State {
 	return st
 }
 
-// ReceiptTopic returns the topic receipts arrive on, <prefix>/<id>/receipt.
-func (p *Publisher) ReceiptTopic() string { return p.receiptTopic }
-
 // HealthTopic returns the topic of the retained health document,
 // <prefix>/<id>/health.
 func (p *Publisher) HealthTopic() string { return p.healthTopic }
