@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
@@ -42,6 +43,10 @@ type Deps struct {
 	// ConfigSource says where the running configuration comes from, for
 	// the status; nil when the gateway is not under fleet control.
 	ConfigSource func() control.ConfigSource
+	// AllowCertMismatch lets the client certificate's common name differ
+	// from gateway.id (New refuses that otherwise: the broker's ACL would
+	// drop every publish). Only tests of that failure set it.
+	AllowCertMismatch bool
 }
 
 // Agent is a configured, running gateway.
@@ -86,6 +91,10 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 			return nil, fmt.Errorf("recipients.%s: %w", class, err)
 		}
 	}
+	pinned, err := receipt.LoadKeys(cfg.Uplink.Receipts...)
+	if err != nil {
+		return nil, fmt.Errorf("uplink.receipts: %w", err)
+	}
 	a.buses = drivers.NewBusSet()
 	if a.devices, err = buildDevices(cfg, deps, a.buses); err != nil {
 		return nil, errors.Join(err, a.buses.Close())
@@ -108,18 +117,22 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	a.up, err = uplink.New(uplink.Config{
-		Broker:         cfg.Uplink.Broker,
-		CA:             cfg.Uplink.CA,
-		Cert:           cfg.Uplink.Cert,
-		Key:            cfg.Uplink.Key,
-		TopicPrefix:    cfg.Uplink.TopicPrefix,
-		GatewayID:      cfg.Gateway.ID,
-		ClientID:       cfg.Uplink.ClientID,
-		KeepAlive:      cfg.Uplink.Keepalive,
-		Inflight:       cfg.Uplink.Inflight,
-		BackoffMin:     cfg.Uplink.BackoffMin,
-		BackoffMax:     cfg.Uplink.BackoffMax,
-		HealthInterval: cfg.Uplink.HealthInterval,
+		Broker:            cfg.Uplink.Broker,
+		CA:                cfg.Uplink.CA,
+		Cert:              cfg.Uplink.Cert,
+		Key:               cfg.Uplink.Key,
+		TopicPrefix:       cfg.Uplink.TopicPrefix,
+		GatewayID:         cfg.Gateway.ID,
+		ClientID:          cfg.Uplink.ClientID,
+		KeepAlive:         cfg.Uplink.Keepalive,
+		Inflight:          cfg.Uplink.Inflight,
+		BackoffMin:        cfg.Uplink.BackoffMin,
+		BackoffMax:        cfg.Uplink.BackoffMax,
+		HealthInterval:    cfg.Uplink.HealthInterval,
+		Receipts:          pinned,
+		ReceiptTimeout:    cfg.Uplink.ReceiptTimeout,
+		Unreceipted:       cfg.Uplink.Unreceipted,
+		AllowCertMismatch: deps.AllowCertMismatch,
 	}, a.store, uplink.Deps{
 		Marshal:      func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) },
 		Health:       func() any { return a.Health() },

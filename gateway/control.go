@@ -145,8 +145,8 @@ func (a *Agent) Status() control.Status {
 		Gateway: h.Gateway, Version: h.Version, UptimeSeconds: h.UptimeSeconds,
 		ConfigVersion: h.ConfigVersion, ClockSynced: h.ClockSynced, BufferRecovered: h.BufferRecovered,
 		Uplink: control.UplinkStatus{
-			Broker: a.cfg.Uplink.Broker, Connected: up.Connected, Since: up.Since, LastError: up.LastError,
-			Published: up.Published, Acknowledged: up.Acked, Reconnects: up.Reconnects,
+			Broker: a.cfg.Uplink.Broker, Connected: up.Connected, Since: up.Since, NextRetry: up.NextRetry, LastError: up.LastError,
+			Published: up.Published, Acknowledged: up.Acked, Reconnects: up.Reconnects, Receipts: h.Receipts,
 		},
 		Buffer: control.BufferStatus{
 			Batches: h.BufferBatches, Readings: h.BufferReadings, Bytes: h.BufferBytes,

@@ -4,6 +4,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/edgegw/edgegw/gateway/control"
+	"github.com/edgegw/edgegw/gateway/uplink"
 )
 
 // Health is the agent's periodic health document, published retained on
@@ -21,6 +24,7 @@ type Health struct {
 	DroppedBatches  uint64                 `json:"dropped_batches"`
 	DroppedReadings uint64                 `json:"dropped_readings"`
 	BufferRecovered string                 `json:"buffer_recovered,omitempty"`
+	Receipts        *control.ReceiptStatus `json:"receipts,omitempty"` // nil without receipt keys
 	Devices         map[string]DeviceStats `json:"devices"`
 }
 
@@ -40,6 +44,7 @@ func (a *Agent) Health() Health {
 		DroppedBatches:  st.DroppedBatches,
 		DroppedReadings: st.DroppedReadings,
 		BufferRecovered: a.store.Recovered(),
+		Receipts:        a.receiptStatus(a.up.State().Receipts, now),
 		Devices:         map[string]DeviceStats{},
 	}
 	if !st.Oldest.IsZero() {
@@ -49,6 +54,29 @@ func (a *Agent) Health() Health {
 		h.Devices[d.name] = d.snapshot()
 	}
 	return h
+}
+
+// receiptStatus describes delivery by receipts; nil without receipt keys.
+func (a *Agent) receiptStatus(r uplink.ReceiptState, now time.Time) *control.ReceiptStatus {
+	if !r.Enabled {
+		return nil
+	}
+	st := &control.ReceiptStatus{
+		TimeoutSeconds:      int64(a.cfg.Uplink.ReceiptTimeout / time.Second),
+		Accepted:            r.Accepted,
+		Rejected:            r.Rejected,
+		ReceiptedBatches:    r.Receipted,
+		Republished:         r.Republished,
+		UnreceiptedBatches:  r.Unreceipted,
+		UnreceiptedReadings: r.UnreceiptedReadings,
+	}
+	if !r.OldestUnreceipted.IsZero() {
+		st.OldestUnreceiptedAge = int64(now.Sub(r.OldestUnreceipted) / time.Second)
+	}
+	if !r.LastAt.IsZero() {
+		st.Last = &control.LastReceipt{Time: r.Last.Time, Received: r.LastAt, Through: r.Last.Through, Highest: r.Last.Highest(), Signer: r.Last.Signer}
+	}
+	return st
 }
 
 // ClockSynced reports whether the kernel considers the system clock

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -123,8 +124,11 @@ func newStatusCmd() *cobra.Command {
 		Short: "Show the running agent's state on one screen",
 		Long: `Show the running agent's state on one screen: gateway id, version,
 uptime and configuration version; whether the clock is synchronised; the
-uplink (connected since, or disconnected since and the last error); the
-buffer (readings and bytes waiting for the broker, age of the oldest, what
+uplink (connected since, or disconnected since, the next attempt and the last
+error); receipts (the last one the backend signed: when, through which
+sequence number and by which ingest key; the batches and readings published
+and not yet receipted, the age of the oldest; receipts rejected, by reason);
+the buffer (readings and bytes waiting for delivery, age of the oldest, what
 was dropped); and a table of the devices with their last good reading, poll
 and error counts, quality flags and last error.
 
@@ -176,9 +180,13 @@ func printStatus(out io.Writer, st control.Status, now time.Time) error {
 		fmt.Fprintf(w, " since %s", when(u.Since, now))
 	}
 	fmt.Fprintf(w, "; published %d, acknowledged %d, reconnects %d\n", u.Published, u.Acknowledged, u.Reconnects)
+	if !u.Connected && !u.NextRetry.IsZero() {
+		fmt.Fprintf(w, "\tnext attempt %s (in %s)\n", u.NextRetry.Local().Format(time.TimeOnly), agoText(max(0, u.NextRetry.Sub(now).Round(time.Second))))
+	}
 	if u.LastError != "" {
 		fmt.Fprintf(w, "\tlast error: %s\n", u.LastError)
 	}
+	printReceipts(w, u.Receipts, now)
 	b := st.Buffer
 	fmt.Fprintf(w, "Buffer\t%d readings in %d batches, %s", b.Readings, b.Batches, bytesText(b.Bytes))
 	if b.Readings > 0 || b.Batches > 0 {
@@ -216,6 +224,31 @@ func originText(origin string) string {
 		return "applied by a fleet push or config apply"
 	}
 	return "the operator's file"
+}
+
+// printReceipts writes the Receipts lines of the status.
+func printReceipts(w io.Writer, r *control.ReceiptStatus, now time.Time) {
+	if r == nil {
+		fmt.Fprintf(w, "Receipts\toff: batches are deleted on the broker's PUBACK (pin the ingest key in uplink.receipts)\n")
+		return
+	}
+	if l := r.Last; l != nil {
+		fmt.Fprintf(w, "Receipts\tlast %s through %d (highest %d) by %s\n", when(l.Received, now), l.Through, l.Highest, l.Signer)
+	} else {
+		fmt.Fprintf(w, "Receipts\tnone accepted yet\n")
+	}
+	fmt.Fprintf(w, "\t%d readings in %d batches unreceipted", r.UnreceiptedReadings, r.UnreceiptedBatches)
+	if r.UnreceiptedBatches > 0 {
+		fmt.Fprintf(w, ", oldest published %s ago", agoText(time.Duration(r.OldestUnreceiptedAge)*time.Second))
+	}
+	fmt.Fprintf(w, "; %d batches receipted, %d published again (after %s)\n", r.ReceiptedBatches, r.Republished, time.Duration(r.TimeoutSeconds)*time.Second)
+	if len(r.Rejected) > 0 {
+		var reasons []string
+		for _, reason := range slices.Sorted(maps.Keys(r.Rejected)) {
+			reasons = append(reasons, fmt.Sprintf("%s %d", reason, r.Rejected[reason]))
+		}
+		fmt.Fprintf(w, "\treceipts rejected: %s\n", strings.Join(reasons, ", "))
+	}
 }
 
 // when formats t with how long ago it was.
@@ -516,7 +549,7 @@ func printBuffer(out io.Writer, b control.BufferStatus, asJSON bool) error {
 	if asJSON {
 		return printJSON(out, b)
 	}
-	_, err := fmt.Fprintf(out, "%d readings in %d batches (%s) waiting for the broker, oldest %s; dropped %d readings in %d batches\n",
+	_, err := fmt.Fprintf(out, "%d readings in %d batches (%s) waiting for delivery, oldest %s; dropped %d readings in %d batches\n",
 		b.Readings, b.Batches, bytesText(b.Bytes), time.Duration(b.OldestUnsentAge)*time.Second, b.DroppedReadings, b.DroppedBatches)
 	return err
 }

@@ -53,7 +53,12 @@ func ctlServer(t *testing.T, role control.Role) (string, *controltest.Agent, *co
 	agent := &controltest.Agent{
 		State: control.Status{
 			Gateway: "gw-042", Version: "1.2.3", UptimeSeconds: 3723, ConfigVersion: 7,
-			Uplink: control.UplinkStatus{Broker: "ssl://broker.city:8883", Since: ctlT0, LastError: "dial tcp: connection refused", Reconnects: 4},
+			Uplink: control.UplinkStatus{Broker: "ssl://broker.city:8883", Since: ctlT0, NextRetry: time.Now().Add(4 * time.Second), LastError: "dial tcp: connection refused", Reconnects: 4,
+				Receipts: &control.ReceiptStatus{
+					TimeoutSeconds: 60, Accepted: 12, Rejected: map[string]uint64{"untrusted": 2, "stale": 1}, ReceiptedBatches: 480,
+					Republished: 3, UnreceiptedBatches: 5, UnreceiptedReadings: 500, OldestUnreceiptedAge: 75,
+					Last: &control.LastReceipt{Time: ctlT0, Received: ctlT0, Through: 1234, Highest: 1240, Signer: "ingest-1"},
+				}},
 			Buffer: control.BufferStatus{Batches: 3, Readings: 1234, Bytes: 2 << 20, OldestUnsentAge: 5400, DroppedReadings: 17, DroppedBatches: 1},
 			Devices: []control.DeviceStatus{
 				{Name: "aq-1", Driver: "bme280", Enabled: true, Interval: "10s", Polls: 360, Errors: 2, LastOK: ctlT0, Flags: []string{"humid"}},
@@ -111,6 +116,9 @@ func TestControlCommands(t *testing.T) {
 		{"status", []string{"status", "--socket", viewer}, 0, []string{
 			"gw-042 (edgegw 1.2.3), up 1h2m3s, config version 7", "NOT synchronised", "disconnected ssl://broker.city:8883 since",
 			"last error: dial tcp: connection refused", "1234 readings in 3 batches, 2.0 MiB; oldest unsent 1h30m0s", "dropped 17 readings in 1 batches",
+			"next attempt ", "(in 4s)", "Receipts  last 2026-03-01 ", "through 1234 (highest 1240) by ingest-1",
+			"500 readings in 5 batches unreceipted, oldest published 1m15s ago; 480 batches receipted, 3 published again (after 1m0s)",
+			"receipts rejected: stale 1, untrusted 2",
 			"DEVICE", "aq-1", "humid", "meter-1", "disabled", "modbus: timeout"}},
 		{"status agent not running", []string{"status", "--socket", missing}, 1, []string{"none.sock: is the agent running"}},
 		{"status extra argument", []string{"status", "now", "--socket", viewer}, 2, []string{"accepts 0 arg(s)"}},
@@ -119,7 +127,7 @@ func TestControlCommands(t *testing.T) {
 		{"read unknown device", []string{"read", "ghost", "--socket", tech}, 1, []string{`device.read: "ghost": unknown device`}},
 		{"read denied", []string{"read", "aq-1", "--socket", viewer}, 1, []string{"device.read needs the technician role (group edgegw-tech); you are viewer"}},
 		{"read without device", []string{"read", "--socket", tech}, 2, []string{"accepts 1 arg(s)"}},
-		{"buffer stats", []string{"buffer", "stats", "--socket", viewer}, 0, []string{"1234 readings in 3 batches (2.0 MiB) waiting for the broker, oldest 1h30m0s; dropped 17"}},
+		{"buffer stats", []string{"buffer", "stats", "--socket", viewer}, 0, []string{"1234 readings in 3 batches (2.0 MiB) waiting for delivery, oldest 1h30m0s; dropped 17"}},
 		{"buffer stats json", []string{"buffer", "stats", "--json", "--socket", viewer}, 0, []string{`"oldest_unsent_s": 5400`}},
 		{"buffer flush", []string{"buffer", "flush", "--socket", tech}, 0, []string{"flushed; 1234 readings"}},
 		{"buffer flush denied", []string{"buffer", "flush", "--socket", viewer}, 1, []string{"buffer.flush needs the technician role"}},
@@ -182,7 +190,11 @@ func TestStatusJSON(t *testing.T) {
 		len(st.Devices) != 2 || st.Devices[0].Name != "aq-1" || !st.Devices[0].LastOK.Equal(ctlT0) || st.Devices[1].Errors != 5 {
 		t.Errorf("status --json = %+v\nwant %+v", st, want)
 	}
-	for _, key := range []string{`"uptime_s"`, `"config_version"`, `"clock_synced"`, `"oldest_unsent_s"`, `"dropped_readings"`, `"last_ok"`, `"last_error"`} {
+	if r := st.Uplink.Receipts; r == nil || r.Last == nil || r.Last.Through != 1234 || r.Last.Signer != "ingest-1" || r.Rejected["untrusted"] != 2 || r.UnreceiptedReadings != 500 || st.Uplink.NextRetry.IsZero() {
+		t.Errorf("status --json uplink = %+v, receipts %+v", st.Uplink, st.Uplink.Receipts)
+	}
+	for _, key := range []string{`"uptime_s"`, `"config_version"`, `"clock_synced"`, `"oldest_unsent_s"`, `"dropped_readings"`, `"last_ok"`, `"last_error"`,
+		`"next_retry"`, `"oldest_unreceipted_s"`, `"unreceipted_readings"`, `"receipted_batches"`, `"through"`, `"signer"`} {
 		if !strings.Contains(out, key) {
 			t.Errorf("status --json lacks %s", key)
 		}
@@ -293,6 +305,31 @@ func TestPrintStatusConfigSource(t *testing.T) {
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestStatusReceiptsOffAndNone: the status says when receipts are off (and
+// what to set), and when none has been accepted yet.
+func TestStatusReceiptsOffAndNone(t *testing.T) {
+	for _, tc := range []struct {
+		receipts *control.ReceiptStatus
+		want     string
+	}{
+		{nil, "Receipts  off: batches are deleted on the broker's PUBACK (pin the ingest key in uplink.receipts)"},
+		{&control.ReceiptStatus{TimeoutSeconds: 60, UnreceiptedBatches: 2, UnreceiptedReadings: 200, OldestUnreceiptedAge: 90},
+			"Receipts  none accepted yet\n          200 readings in 2 batches unreceipted, oldest published 1m30s ago"},
+	} {
+		var out bytes.Buffer
+		st := control.Status{Gateway: "gw-042", Uplink: control.UplinkStatus{Connected: true, Receipts: tc.receipts}}
+		if err := printStatus(&out, st, ctlT0); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("status lacks %q:\n%s", tc.want, out.String())
+		}
+		if strings.Contains(out.String(), "next attempt") {
+			t.Errorf("a connected uplink shows a next attempt:\n%s", out.String())
 		}
 	}
 }

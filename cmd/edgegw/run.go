@@ -19,7 +19,13 @@ func newRunCmd() *cobra.Command {
 		Use:   "run --config FILE",
 		Short: "Run the agent until SIGTERM or SIGINT",
 		Long: `Run the agent until SIGTERM or SIGINT: poll the devices, seal and sign
-their readings, buffer them and forward them to the broker.
+their readings, buffer them and forward them to the broker. With
+uplink.receipts set, a batch leaves the buffer only when the backend's signed
+receipt says the city's database committed it; without, on the broker's
+PUBACK (the log says so at start).
+
+It refuses to start when the client certificate's CN is not gateway.id: the
+broker knows the gateway by that name, and its ACL would drop everything.
 
 With fleet.trust set, the agent applies configurations signed by fleet
 operations and pushed on <prefix>/<id>/config/set: it verifies them, writes

@@ -4,7 +4,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +111,37 @@ func TestFromSet(t *testing.T) {
 	}
 	if _, err := receipt.Sign(identity(t, "ingest-1"), r); err != nil {
 		t.Fatalf("FromSet made an unsignable receipt: %v", err)
+	}
+}
+
+func TestLoadKeys(t *testing.T) {
+	dir := t.TempDir()
+	a, b := identity(t, "ingest-b"), identity(t, "ingest-a")
+	write := func(name, text string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	one := write("one.pub", a.Public().String()+"\n")
+	two := write("two.pub", "# ingest replicas\n\n"+b.Public().String()+"\n")
+	got, err := receipt.LoadKeys(one, two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != "ingest-a" || got[1].ID != "ingest-b" || !got[1].Key.Equal(a.Public().Key) {
+		t.Fatalf("got %v", got)
+	}
+	for name, c := range map[string]struct{ text, want string }{
+		"bad.pub":   {"# first\n" + a.Public().String() + "\nedgegw-ed25519 AAAA ingest-c\n", "bad.pub:3:"},
+		"empty.pub": {"# nothing here\n", "empty.pub: no public identity line"},
+	} {
+		if _, err := receipt.LoadKeys(one, write(name, c.text)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", name, err, c.want)
+		}
+	}
+	if _, err := receipt.LoadKeys(filepath.Join(dir, "none.pub")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
 	}
 }

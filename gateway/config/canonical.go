@@ -76,17 +76,20 @@ type canonLog struct {
 }
 
 type canonUplink struct {
-	BackoffMax     string `yaml:"backoff_max"`
-	BackoffMin     string `yaml:"backoff_min"`
-	Broker         string `yaml:"broker"`
-	CA             string `yaml:"ca"`
-	Cert           string `yaml:"cert"`
-	ClientID       string `yaml:"client_id"`
-	HealthInterval string `yaml:"health_interval"`
-	Inflight       int    `yaml:"inflight"`
-	Keepalive      string `yaml:"keepalive"`
-	Key            string `yaml:"key"`
-	TopicPrefix    string `yaml:"topic_prefix"`
+	BackoffMax     string   `yaml:"backoff_max"`
+	BackoffMin     string   `yaml:"backoff_min"`
+	Broker         string   `yaml:"broker"`
+	CA             string   `yaml:"ca"`
+	Cert           string   `yaml:"cert"`
+	ClientID       string   `yaml:"client_id"`
+	HealthInterval string   `yaml:"health_interval"`
+	Inflight       int      `yaml:"inflight"`
+	Keepalive      string   `yaml:"keepalive"`
+	Key            string   `yaml:"key"`
+	ReceiptTimeout string   `yaml:"receipt_timeout"`
+	Receipts       []string `yaml:"receipts"`
+	TopicPrefix    string   `yaml:"topic_prefix"`
+	Unreceipted    int      `yaml:"unreceipted"`
 }
 
 // canonStrings encodes a string map with keys in byte order.
@@ -194,7 +197,10 @@ func (c *Config) Canonical() ([]byte, error) {
 			Inflight:       c.Uplink.Inflight,
 			Keepalive:      c.Uplink.Keepalive.String(),
 			Key:            c.Uplink.Key,
+			ReceiptTimeout: c.Uplink.ReceiptTimeout.String(),
+			Receipts:       c.Uplink.Receipts,
 			TopicPrefix:    c.Uplink.TopicPrefix,
+			Unreceipted:    c.Uplink.Unreceipted,
 		},
 		Version: c.Version,
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,33 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`t.yaml:8: uplink.inflight: "0" is outside 1..1024`},
 		},
 		{
+			name: "receipts not a list",
+			in: func(t *testing.T) string {
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  receipts: /etc/edgegw/ingest.pub\n")
+			},
+			want: []string{`t.yaml:8: uplink.receipts: must be a sequence, not a scalar`},
+		},
+		{
+			name: "receipt file empty or not a string",
+			in: func(t *testing.T) string {
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  receipts:\n    - /etc/edgegw/ingest.pub\n    - \"\"\n    - {a: b}\n")
+			},
+			want: []string{
+				`t.yaml:10: uplink.receipts[1]: must not be empty`,
+				`t.yaml:11: uplink.receipts[2]: must be a string, not a mapping`,
+			},
+		},
+		{
+			name: "receipt timeout and bound out of range",
+			in: func(t *testing.T) string {
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  receipt_timeout: 500ms\n  unreceipted: 0\n")
+			},
+			want: []string{
+				`t.yaml:8: uplink.receipt_timeout: "500ms" is outside 1s..1h`,
+				`t.yaml:9: uplink.unreceipted: "0" is outside 1..65535`,
+			},
+		},
+		{
 			name: "humid threshold out of range",
 			in: func(t *testing.T) string {
 				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\nquality: {humid_rh: 120}\n")
@@ -359,7 +387,8 @@ func TestParseDefaults(t *testing.T) {
 			Broker: "ssl://broker.example.net:8883", CA: "/etc/edgegw/ca.pem",
 			Cert: "/etc/edgegw/client.pem", Key: "/etc/edgegw/client.key",
 			TopicPrefix: "city", ClientID: "gw-001", Keepalive: 30 * time.Second, Inflight: 100,
-			BackoffMin: time.Second, BackoffMax: 5 * time.Minute, HealthInterval: time.Minute,
+			BackoffMin: time.Second, BackoffMax: 10 * time.Second, HealthInterval: time.Minute,
+			ReceiptTimeout: time.Minute, Unreceipted: 1000,
 		},
 		Recipients: map[string]string{"telemetry": "/etc/edgegw/ops.pub"},
 		Batch:      Batch{MaxReadings: 100, MaxDelay: 10 * time.Second, Durability: time.Second},
@@ -387,8 +416,12 @@ func TestParseFull(t *testing.T) {
 	if c.Version != 7 || c.Uplink.ClientID != "gw-001" || c.Buffer.MaxBytes != 256<<20 {
 		t.Errorf("version %d client id %q max bytes %d", c.Version, c.Uplink.ClientID, c.Buffer.MaxBytes)
 	}
+	u := c.Uplink
+	if !slices.Equal(u.Receipts, []string{"/etc/edgegw/ingest.pub", "/etc/edgegw/ingest-next.pub"}) || u.ReceiptTimeout != 90*time.Second || u.Unreceipted != 500 {
+		t.Errorf("receipts %q, timeout %v, unreceipted %d", u.Receipts, u.ReceiptTimeout, u.Unreceipted)
+	}
 	d := c.Devices[1]
-	if d.Line != 31 || d.OptionsLine != 36 || d.Interval != 500*time.Millisecond {
+	if d.Line != 36 || d.OptionsLine != 41 || d.Interval != 500*time.Millisecond {
 		t.Errorf("device 1: line %d options line %d interval %v", d.Line, d.OptionsLine, d.Interval)
 	}
 	wantOpts := map[string]any{
@@ -593,7 +626,7 @@ func checkCommentedDefaults(t *testing.T, file string) {
 	defaults := map[string]bool{
 		"version": true, "keys": true, "state": true, "topic_prefix": true, "client_id": true,
 		"keepalive": true, "inflight": true, "backoff_min": true, "backoff_max": true,
-		"health_interval": true, "max_readings": true, "max_delay": true, "durability": true,
+		"health_interval": true, "receipt_timeout": true, "unreceipted": true, "max_readings": true, "max_delay": true, "durability": true,
 		"max_bytes": true, "max_age": true, "level": true,
 	}
 	lines := strings.Split(string(data), "\n")

@@ -139,6 +139,25 @@ func (d *decoder) str(v *yaml.Node, p string, dst *string) {
 	*dst = v.Value
 }
 
+// stringList decodes a sequence of strings; nil when it is empty.
+func (d *decoder) stringList(v *yaml.Node, p string) []string {
+	if v.Kind != yaml.SequenceNode {
+		d.fail(v.Line, p, "", "must be a sequence, not "+kindName(v))
+		return nil
+	}
+	var out []string
+	for i, item := range v.Content {
+		ip := fmt.Sprintf("%s[%d]", p, i)
+		d.lines[ip] = item.Line
+		var s string
+		if d.usable(item, ip) {
+			d.str(item, ip, &s)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // scalar returns v's text, reporting non-scalars with what as the expected kind.
 func (d *decoder) scalar(v *yaml.Node, p, what string) (string, bool) {
 	if v.Kind != yaml.ScalarNode {
@@ -234,7 +253,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c := &Config{
 		File:       d.file,
 		Gateway:    Gateway{Keys: DefaultKeysDir, State: DefaultStateDir},
-		Uplink:     Uplink{TopicPrefix: DefaultTopicPrefix, Keepalive: DefaultKeepalive, Inflight: DefaultInflight, BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, HealthInterval: DefaultHealthInterval},
+		Uplink:     Uplink{TopicPrefix: DefaultTopicPrefix, Keepalive: DefaultKeepalive, Inflight: DefaultInflight, BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, HealthInterval: DefaultHealthInterval, ReceiptTimeout: DefaultReceiptTimeout, Unreceipted: DefaultUnreceipted},
 		Recipients: map[string]string{},
 		Batch:      Batch{MaxReadings: DefaultMaxReadings, MaxDelay: DefaultMaxDelay, Durability: DefaultDurability},
 		Buffer:     Buffer{MaxBytes: DefaultMaxBytes, MaxAge: DefaultMaxAge},
@@ -327,7 +346,7 @@ func (d *decoder) gateway(n *yaml.Node, path string, g *Gateway) {
 }
 
 func (d *decoder) uplink(n *yaml.Node, path string, u *Uplink) {
-	known := []string{"broker", "ca", "cert", "key", "topic_prefix", "client_id", "keepalive", "inflight", "backoff_min", "backoff_max", "health_interval"}
+	known := []string{"broker", "ca", "cert", "key", "topic_prefix", "client_id", "keepalive", "inflight", "backoff_min", "backoff_max", "health_interval", "receipts", "receipt_timeout", "unreceipted"}
 	d.fields(n, path, known, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "broker":
@@ -352,6 +371,12 @@ func (d *decoder) uplink(n *yaml.Node, path string, u *Uplink) {
 			d.duration(v, p, &u.BackoffMax)
 		case "health_interval":
 			d.duration(v, p, &u.HealthInterval)
+		case "receipts":
+			u.Receipts = d.stringList(v, p)
+		case "receipt_timeout":
+			d.duration(v, p, &u.ReceiptTimeout)
+		case "unreceipted":
+			d.integer(v, p, &u.Unreceipted)
 		}
 	})
 }

@@ -147,6 +147,11 @@ func (c *Config) check(known func(string) bool, skip map[string]bool) []error {
 		k.fail("uplink.backoff_max", u.BackoffMax, "must be at least uplink.backoff_min ("+u.BackoffMin.String()+")")
 	}
 	k.durRange("uplink.health_interval", u.HealthInterval, time.Second, -1)
+	for i, f := range u.Receipts {
+		k.path(fmt.Sprintf("uplink.receipts[%d]", i), f)
+	}
+	k.durRange("uplink.receipt_timeout", u.ReceiptTimeout, time.Second, time.Hour)
+	k.intRange("uplink.unreceipted", u.Unreceipted, 1, 65535)
 
 	for _, class := range slices.Sorted(maps.Keys(c.Recipients)) {
 		p := "recipients." + class

@@ -94,11 +94,39 @@ type ConfigSource struct {
 type UplinkStatus struct {
 	Broker       string    `json:"broker"`
 	Connected    bool      `json:"connected"`
-	Since        time.Time `json:"since,omitzero"` // connected since, or disconnected since
+	Since        time.Time `json:"since,omitzero"`      // connected since, or disconnected since
+	NextRetry    time.Time `json:"next_retry,omitzero"` // while disconnected: when the next connection attempt starts
 	LastError    string    `json:"last_error,omitempty"`
-	Published    uint64    `json:"published"`
-	Acknowledged uint64    `json:"acknowledged"`
+	Published    uint64    `json:"published"`    // batch publishes, publishes again included
+	Acknowledged uint64    `json:"acknowledged"` // publishes the broker acknowledged (PUBACK)
 	Reconnects   uint64    `json:"reconnects"`
+	// Receipts is nil without receipt keys (uplink.receipts): batches are
+	// then deleted on the broker's PUBACK.
+	Receipts *ReceiptStatus `json:"receipts,omitempty"`
+}
+
+// ReceiptStatus is how the backend's signed receipts delete batches: a
+// batch leaves the buffer only when a receipt says the city's database
+// committed it.
+type ReceiptStatus struct {
+	TimeoutSeconds       int64             `json:"timeout_s"`            // a batch not receipted within this is published again
+	Last                 *LastReceipt      `json:"last,omitempty"`       // nil before the first receipt accepted
+	Accepted             uint64            `json:"accepted"`             // receipts verified and applied
+	Rejected             map[string]uint64 `json:"rejected,omitempty"`   // receipts refused, by reason: malformed, untrusted, bad-signature, foreign, stale
+	ReceiptedBatches     uint64            `json:"receipted_batches"`    // batches deleted because a receipt covered them
+	Republished          uint64            `json:"republished"`          // publishes again of batches not receipted in time
+	UnreceiptedBatches   int               `json:"unreceipted_batches"`  // published, not yet covered by a receipt
+	UnreceiptedReadings  int64             `json:"unreceipted_readings"` // readings in them
+	OldestUnreceiptedAge int64             `json:"oldest_unreceipted_s"` // seconds since the first publish of the oldest of them
+}
+
+// LastReceipt is the last receipt the gateway accepted.
+type LastReceipt struct {
+	Time     time.Time `json:"time"`     // when the ingest signed it
+	Received time.Time `json:"received"` // when the gateway accepted it
+	Through  uint64    `json:"through"`  // every sequence number up to this one is committed
+	Highest  uint64    `json:"highest"`  // the highest sequence number it covers
+	Signer   string    `json:"signer"`   // the id of the ingest key that signed it
 }
 
 // BufferStatus is the store-and-forward buffer's state.

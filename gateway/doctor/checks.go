@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/fleet"
@@ -112,6 +113,19 @@ func (c *checker) keys() {
 	} else {
 		c.add("recipient keys", Pass, fmt.Sprintf("%d classes", len(c.cfg.Recipients)), "")
 	}
+	switch pinned, err := receipt.LoadKeys(c.cfg.Uplink.Receipts...); {
+	case len(c.cfg.Uplink.Receipts) == 0:
+		c.add("receipt keys", Warn, "uplink.receipts is not set: a batch is deleted on the broker's PUBACK, so a broker crash, a full broker queue or an ACL-denied publish loses it",
+			"pin the backend ingest's public key (from the backend team): uplink: {receipts: [/etc/edgegw/ingest.pub]}")
+	case err != nil:
+		c.add("receipt keys", Fail, err.Error(), "install the ingest public key files named in uplink.receipts, one edgegw-ed25519 line per key")
+	default:
+		ids := make([]string, len(pinned))
+		for i, p := range pinned {
+			ids[i] = p.ID
+		}
+		c.add("receipt keys", Pass, "pinned ingest keys: "+joinNames(ids), "")
+	}
 }
 
 // certificates verifies the client certificate against the pinned CA, its
@@ -128,6 +142,7 @@ func (c *checker) certificates() {
 		c.add("certificate", Fail, err.Error(), "install the broker's CA bundle")
 		return
 	}
+	c.certCN = cert.Subject.CommonName
 	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	left := cert.NotAfter.Sub(now)
 	switch {

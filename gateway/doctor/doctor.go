@@ -1,9 +1,11 @@
 // Package doctor checks a junction box's setup and explains each finding
 // with a pass, warn or fail line and a hint to fix it: configuration, key
 // and certificate files, the clock, the broker from DNS to the TLS handshake
-// with the gateway's own certificate, the buses and ports of the configured
-// devices, the devices themselves, disk space for the buffer, and that the
-// agent listens on no network port. It works whether the agent runs or not.
+// with the gateway's own certificate, whether the running agent's batches
+// are receipted by the backend (and the likely cause when they are not), the
+// buses and ports of the configured devices, the devices themselves, disk
+// space for the buffer, and that the agent listens on no network port. It
+// works whether the agent runs or not.
 package doctor
 
 import (
@@ -79,6 +81,7 @@ func Run(ctx context.Context, o Options) []Result {
 	c.clock()
 	if c.cfg != nil {
 		c.broker()
+		c.receipts()
 		c.buses()
 		c.devices()
 		c.disk()
@@ -92,6 +95,7 @@ type checker struct {
 	o       Options
 	ctx     context.Context
 	cfg     *config.Config
+	certCN  string // the client certificate's common name, once loaded
 	results []Result
 }
 

@@ -23,6 +23,7 @@ type box struct {
 	br       *mqtttest.Broker
 	cert     string
 	key      string
+	receipts string // the ingest key file, "" for none
 }
 
 func newBox(t *testing.T) *box {
@@ -34,6 +35,8 @@ func newBox(t *testing.T) *box {
 	b.cert, b.key = b.br.Client(t, "gw-001")
 	must(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
 	must(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))
+	must(t, keys.InitIdentity(filepath.Join(b.dir, "ingest"), "ingest-1", false))
+	b.receipts = filepath.Join(b.dir, "ingest", "identity.pub")
 	b.cfg = filepath.Join(b.dir, "edgegw.yaml")
 	b.write(t, b.cert)
 	return b
@@ -42,13 +45,18 @@ func newBox(t *testing.T) *box {
 // write writes the box's configuration with the given client certificate.
 func (b *box) write(t *testing.T, cert string) {
 	t.Helper()
+	receipts := "[]"
+	if b.receipts != "" {
+		receipts = "[" + b.receipts + "]"
+	}
 	cfg := fmt.Sprintf(`gateway: {id: gw-001, keys: %[1]s/keys, state: %[1]s/state}
-uplink: {broker: %[2]q, ca: %[3]s, cert: %[4]s, key: %[5]s}
+uplink: {broker: %[2]q, ca: %[3]s, cert: %[4]s, key: %[5]s, receipts: %[6]s}
 recipients: {telemetry: %[1]s/r/recipient.pub}
 buffer: {max_bytes: 1MiB}
+control: {socket: %[1]s/control.sock}
 devices:
   - {name: aq-1, driver: sim, model: airquality, interval: 5s, class: telemetry}
-`, b.dir, b.br.URL, b.br.CAFile, cert, b.key)
+`, b.dir, b.br.URL, b.br.CAFile, cert, b.key, receipts)
 	must(t, os.WriteFile(b.cfg, []byte(cfg), 0o600))
 }
 
@@ -73,7 +81,7 @@ func TestIntegrationDoctorGoodSetup(t *testing.T) {
 			t.Errorf("%s: %s %s", r.Check, r.Status, r.Detail)
 		}
 	}
-	for _, name := range []string{"config", "identity key", "tls client key", "recipient keys", "certificate", "clock", "broker tcp", "broker tls", "device aq-1", "disk", "no open port"} {
+	for _, name := range []string{"config", "identity key", "tls client key", "recipient keys", "receipt keys", "certificate", "clock", "broker tcp", "broker tls", "receipts", "device aq-1", "disk", "no open port"} {
 		if _, ok := res[name]; !ok {
 			t.Errorf("no %q check in:\n%s", name, out)
 		}
@@ -96,7 +104,7 @@ func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 		}, time.Now(), "certificate", Fail, "none.pem"},
 		{"expired certificate", nil, time.Now().Add(2 * 365 * 24 * time.Hour), "certificate", Fail, "does not verify"},
 		{"certificate expiring in a day", func(t *testing.T) func() {
-			cert, _, err := b.br.CA.Issue("gw-001", false, nil, 24*time.Hour) // same key pair not needed: doctor reads the certificate
+			cert, _, err := b.br.CA.Issue("gw-001", false, nil, 23*time.Hour) // same key pair not needed: doctor reads the certificate; under a day left however long the cases before took
 			must(t, err)
 			short := filepath.Join(t.TempDir(), "short.pem")
 			must(t, os.WriteFile(short, cert, 0o644))
@@ -112,6 +120,18 @@ func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 			must(t, os.Chmod(b.key, 0o644))
 			return func() { must(t, os.Chmod(b.key, 0o600)) }
 		}, time.Now(), "tls client key", Fail, "chmod 600"},
+		{"no receipt keys", func(t *testing.T) func() {
+			keep := b.receipts
+			b.receipts = ""
+			b.write(t, b.cert)
+			return func() { b.receipts = keep; b.write(t, b.cert) }
+		}, time.Now(), "receipt keys", Warn, "a broker crash, a full broker queue or an ACL-denied publish loses it"},
+		{"receipt key file missing", func(t *testing.T) func() {
+			keep := b.receipts
+			b.receipts = filepath.Join(b.dir, "none.pub")
+			b.write(t, b.cert)
+			return func() { b.receipts = keep; b.write(t, b.cert) }
+		}, time.Now(), "receipt keys", Fail, "none.pub"},
 		{"broker down", func(t *testing.T) func() {
 			b.br.Stop()
 			return b.br.Restart

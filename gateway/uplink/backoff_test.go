@@ -67,3 +67,40 @@ func TestBrokerURL(t *testing.T) {
 		})
 	}
 }
+
+func TestRepublishDelay(t *testing.T) {
+	for _, tc := range []struct {
+		retries int
+		timeout time.Duration
+		want    time.Duration
+	}{
+		{0, time.Minute, time.Minute},
+		{1, time.Minute, 2 * time.Minute},
+		{3, time.Minute, 8 * time.Minute},
+		{4, time.Minute, maxRepublishDelay},
+		{1000, time.Minute, maxRepublishDelay},
+		{2, 100 * time.Millisecond, 400 * time.Millisecond},
+		{0, time.Hour, time.Hour}, // never below the timeout
+		{5, time.Hour, time.Hour},
+	} {
+		if got := republishDelay(tc.retries, tc.timeout); got != tc.want {
+			t.Errorf("republishDelay(%d, %v) = %v, want %v", tc.retries, tc.timeout, got, tc.want)
+		}
+	}
+}
+
+func TestEvery(t *testing.T) {
+	e := every{period: time.Minute}
+	t0 := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, true}, {time.Second, false}, {59 * time.Second, false}, {time.Minute, true},
+		{61 * time.Second, false}, {-time.Hour, true}, // the clock went back
+	} {
+		if got := e.allow(t0.Add(tc.at)); got != tc.want {
+			t.Errorf("allow at %v = %v, want %v", tc.at, got, tc.want)
+		}
+	}
+}

@@ -6,3 +6,11 @@ import "errors"
 // cannot be published (its class is not a single topic level). Retrying
 // cannot help, and skipping it would lose it, so the publisher stops.
 var ErrInvalidBatch = errors.New("invalid batch")
+
+// ErrCertMismatch is returned by New when the client certificate's common
+// name is not the gateway id: the broker knows the gateway by that name, so
+// its ACL would drop every publish.
+var ErrCertMismatch = errors.New("client certificate is not the gateway's")
+
+// errStale marks a receipt whose Through is below one already accepted.
+var errStale = errors.New("stale receipt")
