@@ -300,8 +300,8 @@ func TestPrintStatusConfigSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Config   /var/lib/edgegw/config/applied.yaml (applied by a fleet push or config apply), committed\n",
-		"         /etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer",
+		"Config    /var/lib/edgegw/config/applied.yaml (applied by a fleet push or config apply), committed\n",
+		"          /etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, out.String())
