@@ -46,6 +46,10 @@ type Deps struct {
 	Signer *keys.Identity // the ingest identity that signs receipts; required
 	Logger *slog.Logger   // nothing is logged when nil
 	Now    func() time.Time
+	// Observe, when set, sees each envelope once its fate is stored: a
+	// committed batch (Duplicate set when the database had it already), or
+	// the error that rejected it. It must not block.
+	Observe func(res backend.Result, err error)
 }
 
 // Stats counts what a Service did since it started.
@@ -239,6 +243,7 @@ func (s *Service) ingest(ctx context.Context, msgs []message) {
 	wg.Wait()
 
 	var batches []store.Batch
+	var results []backend.Result
 	var rejects []store.Reject
 	for _, o := range out {
 		if o.err != nil {
@@ -249,6 +254,7 @@ func (s *Service) ingest(ctx context.Context, msgs []message) {
 			continue
 		}
 		batches = append(batches, toBatch(o.res, o.msg.at))
+		results = append(results, o.res)
 	}
 	var outcomes []store.Outcome
 	for attempt := 0; ; attempt++ {
@@ -282,6 +288,7 @@ func (s *Service) ingest(ctx context.Context, msgs []message) {
 		case <-time.After(d):
 		}
 	}
+	s.observe(out, results, batches, outcomes)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, b := range batches {
@@ -296,6 +303,40 @@ func (s *Service) ingest(ctx context.Context, msgs []message) {
 			continue // a receipt would vouch for content the database does not hold
 		}
 		s.pending[b.Gateway] = append(s.pending[b.Gateway], b.Seq)
+	}
+}
+
+// observe tells Deps.Observe what became of each envelope: the rejected
+// ones, and the committed batches with their outcome.
+func (s *Service) observe(out []opened, results []backend.Result, stored []store.Batch, outcomes []store.Outcome) {
+	if s.deps.Observe == nil {
+		return
+	}
+	for _, o := range out {
+		if o.err != nil {
+			s.deps.Observe(o.res, o.err)
+		}
+	}
+	// stored may be a subset of results (batches the database refused are
+	// rejects): match them by gateway and sequence number.
+	type key struct {
+		gw  string
+		seq uint64
+	}
+	outcome := make(map[key]store.Outcome, len(stored))
+	for i, b := range stored {
+		outcome[key{b.Gateway, b.Seq}] = outcomes[i]
+	}
+	for _, r := range results {
+		switch outcome[key{r.Gateway, r.Seq}] {
+		case store.New:
+			s.deps.Observe(r, nil)
+		case store.Duplicate:
+			r.Duplicate = true
+			s.deps.Observe(r, nil)
+		case store.Reused:
+			s.deps.Observe(r, fmt.Errorf("gateway %s seq %d: %s", r.Gateway, r.Seq, store.ReasonReusedSeq))
+		}
 	}
 }
 

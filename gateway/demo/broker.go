@@ -76,13 +76,36 @@ func (h *identityACL) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) b
 	return id != ""
 }
 
+// OnACLCheck is the ACL of docs/operations.md: the ingest reads every
+// gateway's data, audit and health (through a shared subscription too) and
+// writes their receipts; a gateway uses its own topics, and only reads its
+// config/set and its receipt.
 func (h *identityACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	id := string(cl.Properties.Username)
-	if id == "backend" && !write {
-		parts := strings.Split(topic, "/")
-		return len(parts) >= 3 && parts[0] == "city" && (parts[2] == "data" || parts[2] == "health")
+	parts := strings.Split(topic, "/")
+	if id == "ingest" {
+		if len(parts) > 2 && parts[0] == "$share" {
+			parts = parts[2:]
+		}
+		if len(parts) < 3 || parts[0] != "city" {
+			return false
+		}
+		if write {
+			return len(parts) == 3 && parts[2] == "receipt"
+		}
+		return parts[2] == "data" || parts[2] == "health" || parts[2] == "audit"
 	}
-	return id != "" && id != "backend" && strings.HasPrefix(topic, "city/"+id+"/")
+	if id == "" || len(parts) < 3 || parts[0] != "city" || parts[1] != id {
+		return false
+	}
+	switch rest := strings.Join(parts[2:], "/"); rest {
+	case "config/set", "receipt":
+		return !write
+	case "health", "audit", "config/status":
+		return true
+	default:
+		return parts[2] == "data"
+	}
 }
 
 // identity returns the CN of the client's verified certificate, or "".

@@ -10,11 +10,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgegw/edgegw/backend"
-	"github.com/edgegw/edgegw/crypto/envelope"
-	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/mqtt"
-
 	// The emulated buses ("sim:") the demo's devices are on. The drivers
 	// themselves are the binary's (drivers/all).
 	_ "github.com/edgegw/edgegw/drivers/sim"
@@ -64,7 +59,7 @@ func Run(ctx context.Context, o Options) error {
 
 	cfgPath := filepath.Join(dir, "gateway", "edgegw.yaml")
 	state := filepath.Join(dir, "gateway", "state")
-	yaml := fmt.Sprintf(configYAML, gatewayID, f.keys, state, addr, f.ca, f.gwCert, f.gwKey, f.opsPub, f.privacyPub)
+	yaml := fmt.Sprintf(configYAML, gatewayID, f.keys, state, addr, f.ca, f.gwCert, f.gwKey, f.opsPub, f.privacyPub, f.ingestPub)
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -80,34 +75,15 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 
-	// The backend side: verify with the gateway's public identity, open with
-	// the two recipient private keys the gateway never sees.
-	trust, err := envelope.LoadTrust(filepath.Join(f.keys, "identity.pub"))
+	// The backend side: edgegw ingest on an SQLite file verifies with the
+	// gateway's public identity, opens with the two recipient private keys
+	// the gateway never sees, commits, and sends signed receipts.
+	tbl := newTable(o.Out)
+	ing, err := startIngest(ctx, f, "ssl://"+addr, o.Logger, tbl.received)
 	if err != nil {
 		return err
 	}
-	var rks []*keys.RecipientPrivate
-	for _, p := range []string{f.opsKey, f.privacyKey} {
-		k, err := keys.LoadRecipientPrivate(p)
-		if err != nil {
-			return err
-		}
-		rks = append(rks, k)
-	}
-	recv := backend.NewReceiver(trust, rks...)
-	tbl := newTable(o.Out)
-	subCtx, stopSub := context.WithCancel(ctx)
-	defer stopSub()
-	subDone := make(chan error, 1)
-	go func() {
-		subDone <- mqtt.Subscribe(subCtx, mqtt.SubscribeConfig{
-			Broker: "ssl://" + addr, CA: f.ca, Cert: f.beCert, Key: f.beKey,
-			ClientID: "demo-backend", Topics: []string{"city/+/data/#"}, Logger: o.Logger, BackoffMax: time.Second,
-		}, func(topic string, payload []byte) {
-			res, err := recv.Handle(topic, payload)
-			tbl.received(res, err)
-		})
-	}()
+	defer ing.stop()
 
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	agentDone := make(chan error, 1)
@@ -129,26 +105,41 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	produced := sent()
-	// Wait for the backend to receive the drained backlog.
+	// Wait for the database to hold the drained backlog.
 	deadline := time.Now().Add(15 * time.Second)
-	for recv.Summary().Readings < produced && time.Now().Before(deadline) && ctx.Err() == nil {
+	for ing.stored() < produced && time.Now().Before(deadline) && ctx.Err() == nil {
 		select {
 		case <-time.After(100 * time.Millisecond):
 		case <-ctx.Done():
 		}
 	}
 	tbl.tick(produced, "done", agent.Health().BufferBatches)
-	stopSub()
-	<-subDone
-	sum := recv.Summary()
-	lost := int64(produced) - int64(sum.Readings)
-	fmt.Fprintf(o.Out, "demo: sent=%d received=%d lost=%d duplicates=%d\n", produced, sum.Readings, lost, sum.Duplicates)
+	stored := ing.stored()
+	dups := ing.svc.Stats().Duplicates
+	ing.stop()
+	res, err := ing.result(ctx)
+	if err != nil {
+		return err
+	}
+	lost := int64(produced) - int64(stored)
+	fmt.Fprintf(o.Out, "demo: sent=%d stored=%d lost=%d duplicates=%d\n", produced, stored, lost, dups)
+	fmt.Fprintf(o.Out, "demo: the readings are in table readings of %s; query it with\n", ing.db)
+	fmt.Fprintf(o.Out, "  sqlite3 %s \"SELECT device, channel, count(*), round(avg(value), 2) FROM readings GROUP BY 1, 2\"\n", ing.db)
+	fmt.Fprintf(o.Out, "  edgegw ingest status --config %s   (and: edgegw ingest gaps)%s\n", ing.cfgPath, keepHint(o.Keep))
 	line, bufErr := bufferCheck(snapshot, f)
 	fmt.Fprintln(o.Out, line)
-	if lost != 0 || len(sum.Rejected) > 0 || len(sum.Missing) > 0 {
-		return fmt.Errorf("demo: %s; missing sequence numbers %v", sum, recv.Missing(gatewayID))
+	if lost != 0 || len(res.rejects) > 0 || len(res.missing) > 0 {
+		return fmt.Errorf("demo: stored %d of %d readings; rejects %v; missing %v", stored, produced, res.rejects, res.missing)
 	}
 	return bufErr
+}
+
+// keepHint reminds that the files go away unless the demo keeps them.
+func keepHint(keep bool) string {
+	if keep {
+		return ""
+	}
+	return "; run the demo with --keep to keep the files"
 }
 
 // timeline runs the scripted part: polling, the broker outage with a

@@ -28,9 +28,9 @@ func TestIntegrationDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := regexp.MustCompile(`demo: sent=(\d+) received=(\d+) lost=0 duplicates=\d+\n`).FindStringSubmatch(out.String())
+	sum := regexp.MustCompile(`demo: sent=(\d+) stored=(\d+) lost=0 duplicates=\d+\n`).FindStringSubmatch(out.String())
 	if sum == nil || sum[1] != sum[2] || sum[1] == "0" {
-		t.Errorf("no summary line with sent = received > 0 and lost=0")
+		t.Errorf("no summary line with sent = stored > 0 and lost=0")
 	}
 	if !regexp.MustCompile(`buffer file \(snapshot during the outage: [1-9]\d* sealed batches, \d+ chunks\): 0 of [1-9]\d* decryption attempts`).MatchString(out.String()) {
 		t.Errorf("no buffer check line showing failed decryption attempts")

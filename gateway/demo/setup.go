@@ -16,7 +16,9 @@ type files struct {
 	dir                string
 	ca                 string // CA certificate
 	gwCert, gwKey      string // gateway client certificate (CN gw-001)
-	beCert, beKey      string // backend client certificate (CN backend)
+	beCert, beKey      string // backend client certificate (CN ingest)
+	ingestID           string // the ingest's identity directory (signs receipts)
+	ingestPub          string // its public identity, pinned by the gateway
 	keys               string // gateway key directory (identity.key, identity.pub)
 	opsKey, privacyKey string // recipient private keys, held by the backend only
 	opsPub, privacyPub string // recipient public keys, given to the gateway
@@ -51,7 +53,7 @@ func setup(dir string) (*files, [3][]byte, error) {
 		cn         string
 		cert, key  *string
 		subdirName string
-	}{{gatewayID, &f.gwCert, &f.gwKey, "gateway"}, {"backend", &f.beCert, &f.beKey, "backend"}} {
+	}{{gatewayID, &f.gwCert, &f.gwKey, "gateway"}, {"ingest", &f.beCert, &f.beKey, "backend"}} {
 		cert, key, err := ca.Issue(c.cn, false, nil, certValidity)
 		if err != nil {
 			return nil, tlsPEM, err
@@ -65,6 +67,13 @@ func setup(dir string) (*files, [3][]byte, error) {
 	if err := keys.InitIdentity(f.keys, gatewayID, false); err != nil {
 		return nil, tlsPEM, err
 	}
+	f.ingestID = filepath.Join(dir, "backend", "ingest-identity")
+	if err := keys.InitIdentity(f.ingestID, "ingest-1", false); err != nil {
+		return nil, tlsPEM, err
+	}
+	if err := copyPublic(filepath.Join(f.ingestID, keys.IdentityPubFile), filepath.Join(dir, "gateway", "ingest.pub"), &f.ingestPub); err != nil {
+		return nil, tlsPEM, err
+	}
 	for _, r := range []struct {
 		name     string
 		suite    keys.Suite
@@ -75,17 +84,24 @@ func setup(dir string) (*files, [3][]byte, error) {
 			return nil, tlsPEM, err
 		}
 		*r.key = filepath.Join(rdir, "recipient.key")
-		// The gateway gets a copy of the public key only.
-		pub, err := os.ReadFile(filepath.Join(rdir, "recipient.pub"))
-		if err != nil {
-			return nil, tlsPEM, fmt.Errorf("demo: %w", err)
-		}
-		*r.pub = filepath.Join(dir, "gateway", r.name+".recipient.pub")
-		if err := os.WriteFile(*r.pub, pub, 0o644); err != nil {
-			return nil, tlsPEM, fmt.Errorf("demo: %w", err)
+		if err := copyPublic(filepath.Join(rdir, "recipient.pub"), filepath.Join(dir, "gateway", r.name+".recipient.pub"), r.pub); err != nil {
+			return nil, tlsPEM, err
 		}
 	}
 	return f, tlsPEM, nil
+}
+
+// copyPublic gives the gateway a copy of a public key file, at dst.
+func copyPublic(src, dst string, path *string) error {
+	pub, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(dst, pub, 0o644); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	*path = dst
+	return nil
 }
 
 // freeAddr returns a free TCP address on loopback.
@@ -102,7 +118,8 @@ func freeAddr() (string, error) {
 // junction box on emulated buses (sensors on I²C, SPI and a UART, two
 // Modbus meters sharing one RS-485 line), telemetry sealed to the operations
 // key (X25519), household meter data sealed to the privacy office's key
-// (ML-KEM-768 + X25519).
+// (ML-KEM-768 + X25519). A batch leaves the buffer when the ingest's signed
+// receipt says the database has it.
 const configYAML = `version: 1
 gateway:
   id: %[1]s
@@ -117,6 +134,8 @@ uplink:
   backoff_min: 500ms
   backoff_max: 2s
   health_interval: 5s
+  receipts: [%[10]s]
+  receipt_timeout: 5s
 recipients:
   telemetry: %[8]s
   personal: %[9]s

@@ -24,7 +24,7 @@ var columns = []column{
 }
 
 // table prints one compact row per second: what the devices produced, what
-// the backend verified and opened, the agent's buffer depth, and the latest
+// the backend verified, opened and committed, the agent's buffer depth, and the latest
 // verified value of a few channels.
 type table struct {
 	out   io.Writer
@@ -68,7 +68,7 @@ func (t *table) tick(sent uint64, broker string, buffered int) {
 	defer t.mu.Unlock()
 	if !t.header {
 		t.header = true
-		h := fmt.Sprintf("%6s %-6s %6s %8s %4s %8s", "time", "broker", "sent", "verified", "dup", "buffered")
+		h := fmt.Sprintf("%6s %-6s %6s %8s %4s %8s", "time", "broker", "sent", "stored", "dup", "buffered")
 		for _, c := range columns {
 			h += fmt.Sprintf(" %15s", c.title)
 		}
