@@ -54,6 +54,8 @@ type bedOptions struct {
 	maxReadings          int
 	state                string   // state directory; default <dir>/state
 	devices              []string // more devices, one YAML flow mapping each
+	uplink               string   // more uplink fields, ", key: value" each
+	broker               mqtttest.Options
 }
 
 func newBed(t *testing.T, o bedOptions) *bed {
@@ -62,7 +64,7 @@ func newBed(t *testing.T, o bedOptions) *bed {
 		t.Skip("integration test")
 	}
 	b := &bed{dir: t.TempDir(), devices: testDevices}
-	b.br = mqtttest.Start(t, mqtttest.Options{})
+	b.br = mqtttest.Start(t, o.broker)
 	cert, key := b.br.Client(t, "gw-001")
 	keyDir := filepath.Join(b.dir, "keys")
 	must(t, keys.InitIdentity(keyDir, "gw-001", false))
@@ -91,14 +93,14 @@ func newBed(t *testing.T, o bedOptions) *bed {
 	}
 	cfg := fmt.Sprintf(`version: 3
 gateway: {id: gw-001, keys: %s, state: %s}
-uplink: {broker: %q, ca: %s, cert: %s, key: %s, backoff_min: 100ms, backoff_max: 500ms, health_interval: 1s}
+uplink: {broker: %q, ca: %s, cert: %s, key: %s, backoff_min: 100ms, backoff_max: 500ms, health_interval: 1s%s}
 recipients: {telemetry: %s, personal: %s}
 batch: {max_readings: %d, max_delay: %s, durability: %s}
 buffer: {max_bytes: %s, max_age: 24h}
 log: {level: debug}
 control: {socket: %s}
 devices:
-%s`, keyDir, o.state, b.br.URL, b.br.CAFile, cert, key, pubs["telemetry"], pubs["personal"],
+%s`, keyDir, o.state, b.br.URL, b.br.CAFile, cert, key, o.uplink, pubs["telemetry"], pubs["personal"],
 		o.maxReadings, o.maxDelay, o.durability, o.maxBytes, filepath.Join(b.dir, "control.sock"), devs.String())
 	b.cfgPath = filepath.Join(b.dir, "edgegw.yaml")
 	must(t, os.WriteFile(b.cfgPath, []byte(cfg), 0o600))
