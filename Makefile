@@ -20,7 +20,7 @@ SUITE    := go test -count=1 -v -timeout 90m ./gateway/
 # PRODTAGS=nodemo,custom,drivers.bme280,drivers.modbusmeter
 PRODTAGS ?= nodemo
 
-.PHONY: build build-prod build-arm test demo check bench fuzz chaos chaos-arm64 soak deb test-deb clean
+.PHONY: deps build build-prod build-arm test demo check bench fuzz chaos chaos-arm64 soak deb test-deb clean
 
 build:
 	$(GOFLAGS_STATIC) go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw ./cmd/edgegw
@@ -36,9 +36,14 @@ build-arm:
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm GOARM=7 go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-linux-armv7 ./cmd/edgegw
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm GOARM=6 go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-linux-armv6 ./cmd/edgegw
 
+# The Debian packages the tests need: installed when run as root, otherwise
+# the one apt-get command is printed.
+deps:
+	@scripts/deps.sh
+
 # All tests: unit, integration against a real Mosquitto, short fuzz runs of
 # the seed corpora, and the ARM binaries' self test under qemu-user.
-test: build-arm
+test: deps build-arm
 	go test -race -count=1 ./...
 	scripts/fuzz.sh 20000x
 	scripts/arm-smoke.sh
