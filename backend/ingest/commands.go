@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/store"
 )
 
@@ -122,4 +124,43 @@ func PrintStatus(ctx context.Context, dsn string, asJSON bool, out io.Writer) er
 	_, err = fmt.Fprintf(out, "gateways=%d batches=%d readings=%d gap_records=%d dropped_readings=%d audits=%d rejects=[%s]\n",
 		st.Gateways, st.Batches, st.Readings, st.GapRecords, st.DroppedReadings, st.Audits, strings.Join(rej, " "))
 	return err
+}
+
+// openFleet opens the configuration's database for the fleet commands.
+func openFleet(ctx context.Context, cfg Config) (*fleet.Fleet, error) {
+	db, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	return &fleet.Fleet{Store: db, Thresholds: cfg.Fleet, Now: time.Now}, nil
+}
+
+// FleetStatus is `edgegw fleet status`: every gateway's state computed now
+// from the database, the counts, then the worst boxes first.
+func FleetStatus(ctx context.Context, cfg Config, filter fleet.Filter, asJSON bool, out io.Writer) error {
+	f, err := openFleet(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer f.Store.Close()
+	sum, err := f.Status(ctx)
+	if err != nil {
+		return err
+	}
+	return fleet.WriteStatus(out, filter.Apply(sum), asJSON)
+}
+
+// FleetShow is `edgegw fleet show GW`: one gateway's state, devices, gaps,
+// configuration history and last readings.
+func FleetShow(ctx context.Context, cfg Config, gateway string, asJSON bool, out io.Writer) error {
+	f, err := openFleet(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer f.Store.Close()
+	d, err := f.Show(ctx, gateway)
+	if err != nil {
+		return err
+	}
+	return fleet.WriteDetail(out, d, asJSON)
 }

@@ -11,6 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/edgegw/edgegw/backend/fleet"
+	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/mqtt"
 )
@@ -40,6 +42,7 @@ const maxConfigSize = 1 << 20
 //	recipient_keys: [/etc/edgegw-ingest/telemetry.key]
 //	database: sqlite:/var/lib/edgegw-ingest/ingest.db  # or postgres://...
 //	receipt_interval: 200ms
+//	fleet: {batch_delay: 10s}                # fleet state thresholds (fleet.Thresholds)
 type Config struct {
 	Broker          string        `yaml:"broker"`
 	CA              string        `yaml:"ca"`
@@ -54,6 +57,8 @@ type Config struct {
 	Database        string        `yaml:"database"`
 	ReceiptInterval time.Duration `yaml:"receipt_interval"`
 	MaxBatch        int           `yaml:"max_batch"`
+	// Fleet holds the thresholds of the fleet states (see fleet.Thresholds).
+	Fleet fleet.Thresholds `yaml:"fleet"`
 }
 
 // LoadConfig reads and checks a configuration file. Unknown fields, a
@@ -102,6 +107,7 @@ func ParseConfig(data []byte) (Config, error) {
 	if c.MaxBatch == 0 {
 		c.MaxBatch = DefaultMaxBatch
 	}
+	c.Fleet.Defaults()
 	return c, c.check()
 }
 
@@ -154,13 +160,17 @@ func (c Config) check() error {
 	if c.MaxBatch < 1 || c.MaxBatch > 10000 {
 		errs = append(errs, fmt.Errorf("max_batch: %d outside 1..10000", c.MaxBatch))
 	}
+	if err := c.Fleet.Check(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// Topics returns the subscription filters: data and audit of every gateway,
-// through the shared subscription group unless it is "-".
+// Topics returns the subscription filters: data, audit, health and
+// configuration status of every gateway, through the shared subscription
+// group unless it is "-".
 func (c Config) Topics() []string {
-	t := []string{c.TopicPrefix + "/+/data/#", c.TopicPrefix + "/+/audit"}
+	t := []string{c.TopicPrefix + "/+/data/#", c.TopicPrefix + "/+/audit", c.TopicPrefix + "/+/health", c.TopicPrefix + "/+/config/status"}
 	if c.ShareGroup != "-" {
 		for i := range t {
 			t[i] = "$share/" + c.ShareGroup + "/" + t[i]
@@ -172,4 +182,24 @@ func (c Config) Topics() []string {
 // ReceiptTopic returns the topic of gateway's receipts.
 func (c Config) ReceiptTopic(gateway string) string {
 	return c.TopicPrefix + "/" + gateway + "/receipt"
+}
+
+// docTopic tells whether topic is a gateway's health or configuration status
+// topic, and which gateway's.
+func (c Config) docTopic(topic string) (gateway, kind string, ok bool) {
+	rest, ok := strings.CutPrefix(topic, c.TopicPrefix+"/")
+	if !ok {
+		return "", "", false
+	}
+	gw, levels, ok := strings.Cut(rest, "/")
+	if !ok || gw == "" {
+		return "", "", false
+	}
+	switch levels {
+	case "health":
+		return gw, store.DocHealth, true
+	case "config/status":
+		return gw, store.DocConfigStatus, true
+	}
+	return "", "", false
 }

@@ -29,7 +29,7 @@ func TestParseConfig(t *testing.T) {
 	if c.TopicPrefix != "city" || c.ShareGroup != "edgegw-ingest" || c.ReceiptInterval != 200*time.Millisecond {
 		t.Errorf("defaults: %+v", c)
 	}
-	if got := c.Topics(); len(got) != 2 || got[0] != "$share/edgegw-ingest/city/+/data/#" || got[1] != "$share/edgegw-ingest/city/+/audit" {
+	if got := c.Topics(); len(got) != 4 || got[0] != "$share/edgegw-ingest/city/+/data/#" || got[1] != "$share/edgegw-ingest/city/+/audit" || got[2] != "$share/edgegw-ingest/city/+/health" || got[3] != "$share/edgegw-ingest/city/+/config/status" {
 		t.Errorf("topics %v", got)
 	}
 	c2, err := ingest.ParseConfig([]byte(goodConfig + "share_group: \"-\"\ntopic_prefix: town/a\n"))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/backend"
+	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
@@ -71,6 +72,10 @@ type Service struct {
 	deps Deps
 	log  *slog.Logger
 	in   chan message
+	docs chan store.Doc // health and configuration status documents to store
+	// Fleet computes the gateways' states from the database; Run records
+	// their changes every Thresholds.Interval.
+	Fleet *fleet.Fleet
 
 	mu       sync.Mutex
 	pending  map[string][]uint64 // gateway -> sequence numbers to mention in its next receipt
@@ -104,6 +109,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	return &Service{
 		cfg: cfg, deps: deps, log: deps.Logger,
 		in:       make(chan message, queueSize),
+		docs:     make(chan store.Doc, queueSize),
+		Fleet:    &fleet.Fleet{Store: deps.Store, Thresholds: cfg.Fleet, Now: deps.Now, Logger: deps.Logger},
 		ready:    make(chan struct{}),
 		pending:  map[string][]uint64{},
 		rejected: map[string]uint64{},
@@ -153,6 +160,16 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(committed)
 		s.commitLoop(work)
 	}()
+	docsDone := make(chan struct{})
+	go func() {
+		defer close(docsDone)
+		s.docLoop(work)
+	}()
+	fleetDone := make(chan struct{})
+	go func() {
+		defer close(fleetDone)
+		s.fleetLoop(ctx)
+	}()
 	tick := time.NewTicker(s.cfg.ReceiptInterval)
 	defer tick.Stop()
 	for {
@@ -169,8 +186,11 @@ func (s *Service) Run(ctx context.Context) error {
 	s.inMu.Lock()
 	s.stopping = true
 	close(s.in)
+	close(s.docs)
 	s.inMu.Unlock()
 	<-committed
+	<-docsDone
+	<-fleetDone
 	s.flushReceipts(work, client)
 	client.Close()
 	st := s.Stats()
@@ -187,10 +207,95 @@ func (s *Service) handle(topic string, payload []byte) {
 	if s.stopping {
 		return // no receipt: the gateway publishes it again
 	}
+	if gw, kind, ok := s.cfg.docTopic(topic); ok {
+		s.docs <- store.Doc{Gateway: gw, Kind: kind, Received: s.deps.Now(), Body: payload}
+		return
+	}
 	s.mu.Lock()
 	s.stats.Received++
 	s.mu.Unlock()
 	s.in <- message{topic: topic, payload: payload, at: s.deps.Now()}
+}
+
+// docLoop stores the health and configuration status documents, up to
+// MaxBatch at a time, until the queue is closed and empty. A document the
+// database refuses is logged and dropped: it is state, published again at
+// the next health interval, not data.
+func (s *Service) docLoop(ctx context.Context) {
+	for {
+		first, ok := <-s.docs
+		if !ok {
+			return
+		}
+		docs := []store.Doc{first}
+	fill:
+		for len(docs) < s.cfg.MaxBatch {
+			select {
+			case d, ok := <-s.docs:
+				if !ok {
+					break fill
+				}
+				docs = append(docs, d)
+			default:
+				break fill
+			}
+		}
+		s.recordDocs(ctx, docs)
+	}
+}
+
+// recordDocs stores docs, retrying while the database is unreachable.
+func (s *Service) recordDocs(ctx context.Context, docs []store.Doc) {
+	keep := s.cfg.Fleet.HealthHistory
+	for attempt := 0; ; attempt++ {
+		err := s.deps.Store.RecordDocs(ctx, docs, keep)
+		if errors.Is(err, store.ErrInvalid) {
+			for _, d := range docs {
+				if err := s.deps.Store.RecordDocs(ctx, []store.Doc{d}, keep); err != nil {
+					s.log.Warn("gateway document not stored", "gateway", d.Gateway, "kind", d.Kind, "err", err)
+				}
+			}
+			return
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		d := min(retryMax, 100*time.Millisecond<<min(attempt, 6))
+		s.log.Warn("storing gateway documents failed, retrying", "documents", len(docs), "in", d, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+	}
+}
+
+// fleetLoop records the changes of the gateways' fleet states every
+// Thresholds.Interval until ctx is done.
+func (s *Service) fleetLoop(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.Fleet.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_, changes, err := s.Fleet.Record(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("fleet states not recorded", "err", err)
+			}
+			continue
+		}
+		for _, t := range changes {
+			level := slog.LevelInfo
+			if t.Alert {
+				level = slog.LevelWarn
+			}
+			s.log.Log(ctx, level, "fleet state changed", "gateway", t.Gateway, "from", t.From, "to", t.To, "alert", t.Alert, "reason", t.Reason)
+		}
+	}
 }
 
 // commitLoop takes up to MaxBatch queued envelopes at a time, opens them in

@@ -4,12 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/backend/backendtest"
+	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/ingest"
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/pgtest"
@@ -232,5 +234,36 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIntegrationIngestHealth: the ingest stores the health and
+// configuration status documents a gateway publishes, its last will among
+// them, and the fleet view computes its state from them.
+func TestIntegrationIngestHealth(t *testing.T) {
+	w := newWorld(t, "sqlite:"+filepath.Join(t.TempDir(), "ingest.db"))
+	svc, _ := w.start(t)
+	g := w.gateway(t)
+	g.publish(t, "city/gw-001/health", []byte(`{"gateway":"gw-001","version":"1.4.0","config_version":2,"devices":{}}`))
+	g.publish(t, "city/gw-001/config/status", []byte(`{"gateway":"gw-001","version":2,"state":"rolled-back","reason":"probation: broker unreachable"}`))
+	ctx := context.Background()
+	mqtttest.Eventually(t, "the health and config status stored", func() bool {
+		h, err1 := svc.Fleet.Store.Docs(ctx, store.DocHealth, "gw-001")
+		c, err2 := svc.Fleet.Store.Docs(ctx, store.DocConfigStatus, "gw-001")
+		return err1 == nil && err2 == nil && len(h) == 1 && len(c) == 1
+	})
+	sum, err := svc.Fleet.Status(ctx)
+	must(t, err)
+	if len(sum.Boxes) != 1 || sum.Boxes[0].State != fleet.Silent || !strings.Contains(sum.Boxes[0].Reason, "rolled-back") {
+		t.Errorf("fleet status = %+v, want gw-001 SILENT (health, no data), its rolled-back configuration among the reasons", sum.Boxes)
+	}
+	g.publish(t, "city/gw-001/health", []byte(`{"state":"offline"}`))
+	mqtttest.Eventually(t, "the last will makes it OFFLINE", func() bool {
+		sum, err := svc.Fleet.Status(ctx)
+		return err == nil && len(sum.Boxes) == 1 && sum.Boxes[0].State == fleet.Offline
+	})
+	hist, err := svc.Fleet.Store.DocHistory(ctx, "gw-001", store.DocHealth, time.Time{})
+	if err != nil || len(hist) != 2 {
+		t.Errorf("health history = %d documents, %v; want 2", len(hist), err)
 	}
 }

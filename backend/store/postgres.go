@@ -244,6 +244,76 @@ func (s *pgStore) Stats(ctx context.Context) (Stats, error) {
 	return stats(ctx, pgQ{s.pool})
 }
 
+// RecordDocs implements Store.
+func (s *pgStore) RecordDocs(ctx context.Context, docs []Doc, keep int) error {
+	for i := range docs {
+		if err := checkDoc(&docs[i]); err != nil {
+			return err
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	keep = max(keep, 1)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return recordDocs(ctx, pgQ{tx}, s.d, docs, keep) })
+	if err != nil {
+		return fmt.Errorf("record %d documents in postgres: %w", len(docs), err)
+	}
+	return nil
+}
+
+// Docs implements Store.
+func (s *pgStore) Docs(ctx context.Context, kind, gateway string) ([]Doc, error) {
+	return docs(ctx, pgQ{s.pool}, kind, gateway)
+}
+
+// DocHistory implements Store.
+func (s *pgStore) DocHistory(ctx context.Context, gateway, kind string, since time.Time) ([]Doc, error) {
+	return docHistory(ctx, pgQ{s.pool}, s.d, gateway, kind, since)
+}
+
+// Activity implements Store.
+func (s *pgStore) Activity(ctx context.Context, gateway string) ([]Activity, error) {
+	return activity(ctx, pgQ{s.pool}, gateway)
+}
+
+// LatestReadings implements Store.
+func (s *pgStore) LatestReadings(ctx context.Context, gateway string) ([]LatestReading, error) {
+	return latestReadings(ctx, pgQ{s.pool}, gateway)
+}
+
+// Series implements Store.
+func (s *pgStore) Series(ctx context.Context, gateway string, since time.Time) ([]Reading, error) {
+	return series(ctx, pgQ{s.pool}, s.d, gateway, since)
+}
+
+// FleetStates implements Store.
+func (s *pgStore) FleetStates(ctx context.Context) ([]FleetState, error) {
+	return fleetStates(ctx, pgQ{s.pool})
+}
+
+// RecordTransitions implements Store.
+func (s *pgStore) RecordTransitions(ctx context.Context, ts []Transition) ([]Transition, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	var applied []Transition
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		applied, err = recordTransitions(ctx, pgQ{tx}, s.d, ts)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d fleet transitions in postgres: %w", len(ts), err)
+	}
+	return applied, nil
+}
+
+// Transitions implements Store.
+func (s *pgStore) Transitions(ctx context.Context, gateway string, since time.Time, limit int) ([]Transition, error) {
+	return transitions(ctx, pgQ{s.pool}, s.d, gateway, since, limit)
+}
+
 // Close implements Store.
 func (s *pgStore) Close() error {
 	s.pool.Close()

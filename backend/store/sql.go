@@ -101,13 +101,18 @@ func valuesSQL(prefix string, rows, cols int, suffix string) string {
 // insertRows inserts n rows into table with multi-row INSERTs; row appends the
 // values of row i to dst.
 func insertRows(ctx context.Context, q querier, d *dialect, table string, cols []string, n int, row func(dst []any, i int) []any) error {
+	return upsertRows(ctx, q, d, table, cols, "", n, row)
+}
+
+// upsertRows is insertRows with an ON CONFLICT clause (or "") after the values.
+func upsertRows(ctx context.Context, q querier, d *dialect, table string, cols []string, onConflict string, n int, row func(dst []any, i int) []any) error {
 	prefix := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
 	return chunks(n, len(cols), d.maxParams, func(off, k int) error {
 		args := make([]any, 0, k*len(cols))
 		for i := off; i < off+k; i++ {
 			args = row(args, i)
 		}
-		if err := q.exec(ctx, valuesSQL(prefix, k, len(cols), ""), args...); err != nil {
+		if err := q.exec(ctx, valuesSQL(prefix, k, len(cols), onConflict), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
 		return nil
@@ -143,6 +148,7 @@ func (r readingRow) values(d *dialect, dst []any) []any {
 type counters struct {
 	batches, readings, gapRecords, audits, dropped int64
 	newSeqs                                        []uint64
+	last                                           *Batch // the new batch of highest sequence number
 }
 
 // commitTx stores batches in the transaction q and returns their outcomes.
@@ -203,6 +209,9 @@ func commitTx(ctx context.Context, q querier, d *dialect, batches []Batch, now t
 		c.batches++
 		c.readings += int64(len(b.Readings))
 		c.newSeqs = append(c.newSeqs, b.Seq)
+		if c.last == nil || b.Seq > c.last.Seq {
+			c.last = b
+		}
 		switch b.Class {
 		case ClassGap:
 			c.gapRecords++
@@ -218,6 +227,9 @@ func commitTx(ctx context.Context, q querier, d *dialect, batches []Batch, now t
 	}
 	if len(readings) > 0 {
 		if err := d.readings(ctx, q, readings); err != nil {
+			return nil, err
+		}
+		if err := upsertLatest(ctx, q, d, readings); err != nil {
 			return nil, err
 		}
 	}
@@ -246,15 +258,20 @@ func commitTx(ctx context.Context, q querier, d *dialect, batches []Batch, now t
 		if err := addRanges(ctx, q, d, gw, c.newSeqs); err != nil {
 			return nil, err
 		}
-		if err := q.exec(ctx, `INSERT INTO gateways (gateway, batches, readings, gap_records, audits, dropped_readings)
-			VALUES ($1, $2, $3, $4, $5, $6)
+		// The newest batch is the one of highest sequence number: a batch
+		// published again late does not make a gateway look newer.
+		if err := q.exec(ctx, `INSERT INTO gateways (gateway, batches, readings, gap_records, audits, dropped_readings, last_seq, last_received, config_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (gateway) DO UPDATE SET
 				batches = gateways.batches + excluded.batches,
 				readings = gateways.readings + excluded.readings,
 				gap_records = gateways.gap_records + excluded.gap_records,
 				audits = gateways.audits + excluded.audits,
-				dropped_readings = gateways.dropped_readings + excluded.dropped_readings`,
-			gw, c.batches, c.readings, c.gapRecords, c.audits, c.dropped); err != nil {
+				dropped_readings = gateways.dropped_readings + excluded.dropped_readings,
+				last_received = CASE WHEN excluded.last_seq > gateways.last_seq THEN excluded.last_received ELSE gateways.last_received END,
+				config_version = CASE WHEN excluded.last_seq > gateways.last_seq THEN excluded.config_version ELSE gateways.config_version END,
+				last_seq = CASE WHEN excluded.last_seq > gateways.last_seq THEN excluded.last_seq ELSE gateways.last_seq END`,
+			gw, c.batches, c.readings, c.gapRecords, c.audits, c.dropped, int64(c.last.Seq), d.ts(c.last.Received), int64(c.last.ConfigVersion)); err != nil {
 			return nil, fmt.Errorf("update counters of gateway %q: %w", gw, err)
 		}
 	}

@@ -167,6 +167,76 @@ func (s *sqliteStore) Stats(ctx context.Context) (Stats, error) {
 	return stats(ctx, s.reader())
 }
 
+// RecordDocs implements Store.
+func (s *sqliteStore) RecordDocs(ctx context.Context, docs []Doc, keep int) error {
+	for i := range docs {
+		if err := checkDoc(&docs[i]); err != nil {
+			return err
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	keep = max(keep, 1)
+	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error { return recordDocs(ctx, q, s.d, docs, keep) })
+	if err != nil {
+		return fmt.Errorf("record %d documents in sqlite database %s: %w", len(docs), s.path, err)
+	}
+	return nil
+}
+
+// Docs implements Store.
+func (s *sqliteStore) Docs(ctx context.Context, kind, gateway string) ([]Doc, error) {
+	return docs(ctx, s.reader(), kind, gateway)
+}
+
+// DocHistory implements Store.
+func (s *sqliteStore) DocHistory(ctx context.Context, gateway, kind string, since time.Time) ([]Doc, error) {
+	return docHistory(ctx, s.reader(), s.d, gateway, kind, since)
+}
+
+// Activity implements Store.
+func (s *sqliteStore) Activity(ctx context.Context, gateway string) ([]Activity, error) {
+	return activity(ctx, s.reader(), gateway)
+}
+
+// LatestReadings implements Store.
+func (s *sqliteStore) LatestReadings(ctx context.Context, gateway string) ([]LatestReading, error) {
+	return latestReadings(ctx, s.reader(), gateway)
+}
+
+// Series implements Store.
+func (s *sqliteStore) Series(ctx context.Context, gateway string, since time.Time) ([]Reading, error) {
+	return series(ctx, s.reader(), s.d, gateway, since)
+}
+
+// FleetStates implements Store.
+func (s *sqliteStore) FleetStates(ctx context.Context) ([]FleetState, error) {
+	return fleetStates(ctx, s.reader())
+}
+
+// RecordTransitions implements Store.
+func (s *sqliteStore) RecordTransitions(ctx context.Context, ts []Transition) ([]Transition, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	var applied []Transition
+	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error {
+		var err error
+		applied, err = recordTransitions(ctx, q, s.d, ts)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %d fleet transitions in sqlite database %s: %w", len(ts), s.path, err)
+	}
+	return applied, nil
+}
+
+// Transitions implements Store.
+func (s *sqliteStore) Transitions(ctx context.Context, gateway string, since time.Time, limit int) ([]Transition, error) {
+	return transitions(ctx, s.reader(), s.d, gateway, since, limit)
+}
+
 // Close implements Store.
 func (s *sqliteStore) Close() error {
 	s.stmts.close()

@@ -151,6 +151,42 @@ type Store interface {
 	Missing(ctx context.Context, gateway string) ([]MissingRange, error)
 	// Stats counts what the database holds.
 	Stats(ctx context.Context) (Stats, error)
+
+	// RecordDocs stores retained documents the gateways published: each
+	// becomes its gateway's newest of its kind unless a newer one is stored,
+	// and joins the gateway's history of that kind, of which the newest keep
+	// (at least 1) are kept. A document that cannot be stored fails the
+	// whole call with ErrInvalid.
+	RecordDocs(ctx context.Context, docs []Doc, keep int) error
+	// Docs returns the newest document of a kind of each gateway (of one
+	// gateway when gateway is not empty), in order of gateway.
+	Docs(ctx context.Context, kind, gateway string) ([]Doc, error)
+	// DocHistory returns the documents of a kind received from since on, of
+	// one gateway or of all when gateway is empty, by gateway and oldest
+	// first.
+	DocHistory(ctx context.Context, gateway, kind string, since time.Time) ([]Doc, error)
+	// Activity returns, per gateway with a committed batch (one gateway when
+	// gateway is not empty), its counters and newest batch, in order of
+	// gateway.
+	Activity(ctx context.Context, gateway string) ([]Activity, error)
+	// LatestReadings returns the newest committed reading of each device
+	// channel of one gateway, or of all when gateway is empty.
+	LatestReadings(ctx context.Context, gateway string) ([]LatestReading, error)
+	// Series returns a gateway's committed readings whose time is from since
+	// on, in order of device, channel and time.
+	Series(ctx context.Context, gateway string, since time.Time) ([]Reading, error)
+	// FleetStates returns every gateway's recorded fleet state, in order of
+	// gateway.
+	FleetStates(ctx context.Context) ([]FleetState, error)
+	// RecordTransitions applies, in one transaction, each transition whose
+	// From is the gateway's recorded state ("" for none), recording it with
+	// the new state, and returns those it applied: of replicas racing to
+	// record the same change, one does.
+	RecordTransitions(ctx context.Context, ts []Transition) ([]Transition, error)
+	// Transitions returns the state changes from since on, of one gateway or
+	// of all when gateway is empty, newest first, at most limit (all when
+	// limit ≤ 0).
+	Transitions(ctx context.Context, gateway string, since time.Time, limit int) ([]Transition, error)
 	// Close releases the database connections.
 	Close() error
 }

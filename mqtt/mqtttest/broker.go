@@ -173,7 +173,8 @@ func Start(t testing.TB, opts Options) *Broker {
 // data/#, config/status) but only read its config/set, backend may read all
 // data, health and audit topics, ops may push configuration (write
 // <prefix>/+/config/set) and read every gateway's configuration status, and
-// ingest may read every gateway's data, audit and health and write its
+// ingest may read every gateway's data, audit, health and configuration
+// status (for the fleet view) and write its
 // signed receipts (<prefix>/+/receipt), which each gateway reads on its own
 // <prefix>/<cn>/receipt. Ops can neither read a configuration back nor forge
 // a status, and a gateway's certificate (whose key sits on the box) cannot
@@ -204,6 +205,7 @@ user %[4]s
 topic read %[1]s/+/data/#
 topic read %[1]s/+/audit
 topic read %[1]s/+/health
+topic read %[1]s/+/config/status
 topic write %[1]s/+/receipt
 `, prefix, backend, ops, ingest)
 }

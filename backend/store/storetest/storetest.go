@@ -1,7 +1,8 @@
 // Package storetest is the contract suite every store.Store engine passes:
 // idempotent commits, reused sequence numbers, gap records, committed and
 // missing ranges, huge sequence numbers, replicas racing on the same batches,
-// large batches, read-error readings, schema versions and migrations. It
+// large batches, read-error readings, schema versions and migrations, and
+// what the fleet view reads: documents, activity, latest readings, states. It
 // checks the database with SQL of its own, not only through the Store.
 package storetest
 
@@ -51,6 +52,9 @@ func Run(t *testing.T, open func(t *testing.T) string) {
 		{"Invalid", s.invalid},
 		{"ReadingsAcrossDays", s.readingsAcrossDays},
 		{"Reopen", s.reopen},
+		{"Docs", s.docs},
+		{"Activity", s.activity},
+		{"Transitions", s.transitions},
 	} {
 		t.Run(tc.name, tc.fn)
 	}

@@ -1,0 +1,257 @@
+package fleet
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/edgegw/edgegw/backend/store"
+)
+
+// Box is one gateway in the fleet view.
+type Box struct {
+	Gateway       string    `json:"gateway"`
+	Group         string    `json:"group"`
+	State         State     `json:"state"`
+	Reason        string    `json:"reason"`
+	Since         time.Time `json:"since,omitzero"` // when it entered State, as recorded; zero when not recorded yet
+	Changes       int       `json:"changes"`        // state changes recorded within the flap window
+	Flapping      bool      `json:"flapping"`       // Changes reached the flap threshold: its alerts are suppressed
+	Version       string    `json:"version,omitempty"`
+	ConfigVersion uint64    `json:"config_version"`
+	LastCommitted time.Time `json:"last_committed,omitzero"` // when the ingest received its newest committed batch
+	LastHealth    time.Time `json:"last_health,omitzero"`    // when the ingest received its newest health document
+}
+
+// Summary is the state of the whole fleet at one time.
+type Summary struct {
+	Time           time.Time      `json:"time"`
+	Counts         map[State]int  `json:"counts"`
+	Versions       map[string]int `json:"versions"`        // binary versions, "" as "unknown"
+	ConfigVersions map[uint64]int `json:"config_versions"` // configuration versions
+	Boxes          []Box          `json:"boxes"`           // worst first, then by gateway
+}
+
+// Fleet reads the gateways' data from a Store and computes their states.
+type Fleet struct {
+	Store      store.Store
+	Thresholds Thresholds // with defaults applied
+	Now        func() time.Time
+	Logger     *slog.Logger // for documents that do not decode; nothing is logged when nil
+}
+
+// inputs loads what the states need of every gateway (of one when gateway is
+// not empty), in order of gateway.
+func (f *Fleet) inputs(ctx context.Context, gateway string, now time.Time) ([]Input, error) {
+	by := map[string]*Input{}
+	get := func(gw string) *Input {
+		in := by[gw]
+		if in == nil {
+			in = &Input{Gateway: gw}
+			by[gw] = in
+		}
+		return in
+	}
+	acts, err := f.Store.Activity(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	for i := range acts {
+		get(acts[i].Gateway).Activity = &acts[i]
+	}
+	// Enough history for the backlog trend and the poll intervals, and the
+	// newest document of gateways that went quiet long ago.
+	since := now.Add(-time.Duration(f.Thresholds.BacklogSamples+2) * f.Thresholds.HealthInterval)
+	hist, err := f.Store.DocHistory(ctx, gateway, store.DocHealth, since)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := f.Store.Docs(ctx, store.DocHealth, gateway)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range append(latest, hist...) {
+		s, err := parseHealth(d)
+		if err != nil {
+			f.log().Warn("health document ignored", "err", err)
+			continue
+		}
+		in := get(d.Gateway)
+		if !slices.ContainsFunc(in.Health, func(o Sample) bool { return o.At.Equal(s.At) }) {
+			in.Health = append(in.Health, s)
+		}
+	}
+	css, err := f.Store.Docs(ctx, store.DocConfigStatus, gateway)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range css {
+		var cs ConfigStatus
+		if err := json.Unmarshal(d.Body, &cs); err != nil {
+			f.log().Warn("config status document ignored", "gateway", d.Gateway, "err", err)
+			continue
+		}
+		get(d.Gateway).ConfigStatus = &cs
+	}
+	missing, err := f.Store.Missing(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range missing {
+		if m.Cause == store.CauseNotReceived {
+			get(m.Gateway).Missing = append(get(m.Gateway).Missing, m)
+		}
+	}
+	lr, err := f.Store.LatestReadings(ctx, gateway)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lr {
+		get(l.Gateway).Latest = append(get(l.Gateway).Latest, l)
+	}
+	out := make([]Input, 0, len(by))
+	for _, in := range by {
+		slices.SortFunc(in.Health, func(a, b Sample) int { return a.At.Compare(b.At) })
+		out = append(out, *in)
+	}
+	slices.SortFunc(out, func(a, b Input) int { return cmp.Compare(a.Gateway, b.Gateway) })
+	return out, nil
+}
+
+func (f *Fleet) log() *slog.Logger {
+	if f.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return f.Logger
+}
+
+// Status computes the state of every gateway now, from the database, with
+// the recorded time each entered its state.
+func (f *Fleet) Status(ctx context.Context) (Summary, error) {
+	sum, _, err := f.status(ctx, "")
+	return sum, err
+}
+
+// status computes the summary, of one gateway or all, and returns the
+// inputs it used.
+func (f *Fleet) status(ctx context.Context, gateway string) (Summary, []Input, error) {
+	now := f.Now()
+	ins, err := f.inputs(ctx, gateway, now)
+	if err != nil {
+		return Summary{}, nil, fmt.Errorf("fleet status: %w", err)
+	}
+	recorded, err := f.Store.FleetStates(ctx)
+	if err != nil {
+		return Summary{}, nil, fmt.Errorf("fleet status: %w", err)
+	}
+	states := make(map[string]store.FleetState, len(recorded))
+	for _, s := range recorded {
+		states[s.Gateway] = s
+	}
+	changes, err := f.Store.Transitions(ctx, gateway, now.Add(-f.Thresholds.FlapWindow), 0)
+	if err != nil {
+		return Summary{}, nil, fmt.Errorf("fleet status: %w", err)
+	}
+	nchanges := map[string]int{}
+	for _, t := range changes {
+		if t.From != "" {
+			nchanges[t.Gateway]++
+		}
+	}
+	sum := Summary{Time: now, Counts: map[State]int{}, Versions: map[string]int{}, ConfigVersions: map[uint64]int{}}
+	for _, st := range States {
+		sum.Counts[st] = 0
+	}
+	for _, in := range ins {
+		v := f.Thresholds.Evaluate(in, now)
+		b := Box{Gateway: in.Gateway, Group: f.Thresholds.Group(in.Gateway), State: v.State, Reason: v.Reason(),
+			Changes: nchanges[in.Gateway]}
+		b.Flapping = b.Changes >= f.Thresholds.FlapChanges
+		if rec, ok := states[in.Gateway]; ok && State(rec.State) == v.State {
+			b.Since = rec.Since
+		}
+		if in.Activity != nil {
+			b.LastCommitted, b.ConfigVersion = in.Activity.LastReceived, in.Activity.ConfigVersion
+		}
+		for i := len(in.Health) - 1; i >= 0; i-- {
+			h := in.Health[i]
+			if b.LastHealth.IsZero() {
+				b.LastHealth = h.At
+			}
+			if h.Health.State != "offline" {
+				b.Version = h.Health.Version
+				b.ConfigVersion = max(b.ConfigVersion, h.Health.ConfigVersion)
+				break
+			}
+		}
+		sum.Counts[b.State]++
+		v2 := b.Version
+		if v2 == "" {
+			v2 = "unknown"
+		}
+		sum.Versions[v2]++
+		sum.ConfigVersions[b.ConfigVersion]++
+		sum.Boxes = append(sum.Boxes, b)
+	}
+	slices.SortStableFunc(sum.Boxes, func(a, b Box) int { return b.State.Severity() - a.State.Severity() })
+	return sum, ins, nil
+}
+
+// Record computes every gateway's state now and records the changes since
+// the last recorded states. A change to a state other than OK raises an
+// alert unless the gateway raised one within the flap window: a flapping
+// gateway alerts once. It returns the changes it recorded.
+func (f *Fleet) Record(ctx context.Context) (Summary, []store.Transition, error) {
+	sum, _, err := f.status(ctx, "")
+	if err != nil {
+		return Summary{}, nil, err
+	}
+	recorded, err := f.Store.FleetStates(ctx)
+	if err != nil {
+		return sum, nil, fmt.Errorf("fleet record: %w", err)
+	}
+	prev := make(map[string]string, len(recorded))
+	for _, s := range recorded {
+		prev[s.Gateway] = s.State
+	}
+	var ts []store.Transition
+	for _, b := range sum.Boxes {
+		from, ok := prev[b.Gateway]
+		if ok && from == string(b.State) {
+			continue
+		}
+		t := store.Transition{Gateway: b.Gateway, Time: sum.Time, From: from, To: string(b.State), Reason: b.Reason}
+		if b.State != OK {
+			t.Alert, err = f.mayAlert(ctx, b.Gateway, sum.Time)
+			if err != nil {
+				return sum, nil, err
+			}
+		}
+		ts = append(ts, t)
+	}
+	applied, err := f.Store.RecordTransitions(ctx, ts)
+	if err != nil {
+		return sum, nil, fmt.Errorf("fleet record: %w", err)
+	}
+	for _, t := range applied {
+		for i := range sum.Boxes {
+			if sum.Boxes[i].Gateway == t.Gateway {
+				sum.Boxes[i].Since = t.Time
+			}
+		}
+	}
+	return sum, applied, nil
+}
+
+// mayAlert reports whether gateway raised no alert within the flap window.
+func (f *Fleet) mayAlert(ctx context.Context, gateway string, now time.Time) (bool, error) {
+	ts, err := f.Store.Transitions(ctx, gateway, now.Add(-f.Thresholds.FlapWindow), 0)
+	if err != nil {
+		return false, fmt.Errorf("fleet record: %w", err)
+	}
+	return !slices.ContainsFunc(ts, func(t store.Transition) bool { return t.Alert }), nil
+}
