@@ -227,15 +227,7 @@ func TestIntegrationDeliveredSmallBrokerQueue(t *testing.T) {
 // subscription into PostgreSQL and one of them is killed with -9 every two
 // seconds: no reading is lost and no row is stored twice.
 func TestIntegrationDeliveredReplicasKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	pg := pgtest.Start(t)
-	d := newDelivery(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100}, pg.DSN)
-	d.startIngest("ingest-a")
-	d.startIngest("ingest-b")
-	d.startAgent()
-	eventually(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	pg, d := startPostgresDelivery(t, "ingest-a", "ingest-b")
 	for i := range 8 {
 		id := []string{"ingest-a", "ingest-b"}[i%2]
 		d.kill(id)
@@ -259,19 +251,29 @@ func TestIntegrationDeliveredReplicasKilled(t *testing.T) {
 // load and starts again: the ingest retries its commits, the gateway keeps
 // and publishes again what no receipt covered, and nothing is lost.
 func TestIntegrationDeliveredDatabaseDown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test")
-	}
-	pg := pgtest.Start(t)
-	d := newDelivery(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100}, pg.DSN)
-	d.startIngest("ingest-a")
-	d.startAgent()
-	eventually(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	pg, d := startPostgresDelivery(t, "ingest-a")
 	pg.Stop()
 	<-time.After(30 * time.Second) // the outage's duration
 	pg.Start()
 	d.stopAgent()
 	d.delivered(90*time.Second, 0)
+}
+
+// startPostgresDelivery starts a throwaway PostgreSQL, the ingest replicas
+// named and the agent, and returns once readings are in the database.
+func startPostgresDelivery(t *testing.T, replicas ...string) (*pgtest.Cluster, *delivery) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	pg := pgtest.Start(t)
+	d := newDelivery(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100}, pg.DSN)
+	for _, id := range replicas {
+		d.startIngest(id)
+	}
+	d.startAgent()
+	eventually(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	return pg, d
 }
 
 // fillBacklog stores n readings as closed, signed and sealed batches of 100
