@@ -3,9 +3,10 @@ package confsig
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // Target kinds.
@@ -20,9 +21,6 @@ const (
 
 // MaxTargetIDs is the largest number of gateway ids a list target holds.
 const MaxTargetIDs = 10000
-
-// nameRE matches a gateway id (as gateway/config requires) and a group name.
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // Target selects the gateways a document is for.
 type Target struct {
@@ -110,16 +108,16 @@ func (t Target) check() error {
 		if len(t.IDs) != 0 {
 			return errors.New("target: a group target has no ids")
 		}
-		if !nameRE.MatchString(t.Group) {
-			return fmt.Errorf("target: group %q does not match [a-z0-9][a-z0-9-]{0,62}", t.Group)
+		if keys.ValidateGatewayID(t.Group) != nil { // a group name has a gateway id's form
+			return fmt.Errorf("target: group %q does not match %s", t.Group, keys.GatewayIDForm)
 		}
 		return nil
 	default:
 		return fmt.Errorf("target: unknown kind %q (want gateway, list or group)", t.Kind)
 	}
 	for _, id := range t.IDs {
-		if !nameRE.MatchString(id) {
-			return fmt.Errorf("target: gateway id %q does not match [a-z0-9][a-z0-9-]{0,62}", id)
+		if err := keys.ValidateGatewayID(id); err != nil {
+			return fmt.Errorf("target: %w", err)
 		}
 	}
 	return nil

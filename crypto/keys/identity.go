@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -73,6 +74,23 @@ func ValidateID(id string) error {
 	return nil
 }
 
+// GatewayIDForm is the form of a gateway id: 1 to 63 lowercase letters,
+// digits and hyphens, not starting with a hyphen. Such an id is also a
+// certificate common name, a host-name label and one MQTT topic level.
+const GatewayIDForm = "[a-z0-9][a-z0-9-]{0,62}"
+
+var gatewayIDRE = regexp.MustCompile("^" + GatewayIDForm + "$")
+
+// ValidateGatewayID checks that id has the form of a gateway id
+// (GatewayIDForm). It is the one check of a gateway id: where an identity
+// is created, in the configuration and in fleet documents.
+func ValidateGatewayID(id string) error {
+	if !gatewayIDRE.MatchString(id) {
+		return fmt.Errorf("gateway id %q does not match %s", id, GatewayIDForm)
+	}
+	return nil
+}
+
 // ParsePublicIdentity parses the one-line format written by String; surrounding
 // white space is ignored.
 func ParsePublicIdentity(line string) (PublicIdentity, error) {
@@ -108,10 +126,10 @@ func LoadPublicIdentity(path string) (PublicIdentity, error) {
 
 // InitIdentity generates a new Ed25519 identity for gateway id and writes
 // dir/identity.key (PKCS#8 PEM, mode 0600) and dir/identity.pub, creating dir
-// with mode 0700 if needed. It refuses to overwrite existing files unless force
-// is set.
+// with mode 0700 if needed. It refuses an id that is not a valid gateway id
+// (ValidateGatewayID), and to overwrite existing files unless force is set.
 func InitIdentity(dir, id string, force bool) error {
-	if err := ValidateID(id); err != nil {
+	if err := ValidateGatewayID(id); err != nil {
 		return fmt.Errorf("init identity: %w", err)
 	}
 	err := WriteKeyPair(dir, IdentityKeyFile, IdentityPubFile, force, func() ([]byte, []byte, error) {

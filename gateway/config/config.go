@@ -197,7 +197,6 @@ type Device struct {
 }
 
 var (
-	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 	classRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	logLevel = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}

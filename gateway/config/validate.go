@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // Validate checks c as Parse does, and, when known is not nil, also that
@@ -113,8 +115,8 @@ func (c *Config) check(known func(string) bool, skip map[string]bool) []error {
 	k := &checker{c: c, skip: skip}
 
 	g := c.Gateway
-	if k.required("gateway.id", g.ID) && !idRE.MatchString(g.ID) {
-		k.fail("gateway.id", g.ID, "must match [a-z0-9][a-z0-9-]{0,62}")
+	if k.required("gateway.id", g.ID) && keys.ValidateGatewayID(g.ID) != nil {
+		k.fail("gateway.id", g.ID, "must match "+keys.GatewayIDForm)
 	}
 	k.path("gateway.keys", g.Keys)
 	k.path("gateway.state", g.State)

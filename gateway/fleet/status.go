@@ -8,10 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/crypto/keys"
 )
 
 // Topic levels under <prefix>/<gateway-id>/.
@@ -45,16 +46,10 @@ func GatewayOfStatusTopic(prefix, topic string) (string, bool) {
 	return id, true
 }
 
-// idRE is a gateway id, as gateway/config and crypto/confsig require.
-var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// CheckGatewayID returns an error unless id is a valid gateway id,
-// [a-z0-9][a-z0-9-]{0,62}.
+// CheckGatewayID returns an error unless id is a valid gateway id
+// (keys.ValidateGatewayID).
 func CheckGatewayID(id string) error {
-	if !idRE.MatchString(id) {
-		return fmt.Errorf("gateway id %q does not match [a-z0-9][a-z0-9-]{0,62}", id)
-	}
-	return nil
+	return keys.ValidateGatewayID(id)
 }
 
 // CheckPrefix returns an error unless prefix is a usable topic prefix: one
