@@ -59,5 +59,6 @@ func BusError(kind, name string, err error) error {
 	default:
 		return &busError{msg: fmt.Sprintf("%s %s: %v", h.noun, name, err), cause: err}
 	}
-	return &busError{msg: msg + ": " + err.Error(), cause: err}
+	// The cause found at the node says more than a bus registry's error.
+	return &busError{msg: msg + ": " + cause.Error(), cause: err}
 }

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +38,7 @@ func newI2CCmd() *cobra.Command {
 			}
 			b, err := buses.I2C(bus)
 			if err != nil {
-				return busError("i2c", bus, err)
+				return err
 			}
 			found := scanBus(b)
 			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -153,7 +150,7 @@ func newSensorCmd() *cobra.Command {
 			log := slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			s, err := factory(drivers.Device{Name: kind, Options: options}, drivers.Deps{Now: time.Now, Logger: log.With("driver", kind, "device", kind), Buses: buses})
 			if err != nil {
-				return busError(busKind(kind), bus, err)
+				return err
 			}
 			defer s.Halt()
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
@@ -236,31 +233,6 @@ func defaultBus(sim bool, kind string) string {
 		return "/dev/ttyAMA0"
 	}
 	return "/dev/i2c-1"
-}
-
-// busError explains a bus that cannot be opened: absent device node (the
-// interface is not enabled) or missing permission (the group to join).
-func busError(kind, bus string, err error) error {
-	path := bus
-	if !strings.HasPrefix(path, "/dev/") {
-		return err
-	}
-	group := map[string]string{"i2c": "i2c", "spi": "spi", "serial": "dialout"}[kind]
-	enable := map[string]string{
-		"i2c":    "enable I2C (raspi-config → Interface Options → I2C, or dtparam=i2c_arm=on in config.txt) and reboot",
-		"spi":    "enable SPI (raspi-config → Interface Options → SPI, or dtparam=spi=on in config.txt) and reboot",
-		"serial": "check the adapter is plugged in, or enable the UART (enable_uart=1 in config.txt)",
-	}[kind]
-	f, oerr := os.OpenFile(path, os.O_RDWR, 0)
-	switch {
-	case errors.Is(oerr, fs.ErrNotExist):
-		return fmt.Errorf("%s bus %s does not exist: %s; the user also needs to be in group %s (sudo usermod -aG %s $USER): %w", kind, path, enable, group, group, err)
-	case errors.Is(oerr, fs.ErrPermission):
-		return fmt.Errorf("%s bus %s: permission denied: add the user to group %s (sudo usermod -aG %s $USER) and log in again: %w", kind, path, group, group, err)
-	case oerr == nil:
-		f.Close()
-	}
-	return err
 }
 
 // openBuses returns the buses the technician commands use: the host's
