@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -155,7 +156,10 @@ func newSensorCmd() *cobra.Command {
 			defer s.Halt()
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
 			defer cancel()
-			rs, err := s.Read(ctx)
+			rs, err := drivers.ReadFirst(ctx, s, 250*time.Millisecond)
+			if errors.Is(err, drivers.ErrNoData) {
+				return fmt.Errorf("no sample within --timeout %v: %w", timeout, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -169,7 +173,7 @@ func newSensorCmd() *cobra.Command {
 	f.StringArrayVar(&opts, "opt", nil, "driver option key=value, as in the config's options; repeatable")
 	f.BoolVar(&asJSON, "json", false, "print JSON, one object per reading")
 	f.BoolVar(&sim, "sim", false, "read the emulated chip (no hardware)")
-	f.DurationVar(&timeout, "timeout", 15*time.Second, "give up after this long (the SCD4x needs about 6 s)")
+	f.DurationVar(&timeout, "timeout", 15*time.Second, "wait this long for a sample (the SCD4x's first comes after about 6 s)")
 	c.AddCommand(read)
 	return c
 }
