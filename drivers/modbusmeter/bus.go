@@ -126,6 +126,9 @@ type Bus struct {
 	quietAt time.Time // earliest start of the next request frame
 	closed  bool
 	sleep   func(time.Duration)
+
+	statsMu sync.Mutex
+	stats   LineStats // the transport's, as of its last transaction
 }
 
 var _ Holder = (*Bus)(nil)
@@ -182,12 +185,9 @@ func (b *Bus) Line() LineConfig { return b.cfg }
 
 // LineStats returns what the line carried besides the replies asked for.
 func (b *Bus) LineStats() LineStats {
-	b.lock <- struct{}{}
-	defer b.release()
-	if b.line == nil {
-		return LineStats{}
-	}
-	return b.line.stats
+	b.statsMu.Lock()
+	defer b.statsMu.Unlock()
+	return b.stats
 }
 
 // Connect opens the port now, if it is not open, so that a technician
@@ -267,11 +267,22 @@ func (b *Bus) Hold(ctx context.Context) (Client, func(), error) {
 	return held{b}, b.release, nil
 }
 
-// deadline returns ctx's error, as a timeout when its deadline passed.
+// errNotSent reports a request that never went on the line because its
+// poll's deadline had passed: a timeout, but not a transaction.
+var errNotSent error = notSent{}
+
+type notSent struct{}
+
+func (notSent) Error() string {
+	return "timeout: the poll's deadline passed before the request was sent"
+}
+func (notSent) Is(target error) bool { return target == ErrTimeout }
+
+// deadline returns ctx's error, errNotSent when its deadline passed.
 func deadline(ctx context.Context) error {
 	err := ctx.Err()
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: the poll's deadline passed before the request was sent", ErrTimeout)
+		return errNotSent
 	}
 	return err
 }
@@ -331,6 +342,9 @@ func (b *Bus) transact(ctx context.Context, unit uint8, fc uint8, addr, count ui
 			b.line.quiet(b.cfg.Quiet, b.cfg.Quiet+b.cfg.Timeout)
 		}
 		b.quietAt = time.Now().Add(b.cfg.silence())
+		b.statsMu.Lock()
+		b.stats = b.line.stats
+		b.statsMu.Unlock()
 	}
 	if err != nil {
 		return nil, err

@@ -367,8 +367,10 @@ func (m *Meter) request(ctx context.Context, ln *line, r Request) ([]uint16, err
 		}
 		lat := time.Since(start)
 		m.mu.Lock()
+		if !errors.Is(err, ErrLineBusy) && !errors.Is(err, errNotSent) && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+			m.stats.Requests++ // it went on the line
+		}
 		if err == nil {
-			m.stats.Requests++
 			m.stats.LastLatency = lat
 			m.stats.MaxLatency = max(m.stats.MaxLatency, lat)
 			m.mu.Unlock()
@@ -381,22 +383,17 @@ func (m *Meter) request(ctx context.Context, ln *line, r Request) ([]uint16, err
 			m.stats.Busy++
 			stop = true
 		case errors.As(err, &ex):
-			m.stats.Requests++
 			m.stats.Exceptions++
 			stop = ex.Permanent()
 		case errors.Is(err, ErrTimeout):
-			m.stats.Requests++
 			m.stats.Timeouts++
 		case errors.Is(err, ErrCRC):
-			m.stats.Requests++
 			m.stats.CRCErrors++
 		case errors.Is(err, ErrFrame):
-			m.stats.Requests++
 			m.stats.FrameErrors++
 		case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
 			stop = true
 		default:
-			m.stats.Requests++
 			m.stats.IOErrors++
 		}
 		m.mu.Unlock()
