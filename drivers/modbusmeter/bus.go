@@ -42,8 +42,8 @@ type LineConfig struct {
 	// transaction before the next request, so that a late reply ends
 	// before it; at most Quiet+Timeout is spent waiting. Default Timeout.
 	Quiet time.Duration
-	// Transporter replaces the serial I/O (tests); nil uses goburrow's RTU
-	// transport on the port. It receives whole RTU request frames and
+	// Transporter replaces the serial I/O (tests); nil uses the package's
+	// RTU transport on the port. It receives whole RTU request frames and
 	// returns whole reply frames.
 	Transporter modbus.Transporter
 }
