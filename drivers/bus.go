@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
+	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
 	"periph.io/x/host/v3"
+	"periph.io/x/host/v3/sysfs"
 )
 
 // Buses gives drivers the bus their device is attached to, by the name used
@@ -102,7 +105,8 @@ func (s *BusSet) initHost() error {
 	return s.hostErr
 }
 
-// I2C implements Buses.
+// I2C implements Buses. A host bus that cannot be opened gives an error
+// matching ErrBusUnavailable that says what to do (see BusError).
 func (s *BusSet) I2C(name string) (i2c.Bus, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -115,16 +119,35 @@ func (s *BusSet) I2C(name string) (i2c.Bus, error) {
 	}
 	var b i2c.BusCloser
 	if p != nil {
-		b, err = p.OpenI2C(name)
-	} else if err = s.initHost(); err == nil {
-		b, err = i2creg.Open(name)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("i2c bus %q: %w", name, err)
+		if b, err = p.OpenI2C(name); err != nil {
+			return nil, fmt.Errorf("i2c bus %q: %w", name, err)
+		}
+	} else if b, err = s.openHostI2C(name); err != nil {
+		return nil, BusError("i2c", name, err)
 	}
 	s.i2c[name] = b
 	s.closers = append(s.closers, b)
 	return b, nil
+}
+
+// openHostI2C opens a host I²C bus through periph's registry. A
+// /dev/i2c-N node that appeared after the host drivers were loaded (the
+// interface enabled, the module loaded) is opened directly, so that a bus
+// missing at start is found when it comes.
+func (s *BusSet) openHostI2C(name string) (i2c.BusCloser, error) {
+	err := s.initHost()
+	if err == nil {
+		var b i2c.BusCloser
+		if b, err = i2creg.Open(name); err == nil {
+			return b, nil
+		}
+	}
+	if n, ierr := strconv.Atoi(strings.TrimPrefix(name, "/dev/i2c-")); ierr == nil && strings.HasPrefix(name, "/dev/i2c-") {
+		if b, serr := sysfs.NewI2C(n); serr == nil {
+			return b, nil
+		}
+	}
+	return nil, err
 }
 
 // SPI implements Buses.
@@ -140,12 +163,14 @@ func (s *BusSet) SPI(name string) (spi.Port, error) {
 	}
 	var port spi.PortCloser
 	if prov != nil {
-		port, err = prov.OpenSPI(name)
+		if port, err = prov.OpenSPI(name); err != nil {
+			return nil, fmt.Errorf("spi port %q: %w", name, err)
+		}
 	} else if err = s.initHost(); err == nil {
 		port, err = spireg.Open(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("spi port %q: %w", name, err)
+		return nil, BusError("spi", name, err)
 	}
 	s.spi[name] = port
 	s.closers = append(s.closers, port)
@@ -188,4 +213,65 @@ func (s *BusSet) Close() error {
 	clear(s.spi)
 	clear(s.serial)
 	return errors.Join(errs...)
+}
+
+// Deferred returns Buses that open buses through b, except that an I²C bus
+// that cannot be opened now (ErrBusUnavailable) is returned anyway: every
+// transfer on it tries to open it again and, until that succeeds, fails
+// with the reason. The agent builds its devices through it, so that a
+// missing bus fails the devices on it at each poll, not the agent.
+func Deferred(b Buses) Buses { return deferred{b} }
+
+// deferred implements Deferred.
+type deferred struct{ Buses }
+
+func (d deferred) I2C(name string) (i2c.Bus, error) {
+	bus, err := d.Buses.I2C(name)
+	if errors.Is(err, ErrBusUnavailable) {
+		return &lateI2C{name: name, open: d.Buses.I2C}, nil
+	}
+	return bus, err
+}
+
+// lateI2C is an I²C bus opened at its first use that succeeds.
+type lateI2C struct {
+	name string
+	open func(string) (i2c.Bus, error)
+	mu   sync.Mutex
+	bus  i2c.Bus
+}
+
+// get opens the bus unless it is open.
+func (l *lateI2C) get() (i2c.Bus, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.bus == nil {
+		b, err := l.open(l.name)
+		if err != nil {
+			return nil, err
+		}
+		l.bus = b
+	}
+	return l.bus, nil
+}
+
+// String returns the bus name.
+func (l *lateI2C) String() string { return l.name }
+
+// Tx implements i2c.Bus.
+func (l *lateI2C) Tx(addr uint16, w, r []byte) error {
+	b, err := l.get()
+	if err != nil {
+		return err
+	}
+	return b.Tx(addr, w, r)
+}
+
+// SetSpeed implements i2c.Bus.
+func (l *lateI2C) SetSpeed(f physic.Frequency) error {
+	b, err := l.get()
+	if err != nil {
+		return err
+	}
+	return b.SetSpeed(f)
 }

@@ -110,3 +110,26 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// ReadFirst reads s once for a one-shot command, waiting for its first
+// sample within ctx: while s reports ErrNoData (a measurement that has just
+// started, a sample not due yet) it reads again every interval. When ctx
+// ends first, it returns the sensor's last ErrNoData error. The agent does
+// not wait so: its next poll gets the sample.
+func ReadFirst(ctx context.Context, s Sensor, every time.Duration) ([]reading.Reading, error) {
+	var noData error
+	for {
+		rs, err := s.Read(ctx)
+		switch {
+		case errors.Is(err, ErrNoData):
+			noData = err
+		case err != nil && ctx.Err() != nil && noData != nil:
+			return nil, noData // the deadline cut a wait for the sample
+		default:
+			return rs, err
+		}
+		if Sleep(ctx, every) != nil {
+			return nil, noData
+		}
+	}
+}

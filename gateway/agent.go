@@ -96,7 +96,8 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, fmt.Errorf("uplink.receipts: %w", err)
 	}
 	a.buses = drivers.NewBusSet()
-	if a.devices, err = buildDevices(cfg, deps, a.buses); err != nil {
+	// A bus missing now fails only its devices, at each poll, until it comes.
+	if a.devices, err = buildDevices(cfg, deps, drivers.Deferred(a.buses)); err != nil {
 		return nil, errors.Join(err, a.buses.Close())
 	}
 	if err := os.MkdirAll(cfg.Gateway.State, 0o700); err != nil {

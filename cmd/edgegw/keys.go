@@ -21,6 +21,9 @@ func newKeysCmd() *cobra.Command {
 			if id == "" {
 				return usageError{fmt.Errorf("--id is required")}
 			}
+			if err := keys.CheckGatewayID(id); err != nil {
+				return usageError{fmt.Errorf("--id: %w", err)}
+			}
 			if err := keys.InitIdentity(dir, id, force); err != nil {
 				return err
 			}

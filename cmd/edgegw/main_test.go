@@ -94,16 +94,3 @@ func TestSelftest(t *testing.T) {
 		t.Errorf("selftest: exit %d\n%s", code, out)
 	}
 }
-
-// TestKeysInitRefusesBadID: an identity is only written for an id the
-// configuration accepts as gateway.id.
-func TestKeysInitRefusesBadID(t *testing.T) {
-	dir := t.TempDir()
-	out, code := execute(t, "keys", "init", "--dir", dir, "--id", "BAD_ID")
-	if code != 1 || !strings.Contains(out, `gateway id "BAD_ID" does not match [a-z0-9][a-z0-9-]{0,62}`) {
-		t.Fatalf("keys init --id BAD_ID: exit %d, %q", code, out)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "identity.key")); !os.IsNotExist(err) {
-		t.Errorf("identity.key written for a bad id: %v", err)
-	}
-}

@@ -144,6 +144,9 @@ func newModbusReadCmd() *cobra.Command {
 				return usageError{err}
 			}
 			defer bus.Close()
+			if err := bus.Connect(); err != nil {
+				return err
+			}
 			ctx := c.Context()
 			if ctx == nil {
 				ctx = context.Background()
@@ -304,86 +307,34 @@ func newModbusScanCmd() *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			type hit struct {
-				unit    uint8
-				line    modbusmeter.LineConfig
-				reply   string
-				orders  []string
-				latency time.Duration
-			}
-			var hits []hit
-			progress := c.ErrOrStderr()
-			total, n := len(ids)*len(bauds)*len(parity), 0
-			for _, baud := range bauds {
-				for _, par := range parity {
-					line := modbusmeter.LineConfig{Baud: baud, Parity: par, StopBits: l.stopBits, Timeout: l.timeout}
-					bus, err := modbusmeter.OpenBus(path, line)
-					if err != nil {
-						return usageError{err}
-					}
-					for _, id := range ids {
-						if err := ctx.Err(); err != nil {
-							bus.Close()
-							return err
-						}
-						n++
-						fmt.Fprintf(progress, "\rscanning %s unit %3d  [%d/%d] found %d ", line, id, n, total, len(hits))
-						fc, addr, cnt := modbusmeter.ReadInput, uint16(0), uint16(1)
-						pt, lo, hi, havePt := modbusmeter.Point{}, 0.0, 0.0, false
-						if p != nil {
-							pt, lo, hi, havePt = plausible(p)
-							fc, addr, cnt = p.Points[0].FC, p.Points[0].Addr, 1
-							if havePt {
-								fc, addr, cnt = pt.FC, pt.Addr, uint16(pt.Type.Words())
-							}
-						}
-						start := time.Now()
-						regs, err := bus.ReadRegisters(ctx, id, fc, addr, cnt)
-						h := hit{unit: id, line: bus.Line(), latency: time.Since(start)}
-						var ex *modbusmeter.ExceptionError
-						switch {
-						case err == nil:
-							h.reply = "data"
-						case errors.As(err, &ex):
-							h.reply = ex.Error()
-						default:
-							continue // silence, noise: nobody at this setting
-						}
-						if err == nil && havePt {
-							for _, o := range modbusmeter.Orders {
-								q := pt
-								q.Order = o
-								if v, _ := q.Decode(regs); v >= lo && v <= hi {
-									h.orders = append(h.orders, fmt.Sprintf("%s (%s=%.4g %s)", o, pt.Name, v, pt.Unit))
-								}
-							}
-							if len(h.orders) == 0 {
-								h.orders = []string{"none plausible"}
-							}
-						}
-						hits = append(hits, h)
-					}
-					if err := bus.Close(); err != nil {
-						return err
-					}
-				}
-			}
-			fmt.Fprintln(progress)
+			hits, probes, err := scan(ctx, c.ErrOrStderr(), path, ids, bauds, parity, l, p)
 			w := c.OutOrStdout()
-			if len(hits) == 0 {
+			if len(hits) == 0 && err == nil {
 				fmt.Fprintf(w, "no unit answered on %s\n", path)
 				return errors.New("no unit answered")
 			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "UNIT\tSETTING\tREPLY\tLATENCY\tWORD ORDER\n")
-			for _, h := range hits {
-				order := "-"
-				if len(h.orders) > 0 {
-					order = strings.Join(h.orders, ", ")
+			if len(hits) > 0 {
+				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "UNIT\tSETTING\tREPLY\tLATENCY\tWORD ORDER\n")
+				for _, h := range hits {
+					order := "-"
+					if len(h.orders) > 0 {
+						order = strings.Join(h.orders, ", ")
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", h.unit, h.line, h.reply, h.latency.Round(time.Millisecond), order)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", h.unit, h.line, h.reply, h.latency.Round(time.Millisecond), order)
+				if ferr := tw.Flush(); ferr != nil {
+					return ferr
+				}
 			}
-			return tw.Flush()
+			total := len(ids) * len(bauds) * len(parity)
+			switch {
+			case errors.Is(err, context.Canceled):
+				return fmt.Errorf("scan interrupted after %d of %d probes, %d units found", probes, total, len(hits))
+			case err != nil && probes > 0:
+				return fmt.Errorf("scan stopped after %d of %d probes, %d units found: %w", probes, total, len(hits), err)
+			}
+			return err
 		},
 	}
 	l.add(c, true)
@@ -392,6 +343,106 @@ func newModbusScanCmd() *cobra.Command {
 	c.Flags().StringSliceVar(&parity, "parity", []string{"N", "E"}, "parities to try (N, E, O)")
 	c.Flags().StringVar(&profile, "profile", "", "also read a quantity with a known range (frequency, voltage) and report the word order")
 	return c
+}
+
+// hit is a unit that answered a scan probe.
+type hit struct {
+	unit    uint8
+	line    modbusmeter.LineConfig
+	reply   string
+	orders  []string
+	latency time.Duration
+}
+
+// scan probes every unit at every baud rate and parity, printing progress
+// with the time left to progress. It returns the units that answered and
+// the number of probes made; on an error (the port missing, an I/O error,
+// an interrupt) it returns what it found so far with the error.
+func scan(ctx context.Context, progress io.Writer, path string, ids []uint8, bauds []int, parity []string, l lineFlags, p *modbusmeter.Profile) ([]hit, int, error) {
+	var hits []hit
+	total, n := len(ids)*len(bauds)*len(parity), 0
+	start := time.Now()
+	defer fmt.Fprintln(progress)
+	for _, baud := range bauds {
+		for _, par := range parity {
+			// A short quiet time after silence: a scan mostly meets silence.
+			line := modbusmeter.LineConfig{Baud: baud, Parity: par, StopBits: l.stopBits, Timeout: l.timeout, Quiet: 20 * time.Millisecond}
+			bus, err := modbusmeter.OpenBus(path, line)
+			if err != nil {
+				return hits, n, usageError{err}
+			}
+			if err := bus.Connect(); err != nil {
+				bus.Close()
+				return hits, n, err
+			}
+			for _, id := range ids {
+				if err := ctx.Err(); err != nil {
+					bus.Close()
+					return hits, n, err
+				}
+				left := "?"
+				if n > 0 {
+					left = (time.Since(start) / time.Duration(n) * time.Duration(total-n)).Round(time.Second).String()
+				}
+				n++
+				fmt.Fprintf(progress, "\rscanning %s unit %3d  [%d/%d] found %d, %s left ", line, id, n, total, len(hits), left)
+				h, err := probe(ctx, bus, id, p)
+				if err != nil {
+					bus.Close()
+					return hits, n, err
+				}
+				if h != nil {
+					hits = append(hits, *h)
+				}
+			}
+			if err := bus.Close(); err != nil {
+				return hits, n, err
+			}
+		}
+	}
+	return hits, n, nil
+}
+
+// probe asks unit id for one value (with a profile, a quantity with a
+// known range, to tell the word order). It returns nil when nobody
+// answered, and an error only when the scan cannot go on.
+func probe(ctx context.Context, bus *modbusmeter.Bus, id uint8, p *modbusmeter.Profile) (*hit, error) {
+	fc, addr, cnt := modbusmeter.ReadInput, uint16(0), uint16(1)
+	pt, lo, hi, havePt := modbusmeter.Point{}, 0.0, 0.0, false
+	if p != nil {
+		pt, lo, hi, havePt = plausible(p)
+		fc, addr, cnt = p.Points[0].FC, p.Points[0].Addr, 1
+		if havePt {
+			fc, addr, cnt = pt.FC, pt.Addr, uint16(pt.Type.Words())
+		}
+	}
+	start := time.Now()
+	regs, err := bus.ReadRegisters(ctx, id, fc, addr, cnt)
+	h := &hit{unit: id, line: bus.Line(), latency: time.Since(start)}
+	var ex *modbusmeter.ExceptionError
+	switch {
+	case err == nil:
+		h.reply = "data"
+	case errors.As(err, &ex):
+		h.reply = ex.Error()
+	case errors.Is(err, modbusmeter.ErrTimeout), errors.Is(err, modbusmeter.ErrCRC), errors.Is(err, modbusmeter.ErrFrame):
+		return nil, nil // silence, noise: nobody at this setting
+	default:
+		return nil, err
+	}
+	if err == nil && havePt {
+		for _, o := range modbusmeter.Orders {
+			q := pt
+			q.Order = o
+			if v, _ := q.Decode(regs); v >= lo && v <= hi {
+				h.orders = append(h.orders, fmt.Sprintf("%s (%s=%.4g %s)", o, pt.Name, v, pt.Unit))
+			}
+		}
+		if len(h.orders) == 0 {
+			h.orders = []string{"none plausible"}
+		}
+	}
+	return h, nil
 }
 
 func newModbusProfilesCmd() *cobra.Command {

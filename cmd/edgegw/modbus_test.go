@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // runModbus runs `edgegw modbus args...` and returns stdout and the exit
@@ -90,5 +96,94 @@ func TestModbusReadJSON(t *testing.T) {
 		if r.Channel == "v1" && (r.Value < 220 || r.Value > 240 || r.Unit != "V") {
 			t.Errorf("v1 = %+v", r)
 		}
+	}
+}
+
+// TestIntegrationModbusMissingPort: `modbus read` and `modbus scan` on a
+// port that does not exist say so, with what to check, instead of probing
+// every setting and reporting that no unit answered.
+func TestIntegrationModbusMissingPort(t *testing.T) {
+	const port = "/dev/ttyUSB97"
+	if _, err := os.Stat(port); err == nil {
+		t.Skipf("%s exists here", port)
+	}
+	for _, args := range [][]string{
+		{"modbus", "scan", "--port", port},
+		{"modbus", "read", "--port", port, "--profile", "sdm630"},
+		{"modbus", "read", "--port", port, "--register", "0"},
+	} {
+		stdout, stderr, code := runBinary(t, args...)
+		if code != 1 || !strings.Contains(stderr, "serial port "+port+" does not exist: check the adapter is plugged in") ||
+			strings.Contains(stdout+stderr, "no unit answered") || strings.Contains(stderr, "[1/") {
+			t.Errorf("edgegw %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+}
+
+// syncBuffer is a buffer a child process writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestIntegrationModbusScanInterrupted: a scan shows the time it has left
+// as it goes, and Ctrl-C prints the units found so far before it exits.
+func TestIntegrationModbusScanInterrupted(t *testing.T) {
+	cmd := exec.Command(edgegwBinary(t), "modbus", "scan", "--sim", "--units", "1-247", "--bauds", "9600", "--parity", "N", "--timeout", "50ms")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	eta := regexp.MustCompile(`\[\d+/247\] found 3, (\d+m)?\d+s left`)
+	for end := time.Now().Add(30 * time.Second); !eta.MatchString(stderr.String()); {
+		if time.Now().After(end) {
+			t.Fatalf("no progress with 3 units found and the time left within 30s:\n%s", stderr.String())
+		}
+		select {
+		case <-exited:
+			t.Fatalf("scan ended before the interrupt: %v\n%s", waitErr, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("scan still running 10s after the interrupt")
+	}
+	var ee *exec.ExitError
+	if !errors.As(waitErr, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1", waitErr)
+	}
+	out := stdout.String()
+	for _, unit := range []string{"\n1 ", "\n2 ", "\n3 "} {
+		if !strings.Contains(out, unit) {
+			t.Errorf("units found so far not printed (no row %q):\n%s", strings.TrimSpace(unit), out)
+		}
+	}
+	if !strings.Contains(stderr.String(), "scan interrupted after") || !strings.Contains(stderr.String(), "3 units found") {
+		t.Errorf("stderr: %s", stderr.String())
 	}
 }

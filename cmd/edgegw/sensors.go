@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +39,7 @@ func newI2CCmd() *cobra.Command {
 			}
 			b, err := buses.I2C(bus)
 			if err != nil {
-				return busError("i2c", bus, err)
+				return err
 			}
 			found := scanBus(b)
 			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -153,12 +151,15 @@ func newSensorCmd() *cobra.Command {
 			log := slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			s, err := factory(drivers.Device{Name: kind, Options: options}, drivers.Deps{Now: time.Now, Logger: log.With("driver", kind, "device", kind), Buses: buses})
 			if err != nil {
-				return busError(busKind(kind), bus, err)
+				return err
 			}
 			defer s.Halt()
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
 			defer cancel()
-			rs, err := s.Read(ctx)
+			rs, err := drivers.ReadFirst(ctx, s, 250*time.Millisecond)
+			if errors.Is(err, drivers.ErrNoData) {
+				return fmt.Errorf("no sample within --timeout %v: %w", timeout, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -172,7 +173,7 @@ func newSensorCmd() *cobra.Command {
 	f.StringArrayVar(&opts, "opt", nil, "driver option key=value, as in the config's options; repeatable")
 	f.BoolVar(&asJSON, "json", false, "print JSON, one object per reading")
 	f.BoolVar(&sim, "sim", false, "read the emulated chip (no hardware)")
-	f.DurationVar(&timeout, "timeout", 15*time.Second, "give up after this long (the SCD4x needs about 6 s)")
+	f.DurationVar(&timeout, "timeout", 15*time.Second, "wait this long for a sample (the SCD4x's first comes after about 6 s)")
 	c.AddCommand(read)
 	return c
 }
@@ -236,31 +237,6 @@ func defaultBus(sim bool, kind string) string {
 		return "/dev/ttyAMA0"
 	}
 	return "/dev/i2c-1"
-}
-
-// busError explains a bus that cannot be opened: absent device node (the
-// interface is not enabled) or missing permission (the group to join).
-func busError(kind, bus string, err error) error {
-	path := bus
-	if !strings.HasPrefix(path, "/dev/") {
-		return err
-	}
-	group := map[string]string{"i2c": "i2c", "spi": "spi", "serial": "dialout"}[kind]
-	enable := map[string]string{
-		"i2c":    "enable I2C (raspi-config → Interface Options → I2C, or dtparam=i2c_arm=on in config.txt) and reboot",
-		"spi":    "enable SPI (raspi-config → Interface Options → SPI, or dtparam=spi=on in config.txt) and reboot",
-		"serial": "check the adapter is plugged in, or enable the UART (enable_uart=1 in config.txt)",
-	}[kind]
-	f, oerr := os.OpenFile(path, os.O_RDWR, 0)
-	switch {
-	case errors.Is(oerr, fs.ErrNotExist):
-		return fmt.Errorf("%s bus %s does not exist: %s; the user also needs to be in group %s (sudo usermod -aG %s $USER): %w", kind, path, enable, group, group, err)
-	case errors.Is(oerr, fs.ErrPermission):
-		return fmt.Errorf("%s bus %s: permission denied: add the user to group %s (sudo usermod -aG %s $USER) and log in again: %w", kind, path, group, group, err)
-	case oerr == nil:
-		f.Close()
-	}
-	return err
 }
 
 // openBuses returns the buses the technician commands use: the host's

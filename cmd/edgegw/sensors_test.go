@@ -83,3 +83,32 @@ func TestSensorReadJSON(t *testing.T) {
 		t.Errorf("first line %q → %+v, %v", lines[0], r, err)
 	}
 }
+
+// TestIntegrationSensorReadWaitsForFirstSample: `edgegw sensor read` of the
+// emulated SCD41 and SPS30 waits for the chip's first sample within
+// --timeout (the SCD41's comes 5 s after its measurement starts) instead
+// of failing at once; a --timeout too short for it says so.
+func TestIntegrationSensorReadWaitsForFirstSample(t *testing.T) {
+	for _, tt := range []struct {
+		driver string
+		want   []string
+	}{
+		{"scd4x", []string{"scd4x@sim:i2c-1:0x62", "co2", "ppm", "rh"}},
+		{"sps30", []string{"sps30@sim:i2c-1:0x69", "pm25", "ug/m3", "nc10"}},
+	} {
+		stdout, stderr, code := runBinary(t, "sensor", "read", "--driver", tt.driver, "--sim", "--timeout", "15s")
+		if code != 0 {
+			t.Errorf("sensor read --driver %s: exit %d: %s", tt.driver, code, stderr)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(stdout, w) {
+				t.Errorf("sensor read --driver %s: output lacks %q:\n%s", tt.driver, w, stdout)
+			}
+		}
+	}
+	_, stderr, code := runBinary(t, "sensor", "read", "--driver", "scd4x", "--sim", "--timeout", "1s")
+	if code != 1 || !strings.Contains(stderr, "no sample within --timeout 1s") || !strings.Contains(stderr, "first sample due 5s after start") {
+		t.Errorf("sensor read --driver scd4x --timeout 1s: exit %d, %q; want the timeout and the reason", code, stderr)
+	}
+}

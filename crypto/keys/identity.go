@@ -108,8 +108,8 @@ func LoadPublicIdentity(path string) (PublicIdentity, error) {
 
 // InitIdentity generates a new Ed25519 identity for gateway id and writes
 // dir/identity.key (PKCS#8 PEM, mode 0600) and dir/identity.pub, creating dir
-// with mode 0700 if needed. It refuses to overwrite existing files unless force
-// is set.
+// with mode 0700 if needed. It refuses an id that is not a valid gateway id
+// (CheckGatewayID), and to overwrite existing files unless force is set.
 func InitIdentity(dir, id string, force bool) error {
 	if err := CheckGatewayID(id); err != nil {
 		return fmt.Errorf("init identity: %w", err)

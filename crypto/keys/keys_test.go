@@ -168,3 +168,23 @@ func TestRecipient(t *testing.T) {
 		t.Error("suite/KEM mismatch accepted")
 	}
 }
+
+// TestInitIdentityRefusesBadGatewayID: an identity is created only for an
+// id the configuration accepts as gateway.id.
+func TestInitIdentityRefusesBadGatewayID(t *testing.T) {
+	for _, id := range []string{"BAD_ID", "gw_1", "-gw", "", strings.Repeat("a", 64), "gw/1"} {
+		dir := filepath.Join(t.TempDir(), "keys")
+		err := InitIdentity(dir, id, false)
+		if err == nil || !strings.Contains(err.Error(), GatewayIDForm) {
+			t.Errorf("InitIdentity(%q) = %v, want a refusal naming %s", id, err, GatewayIDForm)
+		}
+		if _, serr := os.Stat(dir); serr == nil {
+			t.Errorf("InitIdentity(%q) created %s", id, dir)
+		}
+	}
+	for _, id := range []string{"gw-001", "a", strings.Repeat("a", 63)} {
+		if err := CheckGatewayID(id); err != nil {
+			t.Errorf("CheckGatewayID(%q) = %v", id, err)
+		}
+	}
+}

@@ -21,14 +21,29 @@ type Client interface {
 	ReadRegisters(ctx context.Context, unit uint8, fc uint8, addr, count uint16) ([]uint16, error)
 }
 
+// Holder is a Client whose line one caller can hold for several
+// transactions, such as the requests of one poll, so that other units'
+// transactions do not come between them.
+type Holder interface {
+	Client
+	// Hold takes the line until release is called; c runs transactions
+	// on it. Errors are ReadRegisters's for a line that did not come
+	// free in time.
+	Hold(ctx context.Context) (c Client, release func(), err error)
+}
+
 // LineConfig is the serial line setting of a bus.
 type LineConfig struct {
 	Baud     int           // bits per second, e.g. 9600
 	Parity   string        // "N", "E" or "O"
 	StopBits int           // 1 or 2
-	Timeout  time.Duration // per read of the reply; bounds a dead unit's cost
-	// Transporter replaces the serial I/O (tests); nil uses goburrow's RTU
-	// transport on the port. It receives whole RTU request frames and
+	Timeout  time.Duration // wait for a reply beyond its wire time; default 500ms
+	// Quiet is how long the line must stay silent after a failed
+	// transaction before the next request, so that a late reply ends
+	// before it; at most Quiet+Timeout is spent waiting. Default Timeout.
+	Quiet time.Duration
+	// Transporter replaces the serial I/O (tests); nil uses the package's
+	// RTU transport on the port. It receives whole RTU request frames and
 	// returns whole reply frames.
 	Transporter modbus.Transporter
 }
@@ -47,6 +62,9 @@ func (c LineConfig) CharTime() time.Duration {
 	}
 	return time.Duration(bits) * time.Second / time.Duration(c.Baud)
 }
+
+// wire is the time n characters take on the line.
+func (c LineConfig) wire(n int) time.Duration { return time.Duration(n) * c.CharTime() }
 
 // silence is the inter-frame gap t3.5 (fixed at 1.75 ms above 19200 baud).
 func (c LineConfig) silence() time.Duration {
@@ -69,6 +87,9 @@ func (c *LineConfig) normalise() error {
 	if c.Timeout == 0 {
 		c.Timeout = 500 * time.Millisecond
 	}
+	if c.Quiet == 0 {
+		c.Quiet = c.Timeout
+	}
 	var errs []error
 	if c.Baud < 300 || c.Baud > 230400 {
 		errs = append(errs, fmt.Errorf("baud: %d outside 300..230400", c.Baud))
@@ -82,29 +103,35 @@ func (c *LineConfig) normalise() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout: %v is negative", c.Timeout))
 	}
+	if c.Quiet < 0 {
+		errs = append(errs, fmt.Errorf("quiet: %v is negative", c.Quiet))
+	}
 	return errors.Join(errs...)
 }
 
-// Bus is one serial port shared by every meter on it. It owns the goburrow
-// RTU handler and serialises transactions: one at a time, with the
-// inter-frame silence between them, draining stale input after errors and
-// reopening the port after I/O errors.
+// Bus is one serial port shared by every meter on it. It serialises
+// transactions in the order they were asked for, keeps the inter-frame
+// silence between them, and after a failed transaction keeps the line quiet
+// until a late reply has had time to finish (see rtu for how a reply is
+// told from the rest of the line's traffic).
 type Bus struct {
 	path string
 	cfg  LineConfig
 	refs int // guarded by ports.mu
 
-	mu      sync.Mutex
+	lock    chan struct{} // held (one token) during a transaction; waiters queue in order
 	h       *modbus.RTUClientHandler
 	client  modbus.Client
+	line    *rtu      // the serial transport; nil with a test Transporter
 	quietAt time.Time // earliest start of the next request frame
-	dirty   bool      // an error may have left bytes in the input queue
 	closed  bool
 	sleep   func(time.Duration)
-	drainFn func(path string) error
+
+	statsMu sync.Mutex
+	stats   LineStats // the transport's, as of its last transaction
 }
 
-var _ Client = (*Bus)(nil)
+var _ Holder = (*Bus)(nil)
 
 // ports shares one Bus per serial path between all meters.
 var ports = struct {
@@ -112,10 +139,11 @@ var ports = struct {
 	m  map[string]*Bus
 }{m: map[string]*Bus{}}
 
-// OpenBus returns the shared bus on path, opening it on first use. Every
-// OpenBus must be matched by a Close; the port closes with the last one.
-// Opening a path already open with a different line setting is an error:
-// all meters on one RS-485 line must use the same setting.
+// OpenBus returns the shared bus on path; the port itself opens at the
+// first request (or Connect). Every OpenBus must be matched by a Close; the
+// port closes with the last one. Opening a path already open with a
+// different line setting is an error: all meters on one RS-485 line must
+// use the same setting.
 func OpenBus(path string, cfg LineConfig) (*Bus, error) {
 	if err := cfg.normalise(); err != nil {
 		return nil, err
@@ -136,15 +164,14 @@ func OpenBus(path string, cfg LineConfig) (*Bus, error) {
 }
 
 func newBus(path string, cfg LineConfig) *Bus {
+	// The handler is goburrow's RTU packager (framing, CRC, unit id);
+	// the serial I/O is the transport's.
 	h := modbus.NewRTUClientHandler(path)
-	h.BaudRate, h.DataBits, h.Parity, h.StopBits = cfg.Baud, 8, cfg.Parity, cfg.StopBits
-	h.Timeout = cfg.Timeout
-	h.IdleTimeout = 0 // goburrow's idle timer races Send
-	b := &Bus{path: path, cfg: cfg, h: h, sleep: time.Sleep, drainFn: drain}
-	var tr modbus.Transporter = h
-	if cfg.Transporter != nil {
-		tr = cfg.Transporter
-		b.drainFn = func(string) error { return nil }
+	b := &Bus{path: path, cfg: cfg, h: h, lock: make(chan struct{}, 1), sleep: time.Sleep}
+	tr := cfg.Transporter
+	if tr == nil {
+		b.line = &rtu{path: path, cfg: cfg}
+		tr = b.line
 	}
 	b.client = modbus.NewClient2(h, tr)
 	return b
@@ -155,6 +182,28 @@ func (b *Bus) Path() string { return b.path }
 
 // Line returns the line setting.
 func (b *Bus) Line() LineConfig { return b.cfg }
+
+// LineStats returns what the line carried besides the replies asked for.
+func (b *Bus) LineStats() LineStats {
+	b.statsMu.Lock()
+	defer b.statsMu.Unlock()
+	return b.stats
+}
+
+// Connect opens the port now, if it is not open, so that a technician
+// command reports a missing port before it probes anything. Errors say
+// what to do (see drivers.BusError).
+func (b *Bus) Connect() error {
+	b.lock <- struct{}{}
+	defer b.release()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.line == nil {
+		return nil
+	}
+	return b.line.connect()
+}
 
 // Close releases the caller's share of the bus; the last one closes the
 // port.
@@ -169,37 +218,104 @@ func (b *Bus) Close() error {
 	if !last {
 		return nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.lock <- struct{}{}
+	defer b.release()
 	b.closed = true
-	if b.cfg.Transporter != nil {
+	if b.line == nil {
 		return nil
 	}
-	return b.h.Close()
+	return b.line.close()
 }
 
+// acquire takes the line for one transaction, waiting behind the
+// transactions asked for before it, until ctx ends.
+func (b *Bus) acquire(ctx context.Context) error {
+	select {
+	case b.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%w: other units held %s until the poll's deadline", ErrLineBusy, b.path)
+		}
+		return ctx.Err()
+	}
+}
+
+func (b *Bus) release() { <-b.lock }
+
+// ReadRegisters implements Client: it holds the line for one transaction
+// (see Hold and transact).
+func (b *Bus) ReadRegisters(ctx context.Context, unit uint8, fc uint8, addr, count uint16) ([]uint16, error) {
+	c, release, err := b.Hold(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return c.ReadRegisters(ctx, unit, fc, addr, count)
+}
+
+// Hold implements Holder: it waits, behind the callers that asked before,
+// until the line is free or ctx ends. A caller whose poll deadline passes
+// while other units hold the line gets ErrLineBusy.
+func (b *Bus) Hold(ctx context.Context) (Client, func(), error) {
+	if err := deadline(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := b.acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	return held{b}, b.release, nil
+}
+
+// errNotSent reports a request that never went on the line because its
+// poll's deadline had passed: a timeout, but not a transaction.
+var errNotSent error = notSent{}
+
+type notSent struct{}
+
+func (notSent) Error() string {
+	return "timeout: the poll's deadline passed before the request was sent"
+}
+func (notSent) Is(target error) bool { return target == ErrTimeout }
+
+// deadline returns ctx's error, errNotSent when its deadline passed.
+func deadline(ctx context.Context) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errNotSent
+	}
+	return err
+}
+
+// held is a Bus whose line its user holds.
+type held struct{ b *Bus }
+
 // ReadRegisters implements Client.
-func (b *Bus) ReadRegisters(ctx context.Context, unit uint8, fc uint8, addr, count uint16) (regs []uint16, err error) {
+func (h held) ReadRegisters(ctx context.Context, unit uint8, fc uint8, addr, count uint16) ([]uint16, error) {
+	return h.b.transact(ctx, unit, fc, addr, count)
+}
+
+// transact runs one transaction on the held line. A failed one (timeout,
+// CRC or frame error) keeps the line quiet afterwards: it discards input
+// until the line has been silent for LineConfig.Quiet, so that a unit
+// answering late does not answer into the next transaction.
+func (b *Bus) transact(ctx context.Context, unit uint8, fc uint8, addr, count uint16) (regs []uint16, err error) {
 	if count < 1 || count > MaxRegs {
 		return nil, fmt.Errorf("quantity %d outside 1..125", count)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
 		return nil, ErrClosed
 	}
-	if err := ctx.Err(); err != nil {
+	if err := deadline(ctx); err != nil {
 		return nil, err
 	}
 	if wait := time.Until(b.quietAt); wait > 0 {
 		b.sleep(wait)
 	}
-	if b.dirty {
-		// A late reply to an earlier request would be read as this one's.
-		_ = b.drainFn(b.path)
-		b.dirty = false
-	}
 	b.h.SlaveId = unit
+	if b.line != nil {
+		b.line.deadline, _ = ctx.Deadline()
+	}
 	var raw []byte
 	func() {
 		defer func() {
@@ -215,15 +331,22 @@ func (b *Bus) ReadRegisters(ctx context.Context, unit uint8, fc uint8, addr, cou
 			raw, err = b.client.ReadInputRegisters(addr, count)
 		}
 	}()
-	if b.cfg.Transporter == nil {
-		b.quietAt = time.Now().Add(b.cfg.silence())
-	}
 	if err == nil && len(raw) != 2*int(count) {
 		err = fmt.Errorf("%w: %d bytes for %d registers", ErrFrame, len(raw), count)
 	}
 	if err != nil {
 		err = b.classify(fc, err)
-		b.dirty = true
+	}
+	if b.line != nil {
+		if errors.Is(err, ErrTimeout) || errors.Is(err, ErrCRC) || errors.Is(err, ErrFrame) {
+			b.line.quiet(b.cfg.Quiet, b.cfg.Quiet+b.cfg.Timeout)
+		}
+		b.quietAt = time.Now().Add(b.cfg.silence())
+		b.statsMu.Lock()
+		b.stats = b.line.stats
+		b.statsMu.Unlock()
+	}
+	if err != nil {
 		return nil, err
 	}
 	regs = make([]uint16, count)
@@ -233,8 +356,8 @@ func (b *Bus) ReadRegisters(ctx context.Context, unit uint8, fc uint8, addr, cou
 	return regs, nil
 }
 
-// classify maps goburrow's errors to the package's sentinels and reopens
-// the port after I/O errors. It runs with b.mu held.
+// classify maps goburrow's errors to the package's sentinels; the serial
+// transport's own errors already wrap them, or are I/O errors.
 func (b *Bus) classify(fc uint8, err error) error {
 	var me *modbus.ModbusError
 	msg := err.Error()
@@ -245,18 +368,13 @@ func (b *Bus) classify(fc uint8, err error) error {
 		}
 		return fmt.Errorf("%w: unexpected function code 0x%02X", ErrFrame, me.FunctionCode)
 	case errors.Is(err, serial.ErrTimeout):
-		return fmt.Errorf("%w after %v", ErrTimeout, b.cfg.Timeout)
+		return fmt.Errorf("%w: no reply within %v", ErrTimeout, b.cfg.Timeout)
 	case errors.Is(err, ErrTimeout), errors.Is(err, ErrFrame), errors.Is(err, ErrCRC):
 		return err
 	case strings.Contains(msg, "crc"):
 		return fmt.Errorf("%w: %s", ErrCRC, strings.TrimPrefix(msg, "modbus: "))
 	case strings.HasPrefix(msg, "modbus: response"):
 		return fmt.Errorf("%w: %s", ErrFrame, strings.TrimPrefix(msg, "modbus: "))
-	}
-	// An I/O error (adapter unplugged, port vanished): close, so that the
-	// next request opens the port again.
-	if b.cfg.Transporter == nil {
-		_ = b.h.Close()
 	}
 	return err
 }

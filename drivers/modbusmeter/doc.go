@@ -26,29 +26,53 @@
 // value at a time.
 //
 // Sharing a line: every meter on one port uses one Bus (OpenBus is reference
-// counted per path), which runs one transaction at a time, keeps the 3.5
-// character silence between frames, sets the unit id before each request
-// (goburrow keeps one per handler), flushes the input queue after an error
-// so a late reply cannot be taken for the next one, and closes the port after
-// I/O errors so a replugged USB adapter is reopened.
+// counted per path). The Bus runs one transaction at a time, in the order
+// they were asked for, keeps the 3.5 character silence between frames and
+// sets the unit id before each request (goburrow keeps one per handler). A
+// meter holds the line for the requests of one poll while they succeed and
+// gives it up after a failure, so that a slow unit's retries do not come
+// between a healthy unit's requests. A poll whose deadline passes while
+// other units hold the line fails with ErrLineBusy and is not held against
+// the unit (no backoff).
+//
+// The serial transport is the package's own (goburrow's packager still
+// frames and checks each reply): it opens the port with its input queue
+// flushed and flushes it before every request, so that a reply left by an
+// earlier transaction or an earlier process is never read as the answer;
+// it reads the reply as bytes arrive until the timeout, and picks it out of
+// the line's other traffic by unit, function, byte count and CRC: a late
+// reply from another unit, or to an earlier request, is skipped (counted in
+// LineStats), not taken for the answer nor blamed on the unit asked. After
+// a failed transaction the line is kept quiet until it has been silent for
+// the timeout (bounded by twice the timeout), so that a unit answering late
+// finishes before the next request, as a half-duplex RS-485 line needs.
+// I/O errors close the port, so a replugged USB adapter is reopened.
+//
+// Plausibility: a reply with a value outside its point's range (or not a
+// number) is read again. A reply to another request of the same length
+// (left over by a killed process) is then discarded and counted as
+// Implausible; a value the meter repeats is used, and the gateway flags it
+// out of range.
 //
 // Faults: a timeout, CRC or frame error is retried Retries times; exception
 // replies 1–3 are not retried (a profile error). A dead unit therefore costs
-// at most (1+retries) × (timeout + goburrow's fixed wait for the reply
-// length) per poll, and after two failed polls in a row the meter is backed
-// off exponentially up to backoff_max, skipping the bus entirely, until a
-// poll succeeds again. Errors name port, unit, function and address.
+// at most (1+retries) × (wire time + timeout + quiet time) per poll, and
+// after two failed polls in a row the meter is backed off exponentially up
+// to backoff_max, skipping the bus entirely, until a poll succeeds again.
+// Errors name port, unit, function and address; a reply that did not come
+// in time is a timeout ("timeout: no reply within 300ms"), never the poll's
+// context ending.
 //
 // Counters: integer counters that drop from the top quarter of their range
 // to the bottom quarter are rollovers and are unwrapped, so the reported
 // value keeps rising; any other drop is reported as read and flagged
 // CounterWentBack (Stats counts both).
 //
-// goburrow v0.1.0 quirks handled here: its default parity is E (set N
-// explicitly), it does not check the reply length against the request, it
-// panics on a 4-byte reply with a valid CRC (recovered as ErrFrame), its
-// Send does not take the handler's lock (the Bus serialises), and its idle
-// timer races Send (disabled).
+// goburrow v0.1.0 quirks handled here: its serial transport flushes
+// nothing, sleeps a fixed wire time and reads whatever is there (replaced,
+// see above), it does not check the reply length against the request
+// (checked), and it panics on a 4-byte reply with a valid CRC (recovered
+// as ErrFrame).
 //
 // Options (the device's options mapping):
 //

@@ -14,9 +14,15 @@ var (
 	// ErrCRC reports a reply whose CRC-16/MODBUS did not match: noise on
 	// the line, a collision, or a half-received frame.
 	ErrCRC = errors.New("crc mismatch")
-	// ErrFrame reports a reply with a valid CRC that does not answer the
-	// request: wrong unit id, wrong length or byte count, truncated frame.
+	// ErrFrame reports a reply that does not answer the request: a
+	// truncated frame, a wrong length or byte count, or values outside their
+	// plausible range that a second read contradicted (a reply to another
+	// request taken for this one).
 	ErrFrame = errors.New("malformed reply")
+	// ErrLineBusy reports that the poll's deadline passed while other units'
+	// transactions held the line, before this request could be sent. It is
+	// not held against the unit: it is not backed off for it.
+	ErrLineBusy = errors.New("line busy")
 	// ErrBackoff reports that a poll was skipped because the meter failed
 	// on its previous polls and is being backed off.
 	ErrBackoff = errors.New("backing off")

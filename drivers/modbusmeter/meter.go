@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,8 @@ type Stats struct {
 	FrameErrors  uint64        `json:"frame_errors"` // valid CRC but not an answer to the request
 	Exceptions   uint64        `json:"exceptions"`   // exception replies
 	IOErrors     uint64        `json:"io_errors"`
+	Busy         uint64        `json:"busy"`          // requests not sent: other units held the line until the poll's deadline
+	Implausible  uint64        `json:"implausible"`   // replies discarded: values out of range that a second read contradicted
 	Rollovers    uint64        `json:"rollovers"`     // uint32/uint64 counter wraps absorbed
 	CounterBacks uint64        `json:"counter_backs"` // counters that went back (meter reset, replacement)
 	LastLatency  time.Duration `json:"last_latency"`  // duration of the last successful transaction
@@ -50,6 +53,7 @@ type Stats struct {
 	Failures     int           `json:"failures"` // failed polls in a row
 	BackoffUntil time.Time     `json:"backoff_until,omitzero"`
 	LastError    string        `json:"last_error,omitempty"`
+	Line         *LineStats    `json:"line,omitempty"` // the shared line's other traffic, when the client is a Bus
 }
 
 // Meter is one energy meter on a Modbus RTU bus.
@@ -149,11 +153,16 @@ func (m *Meter) Plan() []Request { return m.plan }
 // Profile returns the meter's register map.
 func (m *Meter) Profile() *Profile { return m.opts.Profile }
 
-// Stats returns a copy of the meter's counters.
+// Stats returns a copy of the meter's counters, with its line's.
 func (m *Meter) Stats() Stats {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stats
+	st := m.stats
+	m.mu.Unlock()
+	if b, ok := m.client.(*Bus); ok {
+		ls := b.LineStats()
+		st.Line = &ls
+	}
+	return st
 }
 
 // DriverStats implements drivers.StatsReporter.
@@ -174,9 +183,11 @@ func (m *Meter) Halt() error {
 }
 
 // Read polls the meter once: one transaction per planned request, each
-// retried on timeout, CRC and frame errors. A failing meter is backed off
+// retried on timeout, CRC and frame errors, and read again when a value is
+// out of its plausible range (see transact). A failing meter is backed off
 // exponentially; while it is, Read returns an error wrapping ErrBackoff
-// without touching the bus.
+// without touching the bus. A poll that failed only because other units
+// held the line (ErrLineBusy) does not count towards the backoff.
 func (m *Meter) Read(ctx context.Context) ([]reading.Reading, error) {
 	m.mu.Lock()
 	if m.halted {
@@ -195,27 +206,26 @@ func (m *Meter) Read(ctx context.Context) ([]reading.Reading, error) {
 	m.mu.Unlock()
 	start := time.Now()
 	values := make([]float64, len(m.opts.Profile.Points))
+	ln := &line{client: m.client}
 	var err error
 	for _, r := range m.plan {
-		var regs []uint16
-		if regs, err = m.transact(ctx, r); err != nil {
+		if err = m.transact(ctx, ln, r, values); err != nil {
 			break
 		}
-		for _, i := range r.Points {
-			pt := m.opts.Profile.Points[i]
-			off := int(pt.Addr - r.Addr)
-			values[i], _ = pt.Decode(regs[off : off+pt.Type.Words()])
-		}
 	}
+	ln.yield()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.stats.LastPoll = time.Since(start)
+	if errors.Is(err, ErrLineBusy) {
+		return nil, err
+	}
 	if err != nil {
 		m.fail(now, err)
 		return nil, err
 	}
 	if m.stats.Failures > 0 {
-		m.log.Info("meter answers again", "err", m.stats.LastError)
+		m.log.Info("meter answers again")
 	}
 	m.stats.Failures, m.stats.BackoffUntil, m.stats.LastError = 0, time.Time{}, ""
 	t := m.opts.Now().Truncate(time.Millisecond)
@@ -248,19 +258,118 @@ func (m *Meter) fail(now time.Time, err error) {
 	}
 }
 
-// transact runs one request with retries and accounts for it.
-func (m *Meter) transact(ctx context.Context, r Request) ([]uint16, error) {
+// line is a meter's use of its client during one poll. When the client is
+// a Holder the poll holds the line across its requests while they succeed,
+// so that its requests are not interleaved with other units' transactions,
+// and yields it after a failure, so that the other units go before its
+// retry.
+type line struct {
+	client  Client
+	held    Client
+	release func()
+}
+
+// get returns the client to run the next request on, holding the line.
+func (l *line) get(ctx context.Context) (Client, error) {
+	h, ok := l.client.(Holder)
+	if !ok {
+		return l.client, nil
+	}
+	if l.held == nil {
+		c, release, err := h.Hold(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.held, l.release = c, release
+	}
+	return l.held, nil
+}
+
+// yield gives the line up.
+func (l *line) yield() {
+	if l.held != nil {
+		l.release()
+		l.held, l.release = nil, nil
+	}
+}
+
+// transact reads one planned request and decodes its points into values.
+// A reply with a value outside its point's plausible range (or not a
+// number) is read again, once, whatever the retries: when the second reply
+// is plausible it is used and the first discarded as a reply to another
+// request (Implausible); when the same points are out of range again the
+// meter means it, and the values are used (the gateway flags them); when
+// other points are, the request fails with ErrFrame.
+func (m *Meter) transact(ctx context.Context, ln *line, r Request, values []float64) error {
+	regs, err := m.request(ctx, ln, r)
+	if err != nil {
+		return err
+	}
+	bad := m.decode(r, regs, values)
+	if len(bad) == 0 {
+		return nil
+	}
+	m.log.Debug("implausible reply, reading again", "addr", r.Addr)
+	if regs, err = m.request(ctx, ln, r); err != nil {
+		return err
+	}
+	again := m.decode(r, regs, values)
+	if len(again) > 0 && slices.Equal(names(bad), names(again)) {
+		return nil
+	}
+	m.mu.Lock()
+	m.stats.Implausible++
+	m.mu.Unlock()
+	if len(again) == 0 {
+		return nil
+	}
+	return m.wrap(r, fmt.Errorf("%w: implausible values %s, then %s", ErrFrame, strings.Join(bad, ", "), strings.Join(again, ", ")))
+}
+
+// decode decodes the points of request r from its registers into values and
+// describes those outside their plausible range, or not numbers.
+func (m *Meter) decode(r Request, regs []uint16, values []float64) []string {
+	var bad []string
+	for _, i := range r.Points {
+		pt := m.opts.Profile.Points[i]
+		off := int(pt.Addr - r.Addr)
+		v, _ := pt.Decode(regs[off : off+pt.Type.Words()])
+		values[i] = v
+		if math.IsNaN(v) || math.IsInf(v, 0) || (pt.Max > pt.Min && (v < pt.Min || v > pt.Max)) {
+			bad = append(bad, fmt.Sprintf("%s=%g %s (range %g..%g)", pt.Name, v, pt.Unit, pt.Min, pt.Max))
+		}
+	}
+	return bad
+}
+
+// names returns the point names of decode's descriptions.
+func names(bad []string) []string {
+	out := make([]string, len(bad))
+	for i, b := range bad {
+		out[i], _, _ = strings.Cut(b, "=")
+	}
+	return out
+}
+
+// request runs one request with retries and accounts for it. Retries stop
+// when ctx ends; the error is then the last attempt's, not the context's.
+func (m *Meter) request(ctx context.Context, ln *line, r Request) ([]uint16, error) {
 	var err error
 	for attempt := 0; attempt <= m.opts.Retries; attempt++ {
-		if cerr := ctx.Err(); cerr != nil {
-			return nil, m.wrap(r, cerr)
+		if attempt > 0 && ctx.Err() != nil {
+			break
 		}
 		start := time.Now()
 		var regs []uint16
-		regs, err = m.client.ReadRegisters(ctx, m.opts.Unit, r.FC, r.Addr, r.Count)
+		var c Client
+		if c, err = ln.get(ctx); err == nil {
+			regs, err = c.ReadRegisters(ctx, m.opts.Unit, r.FC, r.Addr, r.Count)
+		}
 		lat := time.Since(start)
 		m.mu.Lock()
-		m.stats.Requests++
+		if !errors.Is(err, ErrLineBusy) && !errors.Is(err, errNotSent) && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+			m.stats.Requests++ // it went on the line
+		}
 		if err == nil {
 			m.stats.LastLatency = lat
 			m.stats.MaxLatency = max(m.stats.MaxLatency, lat)
@@ -270,6 +379,9 @@ func (m *Meter) transact(ctx context.Context, r Request) ([]uint16, error) {
 		var ex *ExceptionError
 		stop := false
 		switch {
+		case errors.Is(err, ErrLineBusy):
+			m.stats.Busy++
+			stop = true
 		case errors.As(err, &ex):
 			m.stats.Exceptions++
 			stop = ex.Permanent()
@@ -279,15 +391,16 @@ func (m *Meter) transact(ctx context.Context, r Request) ([]uint16, error) {
 			m.stats.CRCErrors++
 		case errors.Is(err, ErrFrame):
 			m.stats.FrameErrors++
-		case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
 			stop = true
 		default:
 			m.stats.IOErrors++
 		}
 		m.mu.Unlock()
 		if stop {
-			return nil, m.wrap(r, err)
+			break
 		}
+		ln.yield()
 		m.log.Debug("modbus transaction failed", "addr", r.Addr, "err", err)
 	}
 	return nil, m.wrap(r, err)
@@ -333,8 +446,9 @@ func (m *Meter) counter(pt Point, v float64) (float64, reading.Flags) {
 
 // Probe reads the first request of the plan, for the CLI's probe.
 func (m *Meter) Probe(ctx context.Context) error {
-	_, err := m.transact(ctx, m.plan[0])
-	return err
+	ln := &line{client: m.client}
+	defer ln.yield()
+	return m.transact(ctx, ln, m.plan[0], make([]float64, len(m.opts.Profile.Points)))
 }
 
 // factory builds a Meter from the gateway configuration.

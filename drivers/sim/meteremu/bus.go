@@ -18,10 +18,13 @@ type Bus struct {
 	*Emulator
 	pair *ptypair.Pair
 
-	mu     sync.Mutex
-	paused bool
-	done   chan struct{}
-	once   sync.Once
+	mu      sync.Mutex
+	paused  bool
+	writeMu sync.Mutex     // one frame on the line at a time
+	late    sync.WaitGroup // late replies not sent yet
+	quit    chan struct{}  // closed by Close: late replies are dropped
+	done    chan struct{}
+	once    sync.Once
 }
 
 // Start builds an emulator for cfg and serves it on a new pseudo-terminal
@@ -35,7 +38,7 @@ func Start(cfg Config) (*Bus, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Bus{Emulator: e, pair: pair, done: make(chan struct{})}
+	b := &Bus{Emulator: e, pair: pair, quit: make(chan struct{}), done: make(chan struct{})}
 	go b.serve()
 	return b, nil
 }
@@ -47,8 +50,10 @@ func (b *Bus) Path() string { return b.pair.Path }
 func (b *Bus) Close() error {
 	var err error
 	b.once.Do(func() {
+		close(b.quit)
 		err = b.pair.Close()
-		<-b.done
+		<-b.done // serve schedules no late reply after this
+		b.late.Wait()
 	})
 	return err
 }
@@ -71,7 +76,9 @@ func (b *Bus) Resume() {
 // serve reads request frames from the master end and answers them. Frames
 // are delimited by their known length (8 bytes for a read request) and
 // CRC; a byte that does not start a valid frame is dropped, so garbage on
-// the line resynchronises.
+// the line resynchronises. A slow unit's reply goes out after its delay
+// while the bus goes on serving the other units, as on a real line: a late
+// reply lands in whatever transaction follows.
 func (b *Bus) serve() {
 	defer close(b.done)
 	var buf []byte
@@ -111,12 +118,34 @@ func (b *Bus) serve() {
 				continue
 			}
 			if delay > 0 {
-				time.Sleep(delay)
+				b.late.Add(1)
+				go b.sendLate(reply, delay)
+				continue
 			}
-			if _, err := b.pair.Master.Write(reply); err != nil {
+			if err := b.send(reply); err != nil {
 				return
 			}
 		}
+	}
+}
+
+// send puts one reply frame on the line.
+func (b *Bus) send(reply []byte) error {
+	b.writeMu.Lock()
+	defer b.writeMu.Unlock()
+	_, err := b.pair.Master.Write(reply)
+	return err
+}
+
+// sendLate sends a reply after delay, unless the bus closes first.
+func (b *Bus) sendLate(reply []byte, delay time.Duration) {
+	defer b.late.Done()
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		b.send(reply)
+	case <-b.quit:
 	}
 }
 

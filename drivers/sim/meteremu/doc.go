@@ -11,7 +11,8 @@
 // unit tests.
 //
 // Faults can be injected per unit: no reply (Dead), an exception reply, a
-// bad CRC, a partial frame, noise before the reply, a slow reply, counters
-// reset (ResetCounters, SetCounter), a changed word order (SetOrder), and
-// the whole bus going silent (Stop/Resume, an emulator restart).
+// bad CRC, a partial frame, noise before the reply, a slow reply (sent late
+// while the bus goes on serving the other units), counters reset
+// (ResetCounters, SetCounter), a changed word order (SetOrder), and the
+// whole bus going silent (Stop/Resume, an emulator restart).
 package meteremu

@@ -58,7 +58,7 @@ type Fault struct {
 	BadCRC    bool          // corrupt the reply's CRC
 	Partial   bool          // send only the first half of the reply
 	Garbage   bool          // send noise before the reply
-	Delay     time.Duration // wait before replying (slow meter)
+	Delay     time.Duration // reply this late (slow meter); the bus serves other units meanwhile
 	// Count is how many requests the fault applies to before it clears
 	// itself; 0 keeps it until SetFault is called again.
 	Count int
