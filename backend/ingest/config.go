@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgegw/edgegw/backend/fleet"
+	"github.com/edgegw/edgegw/backend/fleetweb"
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/mqtt"
@@ -43,6 +44,7 @@ const maxConfigSize = 1 << 20
 //	database: sqlite:/var/lib/edgegw-ingest/ingest.db  # or postgres://...
 //	receipt_interval: 200ms
 //	fleet: {batch_delay: 10s}                # fleet state thresholds (fleet.Thresholds)
+//	http: {listen: 127.0.0.1:8480}           # the fleet page and /metrics (fleetweb.Config); off by default
 type Config struct {
 	Broker          string        `yaml:"broker"`
 	CA              string        `yaml:"ca"`
@@ -59,6 +61,9 @@ type Config struct {
 	MaxBatch        int           `yaml:"max_batch"`
 	// Fleet holds the thresholds of the fleet states (see fleet.Thresholds).
 	Fleet fleet.Thresholds `yaml:"fleet"`
+	// HTTP is where the fleet page and the metrics are served; nowhere
+	// when its Listen is empty.
+	HTTP fleetweb.Config `yaml:"http"`
 }
 
 // LoadConfig reads and checks a configuration file. Unknown fields, a
@@ -161,6 +166,9 @@ func (c Config) check() error {
 		errs = append(errs, fmt.Errorf("max_batch: %d outside 1..10000", c.MaxBatch))
 	}
 	if err := c.Fleet.Check(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.HTTP.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

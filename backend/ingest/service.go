@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/backend/fleet"
+	"github.com/edgegw/edgegw/backend/fleetweb"
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
@@ -77,16 +78,26 @@ type Service struct {
 	// their changes every Thresholds.Interval.
 	Fleet *fleet.Fleet
 
+	metrics *metrics
+
 	mu       sync.Mutex
-	pending  map[string][]uint64 // gateway -> sequence numbers to mention in its next receipt
+	pending  map[string][]pendingSeq // gateway -> sequence numbers to mention in its next receipt
 	rejected map[string]uint64
 	stats    Stats
+	webURL   string // where the fleet page answers; "" when not served
 
 	ready     chan struct{} // closed at the first subscription
 	readyOnce sync.Once
 
 	inMu     sync.RWMutex // read-held while sending to in; write-held to close it
 	stopping bool         // guarded by inMu
+}
+
+// pendingSeq is a batch committed or received again, which the gateway's
+// next receipt mentions.
+type pendingSeq struct {
+	seq      uint64
+	received time.Time
 }
 
 type message struct {
@@ -106,19 +117,29 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &Service{
+	s := &Service{
 		cfg: cfg, deps: deps, log: deps.Logger,
 		in:       make(chan message, queueSize),
 		docs:     make(chan store.Doc, queueSize),
 		Fleet:    &fleet.Fleet{Store: deps.Store, Thresholds: cfg.Fleet, Now: deps.Now, Logger: deps.Logger},
 		ready:    make(chan struct{}),
-		pending:  map[string][]uint64{},
+		pending:  map[string][]pendingSeq{},
 		rejected: map[string]uint64{},
-	}, nil
+	}
+	s.metrics = newMetrics(s)
+	return s, nil
 }
 
 // Ready is closed once the service has subscribed for the first time.
 func (s *Service) Ready() <-chan struct{} { return s.ready }
+
+// WebURL returns the address of the fleet page and /metrics once Ready is
+// closed, e.g. http://127.0.0.1:8480/; "" when the configuration serves none.
+func (s *Service) WebURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.webURL
+}
 
 // Stats returns a snapshot of the counters.
 func (s *Service) Stats() Stats {
@@ -132,11 +153,23 @@ func (s *Service) Stats() Stats {
 	return st
 }
 
-// Run subscribes and ingests until ctx is done. At the end it stops taking
-// envelopes, commits what it holds, publishes the last receipts and
-// disconnects; what it could not commit has no receipt, so the gateways
+// Run subscribes and ingests until ctx is done, and serves the fleet page
+// and the metrics when the configuration has http.listen. At the end it
+// stops taking envelopes, commits what it holds, publishes the last receipts
+// and disconnects; what it could not commit has no receipt, so the gateways
 // publish it again.
 func (s *Service) Run(ctx context.Context) error {
+	var web *fleetweb.Server
+	if s.cfg.HTTP.Enabled() {
+		var err error
+		web, err = fleetweb.Listen(s.cfg.HTTP, fleetweb.Deps{Fleet: s.Fleet, Metrics: s.metrics.handler(), Logger: s.log})
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		s.mu.Lock()
+		s.webURL = web.URL()
+		s.mu.Unlock()
+	}
 	client, err := mqtt.Dial(ctx, mqtt.SubscribeConfig{
 		Broker: s.cfg.Broker, CA: s.cfg.CA, Cert: s.cfg.Cert, Key: s.cfg.Key,
 		ClientID: s.cfg.ClientID, Topics: s.cfg.Topics(),
@@ -148,9 +181,23 @@ func (s *Service) Run(ctx context.Context) error {
 		Logger:       s.log,
 	}, s.handle)
 	if err != nil {
+		if web != nil {
+			web.Close()
+		}
 		return fmt.Errorf("ingest: %w", err)
 	}
 	s.log.Info("ingest started", "broker", s.cfg.Broker, "topics", s.cfg.Topics(), "signer", s.deps.Signer.ID)
+	webDone := make(chan struct{})
+	go func() {
+		defer close(webDone)
+		if web == nil {
+			return
+		}
+		s.log.Info("fleet page served", "url", web.URL())
+		if err := web.Serve(ctx); err != nil {
+			s.log.Error("fleet page stopped", "err", err)
+		}
+	}()
 
 	// The final work outlives ctx, bounded by stopTimeout.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
@@ -191,6 +238,7 @@ func (s *Service) Run(ctx context.Context) error {
 	<-committed
 	<-docsDone
 	<-fleetDone
+	<-webDone
 	s.flushReceipts(work, client)
 	client.Close()
 	st := s.Stats()
@@ -281,13 +329,14 @@ func (s *Service) fleetLoop(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		_, changes, err := s.Fleet.Record(ctx)
+		sum, changes, err := s.Fleet.Record(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("fleet states not recorded", "err", err)
 			}
 			continue
 		}
+		s.metrics.setSummary(sum)
 		for _, t := range changes {
 			level := slog.LevelInfo
 			if t.Alert {
@@ -407,7 +456,7 @@ func (s *Service) ingest(ctx context.Context, msgs []message) {
 			s.rejected["reused-seq"]++
 			continue // a receipt would vouch for content the database does not hold
 		}
-		s.pending[b.Gateway] = append(s.pending[b.Gateway], b.Seq)
+		s.pending[b.Gateway] = append(s.pending[b.Gateway], pendingSeq{b.Seq, b.Received})
 	}
 }
 
@@ -519,23 +568,31 @@ func toBatch(r backend.Result, received time.Time) store.Batch {
 func (s *Service) flushReceipts(ctx context.Context, client *mqtt.Client) {
 	s.mu.Lock()
 	pending := s.pending
-	s.pending = map[string][]uint64{}
+	s.pending = map[string][]pendingSeq{}
 	s.mu.Unlock()
 	if len(pending) == 0 {
 		return
 	}
 	sem := make(chan struct{}, publishers)
 	var wg sync.WaitGroup
-	for gw, seqs := range pending {
+	for gw, ps := range pending {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			seqs := make([]uint64, len(ps))
+			for i, p := range ps {
+				seqs[i] = p.seq
+			}
 			if err := s.sendReceipt(ctx, client, gw, seqs); err != nil {
 				s.log.Warn("receipt not published, retrying", "gateway", gw, "err", err)
 				s.mu.Lock()
-				s.pending[gw] = append(s.pending[gw], seqs...)
+				s.pending[gw] = append(s.pending[gw], ps...)
 				s.mu.Unlock()
 				return
+			}
+			published := s.deps.Now()
+			for _, p := range ps {
+				s.metrics.observeLag(p.received, published)
 			}
 			s.mu.Lock()
 			s.stats.Receipts++

@@ -84,6 +84,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer ing.stop()
+	fmt.Fprintf(o.Out, "demo: fleet page and metrics while the demo runs: %s (and %smetrics)\n", ing.svc.WebURL(), ing.svc.WebURL())
 
 	agentCtx, stopAgent := context.WithCancel(ctx)
 	agentDone := make(chan error, 1)

@@ -35,6 +35,9 @@ func TestIntegrationDemo(t *testing.T) {
 	if !regexp.MustCompile(`buffer file \(snapshot during the outage: [1-9]\d* sealed batches, \d+ chunks\): 0 of [1-9]\d* decryption attempts`).MatchString(out.String()) {
 		t.Errorf("no buffer check line showing failed decryption attempts")
 	}
+	if !regexp.MustCompile(`demo: fleet page and metrics while the demo runs: http://127\.0\.0\.1:\d+/ `).MatchString(out.String()) {
+		t.Errorf("no line with the fleet page's URL")
+	}
 	for _, want := range []string{"broker stopped", "broker restarted", " down "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)

@@ -39,6 +39,7 @@ identity: %s
 trust: [%s]
 recipient_keys: [%s, %s]
 database: %s
+http: {listen: "127.0.0.1:0"}
 `, broker, f.ca, f.beCert, f.beKey, f.ingestID, filepath.Join(f.keys, "identity.pub"), f.opsKey, f.privacyKey, b.dsn)
 	if err := os.WriteFile(b.cfgPath, []byte(doc), 0o600); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)

@@ -103,9 +103,10 @@ func TestLowerLayersLinkNoAgent(t *testing.T) {
 func hasKey(m map[string]pkg, k string) bool { _, ok := m[k]; return ok }
 
 // TestProductionBuildCarriesNoDemo: the production build (tag nodemo, make
-// build-prod) links no demo, no embedded MQTT broker and no sim driver or
-// emulated buses, and still every driver of real hardware; the full build
-// has the demo.
+// build-prod) links no demo, no embedded MQTT broker, no sim driver or
+// emulated buses, and no ingest service, fleet page or Prometheus client,
+// and still every driver of real hardware; the full build has the demo and
+// the fleet page.
 func TestProductionBuildCarriesNoDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
@@ -113,7 +114,9 @@ func TestProductionBuildCarriesNoDemo(t *testing.T) {
 	prod := deps(t, "nodemo", "./cmd/edgegw")
 	for path := range prod {
 		switch {
-		case path == module+"gateway/demo", path == module+"drivers/sim", strings.HasPrefix(path, "github.com/mochi-mqtt/"):
+		case path == module+"gateway/demo", path == module+"drivers/sim", strings.HasPrefix(path, "github.com/mochi-mqtt/"),
+			path == module+"backend/ingest", path == module+"backend/fleetweb", strings.HasPrefix(path, "github.com/prometheus/"),
+			strings.HasPrefix(path, "github.com/chromedp/"):
 			t.Errorf("the production build links %s, imported by %s", path, strings.Join(importers(prod, path), ", "))
 		}
 	}
@@ -123,7 +126,7 @@ func TestProductionBuildCarriesNoDemo(t *testing.T) {
 		}
 	}
 	full := deps(t, "", "./cmd/edgegw")
-	for _, path := range []string{module + "gateway/demo", module + "drivers/sim"} {
+	for _, path := range []string{module + "gateway/demo", module + "drivers/sim", module + "backend/fleetweb"} {
 		if !hasKey(full, path) {
 			t.Errorf("the full build lacks %s", path)
 		}
