@@ -135,7 +135,7 @@ uplink:
   backoff_max: 2s
   health_interval: 5s
   receipts: [%[10]s]
-  receipt_timeout: 5s
+  receipt_timeout: 2s
 recipients:
   telemetry: %[8]s
   personal: %[9]s
