@@ -513,12 +513,19 @@ func (gw *benchGateway) firstEnvelope(b *testing.B) <-chan time.Time {
 }
 
 // start starts `edgegw run` on the gateway's configuration, with the
-// agent's stderr on the benchmark's. The agent is killed when the benchmark
-// ends if stopAgent did not stop it.
+// agent's log in the gateway's dir, printed if the benchmark fails (on the
+// benchmark's stderr it would split the result lines that scripts/bench.sh
+// reads). The agent is killed when the benchmark ends if stopAgent did not
+// stop it.
 func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
 	b.Helper()
+	logPath := filepath.Join(gw.dir, "edgegw.log")
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cmd := exec.Command(agent[0], append(agent[1:], "run", "--config", gw.cfgPath)...)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -526,6 +533,11 @@ func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
+		}
+		logf.Close()
+		if b.Failed() {
+			out, _ := os.ReadFile(logPath)
+			b.Logf("edgegw log:\n%s", out)
 		}
 	})
 	return cmd

@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin"
 load=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews the figures
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown) # before docs/benchmarks.md is rewritten
 
 make -s build build-arm build-prod >&2
 
@@ -70,7 +71,7 @@ row "binary size, production build (make build-prod): edgegw-prod-linux-arm64" "
 	echo
 	echo "Written by \`make bench\` (scripts/bench.sh) from its own run; do not edit by hand."
 	echo
-	echo "- commit: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "- commit: $commit"
 	echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3-)"
 	echo "- load average (1, 5, 15 min) at the start: $load; at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
