@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,12 +13,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/backend/backendtest"
+	"github.com/edgegw/edgegw/backend/store/pgtest"
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim"
@@ -123,14 +129,34 @@ func mqttPublishSize(topic string, payload int) int {
 	return 1 + lenBytes + rest
 }
 
+// drainBacklog is the readings in the buffer when a drain benchmark starts.
+const drainBacklog = 1_000_000
+
 // BenchmarkIntegrationDrain measures how fast a backlog of 1,000,000
 // readings (10,000 signed, sealed batches of 100 meter readings in bbolt)
 // drains to a local Mosquitto over mutual TLS, deleting each batch on PUBACK.
-func BenchmarkIntegrationDrain(b *testing.B) {
+// It reports readings/s and readings per CPU second of this process, which
+// runs the uplink and the buffer: the gateway's side.
+func BenchmarkIntegrationDrain(b *testing.B) { benchDrain(b, false) }
+
+// BenchmarkIntegrationDrainReceipts is BenchmarkIntegrationDrain with
+// receipts: the uplink pins the key of a real ingest (`edgegw ingest run`,
+// the binary, default receipt_interval 200ms) that verifies, opens and
+// commits every batch into a throwaway PostgreSQL and receipts it, and
+// deletes a batch only when a verified receipt covers it (the default
+// windows: 100 in flight, 1,000 unreceipted). The drain ends when the buffer
+// is empty, so every reading is then in the database, which the benchmark
+// checks. It also reports readings per CPU second of the ingest process.
+func BenchmarkIntegrationDrainReceipts(b *testing.B) { benchDrain(b, true) }
+
+func benchDrain(b *testing.B, receipts bool) {
 	if testing.Short() {
 		b.Skip("integration benchmark")
 	}
-	const backlog = 1_000_000
+	var agent []string
+	if receipts {
+		agent = edgegwCommand(b)
+	}
 	for range b.N {
 		b.StopTimer()
 		dir := b.TempDir()
@@ -139,7 +165,7 @@ func BenchmarkIntegrationDrain(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for n := 0; n < backlog; n += len(rs) {
+		for n := 0; n < drainBacklog; n += len(rs) {
 			if err := bt.add(poll{class: "personal", readings: rs}); err != nil {
 				b.Fatal(err)
 			}
@@ -150,13 +176,23 @@ func BenchmarkIntegrationDrain(b *testing.B) {
 		total := store.Stats().Readings
 		br := mqtttest.Start(b, mqtttest.Options{})
 		cert, key := br.Client(b, "gw-001")
-		up, err := uplink.New(uplink.Config{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, TopicPrefix: "city", GatewayID: "gw-001", HealthInterval: -1},
-			store, uplink.Deps{Marshal: func(x buffer.Batch) []byte { return envelope.Marshal(x.Header, x.Chunks, x.Trailer) }})
+		cfg := uplink.Config{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, TopicPrefix: "city", GatewayID: "gw-001", HealthInterval: -1}
+		var ing *drainIngest
+		if receipts {
+			ing = startDrainIngest(b, agent, br, dir)
+			cfg.Receipts = []keys.PublicIdentity{ing.signer}
+		}
+		up, err := uplink.New(cfg, store, uplink.Deps{Marshal: func(x buffer.Batch) []byte { return envelope.Marshal(x.Header, x.Chunks, x.Trailer) }})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
+		var ingestCPU0 int64
+		if ing != nil {
+			ingestCPU0 = cpuTicks(b, ing.cmd.Process.Pid)
+		}
+		cpu0 := processCPU(b)
 		b.StartTimer()
 		start := time.Now()
 		go func() { done <- up.Run(ctx) }()
@@ -166,13 +202,170 @@ func BenchmarkIntegrationDrain(b *testing.B) {
 		}
 		elapsed := time.Since(start)
 		b.StopTimer()
+		cpu := processCPU(b) - cpu0
 		tick.Stop()
 		cancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "readings/s")
+		b.ReportMetric(float64(total)/cpu.Seconds(), "readings/gateway-cpu-s")
+		if ing != nil {
+			ticks := cpuTicks(b, ing.cmd.Process.Pid) - ingestCPU0
+			b.ReportMetric(float64(total)/(float64(ticks)/100), "readings/ingest-cpu-s")
+			// The probe's one reading and the backlog.
+			if got := ing.readings(b); got != total+1 {
+				b.Fatalf("the database holds %d readings, want %d", got, total+1)
+			}
+			ing.stop(b)
+		}
 	}
+}
+
+// drainIngest is `edgegw ingest run` on a throwaway PostgreSQL, trusting
+// gw-001 (the benchBatcher's keys) and a probe gateway.
+type drainIngest struct {
+	cmd     *exec.Cmd
+	agent   []string
+	cfgPath string
+	signer  keys.PublicIdentity
+}
+
+// startDrainIngest migrates a new PostgreSQL database, starts the ingest
+// and returns once it has receipted a probe gateway's batch: it is
+// subscribed and its database ready.
+func startDrainIngest(b *testing.B, agent []string, br *mqtttest.Broker, gwDir string) *drainIngest {
+	b.Helper()
+	dir := b.TempDir()
+	idDir := filepath.Join(dir, "identity")
+	if err := keys.InitIdentity(idDir, "ingest-1", false); err != nil {
+		b.Fatal(err)
+	}
+	id, err := keys.LoadIdentity(idDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	probe := backendtest.NewGateway(b, "gw-probe")
+	cert, key := br.Client(b, br.Ingest)
+	ing := &drainIngest{agent: agent, cfgPath: filepath.Join(dir, "ingest.yaml"), signer: id.Public()}
+	cfg := fmt.Sprintf(`broker: %s
+ca: %s
+cert: %s
+key: %s
+client_id: ingest-1
+identity: %s
+trust: [%s, %s]
+recipient_keys: [%s, %s]
+database: %q
+`, br.URL, br.CAFile, cert, key, idDir, filepath.Join(gwDir, keys.IdentityPubFile), filepath.Join(probe.Dir, keys.IdentityPubFile),
+		filepath.Join(gwDir, keys.RecipientKeyFile), filepath.Join(probe.Dir, keys.RecipientKeyFile), pgtest.Start(b).DSN)
+	if err := os.WriteFile(ing.cfgPath, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := ing.command("migrate").CombinedOutput(); err != nil {
+		b.Fatalf("edgegw ingest migrate: %v\n%s", err, out)
+	}
+	logPath := filepath.Join(dir, "ingest.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ing.cmd = ing.command("run")
+	ing.cmd.Stdout, ing.cmd.Stderr = logf, logf
+	if err := ing.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if ing.cmd.ProcessState == nil {
+			ing.cmd.Process.Kill()
+			ing.cmd.Wait()
+		}
+		logf.Close()
+		if b.Failed() {
+			out, _ := os.ReadFile(logPath)
+			b.Logf("ingest log:\n%s", out)
+		}
+	})
+	ing.probe(b, br, probe)
+	return ing
+}
+
+// command returns `edgegw ingest <sub> --config ...`.
+func (ing *drainIngest) command(sub string, args ...string) *exec.Cmd {
+	return exec.Command(ing.agent[0], slices.Concat(ing.agent[1:], []string{"ingest", sub, "--config", ing.cfgPath}, args)...)
+}
+
+// probe publishes the probe gateway's batch, again every 200 ms, until a
+// verified receipt covers it.
+func (ing *drainIngest) probe(b *testing.B, br *mqtttest.Broker, gw *backendtest.Gateway) {
+	b.Helper()
+	cert, key := br.Client(b, gw.ID.ID)
+	var receipted atomic.Bool
+	c, err := mqtt.Dial(context.Background(), mqtt.SubscribeConfig{
+		Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, ClientID: gw.ID.ID, CleanSession: true,
+		Topics: []string{"city/" + gw.ID.ID + "/receipt"},
+	}, func(_ string, payload []byte) {
+		if r, err := receipt.Verify(payload, gw.ID.ID, []keys.PublicIdentity{ing.signer}); err == nil && r.Covers(1) {
+			receipted.Store(true)
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	env := gw.Batch(1, 1)
+	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for !receipted.Load() {
+		if time.Now().After(deadline) {
+			b.Fatal("no receipt for the probe batch within a minute: the ingest did not start")
+		}
+		if c.Connected() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := c.Publish(ctx, "city/"+gw.ID.ID+"/data/telemetry", env, false)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-tick.C
+	}
+}
+
+// readings returns the readings in the database (edgegw ingest status).
+func (ing *drainIngest) readings(b *testing.B) int64 {
+	b.Helper()
+	out, err := ing.command("status", "--json").Output()
+	if err != nil {
+		b.Fatalf("edgegw ingest status: %v", err)
+	}
+	var st struct {
+		Readings int64 `json:"readings"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		b.Fatalf("edgegw ingest status: %v: %s", err, out)
+	}
+	return st.Readings
+}
+
+// stop stops the ingest with SIGTERM and requires a clean exit.
+func (ing *drainIngest) stop(b *testing.B) {
+	b.Helper()
+	ing.cmd.Process.Signal(syscall.SIGTERM)
+	if err := ing.cmd.Wait(); err != nil {
+		b.Fatalf("edgegw ingest run: %v", err)
+	}
+}
+
+// processCPU returns the processor time (user and system) this process has
+// used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkIntegrationFootprint runs the real edgegw binary with 5 simulated
@@ -320,12 +513,19 @@ func (gw *benchGateway) firstEnvelope(b *testing.B) <-chan time.Time {
 }
 
 // start starts `edgegw run` on the gateway's configuration, with the
-// agent's stderr on the benchmark's. The agent is killed when the benchmark
-// ends if stopAgent did not stop it.
+// agent's log in the gateway's dir, printed if the benchmark fails (on the
+// benchmark's stderr it would split the result lines that scripts/bench.sh
+// reads). The agent is killed when the benchmark ends if stopAgent did not
+// stop it.
 func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
 	b.Helper()
+	logPath := filepath.Join(gw.dir, "edgegw.log")
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
 	cmd := exec.Command(agent[0], append(agent[1:], "run", "--config", gw.cfgPath)...)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -333,6 +533,11 @@ func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
+		}
+		logf.Close()
+		if b.Failed() {
+			out, _ := os.ReadFile(logPath)
+			b.Logf("edgegw log:\n%s", out)
 		}
 	})
 	return cmd
