@@ -129,6 +129,26 @@ func mqttPublishSize(topic string, payload int) int {
 	return 1 + lenBytes + rest
 }
 
+// startDrainStandIn runs a receipting stand-in on br and returns its key.
+func startDrainStandIn(b *testing.B, br *mqtttest.Broker) keys.PublicIdentity {
+	dir := filepath.Join(b.TempDir(), "stand-in")
+	if err := keys.InitIdentity(dir, "ingest-1", false); err != nil {
+		b.Fatal(err)
+	}
+	id, err := keys.LoadIdentity(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mqtttest.StartReceipter(b, br, id, 200*time.Millisecond, func(_ string, payload []byte) (string, uint64, error) {
+		env, err := envelope.Parse(payload)
+		if err != nil {
+			return "", 0, err
+		}
+		return env.Header.GatewayID, env.Header.Seq, nil
+	})
+	return id.Public()
+}
+
 // drainBacklog is the readings in the buffer when a drain benchmark starts.
 const drainBacklog = 1_000_000
 
@@ -137,7 +157,7 @@ const drainBacklog = 1_000_000
 // drains to a local Mosquitto over mutual TLS, deleting each batch on PUBACK.
 // It reports readings/s and readings per CPU second of this process, which
 // runs the uplink and the buffer: the gateway's side.
-func BenchmarkIntegrationDrain(b *testing.B) { benchDrain(b, false) }
+func BenchmarkIntegrationDrain(b *testing.B) { benchDrain(b, drainPUBACK) }
 
 // BenchmarkIntegrationDrainReceipts is BenchmarkIntegrationDrain with
 // receipts: the uplink pins the key of a real ingest (`edgegw ingest run`,
@@ -147,9 +167,26 @@ func BenchmarkIntegrationDrain(b *testing.B) { benchDrain(b, false) }
 // windows: 100 in flight, 1,000 unreceipted). The drain ends when the buffer
 // is empty, so every reading is then in the database, which the benchmark
 // checks. It also reports readings per CPU second of the ingest process.
-func BenchmarkIntegrationDrainReceipts(b *testing.B) { benchDrain(b, true) }
+func BenchmarkIntegrationDrainReceipts(b *testing.B) { benchDrain(b, drainRealIngest) }
 
-func benchDrain(b *testing.B, receipts bool) {
+// BenchmarkIntegrationDrainReceiptsKeepsUp is the drain with receipts to a
+// backend that keeps up: a stand-in that takes each envelope's sequence
+// number and receipts it every 200 ms, without opening it or a database, so
+// that the figure is the gateway's side of the receipt protocol (the
+// in-flight and unreceipted windows, receipt verification, deletion).
+func BenchmarkIntegrationDrainReceiptsKeepsUp(b *testing.B) { benchDrain(b, drainStandIn) }
+
+// drainBackend is who receipts a drain benchmark's batches.
+type drainBackend int
+
+const (
+	drainPUBACK     drainBackend = iota // nobody: a PUBACK deletes
+	drainRealIngest                     // the real ingest into PostgreSQL
+	drainStandIn                        // a stand-in that keeps up
+)
+
+func benchDrain(b *testing.B, backend drainBackend) {
+	receipts := backend == drainRealIngest
 	if testing.Short() {
 		b.Skip("integration benchmark")
 	}
@@ -181,6 +218,9 @@ func benchDrain(b *testing.B, receipts bool) {
 		if receipts {
 			ing = startDrainIngest(b, agent, br, dir)
 			cfg.Receipts = []keys.PublicIdentity{ing.signer}
+		}
+		if backend == drainStandIn {
+			cfg.Receipts = []keys.PublicIdentity{startDrainStandIn(b, br)}
 		}
 		up, err := uplink.New(cfg, store, uplink.Deps{Marshal: func(x buffer.Batch) []byte { return envelope.Marshal(x.Header, x.Chunks, x.Trailer) }})
 		if err != nil {

@@ -4,21 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
-	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -34,67 +30,17 @@ func pinReceipts(t *testing.T, b *bed, timeout string) *keys.Identity {
 	return id
 }
 
-// standIn receipts what the gateways send, as `edgegw ingest` does: every
-// 200 ms a receipt signed with its own key, covering every sequence number
-// it opened, published retained on the gateway's receipt topic.
-type standIn struct {
-	recv *backend.Receiver
-	mu   sync.Mutex
-	seqs map[uint64]bool
-}
-
-func startStandIn(t *testing.T, b *bed, id *keys.Identity) *standIn {
+// startStandIn receipts what the gateway sends, as `edgegw ingest` does:
+// every 200 ms a receipt signed with its own key, covering every sequence
+// number it verified and opened, published retained on the gateway's
+// receipt topic.
+func startStandIn(t *testing.T, b *bed, id *keys.Identity) {
 	t.Helper()
-	s := &standIn{recv: backend.NewReceiver(b.trust, b.rks...), seqs: map[uint64]bool{}}
-	mqtttest.Subscribe(t, b.br, b.br.Ingest, "ingest", true, []string{"city/+/data/#", "city/+/audit"}, nil, func(topic string, payload []byte) {
-		res, err := s.recv.Handle(topic, payload)
-		if err != nil {
-			t.Errorf("ingest stand-in: %v", err)
-			return
-		}
-		s.mu.Lock()
-		s.seqs[res.Seq] = true
-		s.mu.Unlock()
+	recv := backend.NewReceiver(b.trust, b.rks...)
+	mqtttest.StartReceipter(t, b.br, id, 200*time.Millisecond, func(topic string, payload []byte) (string, uint64, error) {
+		res, err := recv.Handle(topic, payload)
+		return res.Gateway, res.Seq, err
 	})
-	cert, key := b.br.Client(t, b.br.Ingest)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			data, err := receipt.Sign(id, receipt.FromSet("gw-001", s.committed(), time.Now()))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: cert, Key: key},
-				[]mqtt.Message{{Topic: "city/gw-001/receipt", Payload: data}})
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return s
-}
-
-// committed returns the sequence numbers received, as ranges.
-func (s *standIn) committed() [][2]uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var set [][2]uint64
-	for _, seq := range slices.Sorted(maps.Keys(s.seqs)) {
-		if n := len(set); n > 0 && set[n-1][1]+1 == seq {
-			set[n-1][1] = seq
-		} else {
-			set = append(set, [2]uint64{seq, seq})
-		}
-	}
-	return set
 }
 
 // TestIntegrationReceiptsShown: an agent with the ingest key pinned
