@@ -244,10 +244,14 @@ func (r *rawFile) freelist() (ids []uint64, first, n uint64, err error) {
 // bitset is a set of page ids below a bound.
 type bitset []uint64
 
-func newBitset(n uint64) bitset       { return make(bitset, (n+63)/64) }
-func (s bitset) has(i uint64) bool    { return s[i/64]&(1<<(i%64)) != 0 }
-func (s bitset) add(i uint64)         { s[i/64] |= 1 << (i % 64) }
-func (s bitset) addRange(i, n uint64) { for j := i; j < i+n; j++ { s.add(j) } }
+func newBitset(n uint64) bitset    { return make(bitset, (n+63)/64) }
+func (s bitset) has(i uint64) bool { return s[i/64]&(1<<(i%64)) != 0 }
+func (s bitset) add(i uint64)      { s[i/64] |= 1 << (i % 64) }
+func (s bitset) addRange(i, n uint64) {
+	for j := i; j < i+n; j++ {
+		s.add(j)
+	}
+}
 
 // check verifies the structure of the file as bbolt would rely on it: the
 // file holds every page below the high-water mark; the freelist lists only

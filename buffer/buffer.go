@@ -40,10 +40,6 @@ type Stats struct {
 	DroppedReadings uint64    // readings in them
 	Pending         int       // operations accepted but not yet committed
 	CommitErr       error     // why commits fail, while they do; nil when the last commit succeeded
-	// Limit is the bytes the store keeps at most: Options.MaxBytes, or less
-	// when the filesystem gave less space than Options.Reserve asked for
-	// (drops beyond it are reported as ReasonDiskFull). Zero: no limit.
-	Limit int64
 }
 
 // Store is the store-and-forward queue between the pipeline and the uplink.

@@ -27,10 +27,9 @@ const (
 	// ReasonMaxAge means batches were dropped because of Options.MaxAge.
 	ReasonMaxAge = "max-age"
 	// ReasonDiskFull means batches were dropped, oldest first, because the
-	// filesystem had no room for them: the file's allocated space was
-	// smaller than Options.Reserve asked for, or a commit failed for want of
-	// space and the operations waiting in memory exceeded
-	// Options.MaxPending or the store was closed.
+	// filesystem had no room for them: the file could not grow to take a
+	// commit, or commits failed and the operations waiting in memory
+	// exceeded Options.MaxPending or the store was closed.
 	ReasonDiskFull = "disk-full"
 	// ReasonCorruptBuffer means the buffer file was damaged and replaced:
 	// batches in the gap were in the damaged file and could not be salvaged

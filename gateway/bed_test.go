@@ -52,8 +52,9 @@ type bedOptions struct {
 	durability, maxDelay time.Duration
 	maxBytes             string
 	maxReadings          int
-	state                string   // state directory; default <dir>/state
-	devices              []string // more devices, one YAML flow mapping each
+	state                string      // state directory; default <dir>/state
+	devices              []string    // more devices, one YAML flow mapping each
+	sim                  []simDevice // the simulated devices; default testDevices
 }
 
 func newBed(t *testing.T, o bedOptions) *bed {
@@ -62,6 +63,9 @@ func newBed(t *testing.T, o bedOptions) *bed {
 		t.Skip("integration test")
 	}
 	b := &bed{dir: t.TempDir(), devices: testDevices}
+	if o.sim != nil {
+		b.devices = o.sim
+	}
 	b.br = mqtttest.Start(t, mqtttest.Options{})
 	cert, key := b.br.Client(t, "gw-001")
 	keyDir := filepath.Join(b.dir, "keys")
