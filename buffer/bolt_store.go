@@ -482,6 +482,9 @@ func (b *Bolt) viewTx(fn func(tx *bolt.Tx) error) error {
 		b.mu.Lock()
 		if !b.closed {
 			b.damagedLocked(gen, err)
+			if cerr := b.commitIfEagerLocked(); cerr != nil {
+				b.log.Warn("buffer open batches not written into the fresh file yet", "err", cerr)
+			}
 		}
 		b.mu.Unlock()
 	}

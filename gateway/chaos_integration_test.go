@@ -71,14 +71,14 @@ var (
 	soakProfile = profile{name: "soak", step: time.Second, outage: 0.01, outageLen: span{500 * time.Millisecond, 7500 * time.Millisecond},
 		meter: 0.02, i2cFaults: "0.01", tmpfs: "48m", maxBytes: "8MiB"}
 	// diskFullProfile: the state is an 8 MiB tmpfs that another file leaves
-	// 1 MiB of at the start, the buffer keeps its default 256 MiB limit, the
+	// 768 KiB of at the start, the buffer keeps its default 256 MiB limit, the
 	// broker is away for long stretches and the rest of the disk fills up
 	// for long stretches; lives end with SIGTERM. The buffer must drop the
 	// oldest batches, each counted in a gap record, and lose nothing else.
 	diskFullProfile = profile{name: "disk-full", step: 250 * time.Millisecond, life: 20 * time.Second, term: 1,
-		outage: 0.05, outageLen: span{5 * time.Second, 20 * time.Second},
+		outage: 0.1, outageLen: span{15 * time.Second, 25 * time.Second},
 		diskFull: 0.05, fullLen: span{5 * time.Second, 25 * time.Second},
-		tmpfs: "8m", leave: 1 << 20, maxBytes: "256MiB", exact: true}
+		tmpfs: "8m", leave: 768 << 10, maxBytes: "256MiB", exact: true}
 )
 
 // TestIntegrationChaos runs the real binary against a real Mosquitto (TLS,
