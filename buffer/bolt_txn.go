@@ -32,9 +32,6 @@ type op struct {
 	readings int
 }
 
-// size is what the operation holds in memory, for Options.MaxPending.
-func (o *op) size() int64 { return int64(len(o.data)+len(o.class)) + 64 }
-
 // txn applies operations to the buckets within one bbolt write transaction.
 // Records touched are cached decoded and written back by flush.
 type txn struct {
