@@ -36,6 +36,7 @@ type Bolt struct {
 	verified map[uint64]struct{} // closed batches that passed Options.Verify
 
 	mu        sync.Mutex
+	opened    bool // OpenBolt has returned: OnCommit may be called
 	closed    bool
 	recovered string
 	pending   []op
@@ -52,8 +53,9 @@ type Bolt struct {
 	stored    seqSet // sequence numbers of the batches in the file
 	oldestSeq uint64
 	oldest    time.Time
-	commitErr error // cause of the current failure streak; nil when healthy
-	broken    error // damage found and the file not replaced yet
+	commitErr error        // cause of the current failure streak; nil when healthy
+	broken    error        // damage found and the file not replaced yet
+	reopen    *pendingOpen // a replacement OpenBolt decided, not done yet
 }
 
 // openBatch is what the store keeps in memory of a batch that is not
@@ -80,7 +82,9 @@ var _ Store = (*Bolt)(nil)
 // a fresh file holding what could be salvaged from it; the damaged file is
 // kept as path+".corrupt-<UTC time>". Recovered describes what happened.
 // OpenBolt returns an error only when the file is locked by another process,
-// not readable, written by a newer release, or cannot be created.
+// not readable, written by a newer release, or cannot be created; when a
+// damaged file cannot be replaced yet (no room for a fresh one), the store
+// opens without a file and retries at each commit.
 func OpenBolt(path string, opts Options) (*Bolt, error) {
 	b := &Bolt{
 		path:     path,
@@ -106,16 +110,12 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		}
 		b.db = db
 		if corrupt != nil {
-			if err := b.replaceAtOpen(corrupt); err != nil {
-				return nil, fmt.Errorf("open buffer %s: %w", path, err)
-			}
+			b.replaceAtOpen(corrupt)
 		}
 	} else if res.to > 1 {
-		if err := b.replaceAtOpen(nil); err != nil {
-			return nil, fmt.Errorf("open buffer %s: %w", path, err)
-		}
+		b.replaceAtOpen(nil)
 	}
-	if b.db == nil {
+	if b.db == nil && b.reopen == nil {
 		if b.db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout}); err != nil {
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
@@ -124,20 +124,20 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
 	}
-	if err := b.load(); err != nil {
-		closeQuietly(b.db)
-		return nil, fmt.Errorf("open buffer %s: %w", path, err)
-	}
-	if err := b.applyCarried(); err != nil {
-		closeQuietly(b.db)
-		return nil, fmt.Errorf("open buffer %s: %w", path, err)
+	if b.db != nil {
+		if err := b.load(); err != nil {
+			closeQuietly(b.db)
+			return nil, fmt.Errorf("open buffer %s: %w", path, err)
+		}
+		b.applyCarried()
+		b.space.grow(b.path, b.opts.Reserve, b.opts.now(), b.log)
 	}
 	// Reserve the first block of numbers now, so that a full disk later
 	// finds a sidecar it can overwrite in place. Begin retries on failure.
 	if err := b.reserveLocked(b.next, b.next); err != nil {
 		b.log.Warn("buffer sequence numbers not reserved yet", "err", err)
 	}
-	b.space.grow(b.path, b.opts.Reserve, b.opts.now(), b.log)
+	b.opened = true
 	if opts.Durability > 0 {
 		go b.run()
 	} else {
@@ -271,9 +271,9 @@ func (b *Bolt) viewDB(fn func(x *txn) error) error {
 // applyCarried commits the gaps the sidecar carried (batches dropped from
 // memory when the last process could not commit them), deletes what of
 // those batches had reached the file, and clears them from the sidecar.
-func (b *Bolt) applyCarried() error {
+func (b *Bolt) applyCarried() {
 	if len(b.carried) == 0 {
-		return nil
+		return
 	}
 	for seq := range b.open {
 		for _, g := range b.carried {
@@ -289,5 +289,4 @@ func (b *Bolt) applyCarried() error {
 	if err := b.commitLocked(nil); err != nil {
 		b.log.Warn("buffer gaps carried by the sequence sidecar not committed yet", "err", err)
 	}
-	return nil
 }

@@ -167,8 +167,8 @@ func (b *Bolt) commitOnceLocked(extra func(x *txn) error) error {
 			b.log.Warn("buffer sequence sidecar not cleared of committed gaps", "err", err)
 		}
 	}
-	if closed && b.opts.OnCommit != nil {
-		b.opts.OnCommit()
+	if closed {
+		b.notifyLocked()
 	}
 	return nil
 }
@@ -187,6 +187,13 @@ func (b *Bolt) committedLocked(x *txn, oldestSeq uint64, oldest time.Time) {
 			delete(b.verified, seq)
 		}
 		b.vmu.Unlock()
+	}
+}
+
+// notifyLocked calls Options.OnCommit, once OpenBolt has returned.
+func (b *Bolt) notifyLocked() {
+	if b.opened && b.opts.OnCommit != nil {
+		b.opts.OnCommit()
 	}
 }
 
@@ -232,12 +239,16 @@ func (b *Bolt) viewLocked(fn func(x *txn) error) error {
 	})
 }
 
+// errNoFile is returned by reads while a damaged file could not be
+// replaced yet: nothing committed can be read.
+var errNoFile = fmt.Errorf("%w: no buffer file open", ErrCorrupt)
+
 // brokenErr is the error while no file is open.
 func (b *Bolt) brokenErr() error {
 	if b.broken != nil {
-		return b.broken
+		return fmt.Errorf("%w: %w", errNoFile, b.broken)
 	}
-	return fmt.Errorf("%w: no file open", ErrCorrupt)
+	return errNoFile
 }
 
 // isNoSpace reports whether err means the filesystem (or a quota) is full.

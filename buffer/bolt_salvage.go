@@ -464,12 +464,22 @@ func describeGaps(gaps []Gap) string {
 	return strings.Join(parts, ", ")
 }
 
+// pendingOpen is a replacement of the file that OpenBolt decided and could
+// not do yet (no room for a fresh file, say): commits retry it.
+type pendingOpen struct {
+	next  uint64
+	scope salvageScope
+	cause error
+}
+
 // replaceAtOpen replaces the damaged file found by OpenBolt (cause), or the
 // missing one (cause nil) whose sidecar remains, by a fresh file numbering
 // above the sidecar's reservation. Without a sidecar, numbering restarts at
 // the Unix time in seconds, far above anything a gateway publishing less
-// than a batch per second since 1970 can have used.
-func (b *Bolt) replaceAtOpen(cause error) error {
+// than a batch per second since 1970 can have used. When the fresh file
+// cannot be created, the store opens without a file, keeps what it accepts
+// in memory and retries at each commit.
+func (b *Bolt) replaceAtOpen(cause error) {
 	sc := salvageScope{from: max(b.res.low, 1), reason: ReasonCorruptBuffer}
 	next := b.res.to
 	if b.res.to <= 1 {
@@ -479,17 +489,17 @@ func (b *Bolt) replaceAtOpen(cause error) error {
 	sc.to = next - 1
 	if cause == nil {
 		sc.reason = ReasonMissingBuffer
+		cause = errors.New("buffer file missing")
 	}
 	for _, g := range b.carried {
 		sc.skip.add(g.FromSeq, g.ToSeq)
 	}
-	db, _, desc, err := b.rebuild(next, nil, sc, cause)
-	if err != nil {
-		return err
+	b.open, b.next, b.broken = map[uint64]*openBatch{}, next, fmt.Errorf("%w: %w", ErrCorrupt, cause)
+	b.reopen = &pendingOpen{next: next, scope: sc, cause: cause}
+	if err := b.replaceLocked(); err != nil {
+		b.recovered = fmt.Sprintf("damaged buffer file not replaced yet: %v; %v", err, cause)
+		b.log.Error("damaged buffer file not replaced yet; operations are kept in memory", "err", err)
 	}
-	b.db, b.recovered = db, desc
-	b.log.Error("buffer file damaged or missing, replaced", "err", errors.New(desc))
-	return nil
 }
 
 // damagedLocked handles damage that bbolt found in the file of generation
@@ -513,26 +523,35 @@ func (b *Bolt) damagedLocked(gen uint64, cause error) {
 	}
 }
 
-// replaceLocked replaces the damaged file while the store is in use: the
-// fresh file numbers on from b.next, keeps the pending gaps, holds what the
+// replaceLocked replaces the damaged file: the fresh file numbers on from
+// b.next (or as OpenBolt decided), keeps the pending gaps, holds what the
 // salvage kept, and the open batches, kept in memory, are queued to be
 // written into it again.
 func (b *Bolt) replaceLocked() error {
 	if b.db != nil {
 		return nil
 	}
+	next, gaps, cause := b.next, b.gaps, b.broken
 	sc := salvageScope{from: b.lowWaterLocked(b.next), to: b.next - 1, stored: &b.stored, reason: ReasonCorruptBuffer}
-	for seq := range b.open {
-		sc.skip.add(seq, seq)
-	}
-	for _, gs := range [][]Gap{b.gaps, b.memGaps, b.carried} {
-		for _, g := range gs {
-			sc.skip.add(g.FromSeq, g.ToSeq)
+	if b.reopen != nil {
+		next, gaps, cause, sc = b.reopen.next, nil, b.reopen.cause, b.reopen.scope
+	} else {
+		for seq := range b.open {
+			sc.skip.add(seq, seq)
+		}
+		for _, gs := range [][]Gap{b.gaps, b.memGaps, b.carried} {
+			for _, g := range gs {
+				sc.skip.add(g.FromSeq, g.ToSeq)
+			}
 		}
 	}
-	db, sv, desc, err := b.rebuild(b.next, b.gaps, sc, b.broken)
+	db, sv, desc, err := b.rebuild(next, gaps, sc, cause)
 	if err != nil {
 		return err
+	}
+	if b.reopen != nil {
+		// The gaps the sidecar carried are reported with the fresh file.
+		b.reopen, b.memGaps, b.carried = nil, append(b.memGaps, b.carried...), nil
 	}
 	b.dbMu.Lock()
 	b.db, b.broken = db, nil
@@ -543,6 +562,8 @@ func (b *Bolt) replaceLocked() error {
 	b.vmu.Unlock()
 	b.recovered = desc
 	b.log.Error("buffer file replaced", "err", errors.New(desc))
+	b.space = space{target: b.opts.Reserve}
+	b.space.grow(b.path, b.opts.Reserve, b.opts.now(), b.log)
 	var keep []op
 	for _, o := range b.pending {
 		if o.kind == opAck {
@@ -568,8 +589,8 @@ func (b *Bolt) replaceLocked() error {
 		}
 		b.st, b.gaps = st, gaps
 		b.oldestSeq, b.oldest, err = x.oldest()
-		if b.opts.OnCommit != nil && b.st.closed > 0 {
-			b.opts.OnCommit()
+		if b.st.closed > 0 {
+			b.notifyLocked()
 		}
 		return err
 	})

@@ -231,7 +231,8 @@ type badBatch struct {
 }
 
 // Unsealed implements Store. Open batches whose record or chunks cannot be
-// read are dropped and reported as ReasonDamagedBatch.
+// read are dropped and reported as ReasonDamagedBatch. While a damaged file
+// could not be replaced yet, there is nothing to read.
 func (b *Bolt) Unsealed() ([]Batch, error) {
 	var out []Batch
 	var bad []badBatch
@@ -248,6 +249,9 @@ func (b *Bolt) Unsealed() ([]Batch, error) {
 			return nil
 		})
 	})
+	if errors.Is(err, errNoFile) {
+		return nil, nil // nothing committed to read until the file is replaced
+	}
 	if err != nil {
 		return nil, fmt.Errorf("unsealed: %w", err)
 	}
@@ -257,7 +261,8 @@ func (b *Bolt) Unsealed() ([]Batch, error) {
 
 // Next implements Store. A batch whose record or chunks cannot be read, or
 // that fails Options.Verify, is not returned: it is deleted and reported as
-// ReasonDamagedBatch.
+// ReasonDamagedBatch. While a damaged file could not be replaced yet, there
+// is nothing to read.
 func (b *Bolt) Next(after uint64, max int) ([]Batch, error) {
 	var out []Batch
 	var bad []badBatch
@@ -281,6 +286,9 @@ func (b *Bolt) Next(after uint64, max int) ([]Batch, error) {
 		}
 		return nil
 	})
+	if errors.Is(err, errNoFile) {
+		return nil, nil // nothing committed to read until the file is replaced
+	}
 	if err != nil {
 		return nil, fmt.Errorf("next after %d: %w", after, err)
 	}
@@ -472,9 +480,10 @@ func (b *Bolt) viewTx(fn func(tx *bolt.Tx) error) error {
 		b.dbMu.RLock()
 		if b.db == nil {
 			err = b.brokenErr()
-		} else {
-			err = guard(func() error { return b.db.View(fn) })
+			b.dbMu.RUnlock()
+			return err
 		}
+		err = guard(func() error { return b.db.View(fn) })
 		b.dbMu.RUnlock()
 		if !errors.Is(err, ErrCorrupt) || attempt > 0 {
 			return err

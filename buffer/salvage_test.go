@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
@@ -342,4 +343,60 @@ func checkSigned(t *testing.T, b buffer.Batch, class string, n, size int) {
 	if err := buffertest.Verify(b); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestBoltDamagedOnFullDisk: a damaged file found at open on a full disk
+// cannot be replaced yet. The store opens all the same, keeps what it
+// accepts in memory, and replaces the file (salvaging it) once there is
+// room; the batch accepted meanwhile is stored after the salvaged ones.
+func TestBoltDamagedOnFullDisk(t *testing.T) {
+	dir := mountTmpfs(t, "4m")
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.OpenBolt(path, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		buffertest.FillSigned(t, b, "telemetry", t0, 3, 300)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ps, id := chunkLeaf(t, path)
+	patch(t, path, int64(id*ps), make([]byte, ps))
+	free := buffertest.FillDisk(t, dir)
+
+	b = openBoltAt(t, path, buffer.Options{Verify: buffertest.Verify, Durability: time.Hour})
+	if r := b.Recovered(); !strings.Contains(r, "not replaced yet") {
+		t.Fatalf("Recovered = %q, want the replacement pending", r)
+	}
+	if kept, err := b.Next(0, 100); err != nil || len(kept) != 0 {
+		t.Fatalf("Next without a file = %v, %v; want nothing", buffertest.Seqs(kept), err)
+	}
+	seq := buffertest.Begin(t, b, "personal", t0)
+	chunk := buffertest.Chunk(seq, 0, 300)
+	if err := b.Append(seq, chunk, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Seal(seq, buffertest.Signed(buffertest.Header(seq), [][]byte{chunk})); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(); !errors.Is(err, buffer.ErrNotCommitted) {
+		t.Fatalf("Sync on a full disk without a file: %v, want %v", err, buffer.ErrNotCommitted)
+	}
+	free()
+	if err := b.Sync(); err != nil {
+		t.Fatalf("Sync once the disk has room: %v", err)
+	}
+	if r := b.Recovered(); !strings.Contains(r, "corrupt buffer file moved to") {
+		t.Fatalf("Recovered = %q, want the file replaced", r)
+	}
+	kept, err := b.Next(0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) < 5 || kept[len(kept)-1].Seq != seq {
+		t.Fatalf("Next = %v, want the batches of 1..10 outside the zeroed page, and %d", buffertest.Seqs(kept), seq)
+	}
+	checkAccounted(t, kept, buffertest.Gaps(t, b), 1, seq)
 }
