@@ -271,6 +271,9 @@ func (b *Bolt) lowWaterLocked(seq uint64) uint64 {
 			low = min(low, max(g.FromSeq, 1))
 		}
 	}
+	if b.reopen != nil { // the damaged file still to replace
+		low = min(low, b.reopen.scope.from)
+	}
 	return low
 }
 

@@ -17,11 +17,16 @@ import (
 // drained, stops it gracefully, and checks and prints the accounting.
 func (x *chaos) finish() {
 	t := x.t
+	// End the faults without drawing new ones (step would).
 	if !x.brokerDown.IsZero() {
 		x.b.br.Restart()
+		x.brokerDown = time.Time{}
+		x.event("broker back", "")
 	}
 	if !x.diskFreeAt.IsZero() {
-		x.step(0) // frees the disk: the deadline has passed
+		x.freeDisk()
+		x.diskFreeAt = time.Time{}
+		x.event("disk freed", "")
 	}
 	if x.meter != nil {
 		x.meter.SetFault(2, meteremu.Fault{})
