@@ -430,6 +430,7 @@ func (b *Bolt) rebuild(next uint64, gaps []Gap, sc salvageScope, cause error) (*
 		}
 		desc = fmt.Sprintf("corrupt buffer file moved to %s: %v; %d batches salvaged, %d lost (%s)",
 			aside, cause, sv.keptN, sv.lostN, describeGaps(sv.gaps))
+		b.trimAside(aside)
 	}
 	if err := os.Rename(tmp, b.path); err != nil {
 		return fail(fmt.Errorf("put the fresh buffer file in place: %w", err))
@@ -442,6 +443,29 @@ func (b *Bolt) rebuild(next uint64, gaps []Gap, sc salvageScope, cause error) (*
 	}
 	b.pruneAside()
 	return db, sv, desc, nil
+}
+
+// trimAside gives back the space reserved beyond the pages the damaged file
+// at aside used: the copy is kept for analysis, its reservation is not.
+func (b *Bolt) trimAside(aside string) {
+	f, err := os.OpenFile(aside, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	r, err := openRaw(f, fi.Size())
+	if err != nil {
+		return
+	}
+	if used := int64(r.meta.hwm) * r.ps; used >= 2*r.ps && used < fi.Size() {
+		if err := f.Truncate(used); err != nil {
+			b.log.Warn("space reserved for the damaged buffer file not given back", "err", err)
+		}
+	}
 }
 
 // describeGaps summarizes gaps for logs and health.

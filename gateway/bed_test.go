@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,21 +192,24 @@ func (c *collector) handle(topic string, payload []byte) {
 	}
 }
 
-// receivedDropped counts the readings received from batches that a gap
-// record reports dropped: the buffer may drop a batch the uplink was already
+// receivedDropped counts the readings received from batches that a gap record
+// reports dropped: the buffer may drop a batch the uplink was already
 // publishing.
 func (c *collector) receivedDropped() int {
+	return c.receivedIn(func(envelope.Gap) bool { return true })
+}
+
+// receivedIn counts the readings received from batches that a gap record
+// for which counts is true reports dropped.
+func (c *collector) receivedIn(counts func(envelope.Gap) bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for _, byTime := range c.readings {
 		for _, rs := range byTime {
 			for _, r := range rs {
-				for _, g := range c.gaps {
-					if r.Seq >= g.FromSeq && r.Seq <= g.ToSeq {
-						n++
-						break
-					}
+				if slices.ContainsFunc(c.gaps, func(g envelope.Gap) bool { return counts(g) && r.Seq >= g.FromSeq && r.Seq <= g.ToSeq }) {
+					n++
 				}
 			}
 		}

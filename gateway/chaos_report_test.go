@@ -103,24 +103,26 @@ type accounting struct {
 	withFile            int // not delivered, in a damaged buffer file reported by a gap record
 	lost                int // required, not delivered, not reported
 	example             string
-	// For a profile whose gap records must count exactly what was not
-	// delivered: the readings the gap records count, less those that
-	// arrived all the same (a batch dropped while it was being published).
-	counted int
+	// The readings the gap records of dropped batches (all but damaged or
+	// lost files) count, less those that arrived all the same (a batch
+	// dropped while it was being published). For an exact profile they
+	// must equal what was not delivered; otherwise they account for that
+	// many readings not delivered (dropped).
+	counted, dropped int
 }
 
 // account matches the traces against what the backend received.
 func (x *chaos) account() accounting {
 	tr := x.b.traces(x.t)
-	var a accounting
-	if x.p.exact {
-		a.counted = -x.c.receivedDropped()
-	}
+	counts := func(g envelope.Gap) bool { return x.p.exact || !strings.Contains(g.Reason, "buffer") }
+	a := accounting{counted: -x.c.receivedIn(counts)}
 	x.c.mu.Lock()
 	defer x.c.mu.Unlock()
 	fileGap := slices.ContainsFunc(x.c.gaps, func(g envelope.Gap) bool { return strings.Contains(g.Reason, "buffer") })
 	for _, g := range x.c.gaps {
-		a.counted += int(g.Readings)
+		if counts(g) {
+			a.counted += int(g.Readings)
+		}
 	}
 	for dev, polls := range tr {
 		used := map[int64]int{} // readings at a time already matched to a trace line
@@ -151,6 +153,9 @@ func (x *chaos) account() accounting {
 	if undelivered := a.produced - a.delivered - a.inKillWindow; x.p.exact && undelivered != a.counted {
 		a.lost = undelivered - a.counted
 		a.example = fmt.Sprintf("%d readings not delivered, gap records count %d", undelivered, a.counted)
+	} else if !x.p.exact {
+		a.dropped = min(a.lost, max(a.counted, 0))
+		a.lost -= a.dropped
 	}
 	return a
 }
@@ -220,6 +225,9 @@ func (x *chaos) report(a accounting) {
 	row("not delivered, in a kill's durability window", a.inKillWindow)
 	row("dropped with a record: in a damaged buffer file", a.withFile)
 	row("dropped with a record: gap records", strings.Join(gaps, "; "))
+	if !x.p.exact {
+		row("not delivered, counted by those gap records", a.dropped)
+	}
 	if x.p.exact {
 		row("not delivered, counted by gap records (must match)", fmt.Sprintf("%d, %d", a.produced-a.delivered-a.inKillWindow, a.counted))
 	}
