@@ -8,6 +8,7 @@ GOFLAGS_STATIC := CGO_ENABLED=0
 FUZZTIME ?= 30s
 DURATION ?= 30s
 CHAOS    ?= 15m
+DISKFULL ?= 2m
 SOAK     ?= 15m
 SEED     ?= 0
 SUITE    := go test -count=1 -v -timeout 90m ./gateway/
@@ -69,7 +70,7 @@ fuzz:
 # faults, with a report. `make test` runs a short version of each. SEED=N
 # replays a schedule; CHAOS/SOAK set the duration.
 chaos:
-	$(SUITE) -run '^TestIntegrationChaos$$' -args -chaos.duration $(CHAOS) -chaos.seed $(SEED)
+	$(SUITE) -run '^TestIntegrationChaos(DiskFull)?$$' -args -chaos.duration $(CHAOS) -chaos.diskfull $(DISKFULL) -chaos.seed $(SEED)
 
 chaos-arm64: build-arm
 	$(SUITE) -run '^TestIntegrationChaos$$' -args -chaos.duration 5m -chaos.seed $(SEED) \

@@ -18,35 +18,59 @@ import (
 // Bolt is a Store kept in a bbolt file, with group commit. Create it with
 // OpenBolt. Its methods are safe for concurrent use.
 type Bolt struct {
-	path      string
-	opts      Options
-	log       *slog.Logger
-	db        *bolt.DB
-	recovered string
+	path string
+	opts Options
+	log  *slog.Logger
 
 	stop chan struct{} // closed by Close to stop the committer
 	wake chan struct{} // signals the committer that operations are pending
 	done chan struct{} // closed when the committer has returned
 
-	mu      sync.Mutex
-	closed  bool
-	pending []op
-	open    map[uint64]*openBatch // batches not sealed, committed or not
-	next    uint64                // sequence number the next Begin assigns
-	res     reservation           // last reservation written to the sidecar
+	// dbMu is held for reading around every use of db, and for writing
+	// while the file is replaced. Lock order: mu, then dbMu.
+	dbMu sync.RWMutex
+	db   *bolt.DB // nil while a damaged file could not be replaced yet
+	gen  uint64   // incremented each time the file is replaced
+
+	vmu      sync.Mutex
+	verified map[uint64]struct{} // closed batches that passed Options.Verify
+
+	mu        sync.Mutex
+	opened    bool // OpenBolt has returned: OnCommit may be called
+	closed    bool
+	recovered string
+	pending   []op
+	open      map[uint64]*openBatch // batches not sealed, committed or not
+	held      int64                 // bytes of the open batches kept in memory
+	next      uint64                // sequence number the next Begin assigns
+	res       reservation           // last reservation written to the sidecar
+	carried   []Gap                 // gaps carried by the sidecar, not committed yet
+	memGaps   []Gap                 // gaps of batches dropped in memory, not committed yet
+	space     space                 // the file's disk space
 	// Committed state, refreshed by every successful commit.
 	st        state
-	gap       Gap
+	gaps      []Gap
+	stored    seqSet // sequence numbers of the batches in the file
 	oldestSeq uint64
 	oldest    time.Time
-	commitErr error // cause of the current failure streak; nil when healthy
-	broken    error // ErrCorrupt after a panic in bbolt; the store is unusable
+	commitErr error        // cause of the current failure streak; nil when healthy
+	broken    error        // damage found and the file not replaced yet
+	reopen    *pendingOpen // a replacement OpenBolt decided, not done yet
 }
 
-// openBatch is what Append and Seal need to know about an open batch.
+// openBatch is what the store keeps in memory of a batch that is not
+// sealed and committed: enough to write it again into a fresh file when
+// the file turns out damaged, or to report it exactly when it is dropped.
 type openBatch struct {
-	chunks uint32 // chunks appended, committed or not
-	sealed bool   // Seal was accepted but is not committed yet
+	class    string
+	created  time.Time
+	header   []byte
+	chunks   [][]byte
+	counts   []int // readings of each chunk
+	readings int64
+	trailer  []byte // set by Seal until the seal is committed
+	inFile   bool   // its Begin is committed
+	bytes    int64
 }
 
 var _ Store = (*Bolt)(nil)
@@ -54,62 +78,66 @@ var _ Store = (*Bolt)(nil)
 // OpenBolt opens or creates the buffer file at path, with mode 0600, and the
 // sequence reservation sidecar path+".seq". The directory must exist.
 //
-// A file that cannot be opened or fails its integrity check is renamed to
-// path+".corrupt-<UTC time>" and replaced by a fresh file, whose numbering
-// continues above the old reservation, with a pending gap reporting the
-// numbers that may have been lost; Recovered describes what happened. OpenBolt
-// returns an error only when the file is locked by another process, not
-// readable, written by a newer release, or cannot be created.
+// A file that cannot be opened or fails its integrity check is replaced by
+// a fresh file holding what could be salvaged from it; the damaged file is
+// kept as path+".corrupt-<UTC time>". Recovered describes what happened.
+// OpenBolt returns an error only when the file is locked by another process,
+// not readable, written by a newer release, or cannot be created; when a
+// damaged file cannot be replaced yet (no room for a fresh one), the store
+// opens without a file and retries at each commit.
 func OpenBolt(path string, opts Options) (*Bolt, error) {
 	b := &Bolt{
-		path: path,
-		opts: opts,
-		log:  opts.logger(),
-		open: map[uint64]*openBatch{},
-		stop: make(chan struct{}),
-		wake: make(chan struct{}, 1),
-		done: make(chan struct{}),
+		path:     path,
+		opts:     opts,
+		log:      opts.logger(),
+		open:     map[uint64]*openBatch{},
+		verified: map[uint64]struct{}{},
+		stop:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		space:    space{target: opts.Reserve},
 	}
-	res, err := readReservation(b.seqPath())
+	res, carried, err := readSidecar(b.seqPath())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		b.log.Error("buffer sequence reservation unreadable", "err", err)
-		res = reservation{}
+		res, carried = reservation{}, nil
 	}
-	lost := ""
+	b.res, b.carried = res, carried
 	if _, err := os.Stat(path); err == nil {
 		db, corrupt, err := openChecked(path)
 		if err != nil {
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
-		if corrupt != nil {
-			if err := b.moveAside(corrupt); err != nil {
-				return nil, err
-			}
-			lost = ReasonCorruptBuffer
-		}
 		b.db = db
+		if corrupt != nil {
+			b.replaceAtOpen(corrupt)
+		}
 	} else if res.to > 1 {
-		lost = ReasonMissingBuffer
-		b.recovered = fmt.Sprintf("buffer file missing, sequence numbers %d to %d reported as a gap", max(res.low, 1), res.to-1)
-		b.log.Error("buffer file missing, numbers reserved by the sidecar reported as a gap")
+		b.replaceAtOpen(nil)
 	}
-	if b.db == nil {
+	if b.db == nil && b.reopen == nil {
 		if b.db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout}); err != nil {
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
+		if err := b.initFile(b.db, 1, nil); err != nil {
+			closeQuietly(b.db)
+			return nil, fmt.Errorf("open buffer %s: %w", path, err)
+		}
 	}
-	if err := b.load(res, lost); err != nil {
-		closeQuietly(b.db)
-		return nil, fmt.Errorf("open buffer %s: %w", path, err)
+	if b.db != nil {
+		if err := b.load(); err != nil {
+			closeQuietly(b.db)
+			return nil, fmt.Errorf("open buffer %s: %w", path, err)
+		}
+		b.applyCarried()
+		b.space.grow(b.path, b.opts.Reserve, b.opts.now(), b.log)
 	}
 	// Reserve the first block of numbers now, so that a full disk later
 	// finds a sidecar it can overwrite in place. Begin retries on failure.
-	if err := b.reserveLocked(b.next); err != nil {
+	if err := b.reserveLocked(b.next, b.next); err != nil {
 		b.log.Warn("buffer sequence numbers not reserved yet", "err", err)
 	}
-	if err := reserveSpace(path, opts.Reserve); err != nil {
-		b.log.Warn("buffer disk space not reserved; a full disk will hold commits in memory", "err", err)
-	}
+	b.opened = true
 	if opts.Durability > 0 {
 		go b.run()
 	} else {
@@ -118,34 +146,31 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 	return b, nil
 }
 
-// Recovered describes how OpenBolt recovered from a corrupt or missing
-// buffer file, for health reports; it is empty when the file opened cleanly.
-func (b *Bolt) Recovered() string { return b.recovered }
+// Recovered describes how the store recovered from a damaged or missing
+// buffer file, for health reports; it is empty when the file was sound.
+func (b *Bolt) Recovered() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.recovered
+}
 
 func (b *Bolt) seqPath() string { return b.path + ".seq" }
-
-// moveAside renames the corrupt file out of the way.
-func (b *Bolt) moveAside(cause error) error {
-	aside := b.path + ".corrupt-" + b.opts.now().UTC().Format("20060102T150405Z")
-	for i := 1; ; i++ {
-		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
-			break
-		}
-		aside = b.path + ".corrupt-" + b.opts.now().UTC().Format("20060102T150405Z") + "." + strconv.Itoa(i)
-	}
-	if err := os.Rename(b.path, aside); err != nil {
-		return fmt.Errorf("move corrupt buffer aside: %w", err)
-	}
-	os.Remove(b.path + checkingSuffix)
-	b.pruneAside()
-	b.recovered = fmt.Sprintf("corrupt buffer file moved to %s: %v", aside, cause)
-	b.log.Error("buffer file corrupt, moved aside and replaced", "err", fmt.Errorf("%s: %w", aside, cause))
-	return nil
-}
 
 // keepAside is how many moved-aside corrupt files are kept for analysis;
 // older ones are deleted so that repeated damage cannot fill the disk.
 const keepAside = 2
+
+// asideName returns a free name for the damaged file.
+func (b *Bolt) asideName() string {
+	stamp := b.opts.now().UTC().Format("20060102T150405Z")
+	aside := b.path + ".corrupt-" + stamp
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(aside); errors.Is(err, fs.ErrNotExist) {
+			return aside
+		}
+		aside = b.path + ".corrupt-" + stamp + "." + strconv.Itoa(i)
+	}
+}
 
 // pruneAside deletes all but the newest keepAside corrupt files. Their
 // names sort by the time they were moved aside.
@@ -164,10 +189,10 @@ func (b *Bolt) pruneAside() {
 	}
 }
 
-// load initializes a new file, or reads the state of an existing one, and
-// the open batches.
-func (b *Bolt) load(res reservation, lost string) error {
-	return b.update(func(tx *bolt.Tx) error {
+// initFile writes the buckets, the version and the first state of a new
+// file: numbering from next, with gaps pending.
+func (b *Bolt) initFile(db *bolt.DB, next uint64, gaps []Gap) error {
+	return db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -177,60 +202,91 @@ func (b *Bolt) load(res reservation, lost string) error {
 				return err
 			}
 		}
-		if meta.Get(keyVersion) == nil {
-			if err := b.initFile(meta, res, lost); err != nil {
+		if meta.Get(keyVersion) != nil {
+			return nil
+		}
+		if err := meta.Put(keyVersion, seqKey(schemaVersion)); err != nil {
+			return err
+		}
+		if len(gaps) > 0 {
+			if err := meta.Put(keyGap, encodeGaps(gaps)); err != nil {
 				return err
 			}
 		}
-		x, err := newTxn(tx, b.log)
-		if err != nil {
-			return err
-		}
-		b.st, b.gap, b.next = x.st, x.gap, x.st.next
+		return meta.Put(keyState, (&state{next: next}).encode())
+	})
+}
+
+// load reads the committed state of the file into memory, with the open
+// batches (their chunks too, to rebuild them if the file is replaced).
+func (b *Bolt) load() error {
+	return b.viewDB(func(x *txn) error {
+		b.st, b.gaps, b.next = x.st, x.gaps, x.st.next
+		var err error
 		if b.oldestSeq, b.oldest, err = x.oldest(); err != nil {
 			return err
 		}
-		b.res = res
-		if res.to < b.next {
+		if b.res.to < b.next {
 			b.res = reservation{low: b.next, from: b.next, to: b.next}
 		}
+		b.stored = seqSet{}
+		b.open, b.held = map[uint64]*openBatch{}, 0
 		return x.batches.ForEach(func(k, v []byte) error {
+			seq := seqFromKey(k)
+			b.stored.add(seq, seq)
 			r, err := decodeRecord(v)
+			if err != nil || r.closed() {
+				return nil // a damaged record is dropped when Next or Unsealed reads it
+			}
+			bt, err := x.batch(k, v)
 			if err != nil {
-				return fmt.Errorf("read batch %d: %w", seqFromKey(k), err)
+				return nil
 			}
-			if !r.closed() {
-				b.open[seqFromKey(k)] = &openBatch{chunks: r.chunks}
+			ob := &openBatch{class: bt.Class, created: bt.Created, header: bt.Header, chunks: bt.Chunks, readings: r.readings, inFile: true}
+			ob.counts = make([]int, len(bt.Chunks))
+			if len(ob.counts) > 0 {
+				ob.counts[0] = int(r.readings) // per chunk unknown: the total counts once
 			}
+			ob.bytes = r.bytes
+			b.open[seq] = ob
+			b.held += ob.bytes
 			return nil
 		})
 	})
 }
 
-// initFile writes the version and first state of a new file. When a file
-// was lost, numbering continues at the reservation, and the numbers from the
-// reservation's low-water mark up to it become a pending gap. Without a
-// reservation, the Unix time in seconds is used as the first number, far
-// above anything a gateway publishing less than a batch per second since 1970
-// can have used, and the gap starts at 1.
-func (b *Bolt) initFile(meta *bolt.Bucket, res reservation, lost string) error {
-	st := state{next: 1}
-	var gap Gap
-	if lost != "" {
-		if res.to > 1 {
-			st.next = res.to
-			addRange(&gap, max(res.low, 1), res.to-1, lost)
-		} else {
-			st.next = max(uint64(b.opts.now().Unix()), 2)
-			addRange(&gap, 1, st.next-1, lost)
-			b.log.Error("buffer sequence reservation missing, numbering restarts from the clock")
-		}
-		if err := meta.Put(keyGap, encodeGap(gap)); err != nil {
-			return err
+// viewDB runs fn in a read transaction of b.db, during OpenBolt.
+func (b *Bolt) viewDB(fn func(x *txn) error) error {
+	return guard(func() error {
+		return b.db.View(func(tx *bolt.Tx) error {
+			x, err := newTxn(tx, b.log)
+			if err != nil {
+				return err
+			}
+			return fn(x)
+		})
+	})
+}
+
+// applyCarried commits the gaps the sidecar carried (batches dropped from
+// memory when the last process could not commit them), deletes what of
+// those batches had reached the file, and clears them from the sidecar.
+func (b *Bolt) applyCarried() {
+	if len(b.carried) == 0 {
+		return
+	}
+	for seq := range b.open {
+		for _, g := range b.carried {
+			if seq >= g.FromSeq && seq <= g.ToSeq {
+				b.pending = append(b.pending, op{kind: opDrop, seq: seq})
+				break
+			}
 		}
 	}
-	if err := meta.Put(keyVersion, seqKey(schemaVersion)); err != nil {
-		return err
+	b.memGaps = append(b.memGaps, b.carried...)
+	b.carried = nil
+	b.log.Warn("buffer gaps carried by the sequence sidecar reported", "err", fmt.Errorf("%d gaps", len(b.memGaps)))
+	if err := b.commitLocked(nil); err != nil {
+		b.log.Warn("buffer gaps carried by the sequence sidecar not committed yet", "err", err)
 	}
-	return meta.Put(keyState, st.encode())
 }

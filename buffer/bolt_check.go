@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,12 +36,12 @@ const lockTimeout = time.Second
 // cannot be opened for another reason (locked by another process, no
 // permission), in which case moving it aside would be wrong.
 //
-// Every page is read in this goroutine first, with panics and memory faults
-// turned into errors, before bbolt's own Tx.Check runs (in a goroutine of
-// its own, where a panic could not be recovered). A marker file exists while
-// the check runs: if the process dies during a check, the next open finds
-// the marker and treats the file as corrupt, so a bad file cannot cause a
-// crash loop.
+// The file's structure is checked first without bbolt (rawCheck), with
+// ordinary reads that cannot panic or fault; then bbolt opens it and every
+// record is read and decoded, with panics and memory faults turned into
+// errors. A marker file exists while the check runs: if the process dies
+// during a check, the next open finds the marker and treats the file as
+// corrupt, so a bad file cannot cause a crash loop.
 func openChecked(path string) (db *bolt.DB, corrupt, err error) {
 	marker := path + checkingSuffix
 	if _, err := os.Stat(marker); err == nil {
@@ -54,7 +53,7 @@ func openChecked(path string) (db *bolt.DB, corrupt, err error) {
 	db, corrupt, err = openAndCheck(path)
 	if err == nil && corrupt == nil {
 		// Keep the marker when the file is corrupt: it is removed once
-		// the file has been moved aside.
+		// the file has been replaced.
 		os.Remove(marker)
 	}
 	if err != nil {
@@ -64,45 +63,33 @@ func openChecked(path string) (db *bolt.DB, corrupt, err error) {
 }
 
 func openAndCheck(path string) (db *bolt.DB, corrupt, err error) {
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer func() {
-		if r := recover(); r != nil {
-			corrupt = fmt.Errorf("panic: %v", r)
-			if db != nil {
-				closeQuietly(db)
-			}
-			db, err = nil, nil
-		}
-	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) || errors.Is(err, fs.ErrPermission) {
+	if err := rawCheck(path); err != nil {
+		if errors.Is(err, fs.ErrPermission) {
 			return nil, nil, err
 		}
 		return nil, err, nil
 	}
-	var errs []error
-	err = db.View(func(tx *bolt.Tx) error {
-		if err := walk(tx); err != nil {
-			errs = append(errs, err)
-			return nil
+	err = guard(func() error {
+		var oerr error
+		db, oerr = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+		if oerr != nil {
+			return oerr
 		}
-		for e := range tx.Check() {
-			if len(errs) < 5 {
-				errs = append(errs, e)
-			}
-		}
-		return nil
+		return db.View(walk)
 	})
-	if err == nil && len(errs) == 0 {
+	switch {
+	case err == nil:
 		return db, nil, nil
+	case errors.Is(err, berrors.ErrTimeout) || errors.Is(err, fs.ErrPermission):
+		return nil, nil, err
 	}
-	closeQuietly(db)
-	joined := errors.Join(append(errs, err)...)
-	if errors.Is(joined, errNewerSchema) {
-		return nil, nil, joined
+	if db != nil {
+		closeQuietly(db)
 	}
-	return nil, joined, nil
+	if errors.Is(err, errNewerSchema) {
+		return nil, nil, err
+	}
+	return nil, err, nil
 }
 
 // walk reads every key and value of the file and decodes the buffer's own
@@ -140,7 +127,7 @@ func walk(tx *bolt.Tx) error {
 		}
 	}
 	if v := meta.Get(keyGap); v != nil {
-		if _, err := decodeGap(v); err != nil {
+		if _, err := decodeGaps(v); err != nil {
 			return fmt.Errorf("meta gap: %w", err)
 		}
 	}

@@ -12,7 +12,8 @@ import (
 const (
 	recordVersion = 1
 	stateVersion  = 1
-	gapVersion    = 1
+	gapVersion    = 1 // one pending gap, as releases before the gap list wrote it
+	gapsVersion   = 2 // a list of pending gaps
 	schemaVersion = 1
 )
 
@@ -103,22 +104,42 @@ func decodeState(b []byte) (state, error) {
 	return s, d.err()
 }
 
-func encodeGap(g Gap) []byte {
-	b := []byte{gapVersion}
-	for _, v := range []uint64{g.FromSeq, g.ToSeq, g.Batches, g.Readings} {
-		b = binary.BigEndian.AppendUint64(b, v)
+// encodeGaps encodes the pending gaps: version 2, their count, then each
+// gap's from, to, batches and readings (uint64) and reason.
+func encodeGaps(gaps []Gap) []byte {
+	b := binary.AppendUvarint([]byte{gapsVersion}, uint64(len(gaps)))
+	for _, g := range gaps {
+		for _, v := range []uint64{g.FromSeq, g.ToSeq, g.Batches, g.Readings} {
+			b = binary.BigEndian.AppendUint64(b, v)
+		}
+		b = appendBytes(b, []byte(g.Reason))
 	}
-	return appendBytes(b, []byte(g.Reason))
+	return b
 }
 
-func decodeGap(b []byte) (Gap, error) {
+// decodeGaps decodes what encodeGaps writes, and the single gap of version 1.
+func decodeGaps(b []byte) ([]Gap, error) {
 	d := decoder{b: b}
-	if d.byte() != gapVersion {
-		return Gap{}, errDecode
+	n := uint64(1)
+	switch d.byte() {
+	case gapVersion:
+	case gapsVersion:
+		if n = d.uvarint(); n > uint64(len(b))/33 {
+			return nil, errDecode
+		}
+	default:
+		return nil, errDecode
 	}
-	g := Gap{FromSeq: d.uint64(), ToSeq: d.uint64(), Batches: d.uint64(), Readings: d.uint64()}
-	g.Reason = string(d.bytes())
-	return g, d.err()
+	gaps := make([]Gap, n)
+	for i := range gaps {
+		g := Gap{FromSeq: d.uint64(), ToSeq: d.uint64(), Batches: d.uint64(), Readings: d.uint64()}
+		g.Reason = string(d.bytes())
+		if g.Reason == "" || g.FromSeq > g.ToSeq {
+			return nil, errDecode
+		}
+		gaps[i] = g
+	}
+	return gaps, d.err()
 }
 
 // seqKey is the key of batch seq: 8 bytes big-endian, so keys sort by seq.

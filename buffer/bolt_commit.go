@@ -4,10 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"slices"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
+
+// guard runs fn, which uses bbolt, turning a panic or a memory fault (bbolt
+// reads the file through a memory map, so damage can fault) into an error
+// wrapping ErrCorrupt.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	return fn()
+}
 
 // queueLocked adds o to the pending operations and wakes the committer when
 // they were empty.
@@ -30,19 +46,64 @@ func (b *Bolt) commitIfEagerLocked() error {
 }
 
 // commitLocked applies the pending operations, then extra, then the limits,
-// in one bbolt transaction. On failure, the operations stay pending.
+// in one bbolt transaction. When the file turns out damaged it is replaced
+// and the commit retried; when the filesystem is full, the oldest batches
+// are dropped to make room and the commit retried. On failure the
+// operations stay pending, within Options.MaxPending.
 func (b *Bolt) commitLocked(extra func(x *txn) error) error {
-	n := len(b.pending)
+	var err error
+	relieved, replaced := false, false
+	for {
+		if b.db == nil {
+			if err = b.replaceLocked(); err != nil {
+				break
+			}
+		}
+		b.makeRoomLocked()
+		if err = b.commitOnceLocked(extra); err == nil {
+			break
+		}
+		if errors.Is(err, ErrCorrupt) && !replaced {
+			replaced = true
+			b.damagedLocked(b.gen, err)
+			continue
+		}
+		if isNoSpace(err) && !relieved {
+			relieved = true
+			if b.relieveLocked(b.needLocked()) {
+				continue
+			}
+		}
+		break
+	}
+	if err != nil {
+		if b.commitErr == nil {
+			b.log.Warn("buffer commit failed, keeping operations in memory", "err", err)
+		}
+		b.commitErr = err
+		b.boundMemoryLocked()
+		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
+	}
+	if b.commitErr != nil {
+		b.log.Info("buffer commit recovered")
+		b.commitErr = nil
+	}
+	return nil
+}
+
+// commitOnceLocked is one attempt of commitLocked.
+func (b *Bolt) commitOnceLocked(extra func(x *txn) error) error {
+	n, memGaps := len(b.pending), len(b.memGaps)
 	var (
-		st        state
-		gap       Gap
+		x         *txn
 		oldestSeq uint64
 		oldest    time.Time
 	)
 	now := b.opts.now()
+	l := limitOf(b.opts)
 	err := b.update(func(tx *bolt.Tx) error {
-		x, err := newTxn(tx, b.log)
-		if err != nil {
+		var err error
+		if x, err = newTxn(tx, b.log); err != nil {
 			return err
 		}
 		for i := range b.pending {
@@ -50,10 +111,15 @@ func (b *Bolt) commitLocked(extra func(x *txn) error) error {
 				return err
 			}
 		}
+		for _, g := range b.memGaps {
+			addGap(&x.gaps, g)
+			x.st.droppedBatches += g.Batches
+			x.st.droppedReadings += g.Readings
+		}
 		if err := x.flush(); err != nil {
 			return err
 		}
-		if err := x.enforce(b.opts, now); err != nil {
+		if err := x.enforce(l, now); err != nil {
 			return err
 		}
 		if extra != nil {
@@ -63,82 +129,136 @@ func (b *Bolt) commitLocked(extra func(x *txn) error) error {
 			if err := x.flush(); err != nil {
 				return err
 			}
-			if err := x.enforce(b.opts, now); err != nil {
+			if err := x.enforce(l, now); err != nil {
 				return err
 			}
 		}
 		if err := x.save(); err != nil {
 			return err
 		}
-		st, gap = x.st, x.gap
 		oldestSeq, oldest, err = x.oldest()
 		return err
 	})
 	if err != nil {
-		if b.commitErr == nil {
-			b.log.Warn("buffer commit failed, keeping operations in memory", "err", err)
-		}
-		b.commitErr = err
-		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
-	}
-	if b.commitErr != nil {
-		b.log.Info("buffer commit recovered")
-		b.commitErr = nil
+		return err
 	}
 	closed := extra != nil
 	for _, o := range b.pending[:n] {
-		if o.kind == opSeal {
-			delete(b.open, o.seq)
+		switch o.kind {
+		case opBegin:
+			if ob := b.open[o.seq]; ob != nil {
+				ob.inFile = true
+			}
+		case opSeal:
+			b.forgetLocked(o.seq)
 			closed = true
+		case opDrop:
+			b.forgetLocked(o.seq)
 		}
 	}
-	if closed && b.opts.OnCommit != nil {
-		b.opts.OnCommit()
-	}
-	b.pending = b.pending[n:]
+	b.pending = slices.Clip(b.pending[n:])
 	if len(b.pending) == 0 {
 		b.pending = nil
 	}
-	b.st, b.gap, b.oldestSeq, b.oldest = st, gap, oldestSeq, oldest
+	b.memGaps = slices.Clip(b.memGaps[memGaps:])
+	b.committedLocked(x, oldestSeq, oldest)
+	if b.res.gaps > 0 && len(b.memGaps) == 0 && len(b.carried) == 0 {
+		if err := b.writeSidecarLocked(); err != nil {
+			b.log.Warn("buffer sequence sidecar not cleared of committed gaps", "err", err)
+		}
+	}
+	if closed {
+		b.notifyLocked()
+	}
 	return nil
 }
 
-// usableLocked returns ErrClosed after Close, the damage found after a
-// bbolt panic, or nil.
+// committedLocked takes the state that transaction x committed.
+func (b *Bolt) committedLocked(x *txn, oldestSeq uint64, oldest time.Time) {
+	b.st, b.gaps = x.st, x.gaps
+	b.oldestSeq, b.oldest = oldestSeq, oldest
+	for _, seq := range x.added {
+		b.stored.add(seq, seq)
+	}
+	if len(x.removed) > 0 {
+		b.vmu.Lock()
+		for _, seq := range x.removed {
+			b.stored.remove(seq)
+			delete(b.verified, seq)
+		}
+		b.vmu.Unlock()
+	}
+}
+
+// notifyLocked calls Options.OnCommit, once OpenBolt has returned.
+func (b *Bolt) notifyLocked() {
+	if b.opened && b.opts.OnCommit != nil {
+		b.opts.OnCommit()
+	}
+}
+
+// forgetLocked removes an open batch from memory.
+func (b *Bolt) forgetLocked(seq uint64) {
+	if ob := b.open[seq]; ob != nil {
+		b.held -= ob.bytes
+		delete(b.open, seq)
+	}
+}
+
+// usableLocked returns ErrClosed after Close, or nil.
 func (b *Bolt) usableLocked() error {
 	if b.closed {
 		return ErrClosed
 	}
-	return b.broken
+	return nil
 }
 
-// update runs fn in a bbolt write transaction. A panic in bbolt means the
-// file is damaged in a way the check at open did not see: the file is then
-// marked so that the next open moves it aside, and the store refuses all
-// further work with ErrCorrupt, for the process to restart.
-func (b *Bolt) update(fn func(*bolt.Tx) error) (err error) {
+// update runs fn in a bbolt write transaction, guarded: a panic or fault
+// in bbolt returns an error wrapping ErrCorrupt.
+func (b *Bolt) update(fn func(*bolt.Tx) error) error {
+	b.dbMu.RLock()
+	defer b.dbMu.RUnlock()
+	if b.db == nil {
+		return b.brokenErr()
+	}
+	return guard(func() error { return b.db.Update(fn) })
+}
+
+// viewLocked runs fn in a guarded read transaction; b.mu is held, so the
+// file cannot be replaced meanwhile.
+func (b *Bolt) viewLocked(fn func(x *txn) error) error {
+	b.dbMu.RLock()
+	defer b.dbMu.RUnlock()
+	if b.db == nil {
+		return b.brokenErr()
+	}
+	return guard(func() error {
+		return b.db.View(func(tx *bolt.Tx) error {
+			return fn(&txn{batches: tx.Bucket(bucketBatches), chunks: tx.Bucket(bucketChunks), meta: tx.Bucket(bucketMeta)})
+		})
+	})
+}
+
+// errNoFile is returned by reads while a damaged file could not be
+// replaced yet: nothing committed can be read.
+var errNoFile = fmt.Errorf("%w: no buffer file open", ErrCorrupt)
+
+// brokenErr is the error while no file is open.
+func (b *Bolt) brokenErr() error {
 	if b.broken != nil {
-		return b.broken
+		return fmt.Errorf("%w: %w", errNoFile, b.broken)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			b.broken = fmt.Errorf("%w: %v", ErrCorrupt, r)
-			if merr := os.WriteFile(b.path+checkingSuffix, nil, 0o600); merr != nil {
-				b.broken = errors.Join(b.broken, fmt.Errorf("mark the file for the next open: %w", merr))
-			}
-			b.log.Error("buffer file damaged; it is moved aside at the next start", "err", b.broken)
-			err = b.broken
-		}
-	}()
-	return b.db.Update(fn)
+	return errNoFile
 }
 
-// reserveLocked writes a new reservation block to the sidecar when seq is
-// not covered by the current one.
-func (b *Bolt) reserveLocked(seq uint64) error {
-	if seq < b.res.to {
-		return nil
-	}
+// isNoSpace reports whether err means the filesystem (or a quota) is full.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// lowWaterLocked is the smallest sequence number still stored, queued or in
+// an unreported gap: below it, everything was delivered or reported.
+func (b *Bolt) lowWaterLocked(seq uint64) uint64 {
 	low := seq
 	for _, o := range b.pending {
 		low = min(low, o.seq)
@@ -146,14 +266,42 @@ func (b *Bolt) reserveLocked(seq uint64) error {
 	if b.oldestSeq > 0 {
 		low = min(low, b.oldestSeq)
 	}
-	if b.gap.Reason != "" && b.gap.FromSeq > 0 {
-		low = min(low, b.gap.FromSeq)
+	for _, gs := range [][]Gap{b.gaps, b.memGaps, b.carried} {
+		for _, g := range gs {
+			low = min(low, max(g.FromSeq, 1))
+		}
 	}
-	r := reservation{low: low, from: seq, to: seq + reserveBlock}
-	if err := writeReservation(b.seqPath(), r); err != nil {
+	if b.reopen != nil { // the damaged file still to replace
+		low = min(low, b.reopen.scope.from)
+	}
+	return low
+}
+
+// reserveLocked writes a new reservation block to the sidecar when the
+// numbers up to last are not all covered by the current one; the caller
+// assigns numbers from first.
+func (b *Bolt) reserveLocked(first, last uint64) error {
+	if last < b.res.to {
+		return nil
+	}
+	old := b.res
+	b.res = reservation{low: b.lowWaterLocked(first), from: first, to: last + reserveBlock, gaps: old.gaps}
+	if err := b.writeSidecarLocked(); err != nil {
+		b.res = old
 		return err
 	}
-	b.res = r
+	return nil
+}
+
+// writeSidecarLocked writes the reservation and the gaps not committed to
+// the file (carried from the last process, or dropped from memory) to the
+// sidecar.
+func (b *Bolt) writeSidecarLocked() error {
+	gaps := append(slices.Clone(b.carried), b.memGaps...)
+	if err := writeSidecar(b.seqPath(), b.res, gaps); err != nil {
+		return err
+	}
+	b.res.gaps = len(gaps)
 	return nil
 }
 
@@ -179,11 +327,19 @@ func (b *Bolt) run() {
 			case <-t.C:
 			}
 			b.mu.Lock()
-			if len(b.pending) > 0 {
+			if len(b.pending) > 0 || len(b.memGaps) > 0 {
 				_ = b.commitLocked(nil) // failures are logged and kept in Stats
 			}
-			more = len(b.pending) > 0
+			more = len(b.pending) > 0 || len(b.memGaps) > 0
 			b.mu.Unlock()
 		}
+	}
+}
+
+// markDamaged writes the marker that makes the next OpenBolt treat the file
+// as damaged, for when the process dies before the file is replaced.
+func (b *Bolt) markDamaged() {
+	if err := os.WriteFile(b.path+checkingSuffix, nil, 0o600); err != nil {
+		b.log.Warn("damaged buffer file not marked for the next start", "err", err)
 	}
 }

@@ -2,6 +2,7 @@ package buffer_test
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -174,16 +175,19 @@ func TestBoltReservation(t *testing.T) {
 		}
 		return string(s)
 	}
-	if got := readSeq(); got != "edgegw-seq 1 00000000000000000001 00000000000000000001 00000000000000010001\n" {
-		t.Fatalf("sidecar after opening = %q", got)
+	want := func(line string) {
+		t.Helper()
+		got := readSeq()
+		if !strings.HasPrefix(got, line) || len(got) != 1024 || strings.TrimSpace(got) != strings.TrimSpace(line) {
+			t.Fatalf("sidecar = %q, want %q padded to 1024 bytes", got, line)
+		}
 	}
+	want("edgegw-seq 2 00000000000000000001 00000000000000000001 00000000000000010001\n")
 	buffertest.Fill(t, b, "telemetry", t0, 1, 10, false)
 	for range 10000 {
 		buffertest.Begin(t, b, "telemetry", t0)
 	}
-	if got := readSeq(); got != "edgegw-seq 1 00000000000000000001 00000000000000010001 00000000000000020001\n" {
-		t.Fatalf("sidecar after 10001 Begins = %q", got)
-	}
+	want("edgegw-seq 2 00000000000000000001 00000000000000010001 00000000000000020001\n")
 	if err := b.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -289,26 +293,51 @@ func testCorrupt(t *testing.T, corrupt func(*testing.T, string), sidecar bool) {
 	if _, err := os.Stat(path + ".checking"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("integrity-check marker left behind: %v", err)
 	}
-	want := buffer.Gap{FromSeq: 1, ToSeq: 10000, Reason: buffer.ReasonCorruptBuffer}
+	to := uint64(10000)
 	if !sidecar {
-		want.ToSeq = uint64(t0.Unix()) - 1
+		to = uint64(t0.Unix()) - 1
 	}
-	if st := b.Stats(); st.NextSeq != want.ToSeq+1 || st.Batches != 0 || st.OpenBatches != 0 {
-		t.Fatalf("Stats after recovery = %+v, want NextSeq %d and no batch", st, want.ToSeq+1)
+	// Without Options.Verify nothing is salvaged: every number up to the
+	// reservation is in a gap, with the readings of the records that could
+	// be read, or marked unknown.
+	if st := b.Stats(); st.NextSeq != to+1 || st.Batches != 0 || st.OpenBatches != 0 {
+		t.Fatalf("Stats after recovery = %+v, want NextSeq %d and no batch", st, to+1)
 	}
-	var got buffer.Gap
-	ok, err := b.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
-		got = g
-		if seq != want.ToSeq+1 {
-			t.Errorf("gap batch seq %d, want %d", seq, want.ToSeq+1)
+	gaps := buffertest.Gaps(t, b)
+	checkCover(t, gaps, 1, to)
+	var batches uint64
+	for _, g := range gaps {
+		batches += g.Batches
+		if !strings.HasPrefix(g.Reason, buffer.ReasonCorruptBuffer) || g.Readings != 9*g.Batches {
+			t.Errorf("gap %+v: want reason %s and 9 readings a batch", g, buffer.ReasonCorruptBuffer)
 		}
-		return buffer.Batch{Header: []byte("h"), Trailer: []byte("s")}, nil
-	})
-	if !ok || err != nil || got != want {
-		t.Fatalf("TakeGap = %v, %v, %+v; want %+v", ok, err, got, want)
 	}
-	if seq := buffertest.Begin(t, b, "telemetry", t0); seq != want.ToSeq+2 {
-		t.Fatalf("Begin after recovery = %d, want %d", seq, want.ToSeq+2)
+	if batches > 20 {
+		t.Errorf("gaps count %d batches lost, only 20 were stored", batches)
+	}
+	if seq := buffertest.Begin(t, b, "telemetry", t0); seq != to+1+uint64(len(gaps)) {
+		t.Fatalf("Begin after recovery = %d, want %d", seq, to+1+uint64(len(gaps)))
+	}
+}
+
+// checkCover requires gaps to cover from..to exactly once.
+func checkCover(t *testing.T, gaps []buffer.Gap, from, to uint64) {
+	t.Helper()
+	sorted := slices.Clone(gaps)
+	slices.SortFunc(sorted, func(a, b buffer.Gap) int { return cmp.Compare(a.FromSeq, b.FromSeq) })
+	next := from
+	for _, g := range sorted {
+		if g.FromSeq != next || g.ToSeq < g.FromSeq {
+			t.Fatalf("gaps %+v do not cover %d..%d once: at %d", sorted, from, to, next)
+		}
+		next = g.ToSeq + 1
+		unknown := strings.HasSuffix(g.Reason, ","+buffer.ReasonCountUnknown)
+		if unknown && (g.Batches != 0 || g.Readings != 0) {
+			t.Errorf("gap %+v has counts and says they are unknown", g)
+		}
+	}
+	if next != to+1 {
+		t.Fatalf("gaps %+v end at %d, want %d", sorted, next-1, to)
 	}
 }
 
@@ -342,7 +371,7 @@ func TestBoltMissingFile(t *testing.T) {
 	}); !ok || err != nil {
 		t.Fatalf("TakeGap = %v, %v", ok, err)
 	}
-	if want := (buffer.Gap{FromSeq: 1, ToSeq: 10000, Reason: buffer.ReasonMissingBuffer}); got != want {
+	if want := (buffer.Gap{FromSeq: 1, ToSeq: 10000, Reason: buffer.ReasonMissingBuffer + "," + buffer.ReasonCountUnknown}); got != want {
 		t.Fatalf("gap = %+v, want %+v", got, want)
 	}
 }

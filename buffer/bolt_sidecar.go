@@ -1,10 +1,12 @@
 package buffer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 )
 
@@ -12,7 +14,7 @@ import (
 // reserves.
 const reserveBlock = 10000
 
-// reservation is the content of the <path>.seq sidecar file. Sequence
+// reservation is the first line of the <path>.seq sidecar file. Sequence
 // numbers below to may have been used; Begin never assigns a number at or
 // above to before a new reservation is written. from is the number that
 // started the current block, and low the smallest number that was still
@@ -21,31 +23,69 @@ const reserveBlock = 10000
 // gap.
 type reservation struct {
 	low, from, to uint64
+	gaps          int // gap lines written with it
 }
 
-func readReservation(path string) (reservation, error) {
+// sidecarSize is the fixed size of the sidecar: writing it in place on a
+// full disk then never needs a new block.
+const sidecarSize = 1024
+
+// maxSidecarGaps is how many gap lines the sidecar holds; more gaps are
+// merged into the last line (its counts stay exact).
+const maxSidecarGaps = 8
+
+// readSidecar reads the reservation and the gaps the sidecar carries.
+// Version 1 files (one line, no gaps) are read too.
+func readSidecar(path string) (reservation, []Gap, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return reservation{}, err
+		return reservation{}, nil, err
 	}
+	lines := strings.Split(strings.TrimRight(string(b), " \n"), "\n")
 	var r reservation
 	var v int
-	if _, err := fmt.Sscanf(string(b), "edgegw-seq %d %d %d %d\n", &v, &r.low, &r.from, &r.to); err != nil {
-		return reservation{}, fmt.Errorf("parse %s: %w", path, err)
+	if _, err := fmt.Sscanf(lines[0], "edgegw-seq %d %d %d %d", &v, &r.low, &r.from, &r.to); err != nil {
+		return reservation{}, nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	if v != 1 || r.low > r.from || r.from > r.to {
-		return reservation{}, fmt.Errorf("parse %s: %w", path, errDecode)
+	if (v != 1 && v != 2) || r.low > r.from || r.from > r.to {
+		return reservation{}, nil, fmt.Errorf("parse %s: %w", path, errDecode)
 	}
-	return r, nil
+	var gaps []Gap
+	for _, line := range lines[1:] {
+		var g Gap
+		if _, err := fmt.Sscanf(line, "gap %d %d %d %d %s", &g.FromSeq, &g.ToSeq, &g.Batches, &g.Readings, &g.Reason); err != nil || g.FromSeq > g.ToSeq {
+			return reservation{}, nil, fmt.Errorf("parse %s: gap %q: %w", path, line, errDecode)
+		}
+		gaps = append(gaps, g)
+	}
+	r.gaps = len(gaps)
+	return r, gaps, nil
 }
 
-// writeReservation replaces the sidecar atomically: temporary file, fsync,
+// writeSidecar replaces the sidecar atomically: temporary file, fsync,
 // rename, fsync of the directory. When the filesystem is full, it overwrites
-// the existing sidecar in place instead, which needs no new block: every
-// line has the same length (zero-padded numbers) and fits in one sector,
-// which disks write whole.
-func writeReservation(path string, r reservation) error {
-	line := fmt.Appendf(nil, "edgegw-seq 1 %020d %020d %020d\n", r.low, r.from, r.to)
+// the existing sidecar in place instead, which needs no new block: the file
+// always has sidecarSize bytes, padded with spaces.
+func writeSidecar(path string, r reservation, gaps []Gap) error {
+	var merged []Gap
+	for _, g := range gaps {
+		if len(merged) < maxSidecarGaps {
+			merged = append(merged, g)
+			continue
+		}
+		last := &merged[len(merged)-1]
+		mergeGap(last, g)
+		last.Reason = mergeReasons(last.Reason, g.Reason)
+	}
+	line := fmt.Appendf(nil, "edgegw-seq 2 %020d %020d %020d\n", r.low, r.from, r.to)
+	for _, g := range merged {
+		line = fmt.Appendf(line, "gap %d %d %d %d %s\n", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason)
+	}
+	if len(line) > sidecarSize-1 {
+		return fmt.Errorf("sidecar of %d bytes: %w", len(line), ErrInvalid)
+	}
+	line = append(line, bytes.Repeat([]byte{' '}, sidecarSize-1-len(line))...)
+	line = append(line, '\n')
 	err := replaceFile(path, line)
 	if errors.Is(err, syscall.ENOSPC) {
 		if inPlace := overwriteFile(path, line); inPlace == nil {

@@ -17,10 +17,11 @@ const (
 	opAppend
 	opSeal
 	opAck
+	opDrop // delete a batch the store dropped (its gap counts it)
 )
 
-// op is an operation accepted by Begin, Append, Seal or Ack and waiting for
-// the next commit.
+// op is an operation accepted by Begin, Append, Seal or Ack (or a drop
+// decided by the store) and waiting for the next commit.
 type op struct {
 	kind     opKind
 	seq      uint64
@@ -36,11 +37,19 @@ type op struct {
 type txn struct {
 	meta, batches, chunks *bolt.Bucket
 	st                    state
-	gap                   Gap // pending when Reason != ""
+	gaps                  []Gap // pending gaps
 	recs                  map[uint64]*record
 	dirty                 map[uint64]bool
+	added, removed        []uint64 // batches stored and deleted, for Bolt.stored
+	hwm                   int64    // bytes of the file in use when the transaction began
 	log                   *slog.Logger
 }
+
+// fillPercent is how full bbolt fills a page before it splits it. Batches
+// and chunks are keyed by ascending sequence number, so pages are filled
+// almost full rather than to bbolt's default half, which nearly halves the
+// file (see FileSize).
+const fillPercent = 0.95
 
 func newTxn(tx *bolt.Tx, log *slog.Logger) (*txn, error) {
 	x := &txn{
@@ -49,17 +58,19 @@ func newTxn(tx *bolt.Tx, log *slog.Logger) (*txn, error) {
 		chunks:  tx.Bucket(bucketChunks),
 		recs:    map[uint64]*record{},
 		dirty:   map[uint64]bool{},
+		hwm:     tx.Size(),
 		log:     log,
 	}
 	if x.meta == nil || x.batches == nil || x.chunks == nil {
 		return nil, fmt.Errorf("missing bucket: %w", errDecode)
 	}
+	x.batches.FillPercent, x.chunks.FillPercent = fillPercent, fillPercent
 	var err error
 	if x.st, err = decodeState(x.meta.Get(keyState)); err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
 	if v := x.meta.Get(keyGap); v != nil {
-		if x.gap, err = decodeGap(v); err != nil {
+		if x.gaps, err = decodeGaps(v); err != nil {
 			return nil, fmt.Errorf("read gap: %w", err)
 		}
 	}
@@ -87,6 +98,7 @@ func (x *txn) apply(o *op) error {
 	if o.kind == opBegin {
 		r := &record{class: o.class, created: o.created, bytes: int64(len(o.data)), header: o.data}
 		x.recs[o.seq], x.dirty[o.seq] = r, true
+		x.added = append(x.added, o.seq)
 		x.st.open++
 		x.st.bytes += r.bytes
 		x.st.next = max(x.st.next, o.seq+1)
@@ -127,6 +139,11 @@ func (x *txn) apply(o *op) error {
 			return nil // already acknowledged or dropped
 		}
 		return x.delete(o.seq, r)
+	case opDrop: // counted with its gap
+		if r == nil {
+			return nil // never committed
+		}
+		return x.delete(o.seq, r)
 	}
 	return nil
 }
@@ -141,6 +158,7 @@ func (x *txn) store(b *Batch) error {
 		}
 	}
 	x.recs[b.Seq], x.dirty[b.Seq] = r, true
+	x.added = append(x.added, b.Seq)
 	x.st.closed++
 	x.st.bytes += r.bytes
 	x.st.readings += r.readings
@@ -166,6 +184,7 @@ func (x *txn) delete(seq uint64, r *record) error {
 	}
 	x.recs[seq] = nil
 	delete(x.dirty, seq)
+	x.removed = append(x.removed, seq)
 	return nil
 }
 
@@ -180,9 +199,9 @@ func (x *txn) flush() error {
 	return nil
 }
 
-// enforce drops the oldest closed batches while the limits are exceeded and
-// adds them to the pending gap. Records must be flushed.
-func (x *txn) enforce(o Options, now time.Time) error {
+// enforce drops the oldest closed batches while l is exceeded and adds them
+// to the pending gaps. Records must be flushed.
+func (x *txn) enforce(l limit, now time.Time) error {
 	var bad error
 	entries := func(yield func(entry) bool) {
 		c := x.batches.Cursor()
@@ -197,7 +216,7 @@ func (x *txn) enforce(o Options, now time.Time) error {
 			}
 		}
 	}
-	drops := planDrops(entries, x.st.bytes, o, now)
+	drops := planDrops(entries, x.st.bytes, l, now)
 	if bad != nil {
 		return bad
 	}
@@ -214,20 +233,20 @@ func (x *txn) enforce(o Options, now time.Time) error {
 		}
 		x.st.droppedBatches++
 		x.st.droppedReadings += uint64(d.readings)
-		addToGap(&x.gap, d.seq, d.readings, d.reason)
+		addToGap(&x.gaps, d.seq, d.readings, d.reason)
 	}
 	return nil
 }
 
-// save writes the state and the pending gap.
+// save writes the state and the pending gaps.
 func (x *txn) save() error {
 	if err := x.meta.Put(keyState, x.st.encode()); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
-	if x.gap.Reason == "" {
+	if len(x.gaps) == 0 {
 		return x.meta.Delete(keyGap)
 	}
-	return x.meta.Put(keyGap, encodeGap(x.gap))
+	return x.meta.Put(keyGap, encodeGaps(x.gaps))
 }
 
 // oldest returns the sequence number and creation time of the oldest stored

@@ -14,14 +14,18 @@ type Batch struct {
 	Created  time.Time // when the batch was begun
 }
 
-// Gap describes batches the buffer dropped because of its limits, so that a
-// signed gap record can tell the backend about them.
+// Gap describes batches the buffer dropped (because of its limits, a full
+// disk or a damaged file), so that a signed gap record can tell the backend
+// about them.
 type Gap struct {
 	FromSeq  uint64 // first dropped sequence number
 	ToSeq    uint64 // last dropped sequence number (inclusive)
 	Batches  uint64 // number of batches dropped in that range
 	Readings uint64 // number of readings in them
-	Reason   string // why: "max-bytes", "max-age", "corrupt-buffer", "missing-buffer", comma-separated when combined
+	// Reason is one of the Reason constants, such as "max-bytes"; a gap
+	// whose Batches and Readings are not known (zero) adds
+	// ",count-unknown" (ReasonCountUnknown).
+	Reason string
 }
 
 // Stats describes the buffer's content.
@@ -48,7 +52,8 @@ type Store interface {
 	Begin(class string, created time.Time, build func(seq uint64) ([]byte, error)) (uint64, error)
 	// Append adds a sealed chunk to open batch seq. It is durable once the
 	// durability window has passed (group commit), or before Append returns
-	// when the window is zero.
+	// when the window is zero. It returns ErrUnknownBatch when the store
+	// dropped the batch (reported in a gap): the caller begins a new one.
 	Append(seq uint64, chunk []byte, readings int) error
 	// Seal stores the trailer of open batch seq, closing it. Like Append it
 	// is durable within the durability window (Sync commits at once); a
@@ -64,10 +69,10 @@ type Store interface {
 	// Ack deletes acknowledged batches. Deletions may be group-committed: a
 	// crash then redelivers, never loses.
 	Ack(seqs ...uint64) error
-	// TakeGap, when the buffer has dropped batches not yet reported, assigns
-	// the next sequence number, stores the closed batch that build returns for
-	// the pending gap and clears it, all in one transaction. It reports whether
-	// a gap record was stored.
+	// TakeGap, when the buffer has dropped batches not yet reported, stores
+	// for each pending gap the closed batch that build returns for it under
+	// the next sequence number, and clears them, all in one transaction. It
+	// reports whether gap records were stored.
 	TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, error)
 	// Put stores the closed batch that build returns for the next sequence
 	// number (a signed record such as an audit event) and commits it, with

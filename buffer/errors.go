@@ -3,8 +3,9 @@ package buffer
 import "errors"
 
 // ErrUnknownBatch is returned by Append and Seal when the sequence number does
-// not name an open batch: it was never begun, it is already sealed, or it was
-// acknowledged.
+// not name an open batch: it was never begun, it is already sealed, it was
+// acknowledged, or the store dropped it because it could not be committed
+// (and reported it in a gap).
 var ErrUnknownBatch = errors.New("unknown or closed batch")
 
 // ErrBatchOpen is returned by Ack when a sequence number names a batch that is
@@ -26,8 +27,8 @@ var ErrInvalid = errors.New("invalid argument")
 // returns a valid sequence number.
 var ErrNotCommitted = errors.New("not committed yet")
 
-// ErrCorrupt is returned by every method after bbolt failed on damage to the
-// file that the check at open did not find. The file is marked so that the
-// next OpenBolt moves it aside and reports the loss as a gap; the process
-// should stop and start again.
+// ErrCorrupt is the cause when bbolt failed (panicked or faulted) on damage
+// to the file that the check at open did not find. The store then replaces
+// the file at once (see Bolt) and retries; it is returned, wrapped in
+// ErrNotCommitted for writes, only while a fresh file cannot be created.
 var ErrCorrupt = errors.New("buffer file damaged")

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"iter"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,22 +19,37 @@ const AuditClass = "audit"
 // (gap and audit) rather than readings.
 func isRecord(class string) bool { return class == GapClass || class == AuditClass }
 
-// Reasons a Gap can carry. When several causes add to one pending gap, its
-// Reason lists them separated by commas, in the order they occurred.
+// Reasons a Gap can carry. Reason names one cause; a gap whose counts are
+// not known adds ReasonCountUnknown after a comma.
 const (
 	// ReasonMaxBytes means batches were dropped because of Options.MaxBytes.
 	ReasonMaxBytes = "max-bytes"
 	// ReasonMaxAge means batches were dropped because of Options.MaxAge.
 	ReasonMaxAge = "max-age"
-	// ReasonCorruptBuffer means the buffer file was corrupt and replaced:
-	// the sequence numbers in the gap may have been used by batches that
-	// are lost. Their count is unknown, so Batches and Readings are zero.
+	// ReasonDiskFull means batches were dropped, oldest first, because the
+	// filesystem had no room for them: the file could not grow to take a
+	// commit, or commits failed and the operations waiting in memory
+	// exceeded Options.MaxPending or the store was closed.
+	ReasonDiskFull = "disk-full"
+	// ReasonCorruptBuffer means the buffer file was damaged and replaced:
+	// batches in the gap were in the damaged file and could not be salvaged
+	// (their signature did not verify, or they were still open).
 	ReasonCorruptBuffer = "corrupt-buffer"
 	// ReasonMissingBuffer means the buffer file disappeared while its
-	// sequence reservation remained, as after a manual deletion. As for
-	// ReasonCorruptBuffer, the counts are unknown.
+	// sequence reservation remained, as after a manual deletion.
 	ReasonMissingBuffer = "missing-buffer"
+	// ReasonDamagedBatch means a stored batch failed Options.Verify when it
+	// was read for publishing: it was deleted instead of published.
+	ReasonDamagedBatch = "damaged-batch"
+	// ReasonCountUnknown follows another reason when the gap's Batches and
+	// Readings are not known (they are zero): the sequence numbers were in
+	// a part of a damaged or missing file that could not be read, and may
+	// also include batches already delivered.
+	ReasonCountUnknown = "count-unknown"
 )
+
+// unknownCount returns reason marked as having unknown counts.
+func unknownCount(reason string) string { return reason + "," + ReasonCountUnknown }
 
 // entry is what the limits need to know about one stored batch.
 type entry struct {
@@ -51,21 +67,34 @@ type drop struct {
 	reason string
 }
 
-// planDrops returns the batches to drop so that the store fits its limits,
-// given its batches in ascending sequence order and its total bytes. Open
-// batches are never dropped; gap and audit batches only once no other closed
-// batch is left. Batches are assumed to be created in sequence order: the age check
+// limit is what planDrops enforces: a bound on the bytes stored (none when
+// zero or less), the reason its drops carry, and an age bound.
+type limit struct {
+	bytes  int64
+	reason string
+	maxAge time.Duration
+}
+
+// limitOf returns the limits of o.
+func limitOf(o Options) limit {
+	return limit{bytes: o.MaxBytes, reason: ReasonMaxBytes, maxAge: o.MaxAge}
+}
+
+// planDrops returns the batches to drop so that the store fits l, given its
+// batches in ascending sequence order and its total bytes. Open batches are
+// never dropped; gap and audit batches only once no other closed batch is
+// left. Batches are assumed to be created in sequence order: the age check
 // stops at the first batch younger than MaxAge.
-func planDrops(entries iter.Seq[entry], bytes int64, o Options, now time.Time) []drop {
-	if o.MaxBytes <= 0 && o.MaxAge <= 0 {
+func planDrops(entries iter.Seq[entry], bytes int64, l limit, now time.Time) []drop {
+	if l.bytes <= 0 && l.maxAge <= 0 {
 		return nil
 	}
-	cutoff := now.Add(-o.MaxAge)
+	cutoff := now.Add(-l.maxAge)
 	var out []drop
 	for _, gapPass := range []bool{false, true} {
 		for e := range entries {
-			overBytes := o.MaxBytes > 0 && bytes > o.MaxBytes
-			old := o.MaxAge > 0 && e.created.Before(cutoff)
+			overBytes := l.bytes > 0 && bytes > l.bytes
+			old := l.maxAge > 0 && e.created.Before(cutoff)
 			if !overBytes && !old {
 				break
 			}
@@ -74,7 +103,7 @@ func planDrops(entries iter.Seq[entry], bytes int64, o Options, now time.Time) [
 			}
 			reason := ReasonMaxAge
 			if overBytes {
-				reason = ReasonMaxBytes
+				reason = l.reason
 			}
 			out = append(out, drop{entry: e, reason: reason})
 			bytes -= e.bytes
@@ -83,24 +112,59 @@ func planDrops(entries iter.Seq[entry], bytes int64, o Options, now time.Time) [
 	return out
 }
 
-// addToGap records one dropped batch in the pending gap g.
-func addToGap(g *Gap, seq uint64, readings int64, reason string) {
-	addRange(g, seq, seq, reason)
-	g.Batches++
-	g.Readings += uint64(readings)
+// maxGaps bounds the number of pending gaps; beyond it, drops widen the
+// newest gap instead of starting another (its Batches and Readings stay
+// exact, its range then also covers numbers that were not dropped).
+const maxGaps = 32
+
+// addToGap records one dropped batch in the pending gaps: it extends a gap
+// with the same reason that ends just before seq, or starts a new one.
+func addToGap(gaps *[]Gap, seq uint64, readings int64, reason string) {
+	addGap(gaps, Gap{FromSeq: seq, ToSeq: seq, Batches: 1, Readings: uint64(readings), Reason: reason})
 }
 
-// addRange widens the pending gap g to cover from..to and adds reason.
-func addRange(g *Gap, from, to uint64, reason string) {
-	if g.Reason == "" {
-		*g = Gap{FromSeq: from, ToSeq: to, Reason: reason}
+// addGap adds g to the pending gaps, merged into a gap with the same reason
+// that it adjoins, or into the newest one when there are maxGaps already.
+func addGap(gaps *[]Gap, g Gap) {
+	for i := len(*gaps) - 1; i >= 0; i-- {
+		p := &(*gaps)[i]
+		if p.Reason == g.Reason && (p.ToSeq+1 == g.FromSeq || g.ToSeq+1 == p.FromSeq) {
+			mergeGap(p, g)
+			return
+		}
+	}
+	if n := len(*gaps); n >= maxGaps {
+		p := &(*gaps)[n-1]
+		mergeGap(p, g)
+		p.Reason = mergeReasons(p.Reason, g.Reason)
 		return
 	}
-	g.FromSeq = min(g.FromSeq, from)
-	g.ToSeq = max(g.ToSeq, to)
-	if !strings.Contains(","+g.Reason+",", ","+reason+",") {
-		g.Reason += "," + reason
+	*gaps = append(*gaps, g)
+}
+
+// mergeReasons returns the reasons of a and b, each once, in order, with
+// ReasonCountUnknown last.
+func mergeReasons(a, b string) string {
+	var out []string
+	unknown := false
+	for r := range strings.SplitSeq(a+","+b, ",") {
+		switch {
+		case r == ReasonCountUnknown:
+			unknown = true
+		case !slices.Contains(out, r):
+			out = append(out, r)
+		}
 	}
+	if unknown {
+		out = append(out, ReasonCountUnknown)
+	}
+	return strings.Join(out, ",")
+}
+
+func mergeGap(p *Gap, g Gap) {
+	p.FromSeq, p.ToSeq = min(p.FromSeq, g.FromSeq), max(p.ToSeq, g.ToSeq)
+	p.Batches += g.Batches
+	p.Readings += g.Readings
 }
 
 // batchBytes is the size a batch counts against MaxBytes.

@@ -21,7 +21,7 @@ type Memory struct {
 	readings        int64
 	droppedBatches  uint64
 	droppedReadings uint64
-	gap             Gap // pending when Reason != ""
+	gaps            []Gap // pending
 	closed          bool
 }
 
@@ -153,19 +153,25 @@ func (m *Memory) TakeGap(build func(seq uint64, g Gap) (Batch, error)) (bool, er
 		return false, fmt.Errorf("take gap: %w", ErrClosed)
 	}
 	m.enforce()
-	if m.gap.Reason == "" {
+	if len(m.gaps) == 0 {
 		return false, nil
 	}
-	seq := m.next
-	b, err := gapBatch(seq, m.gap, build, m.opts.now())
-	if err != nil {
-		return false, err
+	var records []Batch
+	for i, g := range m.gaps {
+		b, err := gapBatch(m.next+uint64(i), g, build, m.opts.now())
+		if err != nil {
+			return false, err
+		}
+		records = append(records, b)
 	}
-	m.next++
-	m.gap = Gap{}
-	m.batches = append(m.batches, &b)
-	m.bytes += batchBytes(&b)
-	m.readings += int64(b.Readings)
+	m.next += uint64(len(records))
+	m.gaps = nil
+	for i := range records {
+		b := &records[i]
+		m.batches = append(m.batches, b)
+		m.bytes += batchBytes(b)
+		m.readings += int64(b.Readings)
+	}
 	m.enforce()
 	return true, nil
 }
@@ -292,7 +298,7 @@ func (m *Memory) enforce() {
 			}
 		}
 	}
-	for _, d := range planDrops(iter.Seq[entry](entries), m.bytes, m.opts, m.opts.now()) {
+	for _, d := range planDrops(iter.Seq[entry](entries), m.bytes, limitOf(m.opts), m.opts.now()) {
 		i, ok := slices.BinarySearchFunc(m.batches, d.seq, cmpSeq)
 		if !ok {
 			continue
@@ -300,7 +306,7 @@ func (m *Memory) enforce() {
 		m.remove(i)
 		m.droppedBatches++
 		m.droppedReadings += uint64(d.readings)
-		addToGap(&m.gap, d.seq, d.readings, d.reason)
+		addToGap(&m.gaps, d.seq, d.readings, d.reason)
 	}
 }
 

@@ -3,8 +3,11 @@ package buffer_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,4 +85,210 @@ func TestReserveFullDisk(t *testing.T) {
 	if st := bare.Stats(); st.Batches != 200 || st.Pending != 0 || st.CommitErr != nil {
 		t.Errorf("unreserved buffer after the space was freed: %+v", st)
 	}
+}
+
+// fileHWM returns the bytes below the high-water mark of the bbolt file at
+// path: what bbolt has allocated in it.
+func fileHWM(t *testing.T, path string) int64 {
+	t.Helper()
+	ps, _, _, hwm := boltMeta(t, path)
+	return int64(ps * hwm)
+}
+
+// TestFileSizeCoversGrowth fills buffers to their byte limit with chunks of
+// many sizes in two interleaved classes, acknowledging now and then as an
+// uplink would, and requires the file never to use more than FileSize of
+// the limit: the reservation covers what bbolt grows to.
+func TestFileSizeCoversGrowth(t *testing.T) {
+	sizes := []int64{256 << 10, 2 << 20}
+	if testing.Short() {
+		sizes = sizes[:1]
+	}
+	for _, maxBytes := range sizes {
+		for _, chunk := range []int{30, 300, 3000, 7000} {
+			path := filepath.Join(t.TempDir(), "buffer.db")
+			b := openBoltAt(t, path, buffer.Options{MaxBytes: maxBytes, Durability: time.Hour})
+			r := rand.New(rand.NewPCG(uint64(maxBytes), uint64(chunk)))
+			open := map[string]uint64{}
+			n := map[string]int{}
+			var peak, written int64
+			for written < 3*maxBytes {
+				class := []string{"telemetry", "personal"}[r.IntN(2)]
+				if open[class] == 0 {
+					open[class] = buffertest.Begin(t, b, class, t0)
+				}
+				size := chunk/2 + r.IntN(chunk)
+				if err := b.Append(open[class], make([]byte, size), 10); err != nil {
+					t.Fatal(err)
+				}
+				written += int64(size)
+				if n[class]++; n[class] == 10 {
+					if err := b.Seal(open[class], make([]byte, 90)); err != nil {
+						t.Fatal(err)
+					}
+					open[class], n[class] = 0, 0
+				}
+				if r.IntN(20) == 0 {
+					if err := b.Sync(); err != nil {
+						t.Fatal(err)
+					}
+					peak = max(peak, fileHWM(t, path))
+				}
+				if r.IntN(300) == 0 {
+					bs, err := b.Next(0, r.IntN(40))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := b.Ack(buffertest.Seqs(bs)...); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			t.Logf("max_bytes %d, chunks of about %d bytes: file used %d bytes, %.2f × max_bytes", maxBytes, chunk, peak, float64(peak)/float64(maxBytes))
+			if peak > buffer.FileSize(maxBytes) {
+				t.Errorf("max_bytes %d, chunks of about %d bytes: file used %d bytes, FileSize says %d", maxBytes, chunk, peak, buffer.FileSize(maxBytes))
+			}
+		}
+	}
+}
+
+// diskRun begins, fills and seals batches of four 1 KiB chunks of 10
+// readings, beginning a new batch when the store dropped the one being
+// filled, and calls TakeGap now and then as the agent does. It returns the
+// readings written per sequence number.
+func diskRun(t *testing.T, s buffer.Store, batches int) map[uint64]int {
+	t.Helper()
+	written := map[uint64]int{}
+	chunk := bytes.Repeat([]byte{0x55}, 1024)
+	accepted := func(err error) bool { return err == nil || errors.Is(err, buffer.ErrNotCommitted) }
+	for range batches {
+		seq, err := s.Begin("telemetry", t0, func(uint64) ([]byte, error) { return []byte("header"), nil })
+		if !accepted(err) {
+			t.Fatalf("Begin: %v", err)
+		}
+		written[seq] = 0
+		for range 4 {
+			err := s.Append(seq, chunk, 10)
+			if errors.Is(err, buffer.ErrUnknownBatch) {
+				break // dropped: reported, the next batch goes on
+			}
+			if !accepted(err) {
+				t.Fatalf("Append(%d): %v", seq, err)
+			}
+			written[seq] += 10
+		}
+		if err := s.Seal(seq, []byte("trailer")); !accepted(err) && !errors.Is(err, buffer.ErrUnknownBatch) {
+			t.Fatalf("Seal(%d): %v", seq, err)
+		}
+		if err := s.Sync(); !accepted(err) {
+			t.Fatalf("Sync: %v", err)
+		}
+		if _, err := s.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+			return buffer.Batch{Header: []byte("gap"), Chunks: [][]byte{fmt.Appendf(nil, "%d %d %d %d %s", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason)}, Trailer: []byte("t")}, nil
+		}); !accepted(err) {
+			t.Fatalf("TakeGap: %v", err)
+		}
+	}
+	return written
+}
+
+// checkDiskAccount requires every batch written to be stored whole or
+// counted in a gap record, with its exact readings.
+func checkDiskAccount(t *testing.T, s buffer.Store, written map[uint64]int) {
+	t.Helper()
+	if _, err := s.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+		return buffer.Batch{Header: []byte("gap"), Chunks: [][]byte{fmt.Appendf(nil, "%d %d %d %d %s", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason)}, Trailer: []byte("t")}, nil
+	}); err != nil {
+		t.Fatalf("TakeGap: %v", err)
+	}
+	stored, err := s.Next(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gaps []buffer.Gap
+	kept := map[uint64]int{}
+	for _, b := range stored {
+		if string(b.Header) != "gap" {
+			kept[b.Seq] = b.Readings
+			continue
+		}
+		var g buffer.Gap
+		if _, err := fmt.Sscanf(string(b.Chunks[0]), "%d %d %d %d %s", &g.FromSeq, &g.ToSeq, &g.Batches, &g.Readings, &g.Reason); err != nil {
+			t.Fatal(err)
+		}
+		gaps = append(gaps, g)
+	}
+	var lostBatches, lostReadings, gapBatches, gapReadings uint64
+	for seq, n := range written {
+		inGap := slices.ContainsFunc(gaps, func(g buffer.Gap) bool { return seq >= g.FromSeq && seq <= g.ToSeq })
+		k, ok := kept[seq]
+		switch {
+		case ok && inGap:
+			t.Errorf("batch %d both stored and in a gap", seq)
+		case ok && k != n:
+			t.Errorf("batch %d stored with %d readings, %d written", seq, k, n)
+		case !ok && !inGap:
+			t.Errorf("batch %d neither stored nor in a gap", seq)
+		case !ok:
+			lostBatches++
+			lostReadings += uint64(n)
+		}
+	}
+	for _, g := range gaps {
+		if g.Reason != buffer.ReasonDiskFull {
+			t.Errorf("gap %+v, want reason %s", g, buffer.ReasonDiskFull)
+		}
+		gapBatches += g.Batches
+		gapReadings += g.Readings
+	}
+	if gapBatches != lostBatches || gapReadings != lostReadings {
+		t.Errorf("gaps count %d batches, %d readings; %d batches with %d readings were lost", gapBatches, gapReadings, lostBatches, lostReadings)
+	}
+	if lostBatches == 0 {
+		t.Error("nothing was dropped: the disk never filled")
+	}
+	t.Logf("%d batches written, %d stored, %d dropped in %d gaps with %d readings", len(written), len(kept), lostBatches, len(gaps), lostReadings)
+}
+
+// TestBoltDiskFullPartialReservation: the filesystem has 1.5 MiB free when
+// the store opens and asks for the reservation of a 256 MiB buffer. It
+// allocates what there is, and keeps committing as batches come: the
+// oldest are dropped (disk-full) to make room, every one counted in a gap
+// record with its readings, and no commit fails.
+func TestBoltDiskFullPartialReservation(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	buffertest.FillDiskLeaving(t, dir, 3<<19)
+	path := filepath.Join(dir, "buffer.db")
+	b := openBoltAt(t, path, buffer.Options{Durability: 50 * time.Millisecond, MaxBytes: 256 << 20, Reserve: buffer.FileSize(256 << 20)})
+	written := diskRun(t, b, 1500) // 6 MiB of chunks
+	if st := b.Stats(); st.CommitErr != nil || st.Pending != 0 {
+		t.Fatalf("Stats = %+v: commits failed", st)
+	}
+	checkDiskAccount(t, b, written)
+}
+
+// TestBoltDiskFullCarried: without a reservation on a full disk, no commit
+// succeeds; the store keeps what it accepted in memory up to MaxPending,
+// drops whole batches beyond it, and at Close drops what is left; the gaps
+// travel in the sequence sidecar and are reported, exact, once the disk has
+// room again.
+func TestBoltDiskFullCarried(t *testing.T) {
+	dir := mountTmpfs(t, "8m")
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.OpenBolt(path, buffer.Options{Durability: time.Hour, MaxPending: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := buffertest.FillDisk(t, dir)
+	written := diskRun(t, b, 60)
+	st := b.Stats()
+	if st.CommitErr == nil {
+		t.Fatal("commits succeeded on a full disk")
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close on a full disk: %v", err)
+	}
+	free()
+	b = openBoltAt(t, path, buffer.Options{})
+	checkDiskAccount(t, b, written)
 }

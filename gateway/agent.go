@@ -107,8 +107,9 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	a.store, err = buffer.OpenBolt(filepath.Join(cfg.Gateway.State, BufferFile), buffer.Options{
 		Durability: cfg.Batch.Durability,
 		MaxBytes:   cfg.Buffer.MaxBytes,
-		Reserve:    cfg.Buffer.MaxBytes + cfg.Buffer.MaxBytes/4, // bbolt's pages hold more than their content
+		Reserve:    buffer.FileSize(cfg.Buffer.MaxBytes + openBytes(cfg)),
 		MaxAge:     cfg.Buffer.MaxAge,
+		Verify:     verifier(id),
 		Now:        deps.Now,
 		Logger:     deps.Logger,
 		OnCommit:   func() { a.up.Notify() }, // a closed batch became publishable
@@ -163,6 +164,37 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		open:          map[string]*openBatch{},
 	}
 	return a, nil
+}
+
+// openBytes bounds what the open batches hold beyond buffer.max_bytes (the
+// limits never drop an open batch): one per class, each up to
+// max_readings readings of at most 64 sealed bytes.
+func openBytes(cfg *config.Config) int64 {
+	return int64(len(cfg.Recipients)) * int64(cfg.Batch.MaxReadings) * 64
+}
+
+// verifier returns the buffer's check of a stored batch: the gateway's own
+// signature over its header and chunks, under the number it is stored
+// with. A batch signed with another key (before the identity was replaced)
+// cannot be checked here and passes; the backend checks it.
+func verifier(id *keys.Identity) func(buffer.Batch) error {
+	trust := envelope.NewTrust(id.Public())
+	return func(b buffer.Batch) error {
+		env, err := envelope.Parse(envelope.Marshal(b.Header, b.Chunks, b.Trailer))
+		if err != nil {
+			return err
+		}
+		if env.Header.Seq != b.Seq {
+			return fmt.Errorf("batch %d: header says seq %d", b.Seq, env.Header.Seq)
+		}
+		var rej *envelope.RejectError
+		if err := env.Verify(trust); errors.As(err, &rej) && rej.Reason == envelope.ReasonUntrustedGateway {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return nil
+	}
 }
 
 // buildDevices builds every configured device through the driver registry.
@@ -236,13 +268,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { wg.Wait(); close(polls) }()
 	a.log.Info("agent started", "device", len(a.devices))
 
-	err := a.sink(polls)
-	if err != nil { // the buffer takes nothing more: stop as on a signal, with the error
-		stopPolling()
-		for range polls { // the devices' last polls, which cannot be stored
-		}
-	}
-	err = errors.Join(err, a.batcher.closeAll(), a.store.Sync(), a.batcher.reportGap())
+	a.sink(polls)
+	// What the buffer cannot commit now (a full disk) it drops at Close,
+	// with its gap carried to the next start: not an error of the stop.
+	err := errors.Join(a.batcher.closeAll(), uncommitted(a.store.Sync()), uncommitted(a.batcher.reportGap()))
 	a.drain(a.deps.DrainOnStop)
 	stopUplink()
 	err = errors.Join(err, <-upDone, a.halt())
@@ -274,19 +303,28 @@ func (a *Agent) serveControl(ctx context.Context) <-chan struct{} {
 	return done
 }
 
+// uncommitted returns err unless it only says that the buffer has not
+// committed yet (buffer.ErrNotCommitted): the buffer keeps such operations,
+// or drops them with a gap record, never silently.
+func uncommitted(err error) error {
+	if errors.Is(err, buffer.ErrNotCommitted) {
+		return nil
+	}
+	return err
+}
+
 // sink seals polls into batches until polls is closed, and closes batches
-// when their max_delay passes. It returns early, with the error, when the
-// buffer file turns out damaged (buffer.ErrCorrupt): the agent then stops,
-// for its supervisor to restart it on a fresh file.
-func (a *Agent) sink(polls <-chan poll) error {
+// when their max_delay passes. A damaged buffer file is replaced by the
+// buffer itself, so nothing here stops the agent.
+func (a *Agent) sink(polls <-chan poll) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		next, err := a.batcher.closeDue()
-		if err != nil {
+		if err := uncommitted(err); err != nil {
 			a.log.Error("close batch failed", "err", err)
 		}
-		if err := a.batcher.reportGap(); err != nil {
+		if err := uncommitted(a.batcher.reportGap()); err != nil {
 			a.log.Error("gap record not stored", "err", err)
 		}
 		wait := time.Hour
@@ -297,12 +335,10 @@ func (a *Agent) sink(polls <-chan poll) error {
 		select {
 		case p, ok := <-polls:
 			if !ok {
-				return nil
+				return
 			}
 			a.watch.publish(p.readings)
-			if err := a.batcher.add(p); errors.Is(err, buffer.ErrCorrupt) {
-				return fmt.Errorf("poll of %s not buffered: %w", p.readings[0].Device, err)
-			} else if err != nil {
+			if err := a.batcher.add(p); err != nil {
 				a.log.Error("poll not buffered", "device", p.readings[0].Device, "err", err)
 			}
 		case done := <-a.flush:

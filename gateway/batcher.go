@@ -40,17 +40,24 @@ type openBatch struct {
 }
 
 // add seals one poll into its class's open batch, beginning one when needed,
-// and closes the batch when it reached maxReadings.
+// and closes the batch when it reached maxReadings. When the buffer dropped
+// the open batch (a full disk; it reports the drop in a gap record), the
+// poll goes into a new batch.
 func (b *batcher) add(p poll) error {
-	ob, err := b.batch(p.class)
+	ob, chunk, err := b.sealPoll(p)
 	if err != nil {
 		return err
 	}
-	chunk, err := ob.sealer.Seal(p.readings)
-	if err != nil {
-		return fmt.Errorf("seal poll of %s into batch %d: %w", p.readings[0].Device, ob.seq, err)
+	err = accepted(b.store.Append(ob.seq, chunk, len(p.readings)))
+	if errors.Is(err, buffer.ErrUnknownBatch) {
+		b.log.Warn("batch dropped by the buffer, poll goes into a new one", "seq", ob.seq)
+		delete(b.open, p.class)
+		if ob, chunk, err = b.sealPoll(p); err != nil {
+			return err
+		}
+		err = accepted(b.store.Append(ob.seq, chunk, len(p.readings)))
 	}
-	if err := b.store.Append(ob.seq, chunk, len(p.readings)); err != nil {
+	if err != nil {
 		// The HPKE context has moved past this chunk: later chunks could not
 		// be opened without it, so the batch ends here.
 		return fmt.Errorf("append to batch %d: %w", ob.seq, errors.Join(err, b.close(p.class)))
@@ -61,6 +68,30 @@ func (b *batcher) add(p poll) error {
 		return b.close(p.class)
 	}
 	return nil
+}
+
+// sealPoll seals the poll p for its class's open batch, beginning one if
+// needed.
+func (b *batcher) sealPoll(p poll) (*openBatch, []byte, error) {
+	ob, err := b.batch(p.class)
+	if err != nil {
+		return nil, nil, err
+	}
+	chunk, err := ob.sealer.Seal(p.readings)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal poll of %s into batch %d: %w", p.readings[0].Device, ob.seq, err)
+	}
+	return ob, chunk, nil
+}
+
+// accepted returns err unless the buffer accepted the operation and only
+// has not committed it yet (buffer.ErrNotCommitted): it keeps it, and
+// commits or reports it later.
+func accepted(err error) error {
+	if errors.Is(err, buffer.ErrNotCommitted) {
+		return nil
+	}
+	return err
 }
 
 // batch returns the open batch of class, beginning a new one if needed.
@@ -83,7 +114,7 @@ func (b *batcher) batch(class string) (*openBatch, error) {
 		ob.header = h
 		return h, err
 	})
-	if err != nil {
+	if err = accepted(err); err != nil {
 		return nil, fmt.Errorf("begin %s batch: %w", class, err)
 	}
 	b.open[class] = ob
@@ -111,7 +142,11 @@ func (b *batcher) seal(seq uint64, header []byte, chunks [][]byte) error {
 	if err != nil {
 		return fmt.Errorf("sign batch %d: %w", seq, err)
 	}
-	if err := b.store.Seal(seq, trailer); err != nil {
+	err = accepted(b.store.Seal(seq, trailer))
+	if errors.Is(err, buffer.ErrUnknownBatch) {
+		return nil // dropped by the buffer, which reports it in a gap record
+	}
+	if err != nil {
 		return fmt.Errorf("seal batch %d: %w", seq, err)
 	}
 	return nil

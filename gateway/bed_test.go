@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,10 +53,11 @@ type bedOptions struct {
 	durability, maxDelay time.Duration
 	maxBytes             string
 	maxReadings          int
-	state                string   // state directory; default <dir>/state
-	devices              []string // more devices, one YAML flow mapping each
-	uplink               string   // more uplink fields, ", key: value" each
-	broker               mqtttest.Options
+	state                string           // state directory; default <dir>/state
+	devices              []string         // more devices, one YAML flow mapping each
+	uplink               string           // more uplink fields, ", key: value" each
+	broker               mqtttest.Options // the broker's options
+	sim                  []simDevice      // the simulated devices; default testDevices
 }
 
 func newBed(t *testing.T, o bedOptions) *bed {
@@ -64,6 +66,9 @@ func newBed(t *testing.T, o bedOptions) *bed {
 		t.Skip("integration test")
 	}
 	b := &bed{dir: t.TempDir(), devices: testDevices}
+	if o.sim != nil {
+		b.devices = o.sim
+	}
 	b.br = mqtttest.Start(t, o.broker)
 	cert, key := b.br.Client(t, "gw-001")
 	keyDir := filepath.Join(b.dir, "keys")
@@ -189,21 +194,24 @@ func (c *collector) handle(topic string, payload []byte) {
 	}
 }
 
-// receivedDropped counts the readings received from batches that a gap
-// record reports dropped: the buffer may drop a batch the uplink was already
+// receivedDropped counts the readings received from batches that a gap record
+// reports dropped: the buffer may drop a batch the uplink was already
 // publishing.
 func (c *collector) receivedDropped() int {
+	return c.receivedIn(func(envelope.Gap) bool { return true })
+}
+
+// receivedIn counts the readings received from batches that a gap record
+// for which counts is true reports dropped.
+func (c *collector) receivedIn(counts func(envelope.Gap) bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
 	for _, byTime := range c.readings {
 		for _, rs := range byTime {
 			for _, r := range rs {
-				for _, g := range c.gaps {
-					if r.Seq >= g.FromSeq && r.Seq <= g.ToSeq {
-						n++
-						break
-					}
+				if slices.ContainsFunc(c.gaps, func(g envelope.Gap) bool { return counts(g) && r.Seq >= g.FromSeq && r.Seq <= g.ToSeq }) {
+					n++
 				}
 			}
 		}

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
 	_ "github.com/edgegw/edgegw/drivers/all" // the in-process agent's drivers
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
@@ -27,6 +26,7 @@ import (
 
 var (
 	chaosDuration = flag.Duration("chaos.duration", 40*time.Second, "how long TestIntegrationChaos injects faults (make chaos: 15m)")
+	diskDuration  = flag.Duration("chaos.diskfull", 40*time.Second, "how long TestIntegrationChaosDiskFull injects faults (make chaos: 2m)")
 	soakDuration  = flag.Duration("soak.duration", 30*time.Second, "how long TestIntegrationSoak runs (make soak: 15m)")
 	chaosSeed     = flag.Uint64("chaos.seed", 0, "seed of the fault schedule; 0 draws one, which the test logs")
 	chaosCmd      = flag.String("chaos.cmd", "", `command that runs edgegw, such as "qemu-aarch64-static dist/edgegw-linux-arm64"; default: a build of ./cmd/edgegw`)
@@ -43,16 +43,42 @@ type profile struct {
 	life           time.Duration
 	term, inproc   float64
 	outage, bounce float64 // broker stopped (for a while) or restarted at once
+	outageLen      span    // how long an outage lasts
 	diskFull       float64 // the state filesystem filled, then freed
+	fullLen        span    // how long it stays full
 	meter          float64 // Modbus faults: garbage, silence, bad CRC, exceptions
 	corrupt        float64 // per restart: the bbolt file truncated or a page overwritten
-	i2cFaults      string  // fault rate of the emulated I²C bus
+	i2cFaults      string  // fault rate of the emulated I²C bus; "" runs no real driver
+	// The state filesystem: a tmpfs of this size, with this much left free
+	// by a file that fills it from the start (0: none), and the buffer's
+	// byte limit.
+	tmpfs    string
+	leave    int64
+	maxBytes string
+	// exact: every reading not delivered must be counted by a gap record
+	// (no kill, no damaged file: nothing may be lost uncounted).
+	exact bool
 }
+
+// span is a random duration from min to min+width.
+type span struct{ min, width time.Duration }
 
 var (
 	chaosProfile = profile{name: "chaos", step: 250 * time.Millisecond, life: 1500 * time.Millisecond, term: 0.15, inproc: 0.08,
-		outage: 0.03, bounce: 0.01, diskFull: 0.02, meter: 0.1, corrupt: 0.04, i2cFaults: "0.05"}
-	soakProfile = profile{name: "soak", step: time.Second, outage: 0.01, meter: 0.02, i2cFaults: "0.01"}
+		outage: 0.03, bounce: 0.01, outageLen: span{500 * time.Millisecond, 7500 * time.Millisecond},
+		diskFull: 0.02, fullLen: span{time.Second, 5 * time.Second}, meter: 0.1, corrupt: 0.04, i2cFaults: "0.05",
+		tmpfs: "48m", maxBytes: "8MiB"}
+	soakProfile = profile{name: "soak", step: time.Second, outage: 0.01, outageLen: span{500 * time.Millisecond, 7500 * time.Millisecond},
+		meter: 0.02, i2cFaults: "0.01", tmpfs: "48m", maxBytes: "8MiB"}
+	// diskFullProfile: the state is an 8 MiB tmpfs that another file leaves
+	// 768 KiB of at the start, the buffer keeps its default 256 MiB limit, the
+	// broker is away for long stretches and the rest of the disk fills up
+	// for long stretches; lives end with SIGTERM. The buffer must drop the
+	// oldest batches, each counted in a gap record, and lose nothing else.
+	diskFullProfile = profile{name: "disk-full", step: 250 * time.Millisecond, life: 20 * time.Second, term: 1,
+		outage: 0.1, outageLen: span{15 * time.Second, 25 * time.Second},
+		diskFull: 0.05, fullLen: span{5 * time.Second, 25 * time.Second},
+		tmpfs: "8m", leave: 768 << 10, maxBytes: "256MiB", exact: true}
 )
 
 // TestIntegrationChaos runs the real binary against a real Mosquitto (TLS,
@@ -70,6 +96,12 @@ func TestIntegrationChaos(t *testing.T) { runChaos(t, chaosProfile, *chaosDurati
 // memory does not grow.
 func TestIntegrationSoak(t *testing.T) { runChaos(t, soakProfile, *soakDuration) }
 
+// TestIntegrationChaosDiskFull runs the real binary with its state on a
+// small tmpfs that fills up while the broker is away (diskFullProfile), and
+// checks that every sequence number is delivered or in a gap record, and
+// that the gap records count exactly the readings that were not delivered.
+func TestIntegrationChaosDiskFull(t *testing.T) { runChaos(t, diskFullProfile, *diskDuration) }
+
 // chaos is one run of the suite: the world, the schedule and what happened.
 type chaos struct {
 	t     *testing.T
@@ -84,9 +116,13 @@ type chaos struct {
 	tmpfs bool   // state is a small tmpfs that can be filled
 	log   *os.File
 
-	runs   []chaosRun
-	events []string // every fault, in order, for the log on failure
-	count  map[string]int
+	runs     []chaosRun
+	events   []string // every fault, in order, for the log on failure
+	failure  string   // why the run failed, for the report
+	done     bool     // the report was printed
+	seed     uint64
+	duration time.Duration
+	count    map[string]int
 	// Trace lines per device at each buffer corruption: lines before it
 	// may have been lost with the file, reported by a gap record.
 	corruptedAt []map[string]int
@@ -112,8 +148,9 @@ func runChaos(t *testing.T, p profile, d time.Duration) {
 		seed = uint64(time.Now().UnixNano())
 	}
 	t.Logf("%s: seed %d, duration %s (rerun: -chaos.seed %d)", p.name, seed, d, seed)
-	x := &chaos{t: t, p: p, rng: rand.New(rand.NewPCG(seed, 8)), slack: 250 * time.Millisecond, count: map[string]int{}}
+	x := &chaos{t: t, p: p, rng: rand.New(rand.NewPCG(seed, 8)), slack: 250 * time.Millisecond, count: map[string]int{}, seed: seed, duration: d}
 	x.setup(seed)
+	defer x.reportFailure()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		x.life(deadline)
@@ -138,26 +175,38 @@ func (x *chaos) setup(seed uint64) {
 	}
 	x.state = filepath.Join(t.TempDir(), "state")
 	must(t, os.Mkdir(x.state, 0o700))
-	maxBytes := "8MiB"
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m,mode=0700", "tmpfs", x.state).CombinedOutput(); err == nil {
+	maxBytes := x.p.maxBytes
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+x.p.tmpfs+",mode=0700", "tmpfs", x.state).CombinedOutput(); err == nil {
 		x.tmpfs = true
 		t.Cleanup(func() { exec.Command("umount", x.state).Run() })
+	} else if x.p.leave > 0 {
+		t.Skipf("the %s profile needs a small tmpfs for the state: %v: %s", x.p.name, err, bytes.TrimSpace(out))
 	} else {
 		maxBytes = "256KiB"
 		t.Logf("no tmpfs for the state (%v: %s): a 256KiB buffer limit stands in for a full disk", err, bytes.TrimSpace(out))
 	}
-	var err error
-	x.meter, err = meteremu.Start(meteremu.DefaultConfig())
-	must(t, err)
-	t.Cleanup(func() { x.meter.Close() })
-	i2c := fmt.Sprintf("sim:i2c-1?faults=%s&seed=%d", x.p.i2cFaults, seed)
-	x.b = newBed(t, bedOptions{durability: chaosDurability, maxDelay: 400 * time.Millisecond, maxBytes: maxBytes, maxReadings: 100, state: x.state,
-		devices: []string{
+	if x.p.leave > 0 {
+		base := filepath.Join(x.state, "base")
+		must(t, os.Mkdir(base, 0o700))
+		buffertest.FillDiskLeaving(t, base, x.p.leave)
+	}
+	var devices []string
+	if x.p.i2cFaults != "" {
+		var err error
+		x.meter, err = meteremu.Start(meteremu.DefaultConfig())
+		must(t, err)
+		t.Cleanup(func() { x.meter.Close() })
+		i2c := fmt.Sprintf("sim:i2c-1?faults=%s&seed=%d", x.p.i2cFaults, seed)
+		devices = []string{
 			fmt.Sprintf("{name: env-1, driver: bme280, interval: 500ms, class: telemetry, options: {bus: %q, addr: 0x76}}", i2c),
 			fmt.Sprintf("{name: co2-1, driver: scd4x, interval: 5s, class: telemetry, options: {bus: %q, warmup: 0s}}", i2c),
 			fmt.Sprintf("{name: meter-rtu, driver: modbusmeter, interval: 1s, class: personal, options: {port: %s, unit: 2, profile: sdm120, timeout: 200ms, backoff_max: 2s}}", x.meter.Path()),
-		}})
+		}
+	}
+	x.b = newBed(t, bedOptions{durability: chaosDurability, maxDelay: 400 * time.Millisecond, maxBytes: maxBytes, maxReadings: 100, state: x.state,
+		devices: devices})
 	x.c = x.b.subscribe(t, "city/+/health")
+	var err error
 	x.log, err = os.Create(filepath.Join(x.b.dir, "agent.log"))
 	must(t, err)
 	t.Cleanup(func() {
@@ -218,12 +267,7 @@ func (x *chaos) runBinary(end time.Time) bool {
 	for time.Now().Before(end) {
 		select {
 		case err := <-exited:
-			// The one reason to stop by itself: a buffer file damaged in a
-			// way only bbolt's use of it found. systemd restarts it.
-			if !x.damageFound(err) {
-				t.Fatalf("the agent exited by itself: %v", err)
-			}
-			return true
+			x.fatalf("the agent exited by itself: %v", err)
 		case <-time.After(x.p.step): // the schedule's clock, not a wait for a condition
 		}
 		x.step(cmd.Process.Pid)
@@ -240,11 +284,11 @@ func (x *chaos) runBinary(end time.Time) bool {
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Fatalf("the agent stopped with %v after SIGTERM", err)
+			x.fatalf("the agent stopped with %v after SIGTERM", err)
 		}
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Fatal("the agent did not stop within 30s of SIGTERM")
+		x.fatalf("the agent did not stop within 30s of SIGTERM")
 	}
 	return false
 }
@@ -267,20 +311,28 @@ func (x *chaos) runInProcess(end time.Time) {
 		x.step(0)
 	}
 	x.event("in-process stop", "")
-	if err := stop(); err != nil && !x.damageFound(err) {
-		x.t.Fatal(err)
+	if err := stop(); err != nil {
+		x.fatalf("the in-process agent stopped with %v", err)
 	}
 }
 
-// damageFound reports whether an agent stopped with err because its buffer
-// file was damaged in a way only bbolt's use of it found, and records it.
-func (x *chaos) damageFound(err error) bool {
-	log, _ := os.ReadFile(x.log.Name())
-	if errors.Is(err, buffer.ErrCorrupt) || (err != nil && bytes.Contains(log[max(0, len(log)-8192):], []byte(buffer.ErrCorrupt.Error()))) {
-		x.event("agent stopped: buffer damaged", "")
-		return true
+// fatalf fails the run with a reason that the report states.
+func (x *chaos) fatalf(format string, args ...any) {
+	x.t.Helper()
+	x.failure = fmt.Sprintf(format, args...)
+	x.t.Fatal(x.failure)
+}
+
+// reportFailure prints the report of a run that failed before its end,
+// with the reason.
+func (x *chaos) reportFailure() {
+	if x.done || !x.t.Failed() {
+		return
 	}
-	return false
+	if x.failure == "" {
+		x.failure = "a check failed: see the errors above"
+	}
+	x.report(x.account())
 }
 
 // step ends the faults that are due and starts new ones at random.
@@ -298,8 +350,7 @@ func (x *chaos) step(pid int) {
 	}
 	switch {
 	case x.brokerDown.IsZero() && x.chance(x.p.outage):
-		// From half a second to 8 s: many longer than 10 × max_delay.
-		d := 500*time.Millisecond + time.Duration(x.rng.Int64N(int64(7500*time.Millisecond)))
+		d := x.p.outageLen.draw(x.rng)
 		x.b.br.Stop()
 		x.brokerDown = now.Add(d)
 		x.event("broker outage", " "+d.Round(time.Millisecond).String())
@@ -308,14 +359,20 @@ func (x *chaos) step(pid int) {
 		x.event("broker restart", "")
 	case x.tmpfs && x.diskFreeAt.IsZero() && x.chance(x.p.diskFull):
 		x.freeDisk = buffertest.FillDisk(x.t, x.state)
-		x.diskFreeAt = now.Add(time.Second + time.Duration(x.rng.Int64N(int64(5*time.Second))))
-		x.event("disk full", "")
-	case x.chance(x.p.meter):
+		d := x.p.fullLen.draw(x.rng)
+		x.diskFreeAt = now.Add(d)
+		x.event("disk full", " "+d.Round(time.Millisecond).String())
+	case x.meter != nil && x.chance(x.p.meter):
 		x.meterFault()
 	}
 	if pid > 0 && x.p.life == 0 {
 		x.sampleMemory(pid)
 	}
+}
+
+// draw returns a random duration within s.
+func (s span) draw(r *rand.Rand) time.Duration {
+	return s.min + time.Duration(r.Int64N(int64(s.width)+1))
 }
 
 // meterFault garbles the serial line or silences the meter for a few

@@ -49,13 +49,19 @@ type poll struct {
 	readings []reading.Reading
 }
 
-// run polls the device on ticks at origin + k×interval, where origin is the
-// wall-clock multiple of the interval, so ticks never drift and devices with
-// the same interval poll together. A poll that overruns skips the ticks it
-// missed. run returns when ctx is done.
+// run polls the device once at start, so that the first readings do not
+// wait up to an interval, then on ticks at origin + k×interval, where origin
+// is the wall-clock multiple of the interval, so ticks never drift and
+// devices with the same interval poll together. A poll that overruns skips
+// the ticks it missed. run returns when ctx is done.
 func (d *device) run(ctx context.Context, now func() time.Time, synced func() bool, out chan<- poll) {
 	origin := now().Truncate(d.interval)
-	k := int64(1)
+	if !d.disabled.Load() {
+		if p, ok := d.poll(ctx, now, synced); ok {
+			out <- p
+		}
+	}
+	k := max(int64(now().Sub(origin)/d.interval)+1, 1) // the first tick after the start poll
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C

@@ -46,10 +46,14 @@ func TestSchedulerTicksOnGridAndIsolatesSlowDevices(t *testing.T) {
 		wg.Go(func() { d.run(ctx, time.Now, func() bool { return true }, out) })
 	}
 	var fastTimes []time.Time
+	started := false // the poll at start comes first, off the grid
 	for len(fastTimes) < 8 {
 		p := <-out
 		if p.readings[0].Device == "fast" {
-			fastTimes = append(fastTimes, p.readings[0].Time)
+			if started {
+				fastTimes = append(fastTimes, p.readings[0].Time)
+			}
+			started = true
 		}
 	}
 	cancel()
@@ -70,6 +74,36 @@ func TestSchedulerTicksOnGridAndIsolatesSlowDevices(t *testing.T) {
 	}
 	if st := fast.snapshot(); st.Overruns != 0 {
 		t.Errorf("fast device overran %d times", st.Overruns)
+	}
+}
+
+// TestSchedulerPollsAtStart: a device polls once as it starts, not at its
+// first tick an interval away, then keeps to its grid.
+func TestSchedulerPollsAtStart(t *testing.T) {
+	const interval = time.Hour
+	d := &device{name: "slow-grid", class: "telemetry", interval: interval, sensor: &fakeSensor{"slow-grid", 0},
+		valid: newValidator(nil), humidity: &humidity{threshold: 85}, log: slog.New(slog.DiscardHandler)}
+	out := make(chan poll, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Go(func() { d.run(ctx, time.Now, func() bool { return true }, out) })
+	defer func() { cancel(); wg.Wait() }()
+	select {
+	case p := <-out:
+		if at := p.readings[0].Time; at.Sub(start) > time.Second {
+			t.Fatalf("first poll at %v, %v after the start", at, at.Sub(start))
+		}
+	case <-time.After(10 * time.Second): // a deadline: the next tick is up to an hour away
+		t.Fatal("no poll at start")
+	}
+	select {
+	case p := <-out:
+		t.Fatalf("a second poll at %v, before the next tick of the grid", p.readings[0].Time)
+	default:
+	}
+	if st := d.snapshot(); st.Polls != 1 || st.Overruns != 0 {
+		t.Fatalf("stats after the start poll = %+v, want 1 poll and no overrun", st)
 	}
 }
 

@@ -4,6 +4,7 @@ package buffertest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -216,3 +217,58 @@ func wantGap(t testing.TB, s buffer.Store, wantSeq uint64, want buffer.Gap) {
 }
 
 var errBuild = errors.New("build failed")
+
+// Signed returns a trailer that Verify accepts for a batch with header and
+// chunks: a SHA-256 over them, standing in for the gateway's signature.
+func Signed(header []byte, chunks [][]byte) []byte {
+	h := sha256.New()
+	h.Write(header)
+	for _, c := range chunks {
+		h.Write(c)
+	}
+	return h.Sum(nil)
+}
+
+// Verify checks a trailer made by Signed, as Options.Verify.
+func Verify(b buffer.Batch) error {
+	if !bytes.Equal(b.Trailer, Signed(b.Header, b.Chunks)) {
+		return fmt.Errorf("batch %d: %w", b.Seq, errBadTrailer)
+	}
+	return nil
+}
+
+var errBadTrailer = errors.New("trailer does not match")
+
+// FillSigned is Fill with a trailer that Verify accepts. It returns the
+// sequence number.
+func FillSigned(t testing.TB, s buffer.Store, class string, created time.Time, n, size int) uint64 {
+	t.Helper()
+	seq := Begin(t, s, class, created)
+	chunks := make([][]byte, n)
+	for i := range n {
+		chunks[i] = Chunk(seq, i, size)
+		if err := s.Append(seq, chunks[i], 3); err != nil {
+			t.Fatalf("Append(%d, %d): %v", seq, i, err)
+		}
+	}
+	if err := s.Seal(seq, Signed(Header(seq), chunks)); err != nil {
+		t.Fatalf("Seal(%d): %v", seq, err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatalf("Sync after Seal(%d): %v", seq, err)
+	}
+	return seq
+}
+
+// Gaps takes the pending gaps of s, storing records for them.
+func Gaps(t testing.TB, s buffer.Store) []buffer.Gap {
+	t.Helper()
+	var gaps []buffer.Gap
+	if _, err := s.TakeGap(func(seq uint64, g buffer.Gap) (buffer.Batch, error) {
+		gaps = append(gaps, g)
+		return buffer.Batch{Header: []byte("gap-h"), Trailer: []byte("gap-s")}, nil
+	}); err != nil {
+		t.Fatalf("TakeGap: %v", err)
+	}
+	return gaps
+}
