@@ -262,6 +262,7 @@ func (x *chaos) runBinary(end time.Time) bool {
 	cmd := exec.Command(x.cmd[0], append(x.cmd[1:], "run", "--config", x.b.cfgPath)...)
 	cmd.Stdout, cmd.Stderr = x.log, x.log
 	must(t, cmd.Start())
+	started := time.Now()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	for time.Now().Before(end) {
@@ -278,6 +279,17 @@ func (x *chaos) runBinary(end time.Time) bool {
 		must(t, cmd.Process.Kill())
 		<-exited
 		return true
+	}
+	// A SIGTERM before the Go runtime has started main (and installed the
+	// agent's handler) ends the process at once, as for any program; the
+	// schedule's SIGTERMs test the agent's graceful stop, so they come once
+	// it can have started.
+	if early := 4*x.slack - time.Since(started); early > 0 {
+		select {
+		case err := <-exited:
+			x.fatalf("the agent exited by itself: %v", err)
+		case <-time.After(early): // the schedule's clock
+		}
 	}
 	x.event("SIGTERM", "")
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
