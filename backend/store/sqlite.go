@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
 // SQLite connection settings. WAL lets readers run beside the writer;
@@ -89,12 +89,33 @@ func migrateSQLite(ctx context.Context, path string) (from, to int, err error) {
 			return sqliteTx(ctx, db, nil, fn)
 		},
 	}
-	from, to, err = m.apply(ctx)
+	// Two migrations starting at once on a new file can meet SQLITE_BUSY
+	// before the busy timeout applies (setting WAL mode takes the file
+	// exclusively): the later one waits and tries again.
+	for attempt := 1; ; attempt++ {
+		from, to, err = m.apply(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqliteBusy || attempt == busyAttempts {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return from, to, fmt.Errorf("migrate sqlite database %s: %w", path, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return from, to, fmt.Errorf("migrate sqlite database %s: %w", path, err)
 	}
 	return from, to, nil
 }
+
+// sqliteBusy is SQLITE_BUSY, the primary result code of a locked database;
+// busyAttempts bounds the tries of a migration that meets it.
+const (
+	sqliteBusy   = 5
+	busyAttempts = 20
+)
 
 // sqliteTx runs fn in a transaction of db, committing when it returns nil.
 // Its statements use and fill stmts when it is not nil.
