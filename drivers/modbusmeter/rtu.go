@@ -329,11 +329,11 @@ func frameAt(b []byte) (n, need int) {
 // crcOK checks the CRC-16/MODBUS at the end of a frame (low byte first).
 func crcOK(f []byte) bool {
 	n := len(f) - 2
-	return crc16(f[:n]) == binary.LittleEndian.Uint16(f[n:])
+	return CRC16(f[:n]) == binary.LittleEndian.Uint16(f[n:])
 }
 
-// crc16 computes CRC-16/MODBUS.
-func crc16(b []byte) uint16 {
+// CRC16 computes CRC-16/MODBUS, the checksum that ends every RTU frame.
+func CRC16(b []byte) uint16 {
 	c := uint16(0xFFFF)
 	for _, x := range b {
 		c ^= uint16(x)

@@ -38,7 +38,7 @@ func (p *scriptPort) Close() error { return nil }
 
 // frame appends the CRC to a unit id and PDU.
 func frame(b ...byte) []byte {
-	c := crc16(b)
+	c := CRC16(b)
 	return append(b, byte(c), byte(c>>8))
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/sim/ptypair"
 )
 
@@ -104,7 +105,7 @@ func (b *Bus) serve() {
 		}
 		buf = append(buf, chunk[:n]...)
 		for len(buf) >= 8 {
-			if crc(buf[:6]) != uint16(buf[6])|uint16(buf[7])<<8 {
+			if modbusmeter.CRC16(buf[:6]) != uint16(buf[6])|uint16(buf[7])<<8 {
 				buf = buf[1:]
 				continue
 			}

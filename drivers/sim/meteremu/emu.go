@@ -292,7 +292,7 @@ func (e *Emulator) Respond(req []byte) (reply []byte, delay time.Duration, ok bo
 }
 
 func (e *Emulator) respond(req []byte) (reply []byte, delay time.Duration, ok, partial bool) {
-	if len(req) < 4 || crc(req[:len(req)-2]) != binary.LittleEndian.Uint16(req[len(req)-2:]) {
+	if len(req) < 4 || modbusmeter.CRC16(req[:len(req)-2]) != binary.LittleEndian.Uint16(req[len(req)-2:]) {
 		return nil, 0, false, false
 	}
 	e.mu.Lock()
@@ -368,22 +368,6 @@ func (e *Emulator) Send(req []byte) ([]byte, error) {
 // Frame appends unit id and CRC-16/MODBUS to a PDU.
 func Frame(id uint8, pdu []byte) []byte {
 	b := append([]byte{id}, pdu...)
-	c := crc(b)
+	c := modbusmeter.CRC16(b)
 	return append(b, byte(c), byte(c>>8))
-}
-
-// crc computes CRC-16/MODBUS.
-func crc(b []byte) uint16 {
-	c := uint16(0xFFFF)
-	for _, x := range b {
-		c ^= uint16(x)
-		for range 8 {
-			if c&1 != 0 {
-				c = c>>1 ^ 0xA001
-			} else {
-				c >>= 1
-			}
-		}
-	}
-	return c
 }
