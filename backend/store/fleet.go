@@ -142,39 +142,33 @@ func gatewayFilter(gateway string, n int) (string, []any) {
 // docs reads the newest documents of a kind, of one gateway or all.
 func docs(ctx context.Context, q querier, kind, gateway string) ([]Doc, error) {
 	where, args := gatewayFilter(gateway, 2)
-	var out []Doc
-	err := scanAll(ctx, q, kind+" documents", `SELECT gateway, received, body FROM gateway_docs WHERE kind = $1`+where+` ORDER BY gateway`,
-		append([]any{kind}, args...), func(rs rows) error {
-			doc := Doc{Kind: kind}
-			var at dbTime
-			var body string
-			if err := rs.Scan(&doc.Gateway, &at, &body); err != nil {
-				return err
-			}
-			doc.Received, doc.Body = at.t, []byte(body)
-			out = append(out, doc)
-			return nil
-		})
-	return out, err
+	return scanDocs(ctx, q, kind, kind+" documents", `SELECT gateway, received, body FROM gateway_docs WHERE kind = $1`+where+` ORDER BY gateway`,
+		append([]any{kind}, args...))
 }
 
 // docHistory reads the documents of a kind received from since on, of one
 // gateway or all, by gateway and oldest first.
 func docHistory(ctx context.Context, q querier, d *dialect, gateway, kind string, since time.Time) ([]Doc, error) {
 	where, args := gatewayFilter(gateway, 3)
+	return scanDocs(ctx, q, kind, kind+" history", `SELECT gateway, received, body FROM gateway_doc_history WHERE kind = $1 AND received >= $2`+where+` ORDER BY gateway, received`,
+		append([]any{kind, d.ts(since)}, args...))
+}
+
+// scanDocs runs a query whose rows are (gateway, received, body) and returns
+// them as documents of kind.
+func scanDocs(ctx context.Context, q querier, kind, what, query string, args []any) ([]Doc, error) {
 	var out []Doc
-	err := scanAll(ctx, q, kind+" history", `SELECT gateway, received, body FROM gateway_doc_history WHERE kind = $1 AND received >= $2`+where+` ORDER BY gateway, received`,
-		append([]any{kind, d.ts(since)}, args...), func(rs rows) error {
-			doc := Doc{Kind: kind}
-			var at dbTime
-			var body string
-			if err := rs.Scan(&doc.Gateway, &at, &body); err != nil {
-				return err
-			}
-			doc.Received, doc.Body = at.t, []byte(body)
-			out = append(out, doc)
-			return nil
-		})
+	err := scanAll(ctx, q, what, query, args, func(rs rows) error {
+		doc := Doc{Kind: kind}
+		var at dbTime
+		var body string
+		if err := rs.Scan(&doc.Gateway, &at, &body); err != nil {
+			return err
+		}
+		doc.Received, doc.Body = at.t, []byte(body)
+		out = append(out, doc)
+		return nil
+	})
 	return out, err
 }
 
