@@ -15,8 +15,8 @@ SUITE    := go test -count=1 -v -timeout 90m ./gateway/
 
 # The production build (build-prod) has the tag nodemo: the drivers of real
 # hardware (drivers/all), without `edgegw demo`, its embedded MQTT broker,
-# the sim driver and "sim:" buses of drivers/sim, and without `edgegw ingest`
-# and its database drivers. `make build` (also the backend's binary), `make
+# the sim driver, "sim:" buses and --sim flags of drivers/sim, and without
+# the backend's commands (ingest, fleet, open) and its database drivers. `make build` (also the backend's binary), `make
 # demo` and the tests keep the full build. Drivers can be trimmed too:
 # PRODTAGS=nodemo,custom,drivers.bme280,drivers.modbusmeter
 PRODTAGS ?= nodemo

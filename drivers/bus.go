@@ -8,12 +8,13 @@ import (
 	"strings"
 	"sync"
 
+	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 	"periph.io/x/conn/v3/spi/spireg"
-	"periph.io/x/host/v3"
+	_ "periph.io/x/host/v3/gpioioctl" // sysfs's GPIO driver depends on it
 	"periph.io/x/host/v3/sysfs"
 )
 
@@ -58,6 +59,15 @@ func RegisterBusProvider(prefix string, p BusProvider) {
 	providers.m[prefix] = p
 }
 
+// HasBusProvider reports whether buses named "<prefix>:..." can be opened:
+// whether the build carries the provider of that prefix.
+func HasBusProvider(prefix string) bool {
+	providers.Lock()
+	defer providers.Unlock()
+	_, ok := providers.m[prefix]
+	return ok
+}
+
 // provider returns the provider of a prefixed bus name, or nil for a host
 // bus.
 func provider(name string) (BusProvider, error) {
@@ -94,13 +104,22 @@ func NewBusSet() *BusSet {
 	return &BusSet{i2c: map[string]i2c.BusCloser{}, spi: map[string]spi.PortCloser{}, serial: map[string]string{}}
 }
 
+// InitHost loads periph's drivers of the host's I²C buses and SPI ports,
+// those of Linux's /dev/i2c-* and /dev/spidev* (periph's sysfs package).
+// The boards' memory-mapped GPIO drivers (periph's host package) are left
+// out: edgegw reaches its devices through the kernel's bus devices only.
+func InitHost() error {
+	if _, err := driverreg.Init(); err != nil {
+		return fmt.Errorf("host drivers: %w", err)
+	}
+	return nil
+}
+
 // initHost loads periph's host drivers once.
 func (s *BusSet) initHost() error {
 	if !s.hostIn {
 		s.hostIn = true
-		if _, err := host.Init(); err != nil {
-			s.hostErr = fmt.Errorf("host drivers: %w", err)
-		}
+		s.hostErr = InitHost()
 	}
 	return s.hostErr
 }

@@ -67,7 +67,7 @@ func newRoot() *cobra.Command {
 		c.PrintErrln(c.UsageString())
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newOpenCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
 	root.AddCommand(newControlCmds()...)
 	for _, c := range fullBuildCmds {
 		root.AddCommand(c())

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
-	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 )
 
 // lineFlags are the serial flags shared by the modbus subcommands.
@@ -42,18 +42,20 @@ func (l *lineFlags) add(c *cobra.Command, scan bool) {
 	}
 	c.Flags().IntVar(&l.stopBits, "stop-bits", 1, "stop bits: 1 or 2")
 	c.Flags().DurationVar(&l.timeout, "timeout", timeout, "reply timeout per request")
-	c.Flags().BoolVar(&l.sim, "sim", false, "start the emulated bus (sdm630 at unit 1, sdm120 at 2, mfm383a at 3, 9600 8N1) and use it")
+	simFlag(c, &l.sim, "start the emulated bus sim:rs485-1 (sdm630 at unit 1, sdm120 at 2, mfm383a at 3, 9600 8N1) and use it")
 }
 
 // open resolves the port, starting the emulator for --sim. The returned
 // function releases what open started.
 func (l *lineFlags) open() (string, func(), error) {
 	if l.sim {
-		emu, err := meteremu.Start(meteremu.DefaultConfig())
+		buses := drivers.NewBusSet()
+		path, err := buses.Serial("sim:rs485-1")
 		if err != nil {
+			buses.Close()
 			return "", nil, err
 		}
-		return emu.Path(), func() { emu.Close() }, nil
+		return path, func() { buses.Close() }, nil
 	}
 	if l.port == "" {
 		return "", nil, usageError{errors.New("--port is required (or --sim)")}

@@ -1,3 +1,5 @@
+//go:build !nodemo
+
 package main
 
 import (
@@ -9,6 +11,8 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 )
+
+func init() { fullBuildCmds = append(fullBuildCmds, newOpenCmd) }
 
 func newOpenCmd() *cobra.Command {
 	var o backend.Options

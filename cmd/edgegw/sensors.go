@@ -9,17 +9,14 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"periph.io/x/conn/v3/i2c"
-	"periph.io/x/conn/v3/spi"
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/reading"
-	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
 // newI2CCmd builds `edgegw i2c scan`.
@@ -32,11 +29,12 @@ func newI2CCmd() *cobra.Command {
 		Short: "List the addresses answering on an I²C bus and guess each chip",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			buses, closeAll := openBuses(sim)
-			defer closeAll()
-			if bus == "" {
-				bus = defaultBus(sim, "i2c")
+			bus, err := busName(bus, sim, "i2c")
+			if err != nil {
+				return err
 			}
+			buses := drivers.NewBusSet()
+			defer buses.Close()
 			b, err := buses.I2C(bus)
 			if err != nil {
 				return err
@@ -57,7 +55,7 @@ func newI2CCmd() *cobra.Command {
 		},
 	}
 	scan.Flags().StringVar(&bus, "bus", "", "bus name: /dev/i2c-1, I2C1, or sim:i2c-1 (default /dev/i2c-1, or sim:i2c-1 with --sim)")
-	scan.Flags().BoolVar(&sim, "sim", false, "scan the emulated bus (no hardware)")
+	simFlag(scan, &sim, "scan the emulated bus sim:i2c-1 (no hardware)")
 	c.AddCommand(scan)
 	return c
 }
@@ -139,11 +137,12 @@ func newSensorCmd() *cobra.Command {
 				}
 				options[k] = optValue(v)
 			}
-			buses, closeAll := openBuses(sim)
-			defer closeAll()
-			if bus == "" {
-				bus = defaultBus(sim, busKind(kind))
+			bus, err := busName(bus, sim, busKind(kind))
+			if err != nil {
+				return err
 			}
+			buses := drivers.NewBusSet()
+			defer buses.Close()
 			options["bus"] = bus
 			if addr != "" {
 				options["addr"] = addr
@@ -172,7 +171,7 @@ func newSensorCmd() *cobra.Command {
 	f.StringVar(&addr, "addr", "", "I²C address, e.g. 0x76 (default by driver)")
 	f.StringArrayVar(&opts, "opt", nil, "driver option key=value, as in the config's options; repeatable")
 	f.BoolVar(&asJSON, "json", false, "print JSON, one object per reading")
-	f.BoolVar(&sim, "sim", false, "read the emulated chip (no hardware)")
+	simFlag(read, &sim, "read the emulated chip on the driver's sim: bus (no hardware)")
 	f.DurationVar(&timeout, "timeout", 15*time.Second, "wait this long for a sample (the SCD4x's first comes after about 6 s)")
 	c.AddCommand(read)
 	return c
@@ -223,6 +222,27 @@ func busKind(driver string) string {
 	return "i2c"
 }
 
+// busName is the bus a technician command uses: --bus as given, or the
+// default for the driver's kind of bus, an emulated one with --sim.
+func busName(bus string, sim bool, kind string) (string, error) {
+	switch {
+	case bus == "":
+		return defaultBus(sim, kind), nil
+	case sim && !strings.HasPrefix(bus, "sim:"):
+		return "", usageError{fmt.Errorf("--sim uses emulated buses and --bus %q is not one (want sim:i2c-N, sim:spiB.C or sim:uart-N)", bus)}
+	}
+	return bus, nil
+}
+
+// simFlag registers --sim on c when the build carries the emulators of
+// drivers/sim (the full build; a production build has no --sim).
+func simFlag(c *cobra.Command, p *bool, usage string) {
+	if drivers.HasBusProvider("sim") {
+		c.Flags().BoolVar(p, "sim", false, usage)
+	}
+}
+
+// defaultBus is the bus of a kind that a command uses without --bus.
 func defaultBus(sim bool, kind string) string {
 	switch {
 	case sim && kind == "spi":
@@ -237,56 +257,4 @@ func defaultBus(sim bool, kind string) string {
 		return "/dev/ttyAMA0"
 	}
 	return "/dev/i2c-1"
-}
-
-// openBuses returns the buses the technician commands use: the host's
-// (through periph.io) or, with sim, the emulators of drivers/sim/chips.
-func openBuses(sim bool) (drivers.Buses, func()) {
-	if sim {
-		s := &simBuses{}
-		return s, s.close
-	}
-	s := drivers.NewBusSet()
-	return s, func() { s.Close() }
-}
-
-// simBuses opens emulated buses by name, whatever the name.
-type simBuses struct {
-	mu      sync.Mutex
-	closers []io.Closer
-}
-
-func (s *simBuses) I2C(name string) (i2c.Bus, error) {
-	b := chips.NewI2CBus(name, time.Now)
-	s.add(b)
-	return b, nil
-}
-
-func (s *simBuses) SPI(name string) (spi.Port, error) {
-	p := chips.NewSPIPort(name, time.Now)
-	s.add(p)
-	return p, nil
-}
-
-func (s *simBuses) Serial(string) (string, error) {
-	path, _, c, err := chips.StartPMS5003(time.Now)
-	if err != nil {
-		return "", err
-	}
-	s.add(c)
-	return path, nil
-}
-
-func (s *simBuses) add(c io.Closer) {
-	s.mu.Lock()
-	s.closers = append(s.closers, c)
-	s.mu.Unlock()
-}
-
-func (s *simBuses) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.closers {
-		c.Close()
-	}
 }

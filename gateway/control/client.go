@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -45,7 +46,6 @@ func (e *Error) Is(target error) bool {
 // each call, so it needs no closing.
 type Client struct {
 	path string
-	hc   *http.Client
 }
 
 // Dial returns a client of the agent listening on the Unix socket at path
@@ -54,14 +54,7 @@ func Dial(path string) *Client {
 	if path == "" {
 		path = DefaultSocket
 	}
-	var d net.Dialer
-	return &Client{path: path, hc: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", path)
-		},
-		DisableKeepAlives:     true,
-		ResponseHeaderTimeout: DefaultCallTimeout,
-	}}}
+	return &Client{path: path}
 }
 
 // Path returns the socket path the client connects to.
@@ -230,7 +223,7 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.roundTrip(req)
 	if err != nil {
 		return nil, c.connError(err)
 	}
@@ -244,6 +237,53 @@ func (c *Client) do(ctx context.Context, method, path string, in any) (*http.Res
 		e.Error = fmt.Sprintf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
 	}
 	return nil, &Error{Status: resp.StatusCode, Message: e.Error}
+}
+
+// roundTrip sends req on a connection of its own and reads the answer's
+// header within DefaultCallTimeout; the body, which may be a long stream,
+// is read until the request's context ends. A control call needs neither
+// connection reuse nor HTTP/2, so the client does without http.Transport,
+// which a gateway's binary would otherwise carry only for it.
+func (c *Client) roundTrip(req *http.Request) (*http.Response, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(req.Context(), "unix", c.path)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(req.Context(), func() { conn.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		conn.Close()
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return fail(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(DefaultCallTimeout))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return fail(err)
+	}
+	conn.SetReadDeadline(time.Time{})
+	resp.Body = &connBody{ReadCloser: resp.Body, close: func() { stop(); conn.Close() }}
+	return resp, nil
+}
+
+// connBody is a response body that closes its connection with it.
+type connBody struct {
+	io.ReadCloser
+	close func()
+}
+
+// Close implements io.Closer.
+func (b *connBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.close()
+	return err
 }
 
 // connError explains a failure to reach the agent.

@@ -15,10 +15,10 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/goburrow/modbus"
 	"periph.io/x/conn/v3/i2c/i2creg"
 	"periph.io/x/conn/v3/spi/spireg"
-	"periph.io/x/host/v3"
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/envelope"
@@ -234,8 +234,8 @@ func modbusFraming(string) (string, error) {
 // buses initialises periph's host drivers and lists the buses found. No bus
 // is not a failure: the box may carry only Modbus meters.
 func buses(string) (string, error) {
-	if _, err := host.Init(); err != nil {
-		return "", fmt.Errorf("host drivers: %w", err)
+	if err := drivers.InitHost(); err != nil {
+		return "", err
 	}
 	var names []string
 	for _, r := range i2creg.All() {

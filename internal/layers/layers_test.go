@@ -103,8 +103,9 @@ func TestLowerLayersLinkNoAgent(t *testing.T) {
 func hasKey(m map[string]pkg, k string) bool { _, ok := m[k]; return ok }
 
 // TestProductionBuildCarriesNoDemo: the production build (tag nodemo, make
-// build-prod) links no demo, no embedded MQTT broker, no sim driver or
-// emulated buses, and no ingest service, fleet page or Prometheus client,
+// build-prod) links no demo, no embedded MQTT broker, no sim driver,
+// emulated buses, chips or meters, no pseudo-terminals, no board GPIO
+// drivers, and no ingest service, `open`, fleet page or Prometheus client,
 // and still every driver of real hardware; the full build has the demo and
 // the fleet page.
 func TestProductionBuildCarriesNoDemo(t *testing.T) {
@@ -114,7 +115,8 @@ func TestProductionBuildCarriesNoDemo(t *testing.T) {
 	prod := deps(t, "nodemo", "./cmd/edgegw")
 	for path := range prod {
 		switch {
-		case path == module+"gateway/demo", path == module+"drivers/sim", strings.HasPrefix(path, "github.com/mochi-mqtt/"),
+		case path == module+"gateway/demo", strings.HasPrefix(path, module+"drivers/sim"), strings.HasPrefix(path, "github.com/mochi-mqtt/"),
+			strings.HasPrefix(path, "github.com/creack/pty"), path == "periph.io/x/host/v3", path == "periph.io/x/host/v3/rpi",
 			path == module+"backend/ingest", path == module+"backend/fleetweb", strings.HasPrefix(path, "github.com/prometheus/"),
 			strings.HasPrefix(path, "github.com/chromedp/"):
 			t.Errorf("the production build links %s, imported by %s", path, strings.Join(importers(prod, path), ", "))
