@@ -45,6 +45,7 @@ type Bolt struct {
 	next      uint64                // sequence number the next Begin assigns
 	res       reservation           // last reservation written to the sidecar
 	carried   []Gap                 // gaps carried by the sidecar, not committed yet
+	tx        uint64                // the file's last committed bbolt transaction
 	memGaps   []Gap                 // gaps of batches dropped in memory, not committed yet
 	space     space                 // the file's disk space
 	// Committed state, refreshed by every successful commit.
@@ -97,18 +98,19 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		done:     make(chan struct{}),
 		space:    space{target: opts.Reserve},
 	}
-	res, carried, err := readSidecar(b.seqPath())
+	res, carried, lastHeld, err := readSidecar(b.seqPath())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		b.log.Error("buffer sequence reservation unreadable", "err", err)
-		res, carried = reservation{}, nil
+		res, carried, lastHeld = reservation{}, nil, held{}
 	}
 	b.res, b.carried = res, carried
+	sound := false
 	if _, err := os.Stat(path); err == nil {
 		db, corrupt, err := openChecked(path)
 		if err != nil {
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
-		b.db = db
+		b.db, sound = db, corrupt == nil
 		if corrupt != nil {
 			b.replaceAtOpen(corrupt)
 		}
@@ -128,6 +130,9 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		if err := b.load(); err != nil {
 			closeQuietly(b.db)
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
+		}
+		if sound {
+			b.takeHeld(lastHeld)
 		}
 		b.applyCarried()
 		b.space.grow(b.path, b.opts.Reserve, b.opts.now(), b.log)
@@ -221,7 +226,7 @@ func (b *Bolt) initFile(db *bolt.DB, next uint64, gaps []Gap) error {
 // batches (their chunks too, to rebuild them if the file is replaced).
 func (b *Bolt) load() error {
 	return b.viewDB(func(x *txn) error {
-		b.st, b.gaps, b.next = x.st, x.gaps, x.st.next
+		b.st, b.gaps, b.next, b.tx = x.st, x.gaps, x.st.next, x.id
 		var err error
 		if b.oldestSeq, b.oldest, err = x.oldest(); err != nil {
 			return err
@@ -268,12 +273,29 @@ func (b *Bolt) viewDB(fn func(x *txn) error) error {
 	})
 }
 
+// takeHeld carries the gaps of the batches that the last process held in
+// memory while its commits failed, when it died before committing them or
+// carrying them at Close: the file is still at the transaction the sidecar
+// names, so none of their operations reached it after.
+func (b *Bolt) takeHeld(h held) {
+	if len(h.gaps) == 0 || h.tx != b.tx {
+		return
+	}
+	b.log.Warn("buffer batches held in memory by a process that stopped before committing them are reported as a gap",
+		"err", fmt.Errorf("%s, commits failing since transaction %d", describeGaps(h.gaps), h.tx))
+	b.carried = append(b.carried, h.gaps...)
+}
+
 // applyCarried commits the gaps the sidecar carried (batches dropped from
 // memory when the last process could not commit them), deletes what of
 // those batches had reached the file, and clears them from the sidecar.
+// Their numbers were used: numbering goes on above them.
 func (b *Bolt) applyCarried() {
 	if len(b.carried) == 0 {
 		return
+	}
+	for _, g := range b.carried {
+		b.next = max(b.next, g.ToSeq+1)
 	}
 	for seq := range b.open {
 		for _, g := range b.carried {

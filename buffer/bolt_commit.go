@@ -82,11 +82,21 @@ func (b *Bolt) commitLocked(extra func(x *txn) error) error {
 		}
 		b.commitErr = err
 		b.boundMemoryLocked()
+		// Say in the sidecar what dying now would lose, once per
+		// attempt: a kill leaves a gap record, not a silent hole.
+		if err := b.writeSidecarLocked(); err != nil {
+			b.log.Warn("batches held in memory not written to the sequence sidecar", "err", err)
+		}
 		return fmt.Errorf("%w: %w", ErrNotCommitted, err)
 	}
 	if b.commitErr != nil {
 		b.log.Info("buffer commit recovered")
 		b.commitErr = nil
+		if b.res.held > 0 {
+			if err := b.writeSidecarLocked(); err != nil {
+				b.log.Warn("buffer sequence sidecar not cleared of batches held in memory", "err", err)
+			}
+		}
 	}
 	return nil
 }
@@ -113,6 +123,7 @@ func (b *Bolt) commitOnceLocked(extra func(x *txn) error) error {
 		}
 		for _, g := range b.memGaps {
 			addGap(&x.gaps, g)
+			x.st.next = max(x.st.next, g.ToSeq+1) // used numbers, never assigned again
 			x.st.droppedBatches += g.Batches
 			x.st.droppedReadings += g.Readings
 		}
@@ -161,6 +172,7 @@ func (b *Bolt) commitOnceLocked(extra func(x *txn) error) error {
 		b.pending = nil
 	}
 	b.memGaps = slices.Clip(b.memGaps[memGaps:])
+	b.tx = x.id
 	b.committedLocked(x, oldestSeq, oldest)
 	if b.res.gaps > 0 && len(b.memGaps) == 0 && len(b.carried) == 0 {
 		if err := b.writeSidecarLocked(); err != nil {
@@ -298,11 +310,32 @@ func (b *Bolt) reserveLocked(first, last uint64) error {
 // sidecar.
 func (b *Bolt) writeSidecarLocked() error {
 	gaps := append(slices.Clone(b.carried), b.memGaps...)
-	if err := writeSidecar(b.seqPath(), b.res, gaps); err != nil {
+	var h held
+	if b.commitErr != nil {
+		h = held{tx: b.tx, gaps: b.heldGapsLocked()}
+	}
+	if err := writeSidecar(b.seqPath(), b.res, gaps, h); err != nil {
 		return err
 	}
-	b.res.gaps = len(gaps)
+	b.res.gaps, b.res.held = len(gaps), len(h.gaps)
 	return nil
+}
+
+// heldGapsLocked returns the gaps that the open batches with operations not
+// committed would leave if the process died now: their numbers and all
+// their readings, since the next start drops what of them is in the file.
+func (b *Bolt) heldGapsLocked() []Gap {
+	pending := map[uint64]bool{}
+	for _, o := range b.pending {
+		pending[o.seq] = o.kind != opAck || pending[o.seq]
+	}
+	var gaps []Gap
+	for _, seq := range b.openSeqsLocked() {
+		if ob := b.open[seq]; !ob.inFile || pending[seq] {
+			addToGap(&gaps, seq, ob.readings, ReasonDiskFull)
+		}
+	}
+	return gaps
 }
 
 // run is the committer: it commits the pending operations one durability

@@ -377,6 +377,9 @@ func (b *Bolt) replaceLocked() error {
 	b.db, b.broken = db, nil
 	b.gen++
 	b.dbMu.Unlock()
+	if err := guard(func() error { return db.View(func(tx *bolt.Tx) error { b.tx = uint64(tx.ID()); return nil }) }); err != nil {
+		b.log.Warn("transaction of the fresh buffer file not read", "err", err)
+	}
 	b.vmu.Lock()
 	clear(b.verified)
 	b.vmu.Unlock()

@@ -24,6 +24,7 @@ const reserveBlock = 10000
 type reservation struct {
 	low, from, to uint64
 	gaps          int // gap lines written with it
+	held          int // held lines written with it
 }
 
 // sidecarSize is the fixed size of the sidecar: writing it in place on a
@@ -34,42 +35,69 @@ const sidecarSize = 1024
 // merged into the last line (its counts stay exact).
 const maxSidecarGaps = 8
 
-// readSidecar reads the reservation and the gaps the sidecar carries.
-// Version 1 files (one line, no gaps) are read too.
-func readSidecar(path string) (reservation, []Gap, error) {
+// maxSidecarHeld is how many held lines the sidecar holds; more are merged
+// into the last one.
+const maxSidecarHeld = 2
+
+// held is what the sidecar says of the batches kept only in memory while
+// commits fail: the gaps they would leave if the process died now (their
+// numbers and all their readings), and the bbolt transaction the file was
+// at. At the next open they are reported only if the file is still at that
+// transaction: a later commit took them into the file.
+type held struct {
+	tx   uint64
+	gaps []Gap
+}
+
+// readSidecar reads the reservation, the gaps the sidecar carries and what
+// it says was held in memory. Version 1 files (one line, no gaps) and
+// version 2 files (no held lines) are read too.
+func readSidecar(path string) (reservation, []Gap, held, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return reservation{}, nil, err
+		return reservation{}, nil, held{}, err
+	}
+	fail := func(err error) (reservation, []Gap, held, error) {
+		return reservation{}, nil, held{}, fmt.Errorf("parse %s: %w", path, err)
 	}
 	lines := strings.Split(strings.TrimRight(string(b), " \n"), "\n")
 	var r reservation
 	var v int
 	if _, err := fmt.Sscanf(lines[0], "edgegw-seq %d %d %d %d", &v, &r.low, &r.from, &r.to); err != nil {
-		return reservation{}, nil, fmt.Errorf("parse %s: %w", path, err)
+		return fail(err)
 	}
-	if (v != 1 && v != 2) || r.low > r.from || r.from > r.to {
-		return reservation{}, nil, fmt.Errorf("parse %s: %w", path, errDecode)
+	if v < 1 || v > 3 || r.low > r.from || r.from > r.to {
+		return fail(errDecode)
 	}
 	var gaps []Gap
+	var h held
 	for _, line := range lines[1:] {
 		var g Gap
-		if _, err := fmt.Sscanf(line, "gap %d %d %d %d %s", &g.FromSeq, &g.ToSeq, &g.Batches, &g.Readings, &g.Reason); err != nil || g.FromSeq > g.ToSeq {
-			return reservation{}, nil, fmt.Errorf("parse %s: gap %q: %w", path, line, errDecode)
+		var err error
+		if strings.HasPrefix(line, "held ") {
+			_, err = fmt.Sscanf(line, "held %d %d %d %d %d %s", &h.tx, &g.FromSeq, &g.ToSeq, &g.Batches, &g.Readings, &g.Reason)
+		} else {
+			_, err = fmt.Sscanf(line, "gap %d %d %d %d %s", &g.FromSeq, &g.ToSeq, &g.Batches, &g.Readings, &g.Reason)
 		}
-		gaps = append(gaps, g)
+		if err != nil || g.FromSeq > g.ToSeq {
+			return fail(fmt.Errorf("line %q: %w", line, errDecode))
+		}
+		if strings.HasPrefix(line, "held ") {
+			h.gaps = append(h.gaps, g)
+		} else {
+			gaps = append(gaps, g)
+		}
 	}
-	r.gaps = len(gaps)
-	return r, gaps, nil
+	r.gaps, r.held = len(gaps), len(h.gaps)
+	return r, gaps, h, nil
 }
 
-// writeSidecar replaces the sidecar atomically: temporary file, fsync,
-// rename, fsync of the directory. When the filesystem is full, it overwrites
-// the existing sidecar in place instead, which needs no new block: the file
-// always has sidecarSize bytes, padded with spaces.
-func writeSidecar(path string, r reservation, gaps []Gap) error {
+// mergeInto returns gaps with those beyond the first n merged into the nth:
+// the counts stay exact, the last range widens.
+func mergeInto(gaps []Gap, n int) []Gap {
 	var merged []Gap
 	for _, g := range gaps {
-		if len(merged) < maxSidecarGaps {
+		if len(merged) < n {
 			merged = append(merged, g)
 			continue
 		}
@@ -77,9 +105,25 @@ func writeSidecar(path string, r reservation, gaps []Gap) error {
 		mergeGap(last, g)
 		last.Reason = mergeReasons(last.Reason, g.Reason)
 	}
-	line := fmt.Appendf(nil, "edgegw-seq 2 %020d %020d %020d\n", r.low, r.from, r.to)
-	for _, g := range merged {
+	return merged
+}
+
+// writeSidecar replaces the sidecar atomically: temporary file, fsync,
+// rename, fsync of the directory. When the filesystem is full, it overwrites
+// the existing sidecar in place instead, which needs no new block: the file
+// always has sidecarSize bytes, padded with spaces. The version is 2 unless
+// there are held lines (3), so that a file without them reads as before.
+func writeSidecar(path string, r reservation, gaps []Gap, h held) error {
+	v := 2
+	if len(h.gaps) > 0 {
+		v = 3
+	}
+	line := fmt.Appendf(nil, "edgegw-seq %d %020d %020d %020d\n", v, r.low, r.from, r.to)
+	for _, g := range mergeInto(gaps, maxSidecarGaps) {
 		line = fmt.Appendf(line, "gap %d %d %d %d %s\n", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason)
+	}
+	for _, g := range mergeInto(h.gaps, maxSidecarHeld) {
+		line = fmt.Appendf(line, "held %d %d %d %d %d %s\n", h.tx, g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason)
 	}
 	if len(line) > sidecarSize-1 {
 		return fmt.Errorf("sidecar of %d bytes: %w", len(line), ErrInvalid)

@@ -42,6 +42,7 @@ type txn struct {
 	dirty                 map[uint64]bool
 	added, removed        []uint64 // batches stored and deleted, for Bolt.stored
 	hwm                   int64    // bytes of the file in use when the transaction began
+	id                    uint64   // bbolt's transaction id: the file's, once committed
 	log                   *slog.Logger
 }
 
@@ -59,6 +60,7 @@ func newTxn(tx *bolt.Tx, log *slog.Logger) (*txn, error) {
 		recs:    map[uint64]*record{},
 		dirty:   map[uint64]bool{},
 		hwm:     tx.Size(),
+		id:      uint64(tx.ID()),
 		log:     log,
 	}
 	if x.meta == nil || x.batches == nil || x.chunks == nil {

@@ -75,11 +75,16 @@
 // Beside it, path+".seq" is a text sidecar of exactly 1024 bytes (padded
 // with spaces): a line "edgegw-seq 2 low from to" (numbers zero-padded to
 // 20 digits), then up to 8 lines "gap from to batches readings reason" for
-// gaps not yet committed to the file. It is written atomically (temporary
-// file, fsync, rename, directory fsync) when the file is opened, before any
-// commit that uses a number at or above the previous "to", and when gaps are
-// carried; on a full disk it is overwritten in place. Begin reserves blocks
-// of 10000 numbers.
+// gaps not yet committed to the file. While commits fail, up to 2 lines
+// "held tx from to batches readings reason" (and version 3) say what the
+// batches kept only in memory would leave if the process died: the next
+// start reports them as a gap, dropping what of them is in the file, unless
+// the file has moved past bbolt transaction tx (a later commit took them).
+// It is written atomically (temporary file, fsync, rename, directory fsync)
+// when the file is opened, before any commit that uses a number at or above
+// the previous "to", when gaps are carried, and after each failed commit;
+// on a full disk it is overwritten in place. Begin reserves blocks of 10000
+// numbers. Numbers in a gap are used: numbering goes on above them.
 //
 // # Damage
 //

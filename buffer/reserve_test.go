@@ -1,10 +1,14 @@
 package buffer_test
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -291,4 +295,106 @@ func TestBoltDiskFullCarried(t *testing.T) {
 	free()
 	b = openBoltAt(t, path, buffer.Options{})
 	checkDiskAccount(t, b, written)
+	checkNumbersNotReused(t, b, written)
+}
+
+// checkNumbersNotReused requires the next batch to be numbered above every
+// number written before: a number in a gap record is never a batch too.
+func checkNumbersNotReused(t *testing.T, b buffer.Store, written map[uint64]int) {
+	t.Helper()
+	seq, err := b.Begin("telemetry", t0, func(uint64) ([]byte, error) { return []byte("header"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for w := range written {
+		if seq <= w {
+			t.Fatalf("the next batch is numbered %d, a number used before the restart (up to %d)", seq, slices.Max(slices.Collect(maps.Keys(written))))
+		}
+	}
+}
+
+const diskKillEnv = "EDGEGW_BUFFER_DISKKILL_DIR"
+
+// TestHelperDiskFullWriter is the child process of TestBoltDiskFullKilled:
+// it fills the disk, writes batches that cannot be committed, prints what
+// it wrote, and waits to be killed.
+func TestHelperDiskFullWriter(t *testing.T) {
+	dir := os.Getenv(diskKillEnv)
+	if dir == "" {
+		t.Skip("helper process for TestBoltDiskFullKilled")
+	}
+	b, err := buffer.OpenBolt(filepath.Join(dir, "buffer.db"), buffer.Options{Durability: time.Hour, MaxPending: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := buffertest.FillDisk(t, dir)
+	for seq, n := range diskRun(t, b, 60) {
+		fmt.Printf("written %d %d\n", seq, n)
+	}
+	if os.Getenv(diskKillEnv+"_RECOVER") != "" {
+		free()
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fmt.Println("done")
+	select {} // until killed
+}
+
+// TestBoltDiskFullKilled: commits fail on a full disk and the process is
+// killed with what it could not commit in memory, some of it over the
+// memory bound and dropped. At the next start every batch written is
+// stored or in a gap record with its exact readings, and numbering goes on
+// above them. When the disk had room again before the kill, what was held
+// is stored and in no gap.
+func TestBoltDiskFullKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	t.Run("held", func(t *testing.T) { diskFullKilled(t, false) })
+	t.Run("committed-before-kill", func(t *testing.T) { diskFullKilled(t, true) })
+}
+
+func diskFullKilled(t *testing.T, recovered bool) {
+	dir := mountTmpfs(t, "8m")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDiskFullWriter$")
+	cmd.Env = append(os.Environ(), diskKillEnv+"="+dir)
+	if recovered {
+		cmd.Env = append(cmd.Env, diskKillEnv+"_RECOVER=1")
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	written := map[uint64]int{}
+	sc := bufio.NewScanner(out)
+	done := false
+	for !done && sc.Scan() {
+		var seq uint64
+		var n int
+		switch {
+		case sc.Text() == "done":
+			done = true
+		case scan(sc.Text(), "written %d %d", &seq, &n):
+			written[seq] = n
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if !done {
+		t.Fatalf("the writer stopped before it was done; stderr: %s", stderr.String())
+	}
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	b := openBoltAt(t, filepath.Join(dir, "buffer.db"), buffer.Options{})
+	checkDiskAccount(t, b, written)
+	checkNumbersNotReused(t, b, written)
 }
