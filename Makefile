@@ -45,7 +45,7 @@ deps:
 # All tests: unit, integration against a real Mosquitto, short fuzz runs of
 # the seed corpora, and the ARM binaries' self test under qemu-user.
 test: deps build-arm
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 20m ./...
 	scripts/fuzz.sh 20000x
 	scripts/arm-smoke.sh
 	$(MAKE) test-deb
