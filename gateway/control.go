@@ -146,7 +146,7 @@ func (a *Agent) Status() control.Status {
 		ConfigVersion: h.ConfigVersion, ClockSynced: h.ClockSynced, BufferRecovered: h.BufferRecovered,
 		Uplink: control.UplinkStatus{
 			Broker: a.cfg.Uplink.Broker, Connected: up.Connected, Since: up.Since, NextRetry: up.NextRetry, LastError: up.LastError,
-			Published: up.Published, Acknowledged: up.Acked, Reconnects: up.Reconnects, Receipts: h.Receipts,
+			Published: up.Published, Acknowledged: up.Acked, Reconnects: up.Reconnects, Takeover: up.Takeover, Receipts: h.Receipts,
 		},
 		Buffer: control.BufferStatus{
 			Batches: h.BufferBatches, Readings: h.BufferReadings, Bytes: h.BufferBytes,

@@ -24,7 +24,8 @@ type Health struct {
 	DroppedBatches  uint64                 `json:"dropped_batches"`
 	DroppedReadings uint64                 `json:"dropped_readings"`
 	BufferRecovered string                 `json:"buffer_recovered,omitempty"`
-	Receipts        *control.ReceiptStatus `json:"receipts,omitempty"` // nil without receipt keys
+	UplinkTakeover  string                 `json:"uplink_takeover,omitempty"` // see uplink.State.Takeover
+	Receipts        *control.ReceiptStatus `json:"receipts,omitempty"`        // nil without receipt keys
 	Devices         map[string]DeviceStats `json:"devices"`
 }
 
@@ -44,6 +45,7 @@ func (a *Agent) Health() Health {
 		DroppedBatches:  st.DroppedBatches,
 		DroppedReadings: st.DroppedReadings,
 		BufferRecovered: a.store.Recovered(),
+		UplinkTakeover:  a.up.State().Takeover,
 		Receipts:        a.receiptStatus(a.up.State().Receipts, now),
 		Devices:         map[string]DeviceStats{},
 	}

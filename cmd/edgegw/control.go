@@ -186,6 +186,9 @@ func printStatus(out io.Writer, st control.Status, now time.Time) error {
 	if u.LastError != "" {
 		fmt.Fprintf(w, "\tlast error: %s\n", u.LastError)
 	}
+	if u.Takeover != "" {
+		fmt.Fprintf(w, "\tWARNING: %s\n", u.Takeover)
+	}
 	printReceipts(w, u.Receipts, now)
 	b := st.Buffer
 	fmt.Fprintf(w, "Buffer\t%d readings in %d batches, %s", b.Readings, b.Batches, bytesText(b.Bytes))

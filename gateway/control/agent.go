@@ -100,6 +100,9 @@ type UplinkStatus struct {
 	Published    uint64    `json:"published"`    // batch publishes, publishes again included
 	Acknowledged uint64    `json:"acknowledged"` // publishes the broker acknowledged (PUBACK)
 	Reconnects   uint64    `json:"reconnects"`
+	// Takeover explains, while it lasts, that another client seems to be
+	// using this gateway's client id (the broker keeps closing the session).
+	Takeover string `json:"takeover,omitempty"`
 	// Receipts is nil without receipt keys (uplink.receipts): batches are
 	// then deleted on the broker's PUBACK.
 	Receipts *ReceiptStatus `json:"receipts,omitempty"`

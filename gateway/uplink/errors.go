@@ -12,5 +12,8 @@ var ErrInvalidBatch = errors.New("invalid batch")
 // its ACL would drop every publish.
 var ErrCertMismatch = errors.New("client certificate is not the gateway's")
 
+// errLost marks a session that ended because the connection was lost.
+var errLost = errors.New("lost")
+
 // errStale marks a receipt whose Through is below one already accepted.
 var errStale = errors.New("stale receipt")

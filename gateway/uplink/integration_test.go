@@ -123,6 +123,30 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 	if st.Reconnects < 1 {
 		t.Errorf("reconnects %d, want >= 1", st.Reconnects)
 	}
+	if st.Takeover != "" {
+		t.Errorf("a broker restart taken for a session takeover: %s", st.Takeover)
+	}
+}
+
+// TestIntegrationClonedClientID: two publishers share one gateway's
+// identity and client id, as two boxes cloned from one SD card do. The
+// broker closes the older session whenever the other connects; both
+// publishers say so, and each batch still reaches the broker.
+func TestIntegrationClonedClientID(t *testing.T) {
+	br := integration(t)
+	var rx received
+	subscribe(t, br, br.Backend, "backend-clone", true, []string{"city/+/data/#"}, rx.handle)
+	a, b := &memSource{}, &memSource{}
+	a.add(5, "telemetry", 100)
+	pa, _, _ := startPublisher(t, br, br.URL, "gw-001", a, uplink.Deps{}, nil)
+	pb, _, _ := startPublisher(t, br, br.URL, "gw-001", b, uplink.Deps{}, nil)
+	for name, p := range map[string]*uplink.Publisher{"first": pa, "second": pb} {
+		eventually(t, "the "+name+" publisher to see the takeover", func() bool { return p.State().Takeover != "" })
+		if st := p.State(); !strings.Contains(st.Takeover, `client id "gw-001"`) {
+			t.Errorf("%s publisher: takeover %q does not name the client id", name, st.Takeover)
+		}
+	}
+	eventually(t, "the batches at the broker", func() bool { return rx.distinct() == 5 })
 }
 
 // TestIntegrationACL checks that gw-002 can neither publish into nor read

@@ -183,7 +183,10 @@ type State struct {
 	Published  uint64    // batch publishes, including publishes again
 	Acked      uint64    // batch publishes the broker acknowledged (PUBACK)
 	Reconnects uint64    // successful connections after the first one
-	Receipts   ReceiptState
+	// Takeover explains, while it lasts, the pattern of another client
+	// taking the broker session with this client id; empty otherwise.
+	Takeover string
+	Receipts ReceiptState
 }
 
 // ReceiptState is what receipts have done; all zero without receipt keys.
@@ -227,6 +230,7 @@ type Publisher struct {
 	through       uint64              // the highest Through of the receipts accepted
 	nextDue       time.Time           // the earliest a tracked batch may be due for a republish
 	connWarn      every
+	takeover      takeover // touched by Run only
 	receiptWarn   every
 	republishWarn every
 
@@ -457,8 +461,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 			return nil
 		}
 		if err == nil {
+			atOnce := attempt <= 1 // no failed attempt since the last session
 			attempt = 0
 			p.connWarn.last = time.Time{}
+			start := p.deps.Now()
 			err = p.session(ctx, c, lost)
 			if errors.Is(err, ErrInvalidBatch) {
 				return err
@@ -468,6 +474,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 			p.setState(false, err)
 			p.log.Warn("connection lost", "addr", p.cfg.Broker, "err", err)
+			p.sessionEnded(p.deps.Now().Sub(start), errors.Is(err, errLost), atOnce)
 		} else {
 			p.setState(false, err)
 			if p.connWarn.allow(p.deps.Now()) {
@@ -477,6 +484,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 			}
 		}
 		d := backoffDelay(attempt, p.cfg.BackoffMin, p.cfg.BackoffMax, p.deps.Rand)
+		if p.takeover.suspect != "" {
+			d = max(d, p.cfg.BackoffMax) // let the other client be: flap slowly
+		}
 		attempt++
 		p.setRetry(p.deps.Now().Add(d))
 		t := time.NewTimer(d)
@@ -520,6 +530,18 @@ func (p *Publisher) setState(connected bool, err error) {
 			p.st.Reconnects++
 		}
 	}
+}
+
+// sessionEnded feeds the takeover pattern with a session that lasted d,
+// was lost (the broker closed it) and was made at once, and says so when
+// the pattern is found.
+func (p *Publisher) sessionEnded(d time.Duration, lost, atOnce bool) {
+	if p.takeover.ended(p.cfg.ClientID, d, lost, atOnce) {
+		p.log.Error("another client is taking this gateway's broker session", "addr", p.cfg.Broker, "err", errors.New(p.takeover.suspect))
+	}
+	p.mu.Lock()
+	p.st.Takeover = p.takeover.suspect
+	p.mu.Unlock()
 }
 
 func (p *Publisher) setRetry(at time.Time) {
@@ -703,7 +725,7 @@ func (p *Publisher) session(ctx context.Context, c paho.Client, lost <-chan erro
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-lost:
-			return fmt.Errorf("uplink: connection to %s lost: %w", p.cfg.Broker, err)
+			return fmt.Errorf("uplink: connection to %s %w: %w", p.cfg.Broker, errLost, err)
 		case <-head:
 			var n int
 			n, err = p.ackDone(inflight)
