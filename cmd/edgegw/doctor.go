@@ -32,7 +32,6 @@ what the agent sees:
   sudo -u edgegw edgegw doctor --config /etc/edgegw/edgegw.yaml`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o.AgentPID = doctor.FindAgent()
 			o.Synced = gateway.ClockSynced
 			results := doctor.Run(c.Context(), o)
 			failed := 0

@@ -119,6 +119,9 @@ func (r *RecipientPublic) String() string {
 // ParseRecipientPublic parses the one-line format
 // "edgegw-hpke-<suite> <base64 std> [comment]".
 func ParseRecipientPublic(line string) (*RecipientPublic, error) {
+	if strings.Contains(line, "-----BEGIN "+recipientPEMType+"-----") {
+		return nil, ErrRecipientPrivate
+	}
 	f := strings.Fields(line)
 	if len(f) < 2 || !strings.HasPrefix(f[0], recipientPrefix) {
 		return nil, fmt.Errorf("recipient public key: want %q<suite> <base64 key> [comment]", recipientPrefix)
@@ -137,6 +140,10 @@ func ParseRecipientPublic(line string) (*RecipientPublic, error) {
 	}
 	return &RecipientPublic{Suite: s, Key: pk}, nil
 }
+
+// ErrRecipientPrivate is returned where a recipient public key belongs and a
+// recipient private key was given.
+var ErrRecipientPrivate = errors.New("this is a recipient PRIVATE key, which opens the readings and must never be on a gateway: use its .pub file")
 
 // LoadRecipientPublic reads a recipient public key file.
 func LoadRecipientPublic(path string) (*RecipientPublic, error) {
