@@ -262,7 +262,7 @@ func (c *checker) broker() {
 		return
 	}
 	st := tc.ConnectionState()
-	server := fmt.Sprintf("%s, server %s", tls.VersionName(st.Version), st.PeerCertificates[0].Subject.CommonName)
+	server := fmt.Sprintf("%s handshake with the client certificate (server %s)", tls.VersionName(st.Version), st.PeerCertificates[0].Subject.CommonName)
 	// Under TLS 1.3 the broker checks the client certificate after the
 	// client's side of the handshake is done: its refusal arrives on the
 	// first read. An MQTT CONNECT and its CONNACK show whether the broker
@@ -277,13 +277,13 @@ func (c *checker) broker() {
 	code, err := mqttConnect(tc, clientID)
 	switch {
 	case err != nil:
-		c.add("broker tls", Fail, fmt.Sprintf("%s: the broker refused the connection after the handshake (client certificate CN %q): %v", server, c.certCN, err),
+		c.add("broker tls", Fail, fmt.Sprintf("%s, then the broker refused the connection after the handshake (client certificate CN %q): %v", server, c.certCN, err),
 			"install a client certificate the broker accepts: issued by the city's CA for "+c.cfg.Gateway.ID+" and valid now (the broker's log names its reason)")
 	case code != 0:
-		c.add("broker tls", Fail, fmt.Sprintf("%s: the broker refused MQTT CONNECT as client %q: %s", server, clientID, connackReason(code)),
+		c.add("broker tls", Fail, fmt.Sprintf("%s, then the broker refused MQTT CONNECT as client %q: %s", server, clientID, connackReason(code)),
 			"ask the broker's operators to admit "+c.cfg.Gateway.ID+" (certificate identity, client id and ACL)")
 	default:
-		c.add("broker tls", Pass, fmt.Sprintf("%s handshake with the client certificate, MQTT CONNECT accepted as %q", server, clientID), "")
+		c.add("broker tls", Pass, fmt.Sprintf("%s; MQTT CONNECT accepted as %q", server, clientID), "")
 	}
 }
 
