@@ -357,6 +357,11 @@ printf '%s\n' "${COMPREPLY[@]}"`
 			t.Errorf("first install prints no next steps:\n%s", out)
 		}
 		checkInstalled(t, root)
+		for _, f := range []string{"usr/share/man/man1/edgegw.1.gz", "usr/share/bash-completion/completions/edgegw", "usr/share/doc/edgegw/copyright", "usr/share/doc/edgegw/examples/meter-panel.yaml"} {
+			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+				t.Errorf("installed package: %v", err)
+			}
+		}
 		if st := sh(t, "dpkg", "--root="+root, "-s", "edgegw"); !strings.Contains(st, "Status: install ok installed") {
 			t.Errorf("dpkg -s:\n%s", st)
 		}
