@@ -76,21 +76,27 @@ func FindAgent(config, socket string) int {
 			return pid
 		}
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
+	for _, pid := range otherProcesses() {
 		if path, ok := agentConfig(pid); ok && sameFile(config, path) {
 			return pid
 		}
 	}
 	return 0
+}
+
+// otherProcesses returns the pids in /proc but this process's.
+func otherProcesses() []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // socketOwner returns the pid of a process holding the Unix socket bound to
@@ -100,17 +106,8 @@ func socketOwner(path string) int {
 	if err != nil || len(inodes) == 0 {
 		return 0
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0
-	}
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		dir := filepath.Join("/proc", e.Name(), "fd")
+	for _, pid := range otherProcesses() {
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
 		fds, err := os.ReadDir(dir)
 		if err != nil {
 			continue // gone, or another user's process
