@@ -118,7 +118,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		b.replaceAtOpen(nil)
 	}
 	if b.db == nil && b.reopen == nil {
-		if b.db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout}); err != nil {
+		if b.db, err = openLocked(path); err != nil {
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
 		if err := b.initFile(b.db, 1, nil); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Bucket and key names of the bbolt file.
@@ -71,7 +70,7 @@ func openAndCheck(path string) (db *bolt.DB, corrupt, err error) {
 	}
 	err = guard(func() error {
 		var oerr error
-		db, oerr = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+		db, oerr = openLocked(path)
 		if oerr != nil {
 			return oerr
 		}
@@ -80,7 +79,7 @@ func openAndCheck(path string) (db *bolt.DB, corrupt, err error) {
 	switch {
 	case err == nil:
 		return db, nil, nil
-	case errors.Is(err, berrors.ErrTimeout) || errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, ErrLocked) || errors.Is(err, fs.ErrPermission):
 		return nil, nil, err
 	}
 	if db != nil {

@@ -398,3 +398,17 @@ func TestBoltKeepsTwoCorruptCopies(t *testing.T) {
 		t.Errorf("moved-aside files = %v, want %v", aside, want)
 	}
 }
+
+// TestBoltLockedByAnother: a second open of a buffer file in use fails with
+// ErrLocked and leaves the file to its holder.
+func TestBoltLockedByAnother(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b := openBoltAt(t, path, buffer.Options{Now: buffertest.NewClock(t0).Now})
+	buffertest.Begin(t, b, "telemetry", t0)
+	second, err := buffer.OpenBolt(path, buffer.Options{})
+	if !errors.Is(err, buffer.ErrLocked) || !strings.Contains(err.Error(), path+": in use by") {
+		t.Fatalf("second OpenBolt = %v, %v; want ErrLocked naming %s", second, err, path)
+	}
+	buffertest.Begin(t, b, "telemetry", t0) // the holder goes on
+}

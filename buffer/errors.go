@@ -32,3 +32,8 @@ var ErrNotCommitted = errors.New("not committed yet")
 // the file at once (see Bolt) and retries; it is returned, wrapped in
 // ErrNotCommitted for writes, only while a fresh file cannot be created.
 var ErrCorrupt = errors.New("buffer file damaged")
+
+// ErrLocked is the cause when the buffer file is locked by another process:
+// another agent runs on the same state directory. The error names that
+// process where the system says which it is.
+var ErrLocked = errors.New("another edgegw agent holds the buffer: stop it first, or give this one another gateway.state")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (a real Mosquitto, PostgreSQL,
-# qemu-user for the ARM binaries, dpkg and systemd-analyze for the package
-# tests, Chromium for the fleet pages), or, when not run as root, names the
+# qemu-user for the ARM binaries, dpkg, systemd-analyze, man-db and
+# bash-completion for the package tests, Chromium for the fleet pages), or, when not run as root, names the
 # one command that does. `make test` and .ci/run both call it.
 set -euo pipefail
 
@@ -13,6 +13,10 @@ command -v file >/dev/null || need+=(file)
 command -v make >/dev/null || need+=(make)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
+# man renders the packaged man pages; bash-completion runs the packaged
+# completion script as an interactive shell would.
+command -v man >/dev/null || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 command -v chromium >/dev/null || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -40,7 +40,7 @@ const maxConfigSize = 1 << 20
 //	share_group: edgegw-ingest               # replicas in one group share the load
 //	identity: /var/lib/edgegw-ingest/identity  # signs receipts (edgegw keys init)
 //	trust: [/etc/edgegw-ingest/gateways.pub] # pinned gateway identities
-//	recipient_keys: [/etc/edgegw-ingest/telemetry.key]
+//	recipient_keys: [/etc/edgegw-ingest/ops.recipient.key]
 //	database: sqlite:/var/lib/edgegw-ingest/ingest.db  # or postgres://...
 //	receipt_interval: 200ms
 //	fleet: {batch_delay: 10s}                # fleet state thresholds (fleet.Thresholds)

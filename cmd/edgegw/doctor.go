@@ -19,12 +19,16 @@ func newDoctorCmd() *cobra.Command {
 		Long: `Doctor checks, in order: the configuration; the identity, TLS, recipient and
 receipt key files and their modes; the client certificate (chain to the pinned
 CA, CN equal to the gateway id, more than 30 days left); the clock; the broker
-(DNS, TCP, TLS handshake with the gateway's own certificate); the running
+(DNS, TCP, TLS handshake with the gateway's own certificate and an MQTT
+CONNECT, which fails when the broker refuses the certificate); the running
 agent's receipts (the last one, what is unreceipted, rejections by reason, and
 the likely cause when batches stay unreceipted past uplink.receipt_timeout);
 each configured bus or port (exists, accessible: names the group to join);
 each device (one poll, when the agent is not running); free disk space for
 the buffer; and that the running agent listens on no TCP or UDP port.
+
+The running agent is the edgegw run process holding the configuration's
+control socket, or else one started with the same --config file.
 
 It exits 1 when any check fails. Run it as the service user (or root) to see
 what the agent sees:
@@ -32,7 +36,6 @@ what the agent sees:
   sudo -u edgegw edgegw doctor --config /etc/edgegw/edgegw.yaml`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o.AgentPID = doctor.FindAgent()
 			o.Synced = gateway.ClockSynced
 			results := doctor.Run(c.Context(), o)
 			failed := 0

@@ -6,6 +6,7 @@ import (
 	"crypto/hpke"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -118,6 +119,9 @@ func (r *RecipientPublic) String() string {
 // ParseRecipientPublic parses the one-line format
 // "edgegw-hpke-<suite> <base64 std> [comment]".
 func ParseRecipientPublic(line string) (*RecipientPublic, error) {
+	if strings.Contains(line, "-----BEGIN "+recipientPEMType+"-----") {
+		return nil, ErrRecipientPrivate
+	}
 	f := strings.Fields(line)
 	if len(f) < 2 || !strings.HasPrefix(f[0], recipientPrefix) {
 		return nil, fmt.Errorf("recipient public key: want %q<suite> <base64 key> [comment]", recipientPrefix)
@@ -136,6 +140,10 @@ func ParseRecipientPublic(line string) (*RecipientPublic, error) {
 	}
 	return &RecipientPublic{Suite: s, Key: pk}, nil
 }
+
+// ErrRecipientPrivate is returned where a recipient public key belongs and a
+// recipient private key was given.
+var ErrRecipientPrivate = errors.New("this is a recipient PRIVATE key, which opens the readings and must never be on a gateway: use its .pub file")
 
 // LoadRecipientPublic reads a recipient public key file.
 func LoadRecipientPublic(path string) (*RecipientPublic, error) {
@@ -229,10 +237,25 @@ func LoadRecipientPrivate(path string) (*RecipientPrivate, error) {
 // dir/recipient.key (mode 0600) and dir/recipient.pub, creating dir with mode
 // 0700 if needed. It refuses to overwrite existing files unless force is set.
 func GenerateRecipient(dir string, s Suite, force bool) error {
+	return GenerateRecipientNamed(dir, RecipientName, s, force)
+}
+
+// RecipientName is the default name of a recipient key pair: the files
+// recipient.key and recipient.pub.
+const RecipientName = "recipient"
+
+// GenerateRecipientNamed is GenerateRecipient writing dir/NAME.key and
+// dir/NAME.pub, e.g. ops.recipient.key and ops.recipient.pub for the name
+// "ops.recipient". A name is a plain file name without the .key or .pub
+// suffix.
+func GenerateRecipientNamed(dir, name string, s Suite, force bool) error {
+	if err := CheckKeyName(name); err != nil {
+		return fmt.Errorf("generate recipient key: %w", err)
+	}
 	if !s.Encrypted() {
 		return fmt.Errorf("generate recipient key: suite %s does not encrypt", s)
 	}
-	err := WriteKeyPair(dir, RecipientKeyFile, RecipientPubFile, force, func() ([]byte, []byte, error) {
+	err := WriteKeyPair(dir, name+".key", name+".pub", force, func() ([]byte, []byte, error) {
 		k, err := s.KEM().GenerateKey()
 		if err != nil {
 			return nil, nil, err
@@ -246,6 +269,22 @@ func GenerateRecipient(dir string, s Suite, force bool) error {
 	})
 	if err != nil {
 		return fmt.Errorf("generate recipient key: %w", err)
+	}
+	return nil
+}
+
+// CheckKeyName checks the name of a key pair: a plain file name (no
+// directory, not hidden) that does not already end in .key or .pub.
+func CheckKeyName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("key name is empty")
+	case strings.ContainsAny(name, "/\\") || name == "." || name == "..":
+		return fmt.Errorf("key name %q is not a plain file name (use the directory option for where it goes)", name)
+	case strings.HasPrefix(name, "."):
+		return fmt.Errorf("key name %q starts with a dot", name)
+	case strings.HasSuffix(name, ".key"), strings.HasSuffix(name, ".pub"):
+		return fmt.Errorf("key name %q: give it without .key or .pub (both files are written)", name)
 	}
 	return nil
 }

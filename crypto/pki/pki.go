@@ -91,11 +91,25 @@ func (ca *CA) Certificate() *x509.Certificate {
 // identity (the gateway id); hosts is ignored for it. Both are returned PEM
 // encoded.
 func (ca *CA) Issue(cn string, server bool, hosts []string, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+	if validity <= 0 {
+		return nil, nil, fmt.Errorf("pki: issue %s: validity %v not positive", cn, validity)
+	}
+	now := time.Now()
+	notAfter := now.Add(validity)
+	if notAfter.After(ca.cert.NotAfter) {
+		notAfter = ca.cert.NotAfter
+	}
+	return ca.IssueBetween(cn, server, hosts, now.Add(-clockSkew), notAfter)
+}
+
+// IssueBetween is Issue with an explicit validity period, which may lie in
+// the past: tests use it for expired certificates.
+func (ca *CA) IssueBetween(cn string, server bool, hosts []string, notBefore, notAfter time.Time) (certPEM, keyPEM []byte, err error) {
 	if cn == "" {
 		return nil, nil, errors.New("pki: issue: empty common name")
 	}
-	if validity <= 0 {
-		return nil, nil, fmt.Errorf("pki: issue %s: validity %v not positive", cn, validity)
+	if !notAfter.After(notBefore) {
+		return nil, nil, fmt.Errorf("pki: issue %s: not after %v is not after not before %v", cn, notAfter, notBefore)
 	}
 	if server && len(hosts) == 0 {
 		return nil, nil, fmt.Errorf("pki: issue %s: server certificate without hosts", cn)
@@ -108,15 +122,10 @@ func (ca *CA) Issue(cn string, server bool, hosts []string, validity time.Durati
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: issue %s: %w", cn, err)
 	}
-	now := time.Now()
-	notAfter := now.Add(validity)
-	if notAfter.After(ca.cert.NotAfter) {
-		notAfter = ca.cert.NotAfter
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"edgegw"}},
-		NotBefore:             now.Add(-clockSkew),
+		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,

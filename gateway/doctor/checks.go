@@ -7,11 +7,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +35,11 @@ func (c *checker) config() {
 	src, err := fleet.Resolve(c.o.Config)
 	if err == nil {
 		err = gateway.CheckConfig(src.Config)
+	}
+	if _, serr := os.Stat(c.o.Config); errors.Is(serr, fs.ErrNotExist) {
+		c.add("config", Fail, "the configuration file "+c.o.Config+" does not exist",
+			"give the agent's configuration with --config FILE, or install one: `sudo cp /usr/share/doc/edgegw/examples/pi-junction.yaml "+c.o.Config+"` and edit it (docs/operations.md, step 6)")
+		return
 	}
 	if err != nil {
 		file := c.o.Config
@@ -86,10 +94,16 @@ func editedAfter(a, b string) bool {
 // keys checks the private key files' modes and that the identity is the
 // configured gateway's, and loads the recipient keys.
 func (c *checker) keys() {
+	keyFile := filepath.Join(c.cfg.Gateway.Keys, keys.IdentityKeyFile)
+	modeErr := keys.CheckPrivateFileMode(keyFile)
 	id, err := keys.LoadIdentity(c.cfg.Gateway.Keys)
 	switch {
+	case errors.Is(modeErr, fs.ErrNotExist):
+		c.add("identity key", Fail, modeErr.Error(), "create it with `edgegw keys init --dir "+c.cfg.Gateway.Keys+" --id "+c.cfg.Gateway.ID+"`")
+	case modeErr != nil:
+		c.add("identity key", Fail, modeErr.Error(), "chmod 600 "+keyFile+" (and chown edgegw: the agent refuses a key others can read)")
 	case err != nil:
-		c.add("identity key", Fail, err.Error(), "create it with `edgegw keys init --dir "+c.cfg.Gateway.Keys+" --id "+c.cfg.Gateway.ID+"`, or chmod 600 it")
+		c.add("identity key", Fail, err.Error(), "restore the identity of "+c.cfg.Gateway.ID+" from its backup; `edgegw keys init --force` makes a new one, which the backend must then trust")
 	case id.ID != c.cfg.Gateway.ID:
 		c.add("identity key", Fail, fmt.Sprintf("identity in %s is for %q, the config is for %q", c.cfg.Gateway.Keys, id.ID, c.cfg.Gateway.ID), "point gateway.keys at this gateway's keys")
 	default:
@@ -102,15 +116,25 @@ func (c *checker) keys() {
 	} else {
 		c.add("tls client key", Pass, c.cfg.Uplink.Key+": mode 0600", "")
 	}
-	var bad []string
-	for class, path := range c.cfg.Recipients {
-		if _, err := keys.LoadRecipientPublic(path); err != nil {
+	var bad, private []string
+	for _, class := range slices.Sorted(maps.Keys(c.cfg.Recipients)) {
+		path := c.cfg.Recipients[class]
+		_, err := keys.LoadRecipientPublic(path)
+		switch {
+		case errors.Is(err, keys.ErrRecipientPrivate):
+			private = append(private, path)
+			bad = append(bad, fmt.Sprintf("%s: %s is a recipient PRIVATE key, not the public key", class, path))
+		case err != nil:
 			bad = append(bad, fmt.Sprintf("%s: %v", class, err))
 		}
 	}
-	if len(bad) > 0 {
-		c.add("recipient keys", Fail, joinNames(bad), "copy each class's recipient.pub from the backend (`edgegw keys recipient` writes it)")
-	} else {
+	switch {
+	case len(private) > 0:
+		c.add("recipient keys", Fail, joinNames(bad)+": a private key opens the readings and must never be on a gateway",
+			"shred -u "+strings.Join(private, " ")+", tell the backend team (that key is exposed: they make a new pair) and install the .pub file they send (`edgegw keys recipient --name NAME` writes NAME.pub)")
+	case len(bad) > 0:
+		c.add("recipient keys", Fail, joinNames(bad), "copy each class's NAME.pub from the backend team (`edgegw keys recipient --name NAME` writes it)")
+	default:
 		c.add("recipient keys", Pass, fmt.Sprintf("%d classes", len(c.cfg.Recipients)), "")
 	}
 	switch pinned, err := receipt.LoadKeys(c.cfg.Uplink.Receipts...); {
@@ -194,8 +218,9 @@ func (c *checker) clock() {
 	}
 }
 
-// broker resolves, connects and completes a TLS handshake with the
-// gateway's own certificate.
+// broker resolves, connects, completes a TLS handshake with the gateway's
+// own certificate and an MQTT CONNECT, so that a broker that refuses the
+// certificate (another CA, expired) fails the check.
 func (c *checker) broker() {
 	u, err := url.Parse(c.cfg.Uplink.Broker)
 	if err != nil {
@@ -237,7 +262,29 @@ func (c *checker) broker() {
 		return
 	}
 	st := tc.ConnectionState()
-	c.add("broker tls", Pass, fmt.Sprintf("%s handshake with the client certificate, server %s", tls.VersionName(st.Version), st.PeerCertificates[0].Subject.CommonName), "")
+	server := fmt.Sprintf("%s handshake with the client certificate (server %s)", tls.VersionName(st.Version), st.PeerCertificates[0].Subject.CommonName)
+	// Under TLS 1.3 the broker checks the client certificate after the
+	// client's side of the handshake is done: its refusal arrives on the
+	// first read. An MQTT CONNECT and its CONNACK show whether the broker
+	// took this gateway's certificate.
+	clientID := c.cfg.Uplink.ClientID
+	if c.o.AgentPID != 0 {
+		clientID += "-doctor" // the agent's own id would take over its session
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		tc.SetDeadline(deadline)
+	}
+	code, err := mqttConnect(tc, clientID)
+	switch {
+	case err != nil:
+		c.add("broker tls", Fail, fmt.Sprintf("%s, then the broker refused the connection after the handshake (client certificate CN %q): %v", server, c.certCN, err),
+			"install a client certificate the broker accepts: issued by the city's CA for "+c.cfg.Gateway.ID+" and valid now (the broker's log names its reason)")
+	case code != 0:
+		c.add("broker tls", Fail, fmt.Sprintf("%s, then the broker refused MQTT CONNECT as client %q: %s", server, clientID, connackReason(code)),
+			"ask the broker's operators to admit "+c.cfg.Gateway.ID+" (certificate identity, client id and ACL)")
+	default:
+		c.add("broker tls", Pass, fmt.Sprintf("%s; MQTT CONNECT accepted as %q", server, clientID), "")
+	}
 }
 
 // busOptions are the device options that name a bus or port.

@@ -41,8 +41,10 @@ type Options struct {
 	Config  string           // configuration file
 	Now     func() time.Time // clock; default time.Now
 	Timeout time.Duration    // bound of each network or device check; default 5s
-	// AgentPID is the running agent's process id, or 0 when it does not run
-	// (then the agent-specific checks are skipped).
+	// AgentPID is the running agent's process id. When it is 0, Run looks
+	// for the agent of Config (FindAgent): the process holding the
+	// configured control socket, or an `edgegw run` of the same file. When
+	// no agent runs, the agent-specific checks are skipped.
 	AgentPID int
 	// Synced reports whether the kernel clock is synchronised.
 	Synced func() bool
@@ -74,6 +76,13 @@ func Run(ctx context.Context, o Options) []Result {
 	}
 	c := &checker{o: o, ctx: ctx}
 	c.config()
+	if c.o.AgentPID == 0 {
+		socket := ""
+		if c.cfg != nil {
+			socket = c.cfg.Control.Socket
+		}
+		c.o.AgentPID = FindAgent(o.Config, socket)
+	}
 	if c.cfg != nil {
 		c.keys()
 		c.certificates()

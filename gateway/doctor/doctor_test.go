@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/crypto/pki"
 	_ "github.com/edgegw/edgegw/drivers/sim" // the test box's devices
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -185,5 +186,83 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIntegrationDoctorBrokerRefusesCertificate: a client certificate the
+// broker refuses (issued by another CA, or expired) fails `broker tls` with
+// the broker's refusal, although the TLS handshake itself completes on the
+// client's side under TLS 1.3.
+func TestIntegrationDoctorBrokerRefusesCertificate(t *testing.T) {
+	b := newBox(t)
+	other, err := pki.NewCA("another city ca", time.Hour)
+	must(t, err)
+	foreignCert, foreignKey, err := other.Issue("gw-001", false, nil, time.Hour)
+	must(t, err)
+	expiredCert, expiredKey, err := b.br.CA.IssueBetween("gw-001", false, nil, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+	must(t, err)
+	for _, tt := range []struct {
+		name      string
+		cert, key []byte
+	}{
+		{"another CA", foreignCert, foreignKey},
+		{"expired", expiredCert, expiredKey},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, pki.WriteFiles(dir, "client", tt.cert, tt.key))
+			keep := b.key
+			b.key = filepath.Join(dir, "client.key")
+			b.write(t, filepath.Join(dir, "client.pem"))
+			defer func() { b.key = keep; b.write(t, b.cert) }()
+			res, out := b.run(t, time.Now())
+			r := res["broker tls"]
+			if r.Status != Fail || !strings.Contains(r.Detail, "the broker refused the connection after the handshake") || !strings.Contains(r.Fix, "client certificate the broker accepts") {
+				t.Errorf("broker tls = %+v, want a failure naming the broker's refusal\n%s", r, out)
+			}
+		})
+	}
+	// The box's own certificate is accepted, CONNECT included.
+	res, out := b.run(t, time.Now())
+	if r := res["broker tls"]; r.Status != Pass || !strings.Contains(r.Detail, `MQTT CONNECT accepted as "gw-001"`) {
+		t.Errorf("broker tls with the box's certificate = %+v\n%s", r, out)
+	}
+}
+
+// TestIntegrationDoctorFixHints: the fix hint names what is wrong first: a
+// missing configuration file, a key file others can read (chmod, not a new
+// key), a recipient private key where the public key belongs.
+func TestIntegrationDoctorFixHints(t *testing.T) {
+	b := newBox(t)
+
+	missing := filepath.Join(b.dir, "none.yaml")
+	res := Run(context.Background(), Options{Config: missing, Timeout: 5 * time.Second})
+	if r := res[0]; r.Check != "config" || r.Status != Fail || r.Detail != "the configuration file "+missing+" does not exist" || !strings.Contains(r.Fix, "--config") {
+		t.Errorf("missing config file: %+v", r)
+	}
+
+	idKey := filepath.Join(b.dir, "keys", keys.IdentityKeyFile)
+	must(t, os.Chmod(idKey, 0o644))
+	res2, out := b.run(t, time.Now())
+	if r := res2["identity key"]; r.Status != Fail || !strings.HasPrefix(r.Fix, "chmod 600 "+idKey) || strings.Contains(r.Fix, "keys init") {
+		t.Errorf("identity key with mode 0644 = %+v, want the fix chmod 600 %s first\n%s", r, idKey, out)
+	}
+	must(t, os.Chmod(idKey, 0o600))
+	must(t, os.Rename(idKey, idKey+".away"))
+	if r, _ := b.run(t, time.Now()); r["identity key"].Status != Fail || !strings.Contains(r["identity key"].Fix, "edgegw keys init") {
+		t.Errorf("identity key missing = %+v, want the fix keys init", r["identity key"])
+	}
+	must(t, os.Rename(idKey+".away", idKey))
+
+	data, err := os.ReadFile(b.cfg)
+	must(t, err)
+	must(t, os.WriteFile(b.cfg, []byte(strings.Replace(string(data), "r/recipient.pub", "r/recipient.key", 1)), 0o600))
+	res3, out := b.run(t, time.Now())
+	r := res3["recipient keys"]
+	if r.Status != Fail || !strings.Contains(r.Detail, "recipient.key is a recipient PRIVATE key") || !strings.Contains(r.Fix, "tell the backend team") {
+		t.Errorf("recipient private key as recipient = %+v\n%s", r, out)
+	}
+	if r := res3["config"]; r.Status != Pass {
+		t.Errorf("config = %+v", r)
 	}
 }

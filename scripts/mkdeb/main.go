@@ -5,8 +5,13 @@
 //
 // It is run from the repository root (or given --repo). The package holds
 // /usr/bin/edgegw, the systemd unit, /etc/edgegw/edgegw.yaml (a conffile,
-// from configs/pi-junction.yaml) and the documentation; its maintainer
-// scripts are scripts/deb/{postinst,prerm,postrm}. Before packaging, mkdeb
+// from configs/pi-junction.yaml), the README and docs/*.md with a Debian
+// copyright file under /usr/share/doc/edgegw and every configs/*.yaml under
+// its examples/, and the man pages and bash, zsh and fish completions, which
+// `edgegw gendocs` generates at build time from the command tree of the
+// binary packaged (run through --generator, a full build of the same source
+// for this machine, when the package is for another architecture); its
+// maintainer scripts are scripts/deb/{postinst,prerm,postrm}. Before packaging, mkdeb
 // reads the binary's build information and refuses one built for another
 // architecture, with cgo, or for an ARM level the Debian architecture does
 // not promise.
@@ -18,9 +23,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -32,8 +40,12 @@ import (
 
 // Opts says what to package.
 type Opts struct {
-	Arch       string // Debian architecture: amd64, arm64, armhf or armel
-	Binary     string // the static edgegw binary
+	Arch   string // Debian architecture: amd64, arm64, armhf or armel
+	Binary string // the static edgegw binary
+	// Generator is an edgegw full build (with `gendocs`) that runs on this
+	// machine, to generate the man pages and completions; by default
+	// Binary, when it is built for this machine's architecture.
+	Generator  string
 	Version    string // e.g. 1.2.0, v1.2.0-rc1, v1.2.0-3-gabcdef0-dirty
 	Out        string // output directory
 	Repo       string // repository root, holding scripts/, configs/, docs/
@@ -63,6 +75,7 @@ func main() {
 	var o Opts
 	flag.StringVar(&o.Arch, "arch", "", "Debian architecture: amd64, arm64, armhf (GOARM=6 or 7) or armel (GOARM=5)")
 	flag.StringVar(&o.Binary, "binary", "", "static edgegw binary built for --arch")
+	flag.StringVar(&o.Generator, "generator", "", "edgegw full build that runs here, to generate man pages and completions (default: --binary, when built for this machine)")
 	flag.StringVar(&o.Version, "version", "", "package version; a leading v and git describe suffixes are turned into a Debian version")
 	flag.StringVar(&o.Out, "out", "dist", "output directory")
 	flag.StringVar(&o.Repo, "repo", ".", "repository root")
@@ -120,7 +133,15 @@ func Build(o Opts) (string, error) {
 	if o.MTime.IsZero() {
 		o.MTime = time.Now().UTC().Truncate(time.Second)
 	}
-	info, err := packageInfo(o, version)
+	gen, err := os.MkdirTemp("", "mkdeb-gendocs-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(gen)
+	if err := generate(o, t, gen); err != nil {
+		return "", err
+	}
+	info, err := packageInfo(o, version, gen)
 	if err != nil {
 		return "", err
 	}
@@ -144,10 +165,29 @@ func Build(o Opts) (string, error) {
 	return path, os.Rename(tmp, path)
 }
 
-// packageInfo describes the package to nfpm.
-func packageInfo(o Opts, version string) (*nfpm.Info, error) {
+// generate runs `edgegw gendocs` of o.Generator (default o.Binary, when it
+// runs here) to write the man pages and completions under dir, dated
+// o.MTime.
+func generate(o Opts, t target, dir string) error {
+	gen := o.Generator
+	if gen == "" {
+		if t.goarch != runtime.GOARCH {
+			return fmt.Errorf("--binary %s is for %s, this machine is %s: give --generator, an edgegw full build for this machine, to generate the man pages and completions", o.Binary, t.goarch, runtime.GOARCH)
+		}
+		gen = o.Binary
+	}
+	cmd := exec.Command(gen, "gendocs", "--root", dir)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", o.MTime.Unix()))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("--generator %s gendocs (a full build, without the nodemo tag, is needed): %w: %s", gen, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// packageInfo describes the package to nfpm; gen holds what generate wrote.
+func packageInfo(o Opts, version, gen string) (*nfpm.Info, error) {
 	repo := func(p string) string { return filepath.Join(o.Repo, filepath.FromSlash(p)) }
-	for _, p := range []string{"scripts/edgegw.service", "configs/pi-junction.yaml", "README.md", "docs/operations.md", "scripts/deb/postinst", "scripts/deb/prerm", "scripts/deb/postrm"} {
+	for _, p := range []string{"scripts/edgegw.service", "configs/pi-junction.yaml", "README.md", "docs/operations.md", "scripts/deb/copyright", "scripts/deb/postinst", "scripts/deb/prerm", "scripts/deb/postrm"} {
 		if _, err := os.Stat(repo(p)); err != nil {
 			return nil, fmt.Errorf("--repo %s: %w", o.Repo, err)
 		}
@@ -165,8 +205,32 @@ func packageInfo(o Opts, version string) (*nfpm.Info, error) {
 			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o755, MTime: o.MTime}},
 		conf,
 		file(repo("README.md"), "/usr/share/doc/edgegw/README.md", 0o644),
-		file(repo("docs/operations.md"), "/usr/share/doc/edgegw/operations.md", 0o644),
-		file(repo("configs/pi-junction.yaml"), "/usr/share/doc/edgegw/examples/pi-junction.yaml", 0o644),
+		file(repo("scripts/deb/copyright"), "/usr/share/doc/edgegw/copyright", 0o644),
+	}
+	// Every document and every example configuration.
+	for _, glob := range []struct{ pattern, dest string }{{"docs/*.md", "/usr/share/doc/edgegw/"}, {"configs/*.yaml", "/usr/share/doc/edgegw/examples/"}} {
+		matches, err := filepath.Glob(repo(glob.pattern))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			contents = append(contents, file(m, glob.dest+filepath.Base(m), 0o644))
+		}
+	}
+	// The man pages and completions, at the places gendocs gave them.
+	err := filepath.WalkDir(gen, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(gen, path)
+		if err != nil {
+			return err
+		}
+		contents = append(contents, file(path, "/"+filepath.ToSlash(rel), 0o644))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("generated files: %w", err)
 	}
 	info := &nfpm.Info{
 		Name:          "edgegw",
@@ -191,7 +255,9 @@ func packageInfo(o Opts, version string) (*nfpm.Info, error) {
 			// usermod with --prefix (shadow ≥ 4.6), which passwd provides.
 			Depends:    []string{"passwd"},
 			Recommends: []string{"systemd"},
-			Contents:   contents,
+			// Loads the completion script in /usr/share/bash-completion.
+			Suggests: []string{"bash-completion"},
+			Contents: contents,
 			Scripts: nfpm.Scripts{
 				PostInstall: repo("scripts/deb/postinst"),
 				PreRemove:   repo("scripts/deb/prerm"),

@@ -178,6 +178,7 @@ func TestIntegrationDeb(t *testing.T) {
 			"Maintainer":   "Test <test@example.net>",
 			"Depends":      "passwd",
 			"Recommends":   "systemd",
+			"Suggests":     "bash-completion",
 			"Section":      "net",
 			"Priority":     "optional",
 		} {
@@ -202,14 +203,31 @@ func TestIntegrationDeb(t *testing.T) {
 
 	t.Run("contents", func(t *testing.T) {
 		want := map[string]string{ // path → mode and owner
-			"./usr/bin/edgegw":                                 "-rwxr-xr-x root/root",
-			"./lib/systemd/system/edgegw.service":              "-rw-r--r-- root/root",
-			"./etc/edgegw/":                                    "drwxr-xr-x root/root",
-			"./etc/edgegw/edgegw.yaml":                         "-rw-r--r-- root/root",
-			"./usr/share/doc/edgegw/README.md":                 "-rw-r--r-- root/root",
-			"./usr/share/doc/edgegw/operations.md":             "-rw-r--r-- root/root",
-			"./usr/share/doc/edgegw/examples/pi-junction.yaml": "-rw-r--r-- root/root",
+			"./usr/bin/edgegw":                                  "-rwxr-xr-x root/root",
+			"./lib/systemd/system/edgegw.service":               "-rw-r--r-- root/root",
+			"./etc/edgegw/":                                     "drwxr-xr-x root/root",
+			"./etc/edgegw/edgegw.yaml":                          "-rw-r--r-- root/root",
+			"./usr/share/doc/edgegw/README.md":                  "-rw-r--r-- root/root",
+			"./usr/share/doc/edgegw/copyright":                  "-rw-r--r-- root/root",
+			"./usr/share/man/man1/edgegw.1.gz":                  "-rw-r--r-- root/root",
+			"./usr/share/man/man1/edgegw-run.1.gz":              "-rw-r--r-- root/root",
+			"./usr/share/man/man1/edgegw-keys-recipient.1.gz":   "-rw-r--r-- root/root",
+			"./usr/share/bash-completion/completions/edgegw":    "-rw-r--r-- root/root",
+			"./usr/share/zsh/vendor-completions/_edgegw":        "-rw-r--r-- root/root",
+			"./usr/share/fish/vendor_completions.d/edgegw.fish": "-rw-r--r-- root/root",
 		}
+		// Every document and every example configuration of the repository.
+		for glob, dest := range map[string]string{"docs/*.md": "./usr/share/doc/edgegw/", "configs/*.yaml": "./usr/share/doc/edgegw/examples/"} {
+			files, err := filepath.Glob(filepath.Join(repoRoot(t), glob))
+			if err != nil || len(files) < 3 {
+				t.Fatalf("%s: %v, %v", glob, files, err)
+			}
+			for _, f := range files {
+				want[dest+filepath.Base(f)] = "-rw-r--r-- root/root"
+			}
+		}
+		// The man pages beyond those named: one per command.
+		manPages := 0
 		sc := bufio.NewScanner(strings.NewReader(sh(t, "dpkg-deb", "-c", deb)))
 		for sc.Scan() {
 			f := strings.Fields(sc.Text())
@@ -220,19 +238,31 @@ func TestIntegrationDeb(t *testing.T) {
 			if f[3] != "2026-01-02" {
 				t.Errorf("%s: date %s, want SOURCE_DATE 2026-01-02", path, f[3])
 			}
-			if w, ok := want[path]; ok {
+			isMan := strings.HasPrefix(path, "./usr/share/man/man1/edgegw") && strings.HasSuffix(path, ".1.gz")
+			if isMan {
+				manPages++
+			}
+			w, named := want[path]
+			delete(want, path)
+			switch {
+			case named || isMan:
+				if !named {
+					w = "-rw-r--r-- root/root"
+				}
 				if mode != w {
 					t.Errorf("%s: %s, want %s", path, mode, w)
 				}
-				delete(want, path)
-			} else if !strings.HasSuffix(path, "/") {
+			case !strings.HasSuffix(path, "/"):
 				t.Errorf("unexpected file %s", path)
-			} else if mode != "drwxr-xr-x root/root" {
+			case mode != "drwxr-xr-x root/root":
 				t.Errorf("%s: %s", path, mode)
 			}
 		}
 		for p := range want {
 			t.Errorf("missing %s", p)
+		}
+		if manPages < 20 {
+			t.Errorf("%d man pages, want one per command (more than 20)", manPages)
 		}
 	})
 
@@ -273,6 +303,49 @@ func TestIntegrationDeb(t *testing.T) {
 		checkUnit(t, filepath.Join(dir, "lib/systemd/system/edgegw.service"), filepath.Join(dir, "usr/bin/edgegw"))
 	})
 
+	t.Run("man pages and completion", func(t *testing.T) {
+		dir := t.TempDir()
+		sh(t, "dpkg-deb", "-x", deb, dir)
+		page := renderMan(t, filepath.Join(dir, "usr/share/man/man1/edgegw-keys-recipient.1.gz"))
+		for _, want := range []string{"EDGEGW-KEYS-RECIPIENT(1)", "NAME", "edgegw-keys-recipient", "SYNOPSIS", "--name", "SEE ALSO", "edgegw-keys(1)", "edgegw v1.2.3-rc1"} {
+			if !strings.Contains(page, want) {
+				t.Errorf("man edgegw-keys-recipient lacks %q:\n%s", want, page)
+			}
+		}
+		if page := renderMan(t, filepath.Join(dir, "usr/share/man/man1/edgegw.1.gz")); !strings.Contains(page, "edgegw-doctor(1)") || !strings.Contains(page, "Jan 2026") {
+			t.Errorf("man edgegw names no edgegw-doctor(1) or is not dated by SOURCE_DATE_EPOCH:\n%s", page)
+		}
+		// bash completes a subcommand with the packaged script, which asks
+		// the packaged binary (found on PATH, as /usr/bin/edgegw is).
+		bashCompletion := "/usr/share/bash-completion/bash_completion"
+		if _, err := os.Stat(bashCompletion); err != nil {
+			if os.Getenv("EDGEGW_PACKAGING_TEST") == "1" {
+				t.Fatalf("no %s (package bash-completion, which scripts/deps.sh installs)", bashCompletion)
+			}
+			t.Skipf("no %s: the completion script is not run", bashCompletion)
+		}
+		script := `source /usr/share/bash-completion/bash_completion
+source "$1"
+COMP_WORDS=(edgegw do)
+COMP_CWORD=1
+COMP_LINE="edgegw do"
+COMP_POINT=${#COMP_LINE}
+__start_edgegw
+printf '%s\n' "${COMPREPLY[@]}"`
+		cmd := exec.Command("bash", "--norc", "-c", script, "bash", filepath.Join(dir, "usr/share/bash-completion/completions/edgegw"))
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Join(dir, "usr/bin")+":"+os.Getenv("PATH"))
+		// compopt complains on stderr outside an interactive completion.
+		out, err := cmd.Output()
+		if err != nil || strings.TrimSpace(string(out)) != "doctor" {
+			t.Errorf("bash completion of `edgegw do`: %q, %v; want doctor", out, err)
+		}
+		for _, f := range []string{"usr/share/zsh/vendor-completions/_edgegw", "usr/share/fish/vendor_completions.d/edgegw.fish"} {
+			if text := read(t, filepath.Join(dir, f)); !strings.Contains(text, "edgegw __complete") && !strings.Contains(text, "__complete") {
+				t.Errorf("%s does not ask edgegw __complete:\n%.300s", f, text)
+			}
+		}
+	})
+
 	t.Run("dpkg install upgrade remove purge", func(t *testing.T) {
 		root := newRoot(t)
 		dpkg := func(args ...string) string {
@@ -284,6 +357,11 @@ func TestIntegrationDeb(t *testing.T) {
 			t.Errorf("first install prints no next steps:\n%s", out)
 		}
 		checkInstalled(t, root)
+		for _, f := range []string{"usr/share/man/man1/edgegw.1.gz", "usr/share/bash-completion/completions/edgegw", "usr/share/doc/edgegw/copyright", "usr/share/doc/edgegw/examples/meter-panel.yaml"} {
+			if _, err := os.Stat(filepath.Join(root, f)); err != nil {
+				t.Errorf("installed package: %v", err)
+			}
+		}
 		if st := sh(t, "dpkg", "--root="+root, "-s", "edgegw"); !strings.Contains(st, "Status: install ok installed") {
 			t.Errorf("dpkg -s:\n%s", st)
 		}
@@ -333,12 +411,20 @@ func TestIntegrationInstallScript(t *testing.T) {
 	}
 	checkInstalled(t, root)
 	for path, mode := range map[string]os.FileMode{
-		"usr/bin/edgegw":                                 0o755,
-		"lib/systemd/system/edgegw.service":              0o644,
-		"etc/edgegw/edgegw.yaml":                         0o644,
-		"usr/share/doc/edgegw/operations.md":             0o644,
-		"usr/share/doc/edgegw/README.md":                 0o644,
-		"usr/share/doc/edgegw/examples/pi-junction.yaml": 0o644,
+		"usr/bin/edgegw":                                  0o755,
+		"lib/systemd/system/edgegw.service":               0o644,
+		"etc/edgegw/edgegw.yaml":                          0o644,
+		"usr/share/doc/edgegw/operations.md":              0o644,
+		"usr/share/doc/edgegw/envelope.md":                0o644,
+		"usr/share/doc/edgegw/README.md":                  0o644,
+		"usr/share/doc/edgegw/copyright":                  0o644,
+		"usr/share/doc/edgegw/examples/pi-junction.yaml":  0o644,
+		"usr/share/doc/edgegw/examples/meter-panel.yaml":  0o644,
+		"usr/share/doc/edgegw/examples/demo.yaml":         0o644,
+		"usr/share/man/man1/edgegw-doctor.1.gz":           0o644,
+		"usr/share/bash-completion/completions/edgegw":    0o644,
+		"usr/share/zsh/vendor-completions/_edgegw":        0o644,
+		"usr/share/fish/vendor_completions.d/edgegw.fish": 0o644,
 	} {
 		fi, err := os.Stat(filepath.Join(root, path))
 		if err != nil || fi.Mode().Perm() != mode {
@@ -365,6 +451,21 @@ func TestIntegrationInstallScript(t *testing.T) {
 			t.Errorf("install.sh %v succeeded:\n%s", args, out)
 		}
 	}
+}
+
+// renderMan formats a gzipped man page as man(1) shows it, with man -l or,
+// without man, with groff.
+func renderMan(t *testing.T, page string) string {
+	t.Helper()
+	if _, err := exec.LookPath("man"); err == nil {
+		cmd := exec.Command("man", "-l", page)
+		cmd.Env = append(os.Environ(), "MANPAGER=cat", "PAGER=cat", "MANWIDTH=100")
+		return run(t, cmd)
+	}
+	if _, err := exec.LookPath("groff"); err != nil {
+		t.Skip("neither man nor groff: the man page is not rendered")
+	}
+	return run(t, exec.Command("sh", "-c", `gzip -dc "$1" | groff -man -Tutf8`, "sh", page))
 }
 
 // checkInstalled checks the accounts and directories postinst makes.
