@@ -13,7 +13,7 @@ import (
 func openLocked(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
-		if pid, cmd := lockHolder(path); pid != 0 {
+		if pid, cmd := LockHolder(path); pid != 0 {
 			return nil, fmt.Errorf("in use by process %d (%s): %w", pid, cmd, ErrLocked)
 		}
 		return nil, fmt.Errorf("in use by another process: %w", ErrLocked)

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockHolder returns the pid of the process holding a flock on path, as
+// LockHolder returns the pid of the process holding a flock on path, as
 // /proc/locks lists it, and its command line; 0 when none is found (the
 // holder is in another pid namespace, or /proc is not mounted).
-func lockHolder(path string) (int, string) {
+func LockHolder(path string) (int, string) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return 0, ""

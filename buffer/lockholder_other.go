@@ -2,5 +2,5 @@
 
 package buffer
 
-// lockHolder finds no holder where the system has no /proc/locks.
-func lockHolder(string) (int, string) { return 0, "" }
+// LockHolder finds no holder where the system has no /proc/locks.
+func LockHolder(string) (int, string) { return 0, "" }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,11 +142,26 @@ func TestIntegrationDoctorFindsItsOwnAgent(t *testing.T) {
 }
 
 // TestIntegrationSecondAgentNamesHolder: a second `edgegw run` on the state
-// directory of a running one fails, naming the pid that holds the buffer.
+// directory of a running one fails, naming the pid that holds it, before it
+// touches the first one's files.
 func TestIntegrationSecondAgentNamesHolder(t *testing.T) {
 	b := newAgentBox(t)
 	state := filepath.Join(b.dir, "state")
 	first := startAgent(t, b.config(t, "first", state), filepath.Join(b.dir, "first.sock"))
+	files := func() map[string]string {
+		m := map[string]string{}
+		entries, err := os.ReadDir(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if data, err := os.ReadFile(filepath.Join(state, e.Name())); err == nil && !strings.HasPrefix(e.Name(), "buffer") {
+				m[e.Name()] = string(data)
+			}
+		}
+		return m
+	}
+	before := files()
 	cmd := exec.Command(edgegwBinary(t), "run", "--config", b.config(t, "second", state))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -157,6 +173,9 @@ func TestIntegrationSecondAgentNamesHolder(t *testing.T) {
 	want := fmt.Sprintf("in use by process %d (edgegw run --config %s)", first.cmd.Process.Pid, filepath.Join(b.dir, "first.yaml"))
 	if !strings.Contains(stderr.String(), want) {
 		t.Errorf("second agent's error:\n%s\nwant it to contain %q", stderr.String(), want)
+	}
+	if after := files(); !maps.Equal(before, after) {
+		t.Errorf("the second agent changed the first one's state directory:\nbefore %q\nafter  %q", before, after)
 	}
 	select {
 	case <-first.done:

@@ -14,10 +14,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/confsig"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
+	"golang.org/x/sys/unix"
 )
 
 // StateFile is the name of the persisted fleet state in the state directory.
@@ -66,6 +68,34 @@ type localApply struct {
 	done chan error
 }
 
+// LockFile is the file in the state directory whose lock the runner holds
+// while it runs: a second agent on the same directory stops before it
+// touches the first one's fleet state or buffer.
+const LockFile = "agent.lock"
+
+// lockState takes the state directory dir for this process.
+func lockState(dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock the state directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("lock the state directory %s: %w", dir, err)
+		}
+		if pid, cmd := buffer.LockHolder(path); pid != 0 {
+			return nil, fmt.Errorf("state directory %s in use by process %d (%s): %w", dir, pid, cmd, buffer.ErrLocked)
+		}
+		return nil, fmt.Errorf("state directory %s in use by another process: %w", dir, buffer.ErrLocked)
+	}
+	return func() { f.Close() }, nil
+}
+
 // Run runs agents until ctx is done.
 func (r *Runner) Run(ctx context.Context) error {
 	r.docs = make(chan []byte, 1)
@@ -94,6 +124,11 @@ func (r *Runner) Run(ctx context.Context) error {
 			err = gateway.CheckConfig(cfg)
 		}
 		if err == nil && !loaded {
+			release, lerr := lockState(cfg.Gateway.State)
+			if lerr != nil {
+				return lerr
+			}
+			defer release()
 			r.load(src)
 			loaded = true
 		}
