@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"periph.io/x/conn/v3"
 	"periph.io/x/conn/v3/driver/driverreg"
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2creg"
@@ -235,14 +236,88 @@ func (s *BusSet) Close() error {
 }
 
 // Deferred returns Buses that open buses through b, except that an I²C bus
-// that cannot be opened now (ErrBusUnavailable) is returned anyway: every
-// transfer on it tries to open it again and, until that succeeds, fails
-// with the reason. The agent builds its devices through it, so that a
-// missing bus fails the devices on it at each poll, not the agent.
+// or SPI port that cannot be opened now (ErrBusUnavailable) is returned
+// anyway: every transfer on it tries to open it again and, until that
+// succeeds, fails with the reason. The agent builds its devices through
+// it, so that a missing bus fails the devices on it at each poll, not the
+// agent.
 func Deferred(b Buses) Buses { return deferred{b} }
 
 // deferred implements Deferred.
 type deferred struct{ Buses }
+
+func (d deferred) SPI(name string) (spi.Port, error) {
+	port, err := d.Buses.SPI(name)
+	if errors.Is(err, ErrBusUnavailable) {
+		return &lateSPI{name: name, open: d.Buses.SPI}, nil
+	}
+	return port, err
+}
+
+// lateSPI is an SPI port opened at the first transfer that succeeds.
+type lateSPI struct {
+	name string
+	open func(string) (spi.Port, error)
+}
+
+// String returns the port name.
+func (l *lateSPI) String() string { return l.name }
+
+// Connect implements spi.Port: the connection is made at the first
+// transfer, when the port can be opened.
+func (l *lateSPI) Connect(f physic.Frequency, mode spi.Mode, bits int) (spi.Conn, error) {
+	return &lateSPIConn{port: l, f: f, mode: mode, bits: bits}, nil
+}
+
+// lateSPIConn is a connection to a lateSPI port.
+type lateSPIConn struct {
+	port *lateSPI
+	f    physic.Frequency
+	mode spi.Mode
+	bits int
+	mu   sync.Mutex
+	c    spi.Conn
+}
+
+// get opens the port and connects unless connected.
+func (l *lateSPIConn) get() (spi.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c == nil {
+		p, err := l.port.open(l.port.name)
+		if err != nil {
+			return nil, err
+		}
+		if l.c, err = p.Connect(l.f, l.mode, l.bits); err != nil {
+			return nil, err
+		}
+	}
+	return l.c, nil
+}
+
+// String returns the port name.
+func (l *lateSPIConn) String() string { return l.port.name }
+
+// Tx implements conn.Conn.
+func (l *lateSPIConn) Tx(w, r []byte) error {
+	c, err := l.get()
+	if err != nil {
+		return err
+	}
+	return c.Tx(w, r)
+}
+
+// TxPackets implements spi.Conn.
+func (l *lateSPIConn) TxPackets(p []spi.Packet) error {
+	c, err := l.get()
+	if err != nil {
+		return err
+	}
+	return c.TxPackets(p)
+}
+
+// Duplex implements conn.Conn.
+func (l *lateSPIConn) Duplex() conn.Duplex { return conn.Full }
 
 func (d deferred) I2C(name string) (i2c.Bus, error) {
 	bus, err := d.Buses.I2C(name)

@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
+	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -36,6 +37,37 @@ func TestMissingHostBus(t *testing.T) {
 	}
 	if _, err := drivers.Deferred(set).I2C("nosuch:bus"); err == nil || errors.Is(err, drivers.ErrBusUnavailable) {
 		t.Errorf("a bus name no provider serves is a configuration error, not a missing bus: %v", err)
+	}
+}
+
+// TestMissingHostSPIPort: a host SPI port whose node does not exist cannot
+// be opened, with an error that says how to enable it; through Deferred the
+// port is returned anyway, a driver connects to it, and each transfer fails
+// with that error.
+func TestMissingHostSPIPort(t *testing.T) {
+	const name = "/dev/spidev9.7"
+	set := drivers.NewBusSet()
+	defer set.Close()
+	_, err := set.SPI(name)
+	want := "spi bus /dev/spidev9.7 does not exist: enable SPI (raspi-config"
+	if !errors.Is(err, drivers.ErrBusUnavailable) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("BusSet.SPI(%s) = %v, want %q", name, err, want)
+	}
+	p, err := drivers.Deferred(set).SPI(name)
+	if err != nil {
+		t.Fatalf("Deferred SPI: %v", err)
+	}
+	c, err := p.Connect(1350*physic.KiloHertz, spi.Mode0, 8)
+	if err != nil {
+		t.Fatalf("Connect on the missing port: %v", err)
+	}
+	for range 2 {
+		if err := c.Tx([]byte{1, 0x80, 0}, make([]byte, 3)); !errors.Is(err, drivers.ErrBusUnavailable) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Tx on the missing port: %v", err)
+		}
+	}
+	if c.String() != name || p.String() != name {
+		t.Errorf("names %q, %q, want %q", p.String(), c.String(), name)
 	}
 }
 

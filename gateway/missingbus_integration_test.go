@@ -15,18 +15,22 @@ import (
 )
 
 // TestIntegrationMissingBus runs the real binary with a configuration that
-// puts an SCD41 on an I²C bus that does not exist, next to working
-// simulated devices. The agent runs and delivers the simulated devices'
+// puts an SCD41 on an I²C bus and an MCP3008 on an SPI port that do not
+// exist, next to working simulated devices (the MCP3008 fails the same way
+// as the SCD41, with the SPI hint). The agent runs and delivers the simulated devices'
 // readings; the SCD41 fails at each poll (tried again each time) with
 // read-error readings the backend receives, and status and health say the
 // bus does not exist with the hint `edgegw i2c scan` gives for it.
 func TestIntegrationMissingBus(t *testing.T) {
-	const bus = "/dev/i2c-97"
-	if _, err := os.Stat(bus); err == nil {
-		t.Skipf("%s exists here", bus)
+	const bus, port = "/dev/i2c-97", "/dev/spidev9.7"
+	for _, p := range []string{bus, port} {
+		if _, err := os.Stat(p); err == nil {
+			t.Skipf("%s exists here", p)
+		}
 	}
 	b := newBed(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100,
-		devices: []string{"{name: co2-1, driver: scd4x, interval: 200ms, class: telemetry, options: {bus: " + bus + "}}"}})
+		devices: []string{"{name: co2-1, driver: scd4x, interval: 200ms, class: telemetry, options: {bus: " + bus + "}}",
+			"{name: adc-1, driver: mcp3008, interval: 200ms, class: telemetry, options: {bus: " + port + "}}"}})
 	c := b.subscribe(t)
 	health := &inbox{}
 	mqttSubscribe(t, mqttConnect(t, b.br, b.br.Backend, "health-reader"), health, "city/gw-001/health")
@@ -51,11 +55,14 @@ func TestIntegrationMissingBus(t *testing.T) {
 		if st, err = cl.Status(context.Background()); err != nil {
 			return false
 		}
-		ok := len(st.Devices) == len(b.devices)+1
+		ok := len(st.Devices) == len(b.devices)+2 // the two on missing buses
 		for _, d := range st.Devices {
-			if d.Name == "co2-1" {
+			switch d.Name {
+			case "co2-1":
 				ok = ok && d.Errors >= 3 && d.Polls == d.Errors && strings.Contains(d.LastError, hint)
-			} else {
+			case "adc-1":
+				ok = ok && d.Errors >= 3 && d.Polls == d.Errors && strings.Contains(d.LastError, "spi bus "+port+" does not exist: enable SPI")
+			default:
 				ok = ok && d.Polls > 0 && d.Errors == 0
 			}
 		}
