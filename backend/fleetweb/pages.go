@@ -156,7 +156,7 @@ type boxPage struct {
 	Reasons  []string
 	Devices  []device
 	LastSeq  uint64
-	Gaps     []segment
+	Gaps     gapAxis
 	GapList  []store.MissingRange
 	Config   []fleet.ConfigStatus
 	Versions []fleet.VersionSeen
@@ -192,7 +192,12 @@ func (p *pages) box(w http.ResponseWriter, r *http.Request) {
 	if len(acts) == 1 {
 		pg.LastSeq = acts[0].LastSeq
 	}
-	pg.Gaps = newGapAxis(d.Gaps, pg.LastSeq)
+	at, err := p.fleet.Store.Received(ctx, gw, gapSeqs(d.Gaps))
+	if err != nil {
+		p.fail(w, "batch times", err)
+		return
+	}
+	pg.Gaps = newGapAxis(d.Gaps, at, now)
 	byName := map[string]*device{}
 	get := func(name string) *device {
 		if byName[name] == nil {
