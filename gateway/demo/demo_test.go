@@ -53,7 +53,7 @@ func TestIntegrationDemo(t *testing.T) {
 	if len(counts) != 7 || total != 1 {
 		t.Errorf("fleet summary counts %q: want the 7 states adding up to 1 gateway", fl[1])
 	}
-	if !regexp.MustCompile(`\n`+gatewayID+` +\S+ +[A-Z-]+ +\S+ +\S.*\n`).MatchString(out.String()) {
+	if !regexp.MustCompile(`\n` + gatewayID + ` +\S+ +[A-Z-]+ +\S+ +\S.*\n`).MatchString(out.String()) {
 		t.Errorf("fleet summary does not list gateway %s with its state and reason", gatewayID)
 	}
 	for _, want := range []string{"broker stopped", "broker restarted", " down "} {
