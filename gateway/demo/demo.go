@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgegw/edgegw/backend/fleet"
 	// The emulated buses ("sim:") the demo's devices are on. The drivers
 	// themselves are the binary's (drivers/all).
-	"github.com/edgegw/edgegw/backend/fleet"
 	_ "github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/config"
