@@ -432,4 +432,3 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-

@@ -55,7 +55,7 @@ type gateway struct {
 func (g *gateway) dial(broker string, tc *tls.Config) error {
 	opts := paho.NewClientOptions().AddBroker(broker).SetClientID(g.id.ID).SetTLSConfig(tc).
 		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
-		SetKeepAlive(5 * time.Minute).SetOrderMatters(false).SetConnectTimeout(time.Minute).SetWriteTimeout(time.Minute).
+		SetKeepAlive(5*time.Minute).SetOrderMatters(false).SetConnectTimeout(time.Minute).SetWriteTimeout(time.Minute).
 		SetBinaryWill("city/"+g.id.ID+"/health", offlineDoc, 1, true).
 		SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 			d := tls.Dialer{Config: o.TLSConfig, NetDialer: &net.Dialer{Timeout: o.ConnectTimeout}}
