@@ -24,6 +24,9 @@ go test -run '^$' -bench '^BenchmarkPoll$' ./drivers/modbusmeter/ | tee -a "$out
 go test -run '^$' -bench '^BenchmarkIntegration(Drain|DrainReceipts|DrainReceiptsKeepsUp|Footprint)$' -benchtime 1x ./gateway/ | tee -a "$out" >&2
 go test -run '^$' -bench '^BenchmarkIntegration(Ingest|ReceiptLatency)$' -benchtime 1x ./backend/ingest/ | tee -a "$out" >&2
 go test -run '^$' -bench '^BenchmarkIntegrationStartup$' -benchtime ${startups}x ./gateway/ | tee -a "$out" >&2
+go test -run '^$' -bench '^BenchmarkIntegrationHealthTraffic$' -benchtime 1x ./gateway/ | tee -a "$out" >&2
+go test -run '^$' -bench '^BenchmarkFleetStatus$' -benchtime 3x ./backend/fleet/fleetsim/ | tee -a "$out" >&2
+go test -run '^$' -bench '^BenchmarkIntegrationFleetSim$' -benchtime 1x -timeout 30m ./backend/fleet/fleetsim/ | tee -a "$out" >&2
 EDGEGW_BENCH_CMD="qemu-aarch64-static $PWD/dist/edgegw-linux-arm64" \
 	go test -run '^$' -bench '^BenchmarkIntegrationStartup$' -benchtime ${startups}x ./gateway/ | tee "$qemu_out" >&2
 
@@ -59,6 +62,17 @@ for p in sdm630 sdm120 pm5300 mfm383a; do
 		"$(metric "BenchmarkPoll/$p" req/poll) / $(metric "BenchmarkPoll/$p" wire-ms/poll) ms" \
 		"min $(metric "BenchmarkPoll/$p" req/poll-min) / $(metric "BenchmarkPoll/$p" wire-ms/poll-min) ms, bound $(metric "BenchmarkPoll/$p" wire-ms/poll-bound) ms"
 done
+row "fleet status, $(metric BenchmarkFleetStatus gateways) gateways in SQLite: edgegw fleet status, wall / CPU" \
+	"$(metric BenchmarkFleetStatus cli-ms) / $(metric BenchmarkFleetStatus cli-cpu-ms) ms" "< 1,000 ms"
+row "  the overview page (GET /, gzip), wall / CPU" "$(metric BenchmarkFleetStatus page-ms) / $(metric BenchmarkFleetStatus page-cpu-ms) ms" "< 1,000 ms"
+row "fleet simulator, $(metric BenchmarkIntegrationFleetSim gateways) gateways, real MQTT and ingest: wall per sim. s" \
+	"$(metric BenchmarkIntegrationFleetSim wall-ms/sim-s) ms" ""
+row "  box offline shown OFFLINE: connection closed / died silently" \
+	"$(metric BenchmarkIntegrationFleetSim offline-s) / $(awk -v s="$(metric BenchmarkIntegrationFleetSim offline-s)" 'BEGIN { print s + 45 }') s" "<= 90 s"
+row "  stale device shown DEGRADED, from its last good reading" "$(metric BenchmarkIntegrationFleetSim stale-intervals) intervals" "<= 2 intervals"
+row "  SILENT box shown, from its last committed batch" "$(metric BenchmarkIntegrationFleetSim silent-delays) batch delays" "<= 3 batch delays"
+row "  fleet status of the simulated fleet" "$(metric BenchmarkIntegrationFleetSim status-ms) ms" ""
+row "health traffic per gateway per minute (real agent, 5 devices)" "$(metric BenchmarkIntegrationHealthTraffic health-B/min) B" "<= 1,024 B"
 row "start-up to first publish, max_delay 100ms, median of $startups" "$(metric BenchmarkIntegrationStartup startup-ms) ms" ""
 row "start-up to first publish, arm64 under qemu-user, max_delay 100ms" "$(metric BenchmarkIntegrationStartup startup-ms "$qemu_out") ms" ""
 for bin in dist/edgegw dist/edgegw-linux-arm64 dist/edgegw-linux-armv7 dist/edgegw-linux-armv6; do
@@ -123,6 +137,38 @@ the same cores. The gateway side divides the readings by the CPU time of the
 benchmark process, which runs the uplink and the buffer and nothing of the
 backend; the ingest side by the ingest process's. The drain row above it
 deletes on PUBACK.
+
+**Fleet status** (`BenchmarkFleetStatus`, backend/fleet/fleetsim): 10,000
+gateways in an SQLite database, each with two committed batches, its newest
+readings and five health documents a minute apart (some stuck, quiet or with
+a sequence gap). `edgegw fleet status` is `ingest.FleetStatus`: it opens the
+database, computes every gateway's state and prints the table; the page is
+the overview, rendered and gzip-compressed. Wall time suffers from other
+work on the machine; CPU is this process's, on both processors.
+
+**Fleet simulator** (`BenchmarkIntegrationFleetSim`, backend/fleet/fleetsim):
+2,000 gateways in one process, each with its own identity, client
+certificate and TLS connection to a local Mosquitto, publish signed and
+sealed batches (every 10 s) and health documents (every 60 s) into the real
+ingest service on SQLite; 5 % of them start a fault between the 2nd and the
+4th minute (seeded). Time is simulated: the ingest and the fleet states read
+a clock the simulator advances a second at a time, once the ingest stored
+everything of the second before, so the figures are in simulated time, to
+the second, and the thresholds are the defaults. OFFLINE: the box's
+connection closes (as when its process or kernel goes) and the broker
+publishes its last will at once; a box that dies silently is declared dead
+by the broker after 1.5 keep-alives (45 s at the default 30 s), which the
+second figure adds. DEGRADED: a device stops answering; the state reads its
+`last_ok` from the health documents, so it shows at the first health
+document after `stale_intervals` (2) of its intervals: up to a health
+interval (60 s) later. SILENT: the box signs with an identity the ingest does
+not pin, so nothing is committed while its health arrives.
+
+**Health traffic** (`BenchmarkIntegrationHealthTraffic`, gateway): the real
+agent with 5 simulated devices publishes its health document every second;
+the documents a backend receives are measured, and one PUBLISH (with its
+header, topic and packet identifier) and its PUBACK a minute, at the default
+`health_interval`, make the figure.
 
 **Drain with receipts to a backend that keeps up**
 (`BenchmarkIntegrationDrainReceiptsKeepsUp`, gateway): the same drain, but a

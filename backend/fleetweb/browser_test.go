@@ -2,6 +2,7 @@ package fleetweb_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,8 @@ func artifacts(t *testing.T) string {
 // TestIntegrationBrowser: in a real headless Chromium, the overview of a
 // simulated fleet of 50 gateways served on loopback shows the right count
 // for each state and colours every box of the grid by its state, a box page
-// draws the sparkline with one point per reading, and neither page fetches
+// draws the sparkline with one point per reading and its gap where the
+// time axis places it, and neither page fetches
 // anything from elsewhere. A screenshot of each is written.
 func TestIntegrationBrowser(t *testing.T) {
 	if testing.Short() {
@@ -142,6 +144,17 @@ func TestIntegrationBrowser(t *testing.T) {
 	must(t, err)
 	state, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#state")))
 	must(t, err)
+	// Its gap on the time axis: seq 2..3 dropped between 6 h and 5 h ago,
+	// drawn where the 24-hour axis puts them (3/4 to 19/24 of its width).
+	gaps, err := chromedp.Run(bctx, chromedp.Evaluate[[]map[string]float64](`(() => {
+		const svg = document.querySelector('svg.gaps'), axis = svg.querySelector('rect').getBoundingClientRect();
+		return [...svg.querySelectorAll('rect.dropped, rect.lost')].map(r => {
+			const b = r.getBoundingClientRect();
+			return {from: +r.dataset.from, to: +r.dataset.to, dropped: r.classList.contains('dropped') ? 1 : 0,
+				start: (b.left - axis.left) / axis.width, end: (b.right - axis.left) / axis.width, height: b.height};
+		});
+	})()`))
+	must(t, err)
 	boxPNG, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	must(t, err)
 	if points != chartPoints {
@@ -152,6 +165,12 @@ func TestIntegrationBrowser(t *testing.T) {
 	}
 	if state != "OK" {
 		t.Errorf("the box page shows state %q, want OK", state)
+	}
+	if len(gaps) != 1 {
+		t.Errorf("the gap axis shows %d gaps, want 1: %v", len(gaps), gaps)
+	} else if g := gaps[0]; g["from"] != 2 || g["to"] != 3 || g["dropped"] != 1 || g["height"] < 4 ||
+		math.Abs(g["start"]-18.0/24) > 0.01 || math.Abs(g["end"]-19.0/24) > 0.01 {
+		t.Errorf("the gap axis shows %v, want seq 2..3 dropped from 0.75 to 0.79 of the axis", g)
 	}
 
 	for name, png := range map[string][]byte{"fleet-overview.png": overviewPNG, "fleet-box.png": boxPNG} {

@@ -195,29 +195,77 @@ func newTimeline(ts []store.Transition, now time.Time, withGateway bool) timelin
 	return tl
 }
 
-// segment is one missing range on the gap axis.
-type segment struct {
-	X, W  float64
-	Class string
-	Title string
+// gapAxis is the sequence gaps of the window on a time axis: each gap
+// spans from when the ingest received the batch before it to when it
+// received the batch after it (or, for a gap the gateway dropped, its gap
+// record), as far as those are committed.
+type gapAxis struct {
+	Ticks   []tick
+	Marks   []segment
+	Earlier int // gaps that ended before the window
+	Unknown int // gaps with no committed batch or gap record around them to place them by
 }
 
-func newGapAxis(gaps []store.MissingRange, last uint64) []segment {
-	if last == 0 {
-		return nil
-	}
-	var out []segment
+// W returns the axis' width.
+func (gapAxis) W() int { return axisW }
+
+// segment is one missing range on the gap axis.
+type segment struct {
+	X, W     float64
+	From, To uint64 // the missing sequence numbers
+	Class    string
+	Title    string
+}
+
+// gapSeqs returns the sequence numbers whose receive times place gaps: the
+// batch before each, the batch after it, and its gap record.
+func gapSeqs(gaps []store.MissingRange) []uint64 {
+	var out []uint64
 	for _, g := range gaps {
-		x := axisW * float64(g.From-1) / float64(last)
-		w := math.Max(1, axisW*float64(g.To-g.From+1)/float64(last))
-		s := segment{X: x, W: w, Class: "lost", Title: fmt.Sprintf("%s: %d not received", seqs(g), g.To-g.From+1)}
-		if g.Cause == store.CauseGapRecord {
-			s.Class = "dropped"
-			s.Title = fmt.Sprintf("%s: dropped by the gateway (%s, gap record %d, %d readings)", seqs(g), g.Reason, g.RecordSeq, g.Readings)
+		out = append(out, g.From-1, g.To+1)
+		if g.RecordSeq > 0 {
+			out = append(out, g.RecordSeq)
 		}
-		out = append(out, s)
 	}
 	return out
+}
+
+// newGapAxis places gaps on the window ending at now by the receive times
+// of the batches around them (received, by sequence number).
+func newGapAxis(gaps []store.MissingRange, received map[uint64]time.Time, now time.Time) gapAxis {
+	ax := gapAxis{Ticks: hourTicks(now)}
+	for _, g := range gaps {
+		start, end := received[g.From-1], received[g.To+1]
+		if rec, ok := received[g.RecordSeq]; g.Cause == store.CauseGapRecord && ok && (end.IsZero() || rec.Before(end)) {
+			end = rec
+		}
+		switch {
+		case start.IsZero() && end.IsZero():
+			ax.Unknown++
+			continue
+		case start.IsZero():
+			start = end
+		case end.IsZero():
+			end = start
+		}
+		if end.Before(now.Add(-window)) {
+			ax.Earlier++
+			continue
+		}
+		x0, x1 := xAt(start, now, axisW), xAt(end, now, axisW)
+		s := segment{X: x0, W: math.Max(2, x1-x0), From: g.From, To: g.To, Class: "lost",
+			Title: fmt.Sprintf("%s: %d not received, between %s and %s", seqs(g), g.To-g.From+1, stamp(start), stamp(end))}
+		if g.Cause == store.CauseGapRecord {
+			s.Class = "dropped"
+			s.Title = fmt.Sprintf("%s: dropped by the gateway (%s, gap record %d, %d readings), between %s and %s",
+				seqs(g), g.Reason, g.RecordSeq, g.Readings, stamp(start), stamp(end))
+		}
+		if x0+s.W > axisW {
+			s.X = axisW - s.W
+		}
+		ax.Marks = append(ax.Marks, s)
+	}
+	return ax
 }
 
 func seqs(g store.MissingRange) string {

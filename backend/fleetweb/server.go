@@ -59,7 +59,7 @@ func Handler(d Deps) http.Handler {
 	if len(d.Token) > 0 {
 		want = sha256.Sum256(d.Token)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return compressed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
@@ -81,7 +81,7 @@ func Handler(d Deps) http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // Server is the fleet page's listener.

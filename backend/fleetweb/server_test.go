@@ -110,7 +110,10 @@ func TestBoxPage(t *testing.T) {
 	for _, want := range []string{
 		`data-device="aq-1" data-channel="pm25" data-readings="49" data-points="48"`,
 		`data-device="aq-1" data-channel="co2" data-readings="48" data-points="48"`,
-		`: read error</title>`, `id="state">OK</span>`, "committing: last batch 5s ago", "None missing.",
+		`: read error</title>`, `id="state">OK</span>`, "committing: last batch 5s ago",
+		"<tr><td>2..3</td><td>dropped by the gateway: max-bytes (gap record 4, 200 readings)</td></tr>",
+		// 6 h to 5 h ago on the 1,000-wide axis of 24 h, after its 60-wide labels.
+		`<rect class="dropped" x="810" y="4" width="41.66666666666663" height="12" data-from="2" data-to="3"><title>seq 2..3: dropped by the gateway (max-bytes, gap record 4, 200 readings), between 2026-12-01 06:00:00Z and 2026-12-01 07:00:00Z</title></rect>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("box page lacks %q", want)
@@ -131,8 +134,10 @@ func TestBoxPage(t *testing.T) {
 		}
 	}
 	_, body = get(t, h, "GET", "/box/"+gapGW)
-	if !strings.Contains(body, "<tr><td>2..3</td><td>not received</td></tr>") || !strings.Contains(body, `<rect class="lost" x="250" y="4" width="500"`) {
-		t.Errorf("DATA-GAP box page does not show 2..3 missing of 4")
+	// Received 1 min and 5 s ago: the gap is the last 55 s of the axis, 2 wide at least.
+	if !strings.Contains(body, "<tr><td>2..3</td><td>not received</td></tr>") ||
+		!strings.Contains(body, `<rect class="lost" x="1058" y="4" width="2" height="12" data-from="2" data-to="3"><title>seq 2..3: 2 not received, between 2026-12-01 11:59:00Z and 2026-12-01 11:59:55Z</title>`) {
+		t.Errorf("DATA-GAP box page does not show 2..3 missing of 4 in the last minute:\n%s", body[strings.Index(body, `<svg class="gaps"`):][:600])
 	}
 	_, body = get(t, h, "GET", "/box/"+cfgGW)
 	if !strings.Contains(body, "<tr><td>4</td><td>rolled-back</td>") || !strings.Contains(body, "<li>configuration rolled-back (running version 4): probation: broker unreachable</li>") {

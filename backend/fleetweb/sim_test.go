@@ -22,7 +22,8 @@ var simCounts = map[fleet.State]int{
 }
 
 // chartGateway is an OK gateway whose aq-1 pm25 channel has chartPoints
-// readings with a value over the last 24 hours, and one read error.
+// readings with a value over the last 24 hours, and one read error; it
+// dropped batches 2 and 3 between 6 and 5 hours ago (a signed gap record).
 const (
 	chartGateway = "north-001"
 	chartPoints  = 48
@@ -92,33 +93,44 @@ func (sf *simFleet) build(t testing.TB, gw string, state fleet.State) {
 		}
 	}
 	day := dayOfReadings(gw == chartGateway)
-	switch state {
-	case fleet.OK:
+	switch {
+	case gw == chartGateway:
+		// Batches 2 and 3 dropped between 6 h and 5 h ago, as its gap
+		// record 4 says.
+		commit(1, 6*time.Hour, day)
+		gap := store.Batch{Gateway: gw, Seq: 4, Class: store.ClassGap, ConfigVersion: 3, Created: now.Add(-5 * time.Hour), Received: now.Add(-5 * time.Hour),
+			HeaderHash: sha256.Sum256(fmt.Appendf(nil, "%s/4", gw)), Size: 90, Gap: &store.Gap{FromSeq: 2, ToSeq: 3, Batches: 2, Readings: 200, Reason: "max-bytes"}}
+		if _, err := st.Commit(ctx, []store.Batch{gap}); err != nil {
+			t.Fatal(err)
+		}
+		commit(5, 5*time.Second, nil)
+		alive(20*time.Second, 0)
+	case state == fleet.OK:
 		commit(1, 5*time.Second, day)
 		alive(20*time.Second, 0)
-	case fleet.Degraded:
+	case state == fleet.Degraded:
 		day[len(day)-1].Flags = uint16(reading.Stuck)
 		commit(1, 5*time.Second, day)
 		alive(20*time.Second, 0)
-	case fleet.Config:
+	case state == fleet.Config:
 		commit(1, 5*time.Second, day)
 		alive(20*time.Second, 0)
 		body := fmt.Sprintf(`{"gateway":%q,"version":4,"state":"rolled-back","reason":"probation: broker unreachable","time":%q}`, gw, now.Add(-time.Hour).Format(time.RFC3339))
 		if err := st.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocConfigStatus, Received: now.Add(-time.Hour), Body: []byte(body)}}, 10); err != nil {
 			t.Fatal(err)
 		}
-	case fleet.Backlog:
+	case state == fleet.Backlog:
 		commit(1, 5*time.Second, day)
 		alive(3*time.Minute, 10)
 		alive(2*time.Minute, 20)
 		alive(time.Minute, 30)
-	case fleet.DataGap:
+	case state == fleet.DataGap:
 		commit(1, time.Minute, day)
 		commit(4, 5*time.Second, nil)
 		alive(20*time.Second, 0)
-	case fleet.Silent:
+	case state == fleet.Silent:
 		alive(20*time.Second, 0)
-	case fleet.Offline:
+	case state == fleet.Offline:
 		commit(1, 10*time.Minute, day)
 		health(9*time.Minute, `{"state":"offline"}`)
 	}

@@ -62,6 +62,7 @@ type Stats struct {
 	Duplicates uint64            // batches received again (answered with a receipt)
 	Rejected   map[string]uint64 // envelopes rejected, by reason
 	Receipts   uint64            // receipts published
+	Docs       uint64            // health and configuration status documents stored
 	CommitErr  string            // why the last commit failed, while commits fail
 }
 
@@ -301,9 +302,14 @@ func (s *Service) recordDocs(ctx context.Context, docs []store.Doc) {
 			for _, d := range docs {
 				if err := s.deps.Store.RecordDocs(ctx, []store.Doc{d}, keep); err != nil {
 					s.log.Warn("gateway document not stored", "gateway", d.Gateway, "kind", d.Kind, "err", err)
+				} else {
+					s.countDocs(1)
 				}
 			}
 			return
+		}
+		if err == nil {
+			s.countDocs(len(docs))
 		}
 		if err == nil || ctx.Err() != nil {
 			return
@@ -522,6 +528,12 @@ func (s *Service) commitEach(ctx context.Context, batches []store.Batch) ([]stor
 		s.countRejects(rejects)
 	}
 	return kept, outs, nil, nil
+}
+
+func (s *Service) countDocs(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Docs += uint64(n)
 }
 
 func (s *Service) countRejects(rs []store.Reject) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -346,6 +347,48 @@ func transitions(ctx context.Context, q querier, d *dialect, gateway string, sin
 		return nil
 	})
 	return out, err
+}
+
+// maxReceivedSeqs bounds the sequence numbers of one query of received.
+const maxReceivedSeqs = 256
+
+// received reads when the ingest received the gateway's batches seqs, of
+// those committed.
+func received(ctx context.Context, q querier, gateway string, seqs []uint64) (map[uint64]time.Time, error) {
+	out := make(map[uint64]time.Time, len(seqs))
+	for len(seqs) > 0 {
+		part := seqs[:min(len(seqs), maxReceivedSeqs)]
+		seqs = seqs[len(part):]
+		var sb strings.Builder
+		args := []any{gateway}
+		for _, seq := range part {
+			if seq == 0 || seq > MaxSeq {
+				continue // never committed
+			}
+			if len(args) > 1 {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, "$%d", len(args)+1)
+			args = append(args, int64(seq))
+		}
+		if len(args) == 1 {
+			continue
+		}
+		err := scanAll(ctx, q, "batch times of gateway "+gateway, `SELECT seq, received FROM batches WHERE gateway = $1 AND seq IN (`+sb.String()+`)`,
+			args, func(rs rows) error {
+				var seq int64
+				var at dbTime
+				if err := rs.Scan(&seq, &at); err != nil {
+					return err
+				}
+				out[uint64(seq)] = at.t
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // dbTime scans a time as either engine returns it: SQLite's text

@@ -239,6 +239,11 @@ func (s *pgStore) Missing(ctx context.Context, gateway string) ([]MissingRange, 
 	return missing(ctx, pgQ{s.pool}, gateway)
 }
 
+// Received implements Store.
+func (s *pgStore) Received(ctx context.Context, gateway string, seqs []uint64) (map[uint64]time.Time, error) {
+	return received(ctx, pgQ{s.pool}, gateway, seqs)
+}
+
 // Stats implements Store.
 func (s *pgStore) Stats(ctx context.Context) (Stats, error) {
 	return stats(ctx, pgQ{s.pool})

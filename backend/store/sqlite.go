@@ -183,6 +183,11 @@ func (s *sqliteStore) Missing(ctx context.Context, gateway string) ([]MissingRan
 	return missing(ctx, s.reader(), gateway)
 }
 
+// Received implements Store.
+func (s *sqliteStore) Received(ctx context.Context, gateway string, seqs []uint64) (map[uint64]time.Time, error) {
+	return received(ctx, s.reader(), gateway, seqs)
+}
+
 // Stats implements Store.
 func (s *sqliteStore) Stats(ctx context.Context) (Stats, error) {
 	return stats(ctx, s.reader())

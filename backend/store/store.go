@@ -149,6 +149,10 @@ type Store interface {
 	// one that are not committed batches, as ascending ranges with their
 	// cause. Memory and time are proportional to the number of ranges.
 	Missing(ctx context.Context, gateway string) ([]MissingRange, error)
+	// Received returns when the ingest received each of the gateway's
+	// committed batches among seqs (data batches, gap and audit records);
+	// sequence numbers not committed are absent from the map.
+	Received(ctx context.Context, gateway string, seqs []uint64) (map[uint64]time.Time, error)
 	// Stats counts what the database holds.
 	Stats(ctx context.Context) (Stats, error)
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgegw/edgegw/backend/fleet"
 	// The emulated buses ("sim:") the demo's devices are on. The drivers
 	// themselves are the binary's (drivers/all).
 	_ "github.com/edgegw/edgegw/drivers/sim"
@@ -118,6 +119,10 @@ func Run(ctx context.Context, o Options) error {
 	stored := ing.stored()
 	dups := ing.svc.Stats().Duplicates
 	ing.stop()
+	sum, err := ing.svc.Fleet.Status(ctx)
+	if err != nil {
+		return err
+	}
 	res, err := ing.result(ctx)
 	if err != nil {
 		return err
@@ -127,6 +132,10 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(o.Out, "demo: the readings are in table readings of %s; query it with\n", ing.db)
 	fmt.Fprintf(o.Out, "  sqlite3 %s \"SELECT device, channel, count(*), round(avg(value), 2) FROM readings GROUP BY 1, 2\"\n", ing.db)
 	fmt.Fprintf(o.Out, "  edgegw ingest status --config %s   (and: edgegw ingest gaps)%s\n", ing.cfgPath, keepHint(o.Keep))
+	fmt.Fprintf(o.Out, "demo: the fleet, as `edgegw fleet status --config %s` prints it:\n", ing.cfgPath)
+	if err := fleet.WriteStatus(o.Out, sum, false); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
 	line, bufErr := bufferCheck(snapshot, f)
 	fmt.Fprintln(o.Out, line)
 	if lost != 0 || len(res.rejects) > 0 || len(res.missing) > 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,23 @@ func TestIntegrationDemo(t *testing.T) {
 	}
 	if !regexp.MustCompile(`demo: fleet page and metrics while the demo runs: http://127\.0\.0\.1:\d+/ `).MatchString(out.String()) {
 		t.Errorf("no line with the fleet page's URL")
+	}
+	// The closing lines: the fleet summary as `edgegw fleet status` prints
+	// it, the demo's one gateway counted once and listed with its reason.
+	fl := regexp.MustCompile("demo: the fleet, as `edgegw fleet status --config \\S+` prints it:\n1 gateways at \\S+\n((?:[A-Z-]+ +\\d+\n)+)").FindStringSubmatch(out.String())
+	if fl == nil {
+		t.Fatalf("no fleet summary in the closing lines")
+	}
+	counts, total := regexp.MustCompile(`([A-Z-]+) +(\d+)\n`).FindAllStringSubmatch(fl[1], -1), 0
+	for _, c := range counts {
+		n, _ := strconv.Atoi(c[2])
+		total += n
+	}
+	if len(counts) != 7 || total != 1 {
+		t.Errorf("fleet summary counts %q: want the 7 states adding up to 1 gateway", fl[1])
+	}
+	if !regexp.MustCompile(`\n` + gatewayID + ` +\S+ +[A-Z-]+ +\S+ +\S.*\n`).MatchString(out.String()) {
+		t.Errorf("fleet summary does not list gateway %s with its state and reason", gatewayID)
 	}
 	for _, want := range []string{"broker stopped", "broker restarted", " down "} {
 		if !strings.Contains(out.String(), want) {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) string) {
 		{"GapRecord", s.gapRecord},
 		{"CommittedOutOfOrder", s.committedOutOfOrder},
 		{"MissingCauses", s.missingCauses},
+		{"Received", s.received},
 		{"HugeSequenceNumbers", s.hugeSequenceNumbers},
 		{"RacingStores", s.racingStores},
 		{"LargeBatch", s.largeBatch},
@@ -372,6 +373,37 @@ func (s suite) missingCauses(t *testing.T) {
 	wantMissing(t, st, "", slices.Concat(a, b, c)...)
 	wantCommitted(t, st, "gw-a", [2]uint64{1, 2}, [2]uint64{5, 7}, [2]uint64{9, 9})
 	wantCommitted(t, st, "gw-c", [2]uint64{1, 4})
+}
+
+// received: the times of committed batches and gap records, nothing for
+// sequence numbers not committed or out of range.
+func (s suite) received(t *testing.T) {
+	_, st := s.migrated(t)
+	b1, b3 := DataBatch("gw-a", 1, 1, "a"), DataBatch("gw-a", 3, 1, "a")
+	b3.Received = Base.Add(time.Hour)
+	gap := GapBatch("gw-a", 4, 2, 2, 5, "max-age")
+	gap.Received = Base.Add(2 * time.Hour)
+	commit(t, st, outcomes(store.New, 4), b1, b3, gap, DataBatch("gw-b", 2, 1, "a"))
+	seqs := []uint64{0, 1, 2, 3, 4, 5, store.MaxSeq + 1}
+	for i := range 600 { // more than one query's worth
+		seqs = append(seqs, uint64(10+i))
+	}
+	got, err := st.Received(context.Background(), "gw-a", seqs)
+	if err != nil {
+		t.Fatalf("Received: %v", err)
+	}
+	want := map[uint64]time.Time{1: b1.Received, 3: b3.Received, 4: gap.Received}
+	if len(got) != len(want) {
+		t.Errorf("Received = %v, want %v", got, want)
+	}
+	for seq, at := range want {
+		if !got[seq].Equal(at) {
+			t.Errorf("Received[%d] = %v, want %v", seq, got[seq], at)
+		}
+	}
+	if none, err := st.Received(context.Background(), "gw-b", nil); err != nil || len(none) != 0 {
+		t.Errorf("Received of no sequence numbers = %v, %v", none, err)
+	}
 }
 
 func (s suite) hugeSequenceNumbers(t *testing.T) {
