@@ -49,12 +49,25 @@ type Deps struct {
 	AllowCertMismatch bool
 }
 
+// Buffer is what the agent needs of its buffer: a buffer.Store that keeps
+// its batches in a file, so that it can say what it recovered of a damaged
+// one and copy it for a technician (buffer.Bolt).
+type Buffer interface {
+	buffer.Store
+	// Recovered describes what recovery found at open; empty when nothing.
+	Recovered() string
+	// Backup writes a consistent copy of the buffer file to path.
+	Backup(path string) error
+}
+
+var _ Buffer = (*buffer.Bolt)(nil)
+
 // Agent is a configured, running gateway.
 type Agent struct {
 	cfg     *config.Config
 	deps    Deps
 	log     *slog.Logger
-	store   *buffer.Bolt
+	store   Buffer
 	devices []*device
 	buses   *drivers.BusSet // owned: closed when the agent stops
 	batcher *batcher
@@ -104,7 +117,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.halt()
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	a.store, err = buffer.OpenBolt(filepath.Join(cfg.Gateway.State, BufferFile), buffer.Options{
+	store, err := buffer.OpenBolt(filepath.Join(cfg.Gateway.State, BufferFile), buffer.Options{
 		Durability: cfg.Batch.Durability,
 		MaxBytes:   cfg.Buffer.MaxBytes,
 		Reserve:    buffer.FileSize(cfg.Buffer.MaxBytes + openBytes(cfg)),
@@ -118,6 +131,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.halt()
 		return nil, err
 	}
+	a.store = store
 	a.up, err = uplink.New(uplink.Config{
 		Broker:            cfg.Uplink.Broker,
 		CA:                cfg.Uplink.CA,
