@@ -25,8 +25,10 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim"
+	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 	"github.com/edgegw/edgegw/gateway/uplink"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
@@ -416,6 +418,42 @@ func processCPU(b *testing.B) time.Duration {
 // that is the process's own) and CPU use over the steady state:
 // EDGEGW_FOOTPRINT long (20s unless set; make bench runs 10m).
 func BenchmarkIntegrationFootprint(b *testing.B) {
+	// 5 devices: 3 × 8 + 2 × 12 channels at 1 s = 48 readings/s.
+	steadyRun(b, []string{"nobackend"}, 48, `devices:
+  - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry}
+  - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry}
+  - {name: aq-3, driver: sim, model: airquality, interval: 1s, class: telemetry}
+  - {name: m-1, driver: sim, model: meter3p, interval: 1s, class: telemetry}
+  - {name: m-2, driver: sim, model: meter3p, interval: 1s, class: telemetry}
+`)
+}
+
+// BenchmarkIntegrationMeterCPU is the work users compare with Telegraf's
+// modbus input: the production build (tag nodemo) polls one SDM630 every
+// second over Modbus RTU at 9600 8N1 (an emulated meter on a
+// pseudo-terminal, served by this process) and forwards its readings to a
+// local Mosquitto. It reports the agent's CPU and memory like
+// BenchmarkIntegrationFootprint.
+func BenchmarkIntegrationMeterCPU(b *testing.B) {
+	meter, err := meteremu.Start(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm630"}}, Baud: 9600, Parity: "N", StopBits: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { meter.Close() })
+	p, err := modbusmeter.LoadProfile("sdm630")
+	if err != nil {
+		b.Fatal(err)
+	}
+	steadyRun(b, []string{"nodemo"}, float64(len(p.Channels(0))), fmt.Sprintf(`devices:
+  - {name: meter-1, driver: modbusmeter, interval: 1s, class: telemetry, options: {port: %s, unit: 1, profile: sdm630}}
+`, meter.Path()))
+}
+
+// steadyRun runs edgegw, built with tags, with the devices of rest for
+// EDGEGW_FOOTPRINT (20s unless set) after a 5 s warm-up, and reports its
+// peak and final memory and its CPU use; perSecond is the readings it
+// reads a second.
+func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 	if testing.Short() {
 		b.Skip("integration benchmark")
 	}
@@ -427,16 +465,10 @@ func BenchmarkIntegrationFootprint(b *testing.B) {
 		}
 		steady = d
 	}
-	agent := edgegwCommand(b, "nobackend")
+	agent := edgegwCommand(b, tags...)
 	for range b.N {
 		b.StopTimer()
-		gw := newBenchGateway(b, `devices:
-  - {name: aq-1, driver: sim, model: airquality, interval: 1s, class: telemetry}
-  - {name: aq-2, driver: sim, model: airquality, interval: 1s, class: telemetry}
-  - {name: aq-3, driver: sim, model: airquality, interval: 1s, class: telemetry}
-  - {name: m-1, driver: sim, model: meter3p, interval: 1s, class: telemetry}
-  - {name: m-2, driver: sim, model: meter3p, interval: 1s, class: telemetry}
-`)
+		gw := newBenchGateway(b, rest)
 		cmd := gw.start(b, agent)
 		// Warm up: the first batches are closed and published.
 		<-time.After(5 * time.Second)
@@ -450,12 +482,11 @@ func BenchmarkIntegrationFootprint(b *testing.B) {
 		hwm := statusKB(b, cmd.Process.Pid, "VmHWM:")
 		anon, file := statusKB(b, cmd.Process.Pid, "RssAnon:"), statusKB(b, cmd.Process.Pid, "RssFile:")
 		stopAgent(b, cmd)
-		// 5 devices: 3 × 8 + 2 × 12 channels at 1 s = 48 readings/s.
 		b.ReportMetric(float64(hwm)/1024, "RSS-MB")
 		b.ReportMetric(float64(anon)/1024, "anon-MB")
 		b.ReportMetric(float64(file)/1024, "file-MB")
 		b.ReportMetric(100*float64(cpu1-cpu0)/100/elapsed.Seconds(), "CPU-%")
-		b.ReportMetric(48, "readings/s")
+		b.ReportMetric(perSecond, "readings/s")
 	}
 }
 
