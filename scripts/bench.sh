@@ -159,10 +159,12 @@ the second, and the thresholds are the defaults. OFFLINE: the box's
 connection closes (as when its process or kernel goes) and the broker
 publishes its last will at once; a box that dies silently is declared dead
 by the broker after 1.5 keep-alives (45 s at the default 30 s), which the
-second figure adds. DEGRADED: a device stops answering; the state reads its
-`last_ok` from the health documents, so it shows at the first health
-document after `stale_intervals` (2) of its intervals: up to a health
-interval (60 s) later. SILENT: the box signs with an identity the ingest does
+second figure adds. DEGRADED: a device stops answering (read-error readings
+from its next poll on); the state reads the time of its newest good
+committed reading and its newest read error, and counts the poll due after
+a read error as failed until its batch arrives, so it shows `stale_intervals`
+(2) of its intervals after its last good reading, between health documents.
+SILENT: the box signs with an identity the ingest does
 not pin, so nothing is committed while its health arrives.
 
 **Health traffic** (`BenchmarkIntegrationHealthTraffic`, gateway): the real

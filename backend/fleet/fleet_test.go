@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/storetest"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -219,5 +220,74 @@ func TestStatusCountsAndOrder(t *testing.T) {
 	}
 	if sum.Versions["1.2.0"] != 3 || sum.Versions["unknown"] != 1 {
 		t.Errorf("versions = %v, want 3 at 1.2.0 and the offline one unknown", sum.Versions)
+	}
+}
+
+// latest returns the newest committed readings of sps30's two channels: at
+// t0+at, a read error when bad, the newest good one at t0+good.
+func latest(at, good time.Duration, bad bool) []store.LatestReading {
+	var out []store.LatestReading
+	for _, ch := range []string{"pm10", "pm25"} {
+		r := store.Reading{Device: "sps30", Channel: ch, Unit: "ug/m3", Time: t0.Add(at)}
+		if bad {
+			r.Flags = uint16(reading.ReadError)
+		} else {
+			v := 7.0
+			r.Value = &v
+		}
+		out = append(out, store.LatestReading{Gateway: "gw-1", Reading: r, LastGood: t0.Add(good)})
+	}
+	return out
+}
+
+// TestEvaluateStaleReadings checks staleness from the committed readings
+// between health documents (every minute; the device polls every 10 s, the
+// gateway sends a batch every 10 s, 5 s after its polls).
+func TestEvaluateStaleReadings(t *testing.T) {
+	th := thresholds()
+	at := func(m, s int) time.Duration { return time.Duration(m)*time.Minute + time.Duration(s)*time.Second }
+	hs := []fleet.Sample{health(at(2, 0), 0, at(2, 0)), health(at(3, 0), 0, at(3, 0))}
+	for _, tc := range []struct {
+		name   string
+		latest []store.LatestReading
+		commit time.Duration // when its newest batch was received
+		now    time.Duration
+		want   fleet.State
+		reason string
+	}{
+		// Good until 3m10, a read error at 3m20: at 3m30 the poll due then
+		// counts as failed too, two intervals after the last good one.
+		{"stale between health documents", latest(at(3, 20), at(3, 10), true), at(3, 25), at(3, 30), fleet.Degraded,
+			"device sps30 has no good reading for 20s (2 of its 10s intervals): read errors committed since, the newest at 2026-12-01T12:03:20Z"},
+		{"one interval after the read error", latest(at(3, 20), at(3, 10), true), at(3, 25), at(3, 29), fleet.OK, ""},
+		{"read errors committed for 2 intervals", latest(at(3, 30), at(3, 10), true), at(3, 35), at(3, 35), fleet.Degraded,
+			"device sps30 has no good reading for 25s (2 of its 10s intervals)"},
+		// The health document's last_ok is 50 s old; the readings show the
+		// device good 10 s before its one read error.
+		{"a single read error after good readings", latest(at(3, 50), at(3, 40), true), at(3, 55), at(3, 55), fleet.OK, ""},
+		{"a good reading after a read error", latest(at(4, 0), at(4, 0), false), at(4, 5), at(4, 9), fleet.OK, ""},
+		// The poll due after a read error counts as failed until its batch
+		// arrives: a single read error shows for the part of a batch delay
+		// its batch lags the poll.
+		{"the poll due after a read error", latest(at(3, 50), at(3, 40), true), at(3, 55), at(4, 0), fleet.Degraded,
+			"device sps30 has no good reading for 20s (2 of its 10s intervals)"},
+		// Batches stop with the device good: the box goes OFFLINE, its
+		// device is not stale by the passing of time.
+		{"batches stop, device good", latest(at(3, 50), at(3, 50), false), at(3, 55), at(4, 24), fleet.OK, ""},
+		{"batches stop, then offline", latest(at(3, 50), at(3, 50), false), at(3, 55), at(9, 0), fleet.Offline, ""},
+		// Batches stop after read errors: the age stops an interval after
+		// the newest of them.
+		{"batches stop after read errors", latest(at(3, 50), at(3, 30), true), at(3, 55), at(9, 0), fleet.Offline,
+			"device sps30 has no good reading for 30s (3 of its 10s intervals)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := th.Evaluate(fleet.Input{Gateway: "gw-1", Activity: active(tc.commit), Health: hs, Latest: tc.latest}, t0.Add(tc.now))
+			if v.State != tc.want || !strings.Contains(v.Reason(), tc.reason) {
+				t.Errorf("Evaluate = %s %q, want %s containing %q", v.State, v.Reason(), tc.want, tc.reason)
+			}
+			if tc.want != fleet.Degraded && tc.reason == "" && strings.Contains(v.Reason(), "no good reading") {
+				t.Errorf("Evaluate = %s %q: device stale", v.State, v.Reason())
+			}
+		})
 	}
 }

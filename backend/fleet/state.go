@@ -113,7 +113,7 @@ type Input struct {
 	Health       []Sample              // its recent health documents, oldest first; the last is the newest
 	ConfigStatus *ConfigStatus         // nil when none was received
 	Missing      []store.MissingRange  // its sequence numbers missing without a gap record
-	Latest       []store.LatestReading // the newest reading of each device channel
+	Latest       []store.LatestReading // the newest reading of each device channel, with its newest good one
 }
 
 // Verdict is a gateway's state with the reasons for it, worst first.
@@ -187,20 +187,11 @@ func (c Thresholds) Evaluate(in Input, now time.Time) Verdict {
 				from, to, c.BacklogSamples, time.Duration(h.OldestUnsentAge)*time.Second)
 		}
 		for _, name := range sortedKeys(h.Devices) {
-			d := h.Devices[name]
 			iv := interval(in.Health, name)
 			if iv <= 0 {
 				continue
 			}
-			since := d.LastOK
-			if since.IsZero() {
-				continue // never good: its errors say why; staleness needs a first good reading
-			}
-			if age := last.At.Sub(since); age > time.Duration(c.StaleIntervals)*iv {
-				why := ""
-				if d.LastError != "" {
-					why = ": " + d.LastError
-				}
+			if age, why := noGoodFor(in, *last, name, iv, now); age >= time.Duration(c.StaleIntervals)*iv {
 				add(Degraded, "device %s has no good reading for %s (%d of its %s intervals)%s", name, age.Round(time.Second), int(age/iv), iv, why)
 			}
 		}
@@ -222,6 +213,66 @@ func (c Thresholds) Evaluate(in Input, now time.Time) Verdict {
 		v.Reasons = append(v.Reasons, p.reason)
 	}
 	return v
+}
+
+// noGoodFor returns how long a device has had no good reading as the
+// evidence shows at now, and why in words (": ..."). The newest good reading
+// is the newer of the health document's last_ok and the device's newest
+// committed reading without the read-error flag; the age runs from it to the
+// newest evidence of the device failing since: the health document, when it
+// came later, or the device's newest committed reading, when it is a read
+// error. After a read error the poll that follows counts as failed until a
+// batch brings it: the age runs on with the clock, up to one interval after
+// that reading. So a device stops being good within StaleIntervals of its
+// intervals of its last good reading, whatever the batch delay, while a
+// gateway whose batches stop does not make its devices stale by the passing
+// of time (it is OFFLINE or SILENT). Never good, or nothing newer than the
+// good reading: 0.
+func noGoodFor(in Input, last Sample, device string, iv time.Duration, now time.Time) (time.Duration, string) {
+	d := last.Health.Devices[device]
+	good := d.LastOK
+	var newest time.Time
+	for _, l := range in.Latest {
+		if l.Device == device {
+			good = later(good, l.LastGood)
+			newest = later(newest, l.Time)
+		}
+	}
+	if good.IsZero() {
+		return 0, "" // never good: its errors say why; staleness needs a first good reading
+	}
+	var at time.Time
+	why := ""
+	if last.At.After(good) {
+		at = last.At
+		if d.LastError != "" {
+			why = ": " + d.LastError
+		}
+	}
+	if newest.After(good) {
+		until := newest.Add(iv)
+		if now.Before(until) {
+			until = now
+		}
+		if until = later(newest, until); until.After(at) {
+			at = until
+			if why == "" {
+				why = fmt.Sprintf(": read errors committed since, the newest at %s", newest.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	if at.IsZero() {
+		return 0, ""
+	}
+	return at.Sub(good), why
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // growing reports whether the buffer grew at every one of the last

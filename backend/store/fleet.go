@@ -41,10 +41,15 @@ type Activity struct {
 }
 
 // LatestReading is the newest committed reading of one gateway's device
-// channel.
+// channel, with the time of its newest good one.
 type LatestReading struct {
 	Gateway string
 	Reading
+	// LastGood is the time of the channel's newest committed reading
+	// without the read-error flag; zero when none is known (none committed
+	// since the database was migrated to schema version 3, unless the
+	// newest reading then was good).
+	LastGood time.Time
 }
 
 // FleetState is a gateway's fleet state as last recorded.
@@ -194,21 +199,41 @@ func activity(ctx context.Context, q querier, gateway string) ([]Activity, error
 	return out, err
 }
 
-// latestCols are the columns of latest_readings.
-var latestCols = []string{"gateway", "device", "channel", "time", "value", "unit", "flags"}
+// readErrorFlag is reading.ReadError, the flag of a reading whose device
+// could not be read; its bit value is part of the envelope contract
+// (docs/envelope.md), and the store links nothing of drivers/.
+const readErrorFlag = 1 << 4
 
-// upsertLatest keeps, per gateway, device and channel, the newest of rows.
+// latestCols are the columns of latest_readings.
+var latestCols = []string{"gateway", "device", "channel", "time", "value", "unit", "flags", "good_time"}
+
+// upsertLatest keeps, per gateway, device and channel, the newest of rows
+// unless a newer reading is stored, and the time of the newest of them
+// without the read-error flag unless a newer good one is stored: one
+// multi-row statement per chunk of channels.
 func upsertLatest(ctx context.Context, q querier, d *dialect, rs []readingRow) error {
 	type key struct{ gw, dev, ch string }
-	newest := map[key]readingRow{}
+	type newest struct {
+		r       readingRow
+		good    time.Time
+		hasGood bool
+	}
+	by := map[key]*newest{}
 	for _, r := range rs {
 		k := key{r.gateway, r.r.Device, r.r.Channel}
-		if o, ok := newest[k]; !ok || r.r.Time.After(o.r.Time) {
-			newest[k] = r
+		n := by[k]
+		if n == nil {
+			n = &newest{r: r}
+			by[k] = n
+		} else if r.r.Time.After(n.r.r.Time) {
+			n.r = r
+		}
+		if r.r.Flags&readErrorFlag == 0 && (!n.hasGood || r.r.Time.After(n.good)) {
+			n.good, n.hasGood = r.r.Time, true
 		}
 	}
-	keys := make([]key, 0, len(newest))
-	for k := range newest {
+	keys := make([]key, 0, len(by))
+	for k := range by {
 		keys = append(keys, k)
 	}
 	// One order for every transaction, so that replicas do not deadlock.
@@ -221,20 +246,31 @@ func upsertLatest(ctx context.Context, q querier, d *dialect, rs []readingRow) e
 		}
 		return cmp.Compare(a.ch, b.ch)
 	})
+	// A batch published again late may hold an older newest reading but a
+	// newer good one: each column takes the newer of the two.
 	return upsertRows(ctx, q, d, "latest_readings", latestCols,
-		` ON CONFLICT (gateway, device, channel) DO UPDATE SET time = excluded.time, value = excluded.value, unit = excluded.unit, flags = excluded.flags
-		WHERE excluded.time >= latest_readings.time`, len(keys),
+		` ON CONFLICT (gateway, device, channel) DO UPDATE SET
+			time = CASE WHEN excluded.time >= latest_readings.time THEN excluded.time ELSE latest_readings.time END,
+			value = CASE WHEN excluded.time >= latest_readings.time THEN excluded.value ELSE latest_readings.value END,
+			unit = CASE WHEN excluded.time >= latest_readings.time THEN excluded.unit ELSE latest_readings.unit END,
+			flags = CASE WHEN excluded.time >= latest_readings.time THEN excluded.flags ELSE latest_readings.flags END,
+			good_time = CASE WHEN latest_readings.good_time IS NULL OR excluded.good_time > latest_readings.good_time
+				THEN excluded.good_time ELSE latest_readings.good_time END`, len(keys),
 		func(dst []any, i int) []any {
-			r := newest[keys[i]]
-			var v any
-			if r.r.Value != nil {
-				v = *r.r.Value
+			n := by[keys[i]]
+			var v, good any
+			if n.r.r.Value != nil {
+				v = *n.r.r.Value
 			}
-			return append(dst, r.gateway, r.r.Device, r.r.Channel, d.ts(r.r.Time), v, r.r.Unit, int32(r.r.Flags))
+			if n.hasGood {
+				good = d.ts(n.good)
+			}
+			return append(dst, n.r.gateway, n.r.r.Device, n.r.r.Channel, d.ts(n.r.r.Time), v, n.r.r.Unit, int32(n.r.r.Flags), good)
 		})
 }
 
-// scanReading scans device, channel, unit, time, value and flags.
+// scanReading scans extra, then device, channel, unit, time, value and
+// flags.
 func scanReading(rs rows, r *Reading, extra ...any) error {
 	var at dbTime
 	var flags int64
@@ -253,12 +289,14 @@ func latestReadings(ctx context.Context, q querier, gateway string) ([]LatestRea
 		where, args = " WHERE gateway = $1", []any{gateway}
 	}
 	var out []LatestReading
-	err := scanAll(ctx, q, "latest readings", `SELECT gateway, device, channel, unit, time, value, flags FROM latest_readings`+where+
+	err := scanAll(ctx, q, "latest readings", `SELECT good_time, gateway, device, channel, unit, time, value, flags FROM latest_readings`+where+
 		` ORDER BY gateway, device, channel`, args, func(rs rows) error {
 		var l LatestReading
-		if err := scanReading(rs, &l.Reading, &l.Gateway); err != nil {
+		var good dbTime
+		if err := scanReading(rs, &l.Reading, &good, &l.Gateway); err != nil {
 			return err
 		}
+		l.LastGood = good.t
 		out = append(out, l)
 		return nil
 	})

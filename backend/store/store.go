@@ -174,7 +174,9 @@ type Store interface {
 	// gateway.
 	Activity(ctx context.Context, gateway string) ([]Activity, error)
 	// LatestReadings returns the newest committed reading of each device
-	// channel of one gateway, or of all when gateway is empty.
+	// channel of one gateway, or of all when gateway is empty, with the time
+	// of the channel's newest committed good reading (without the read-error
+	// flag); Commit keeps both in the transaction that stores the batch.
 	LatestReadings(ctx context.Context, gateway string) ([]LatestReading, error)
 	// Series returns a gateway's committed readings whose time is from since
 	// on, in order of device, channel and time.

@@ -174,7 +174,8 @@ func (g *gateway) health(now time.Time, fault Fault) []byte {
 }
 
 // batch returns the signed envelope of the polls of the last batch delay
-// up to now: one sealed chunk per poll, of pm25 and co2.
+// up to now: one sealed chunk per poll, of pm25 and co2; the fault shows in
+// the readings of the polls from its start on.
 func (g *gateway) batch(rcpt *keys.RecipientPublic, now time.Time, delay, interval time.Duration, fault Fault) ([]byte, error) {
 	g.seq++
 	from := now.Add(-delay)
@@ -192,8 +193,12 @@ func (g *gateway) batch(rcpt *keys.RecipientPublic, now time.Time, delay, interv
 			{Device: device, Channel: "pm25", Unit: "ug/m3", Value: 5 + float64(g.seq%7), Time: at},
 			{Device: device, Channel: "co2", Unit: "ppm", Value: 420 + float64(g.seq%13), Time: at},
 		}
+		f := fault
+		if g.plan != nil && at.Before(g.plan.At) {
+			f = None // polled before the fault started
+		}
 		for i := range rs {
-			switch fault {
+			switch f {
 			case Stuck:
 				rs[i].Value, rs[i].Flags = 9, reading.Stuck
 			case Stale:

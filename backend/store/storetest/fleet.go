@@ -194,3 +194,108 @@ func (s suite) transitions(t *testing.T) {
 	}
 	wantCount(t, dsn, "SELECT count(*) FROM fleet_transitions WHERE gateway = 'gw-2'", 2)
 }
+
+// readingAt returns a reading of channel ch of device sps30 at Base plus sec
+// seconds, a read error when bad.
+func readingAt(ch string, sec int, bad bool) store.Reading {
+	r := store.Reading{Device: "sps30", Channel: ch, Unit: "ug/m3", Time: Base.Add(time.Duration(sec) * time.Second)}
+	if bad {
+		r.Flags = 1 << 4 // reading.ReadError
+	} else {
+		v := float64(sec)
+		r.Value = &v
+	}
+	return r
+}
+
+// readingsBatch returns data batch seq of gw holding rs.
+func readingsBatch(gw string, seq uint64, rs ...store.Reading) store.Batch {
+	b := DataBatch(gw, seq, 0, "good")
+	b.Readings = rs
+	return b
+}
+
+// wantLatest checks, per channel of gw, the newest reading's time and flags
+// and the newest good reading's time (-1: none), in seconds after Base.
+func wantLatest(t *testing.T, st store.Store, gw string, want map[string][3]int) {
+	t.Helper()
+	got, err := st.LatestReadings(context.Background(), gw)
+	if err != nil {
+		t.Fatalf("LatestReadings: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("LatestReadings(%s) = %d channels, want %d", gw, len(got), len(want))
+	}
+	sec := func(at time.Time) int {
+		if at.IsZero() {
+			return -1
+		}
+		return int(at.Sub(Base) / time.Second)
+	}
+	for _, l := range got {
+		w, ok := want[l.Channel]
+		if g := [3]int{sec(l.Time), int(l.Flags), sec(l.LastGood)}; !ok || g != w {
+			t.Errorf("channel %s: newest at %ds flags %d, newest good at %ds; want %v (seconds after Base, flags, good)", l.Channel, g[0], g[1], g[2], w)
+		}
+	}
+}
+
+// goodTime checks the time of each channel's newest good reading beside its
+// newest reading: read errors do not move it, a late batch's older good
+// reading does, within one batch and across commits.
+func (s suite) goodTime(t *testing.T) {
+	_, st := s.migrated(t)
+	// pm25 good at 0 and 10; pm10 good at 0, a read error at 10; nox never good.
+	commit(t, st, outcomes(store.New, 1), readingsBatch("gw-1", 1,
+		readingAt("pm25", 0, false), readingAt("pm10", 10, true), readingAt("pm25", 10, false), readingAt("pm10", 0, false), readingAt("nox", 10, true)))
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {10, 0, 10}, "pm10": {10, 16, 0}, "nox": {10, 16, -1}})
+	// Read errors only, in two batches of one commit: the good times stay.
+	commit(t, st, outcomes(store.New, 2),
+		readingsBatch("gw-1", 2, readingAt("pm25", 20, true), readingAt("pm10", 20, true)),
+		readingsBatch("gw-1", 3, readingAt("pm25", 30, true), readingAt("pm10", 30, true), readingAt("nox", 30, true)))
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {30, 16, 10}, "pm10": {30, 16, 0}, "nox": {30, 16, -1}})
+	// A batch published again late: its good pm10 reading at 15 is older
+	// than the newest reading and newer than the newest good one.
+	commit(t, st, outcomes(store.New, 1), readingsBatch("gw-1", 9, readingAt("pm10", 15, false), readingAt("pm25", 5, false)))
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {30, 16, 10}, "pm10": {30, 16, 15}, "nox": {30, 16, -1}})
+	// A good reading becomes both.
+	commit(t, st, outcomes(store.New, 1), readingsBatch("gw-1", 4, readingAt("nox", 40, false)))
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {30, 16, 10}, "pm10": {30, 16, 15}, "nox": {40, 0, 40}})
+	// A duplicate changes nothing.
+	commit(t, st, outcomes(store.Duplicate, 1), readingsBatch("gw-1", 9, readingAt("pm10", 15, false), readingAt("pm25", 5, false)))
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {30, 16, 10}, "pm10": {30, 16, 15}, "nox": {40, 0, 40}})
+}
+
+// migrateGoodTime checks migration 3 on a database of version 2 holding
+// latest readings: a channel whose newest reading is good starts with its
+// time as the newest good one, a read-error one with none, until a batch
+// brings a good reading.
+func (s suite) migrateGoodTime(t *testing.T) {
+	dsn := s.open(t)
+	ctx := context.Background()
+	if _, _, err := store.Migrate(ctx, dsn); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	commit(t, st, outcomes(store.New, 1), readingsBatch("gw-1", 1, readingAt("pm25", 0, false), readingAt("pm10", 0, false), readingAt("pm10", 10, true)))
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	// Back to version 2: what migration 3 adds, taken away.
+	Exec(t, dsn, "ALTER TABLE latest_readings DROP COLUMN good_time")
+	Exec(t, dsn, "DELETE FROM schema_version WHERE version = 3")
+	if _, err := store.Open(ctx, dsn); !errors.Is(err, store.ErrSchemaVersion) {
+		t.Fatalf("Open of a version 2 database = %v, want ErrSchemaVersion", err)
+	}
+	from, to, err := store.Migrate(ctx, dsn)
+	if err != nil || from != 2 || to != 3 {
+		t.Fatalf("Migrate of a version 2 database = %d, %d, %v; want 2, 3, nil", from, to, err)
+	}
+	st = openStore(t, dsn)
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {0, 0, 0}, "pm10": {10, 16, -1}})
+	commit(t, st, outcomes(store.New, 1), readingsBatch("gw-1", 2, readingAt("pm10", 20, true), readingAt("pm10", 15, false)))
+	wantLatest(t, st, "gw-1", map[string][3]int{"pm25": {0, 0, 0}, "pm10": {20, 16, 15}})
+}

@@ -56,6 +56,8 @@ func Run(t *testing.T, open func(t *testing.T) string) {
 		{"Docs", s.docs},
 		{"Activity", s.activity},
 		{"Transitions", s.transitions},
+		{"GoodTime", s.goodTime},
+		{"MigrateGoodTime", s.migrateGoodTime},
 	} {
 		t.Run(tc.name, tc.fn)
 	}
@@ -139,6 +141,24 @@ func outcomes(o store.Outcome, n int) []store.Outcome { return slices.Repeat([]s
 // connection of its own, and scans it into dest.
 func Scalar(t testing.TB, dsn, query string, dest any) {
 	t.Helper()
+	onDB(t, dsn, query,
+		func(ctx context.Context, c *pgx.Conn) error { return c.QueryRow(ctx, query).Scan(dest) },
+		func(ctx context.Context, db *sql.DB) error { return db.QueryRowContext(ctx, query).Scan(dest) })
+}
+
+// Exec runs a statement on the database dsn names, with a connection of its
+// own.
+func Exec(t testing.TB, dsn, stmt string) {
+	t.Helper()
+	onDB(t, dsn, stmt,
+		func(ctx context.Context, c *pgx.Conn) error { _, err := c.Exec(ctx, stmt); return err },
+		func(ctx context.Context, db *sql.DB) error { _, err := db.ExecContext(ctx, stmt); return err })
+}
+
+// onDB connects to the database dsn names and runs pg on PostgreSQL or lite
+// on SQLite; what names the statement in a failure.
+func onDB(t testing.TB, dsn, what string, pg func(context.Context, *pgx.Conn) error, lite func(context.Context, *sql.DB) error) {
+	t.Helper()
 	ctx := context.Background()
 	eng, target, err := store.ParseDSN(dsn)
 	if err != nil {
@@ -150,8 +170,8 @@ func Scalar(t testing.TB, dsn, query string, dest any) {
 			t.Fatalf("connect: %v", err)
 		}
 		defer conn.Close(ctx)
-		if err := conn.QueryRow(ctx, query).Scan(dest); err != nil {
-			t.Fatalf("%s: %v", query, err)
+		if err := pg(ctx, conn); err != nil {
+			t.Fatalf("%s: %v", what, err)
 		}
 		return
 	}
@@ -160,8 +180,8 @@ func Scalar(t testing.TB, dsn, query string, dest any) {
 		t.Fatalf("open: %v", err)
 	}
 	defer db.Close()
-	if err := db.QueryRowContext(ctx, query).Scan(dest); err != nil {
-		t.Fatalf("%s: %v", query, err)
+	if err := lite(ctx, db); err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
 }
 
