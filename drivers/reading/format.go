@@ -9,7 +9,7 @@ import (
 // display is how people read a unit: its symbol, the factor from the SenML
 // unit to the symbol's, and the decimals of the resolution the devices give
 // (datasheets: BME280 0.01 °C, 1/1024 %RH, 0.18 Pa; SCD4x 1 ppm; SPS30 and
-// PMS5003 0.1 and 1 µg/m³; energy meters 0.1 V, 0.001 A, 1 W, 0.01 kWh,
+// PMS5003 0.1 and 1 µg/m³, SPS30 0.1 /cm³ and 0.01 µm; energy meters 0.1 V, 0.001 A, 1 W, 0.01 kWh,
 // 0.01 Hz, 0.001 power factor).
 type display struct {
 	symbol   string
@@ -24,6 +24,8 @@ var displays = map[Unit]display{
 	PPM:        {"ppm", 1, 0},
 	PPB:        {"ppb", 1, 0},
 	MicrogramM: {"µg/m³", 1, 1},
+	"/cm3":     {"/cm³", 1, 1},
+	"um":       {"µm", 1, 2},
 	Volt:       {"V", 1, 2},
 	Ampere:     {"A", 1, 3},
 	Watt:       {"W", 1, 0},
@@ -82,7 +84,7 @@ func FormatValue(v float64, u Unit) string {
 
 // Text returns the reading's value with its unit, as FormatValue gives it,
 // and its quality flags once, in parentheses, when any is set: "21.70 °C",
-// "12.0 µg/m³ (humid)". A reading the device could not give has no value:
+// "12.0 µg/m³ (humid)", "4.2 µg/m³ (stuck,humid)". A reading the device could not give has no value:
 // "? (read-error)".
 func (r Reading) Text() string {
 	v := "?"
@@ -92,22 +94,22 @@ func (r Reading) Text() string {
 	if r.Flags == 0 {
 		return v
 	}
-	return v + " (" + strings.Join(r.Flags.Names(), ", ") + ")"
+	return v + " (" + strings.Join(r.Flags.Names(), ",") + ")"
 }
 
 // Number is a reading's value in JSON output. A value that is exactly a
 // binary32 (the float32 registers of a meter, SenML float32 on the wire)
 // encodes as the shortest decimal that reads back as that binary32, 21.7
 // rather than 21.700000762939453; any other value as the shortest decimal
-// of its binary64. It decodes like a float64.
+// of its binary64. NaN and the infinities, which JSON cannot hold, encode as
+// null. It decodes like a float64.
 type Number float64
 
-// MarshalJSON implements json.Marshaler. NaN and the infinities, which JSON
-// cannot hold, are refused.
+// MarshalJSON implements json.Marshaler.
 func (n Number) MarshalJSON() ([]byte, error) {
 	v := float64(n)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil, &NumberError{v}
+		return []byte("null"), nil
 	}
 	bits := 64
 	if float64(float32(v)) == v {
@@ -118,11 +120,4 @@ func (n Number) MarshalJSON() ([]byte, error) {
 		format = 'e'
 	}
 	return strconv.AppendFloat(nil, v, format, -1, bits), nil
-}
-
-// NumberError is the error of encoding a value JSON cannot hold.
-type NumberError struct{ Value float64 }
-
-func (e *NumberError) Error() string {
-	return "reading: value " + strconv.FormatFloat(e.Value, 'g', -1, 64) + " has no JSON number"
 }

@@ -29,6 +29,17 @@ func TestFlagsNames(t *testing.T) {
 	}
 }
 
+func TestParseFlags(t *testing.T) {
+	for _, f := range []reading.Flags{0, reading.Stuck, reading.ReadError | reading.Humid | reading.OutOfRange, reading.WarmingUp | reading.CounterWentBack | reading.ClockUnsynced} {
+		if got := reading.ParseFlags(f.Names()); got != f {
+			t.Errorf("ParseFlags(%v) = %v, want %v", f.Names(), got, f)
+		}
+	}
+	if got := reading.ParseFlags([]string{"stuck", "unknown", "bogus"}); got != reading.Stuck {
+		t.Errorf("ParseFlags with unknown names = %v, want stuck", got)
+	}
+}
+
 func TestFormatValue(t *testing.T) {
 	tests := []struct {
 		v    float64
@@ -69,7 +80,7 @@ func TestReadingText(t *testing.T) {
 		want string
 	}{
 		{reading.Reading{Value: 12, Unit: reading.MicrogramM}, "12.0 µg/m³"},
-		{reading.Reading{Value: 12, Unit: reading.MicrogramM, Flags: reading.Humid | reading.Stuck}, "12.0 µg/m³ (stuck, humid)"},
+		{reading.Reading{Value: 12, Unit: reading.MicrogramM, Flags: reading.Humid | reading.Stuck}, "12.0 µg/m³ (stuck,humid)"},
 		{reading.Reading{Value: 99, Unit: reading.Ampere, Flags: reading.ReadError}, "? (read-error)"},
 	}
 	for _, tt := range tests {
@@ -103,7 +114,7 @@ func TestNumberJSON(t *testing.T) {
 			t.Errorf("Number(%v) reads back as %v, %v", tt.v, back, err)
 		}
 	}
-	if _, err := json.Marshal(reading.Number(math.NaN())); err == nil {
-		t.Error("NaN encoded")
+	if got, err := json.Marshal([]reading.Number{reading.Number(math.NaN()), reading.Number(math.Inf(-1))}); err != nil || string(got) != "[null,null]" {
+		t.Errorf("NaN and -Inf = %s, %v; want [null,null]", got, err)
 	}
 }
