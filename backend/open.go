@@ -23,10 +23,51 @@ type Options struct {
 	Timeout   time.Duration        // stop after this long (0 = no limit)
 }
 
-// Open receives envelopes from the broker (or files), prints one JSON object
-// per opened reading on out, reports rejections on errOut as they happen and
-// returns the summary when the count is reached, the timeout passes or ctx is
-// done.
+// Kinds of the JSON lines Open prints: the "kind" member of each.
+const (
+	KindReading = "reading" // an opened reading: Record
+	KindAudit   = "audit"   // a signed audit record: AuditLine
+	KindGap     = "gap"     // a signed gap record: GapLine
+	KindReject  = "reject"  // an envelope refused: RejectLine
+)
+
+// AuditLine is the line Open prints for a signed audit record.
+type AuditLine struct {
+	Kind    string          `json:"kind"` // KindAudit
+	Gateway string          `json:"gateway"`
+	Seq     uint64          `json:"seq"`
+	Created string          `json:"created"` // when the gateway wrote it, RFC 3339 UTC
+	Record  json.RawMessage `json:"record"`  // the audit record, the JSON object the gateway signed
+}
+
+// GapLine is the line Open prints for a signed gap record: the gateway
+// dropped the batches FromSeq..ToSeq.
+type GapLine struct {
+	Kind     string `json:"kind"` // KindGap
+	Gateway  string `json:"gateway"`
+	Seq      uint64 `json:"seq"`
+	FromSeq  uint64 `json:"from_seq"`
+	ToSeq    uint64 `json:"to_seq"`
+	Batches  uint64 `json:"batches"`
+	Readings uint64 `json:"readings"`
+	Reason   string `json:"reason"`
+}
+
+// RejectLine is the line Open prints for an envelope it refused.
+type RejectLine struct {
+	Kind    string `json:"kind"`              // KindReject
+	Source  string `json:"source"`            // the topic, or the file
+	Gateway string `json:"gateway,omitempty"` // the gateway its header claims, when readable
+	Reason  string `json:"reason"`            // the stable rejection reason (docs/envelope.md)
+	Error   string `json:"error"`             // the rejection in full
+}
+
+// Open receives envelopes from the broker (or files) and prints one JSON
+// object per line on out for each opened reading, audit record, gap record
+// and rejected envelope (distinguished by their "kind"); it also reports
+// rejections on errOut as they happen, and returns the summary when the
+// count of readings is reached, the timeout passes or ctx is done. It
+// returns an error wrapping ErrRejected when it rejected envelopes.
 func Open(ctx context.Context, r *Receiver, o Options, out, errOut io.Writer) (Summary, error) {
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
@@ -108,26 +149,31 @@ func (p *printer) handle(source, topic string, wire []byte) {
 	defer p.mu.Unlock()
 	if err != nil {
 		fmt.Fprintf(p.errOut, "rejected %s: %v\n", source, err)
+		p.write(RejectLine{Kind: KindReject, Source: source, Gateway: ClaimedGateway(wire), Reason: Reason(err), Error: err.Error()})
 		return
 	}
 	if res.Audit != nil {
-		fmt.Fprintf(p.errOut, "audit record from %s seq %d: %s\n", res.Gateway, res.Seq, res.Audit)
+		p.write(AuditLine{Kind: KindAudit, Gateway: res.Gateway, Seq: res.Seq, Created: res.Created.UTC().Format(time.RFC3339), Record: res.Audit})
 	}
-	if res.Gap != nil {
-		fmt.Fprintf(p.errOut, "gap record from %s seq %d: seq %d..%d dropped (%d readings, %s)\n",
-			res.Gateway, res.Seq, res.Gap.FromSeq, res.Gap.ToSeq, res.Gap.Readings, res.Gap.Reason)
+	if g := res.Gap; g != nil {
+		p.write(GapLine{Kind: KindGap, Gateway: res.Gateway, Seq: res.Seq, FromSeq: g.FromSeq, ToSeq: g.ToSeq, Batches: g.Batches, Readings: g.Readings, Reason: g.Reason})
 	}
 	for _, rec := range res.Records() {
 		if p.count > 0 && p.printed >= p.count {
 			break
 		}
-		if err := p.enc.Encode(rec); err != nil && p.err == nil {
-			p.err = fmt.Errorf("write reading: %w", err)
-		}
+		p.write(rec)
 		p.printed++
 	}
 	if p.count > 0 && p.printed >= p.count {
 		p.done()
+	}
+}
+
+// write prints one line, keeping the first error; p.mu is held.
+func (p *printer) write(line any) {
+	if err := p.enc.Encode(line); err != nil && p.err == nil {
+		p.err = fmt.Errorf("write output: %w", err)
 	}
 }
 

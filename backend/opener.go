@@ -82,15 +82,16 @@ func ClaimedGateway(wire []byte) string {
 
 // Record is one opened reading, as `edgegw open` prints it.
 type Record struct {
-	Gateway string   `json:"gateway"`
-	Seq     uint64   `json:"seq"`
-	Device  string   `json:"device"`
-	Channel string   `json:"channel"`
-	Value   *float64 `json:"value"` // nil for a read-error reading
-	Unit    string   `json:"unit"`
-	Time    string   `json:"time"` // RFC 3339 with milliseconds, UTC
-	Class   string   `json:"class"`
-	Flags   []string `json:"flags"`
+	Kind    string          `json:"kind"` // KindReading
+	Gateway string          `json:"gateway"`
+	Seq     uint64          `json:"seq"`
+	Device  string          `json:"device"`
+	Channel string          `json:"channel"`
+	Value   *reading.Number `json:"value"` // nil for a read-error reading
+	Unit    string          `json:"unit"`
+	Time    string          `json:"time"` // RFC 3339 with milliseconds, UTC
+	Class   string          `json:"class"`
+	Flags   []string        `json:"flags"`
 }
 
 // Records returns the readings in their printed form.
@@ -98,11 +99,11 @@ func (r Result) Records() []Record {
 	out := make([]Record, len(r.Readings))
 	for i, rd := range r.Readings {
 		out[i] = Record{
-			Gateway: r.Gateway, Seq: r.Seq, Device: rd.Device, Channel: rd.Channel, Unit: string(rd.Unit),
+			Kind: KindReading, Gateway: r.Gateway, Seq: r.Seq, Device: rd.Device, Channel: rd.Channel, Unit: string(rd.Unit),
 			Time: rd.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Class: r.Class, Flags: rd.Flags.Names(),
 		}
 		if rd.Flags&reading.ReadError == 0 {
-			v := rd.Value
+			v := reading.Number(rd.Value)
 			out[i].Value = &v
 		}
 	}

@@ -36,8 +36,8 @@ func (s Summary) String() string {
 		rejected += n
 		reasons = append(reasons, fmt.Sprintf("%s=%d", r, n))
 	}
-	line := fmt.Sprintf("received=%d readings=%d duplicates=%d gaps=%d gap_records=%d dropped=%d rejected=%d",
-		s.Envelopes, s.Readings, s.Duplicates, missing, s.GapRecords, s.Dropped, rejected)
+	line := fmt.Sprintf("received=%d readings=%d duplicates=%d gaps=%d gap_records=%d audits=%d dropped=%d rejected=%d",
+		s.Envelopes, s.Readings, s.Duplicates, missing, s.GapRecords, s.Audits, s.Dropped, rejected)
 	if s.Reused > 0 {
 		line += fmt.Sprintf(" reused=%d", s.Reused)
 	}

@@ -166,7 +166,7 @@ func TestOpenFilesPrintsJSONLines(t *testing.T) {
 	}
 	var rec map[string]any
 	must(t, json.Unmarshal([]byte(lines[1]), &rec))
-	want := map[string]any{"gateway": "gw-001", "seq": 1.0, "device": "aq-1", "channel": "t", "value": 1.5, "unit": "Cel",
+	want := map[string]any{"kind": "reading", "gateway": "gw-001", "seq": 1.0, "device": "aq-1", "channel": "t", "value": 1.5, "unit": "Cel",
 		"time": "2026-11-25T10:00:01.000Z", "class": "telemetry", "flags": []any{"ok"}}
 	for k, v := range want {
 		if got, _ := json.Marshal(rec[k]); string(got) != mustJSON(t, v) {
@@ -202,6 +202,16 @@ func TestOpenFilesFailsWhenItRejects(t *testing.T) {
 	sum, err := backend.Open(context.Background(), r, backend.Options{Files: []string{good, bad}}, &out, &errOut)
 	if !errors.Is(err, backend.ErrRejected) || sum.Readings != 1 {
 		t.Fatalf("error %v, summary %+v; want ErrRejected after opening the good file", err, sum)
+	}
+	// The rejection is a JSON line of kind reject after the reading's.
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var rej backend.RejectLine
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &rej) != nil ||
+		rej != (backend.RejectLine{Kind: backend.KindReject, Source: bad, Reason: "malformed", Error: rej.Error}) || rej.Error == "" {
+		t.Errorf("open printed %q; want a reading line, then a reject line for %s with reason malformed", out.String(), bad)
+	}
+	if !strings.Contains(errOut.String(), "rejected "+bad) {
+		t.Errorf("stderr %q does not name the rejected file", errOut.String())
 	}
 
 	// A file larger than any envelope is refused by its size, unread.

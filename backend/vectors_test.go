@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
@@ -129,6 +130,7 @@ func TestSpecExport(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = append(want, v.All("reading")...)
+		want = append(want, recordLines(t, e.Header, v)...)
 	}
 	if _, err := dir.Finish(manifest.Hex(t, "manifest")); err != nil {
 		t.Fatal(err)
@@ -141,4 +143,29 @@ func TestSpecExport(t *testing.T) {
 	if got := strings.TrimSuffix(out.String(), "\n"); got != strings.Join(want, "\n") {
 		t.Errorf("open --dir prints:\n%s\ndocumented:\n%s", got, strings.Join(want, "\n"))
 	}
+}
+
+// recordLines returns the lines docs/envelope.md says `edgegw open` prints
+// for the gap or audit record of vector v, whose header is h: the
+// documented gap fields or audit JSON, with kind, gateway and seq.
+func recordLines(t *testing.T, h envelope.Header, v *envelopetest.Vector) []string {
+	t.Helper()
+	var line any
+	switch {
+	case v.All("gap") != nil:
+		g := backend.GapLine{Kind: "gap", Gateway: h.GatewayID, Seq: h.Seq}
+		if _, err := fmt.Sscanf(v.One(t, "gap"), "%d %d %d %d %s", &g.FromSeq, &g.ToSeq, &g.Batches, &g.Readings, &g.Reason); err != nil {
+			t.Fatal(err)
+		}
+		line = g
+	case v.All("audit") != nil:
+		line = backend.AuditLine{Kind: "audit", Gateway: h.GatewayID, Seq: h.Seq, Created: h.Created.UTC().Format(time.RFC3339), Record: json.RawMessage(v.One(t, "audit"))}
+	default:
+		return nil
+	}
+	j, err := json.Marshal(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{string(j)}
 }

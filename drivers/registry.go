@@ -2,15 +2,19 @@ package drivers
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
+
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 var registry = struct {
 	sync.Mutex
 	frozen    bool
 	factories map[string]Factory
-}{factories: map[string]Factory{}}
+	channels  map[string][]reading.Channel
+}{factories: map[string]Factory{}, channels: map[string][]reading.Channel{}}
 
 // MustRegister makes a driver kind available to the configuration. It is
 // called from the driver package's init and panics on a duplicate kind or
@@ -25,6 +29,43 @@ func MustRegister(kind string, f Factory) {
 		panic(fmt.Sprintf("drivers: kind %q registered twice", kind))
 	}
 	registry.factories[kind] = f
+}
+
+// MustRegisterChannels records the channels every device of a registered
+// driver kind produces, for help texts (`edgegw watch --help`). A kind whose
+// channels the configuration names (an ADC's inputs, a meter profile's
+// points) registers none. It panics for a kind not registered, twice, or
+// after Freeze.
+func MustRegisterChannels(kind string, chans []reading.Channel) {
+	registry.Lock()
+	defer registry.Unlock()
+	switch _, ok := registry.factories[kind]; {
+	case registry.frozen:
+		panic(fmt.Sprintf("drivers: register channels of %q after start", kind))
+	case !ok:
+		panic(fmt.Sprintf("drivers: channels of unregistered kind %q", kind))
+	case registry.channels[kind] != nil:
+		panic(fmt.Sprintf("drivers: channels of %q registered twice", kind))
+	}
+	registry.channels[kind] = slices.Clone(chans)
+}
+
+// Channels returns the channels every device of a driver kind produces, or
+// nil when the configuration names them.
+func Channels(kind string) []reading.Channel {
+	registry.Lock()
+	defer registry.Unlock()
+	return slices.Clone(registry.channels[kind])
+}
+
+// StuckAfter returns a copy of chans with StuckAfter set to n: the
+// channels of a device configured with options.stuck_after.
+func StuckAfter(chans []reading.Channel, n int) []reading.Channel {
+	out := slices.Clone(chans)
+	for i := range out {
+		out[i].StuckAfter = n
+	}
+	return out
 }
 
 // Freeze refuses further registrations. The gateway calls it when it starts.

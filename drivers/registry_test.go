@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 func TestRegistry(t *testing.T) {
@@ -17,6 +18,16 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("Kinds() = %v, want it to contain test-kind", drivers.Kinds())
 	}
 	mustPanic(t, "duplicate", func() { drivers.MustRegister("test-kind", f) })
+	if drivers.Channels("test-kind") != nil {
+		t.Errorf("channels of a kind that registered none: %v", drivers.Channels("test-kind"))
+	}
+	chans := []reading.Channel{{Name: "t", Unit: reading.Celsius}}
+	drivers.MustRegisterChannels("test-kind", chans)
+	if got := drivers.Channels("test-kind"); len(got) != 1 || got[0] != chans[0] {
+		t.Errorf("Channels(test-kind) = %v, want %v", got, chans)
+	}
+	mustPanic(t, "channels twice", func() { drivers.MustRegisterChannels("test-kind", chans) })
+	mustPanic(t, "channels of an unknown kind", func() { drivers.MustRegisterChannels("no-such-kind", chans) })
 	drivers.Freeze()
 	mustPanic(t, "after freeze", func() { drivers.MustRegister("other-kind", f) })
 }

@@ -328,7 +328,7 @@ func TestIntegrationBufferExport(t *testing.T) {
 	}
 	var out, errOut strings.Builder
 	sum, err := backend.Open(ctx, c.recv, backend.Options{Dirs: []string{dir.Path}}, &out, &errOut)
-	if err != nil || sum.Envelopes != uint64(n) || sum.Readings == 0 || strings.Count(out.String(), "\n") != int(sum.Readings) {
+	if err != nil || sum.Envelopes != uint64(n) || sum.Readings == 0 || strings.Count(out.String(), "\n") != int(sum.Readings+sum.Audits+sum.GapRecords) {
 		t.Fatalf("open --dir: %v; %s; %d lines\n%s", err, sum, strings.Count(out.String(), "\n"), errOut.String())
 	}
 	// A file lost on the way is reported against the signed manifest.

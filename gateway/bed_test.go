@@ -295,7 +295,7 @@ func (b *bed) checkValues(t *testing.T, c *collector) {
 					t.Errorf("%s %s at %d received %d times after dedupe, polled %d times", d.name, r.Channel, ns, seen[r.Channel], polls[d.name][ns])
 				}
 				want, ok := sim.Value(d.model, d.seed, d.name, r.Channel, time.Unix(0, ns))
-				if !ok || r.Value == nil || *r.Value != want {
+				if !ok || r.Value == nil || float64(*r.Value) != want {
 					t.Errorf("%s %s at %d = %v, the device produced %v", d.name, r.Channel, ns, r.Value, want)
 				}
 			}

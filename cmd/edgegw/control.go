@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/backend"
+	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
@@ -80,13 +80,6 @@ func (f *ctlFlags) resolve(*cobra.Command, []string) error {
 	}
 	f.socket = cfg.Control.Socket
 	return nil
-}
-
-// printJSON writes v as indented JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // completeDevices completes a device name from the running agent's status.
@@ -290,16 +283,21 @@ func newWatchCmd() *cobra.Command {
 	c := f.add(&cobra.Command{
 		Use:   "watch [--device NAME]",
 		Short: "Follow readings live as the agent polls them",
-		Long: `Print each poll's readings as the agent makes them, one compact line per
-poll, until interrupted (Ctrl-C):
+		Long: `Print each poll's readings as the agent makes them, one line per poll,
+until interrupted (Ctrl-C):
 
-  15:04:05 aq-1 temperature=21.5Cel humidity=48.2%RH pm25=12ug/m3(humid)
+  15:04:05 env  t=21.53 °C  rh=48.20 %RH  p=1013.25 hPa
+  15:04:05 aq-1  pm1=7.9 µg/m³  pm25=12.0 µg/m³ (humid)  pm10=20.3 µg/m³ (humid)
 
-A reading's quality flags follow it in parentheses; a value the device could
-not give is printed as "?". With --json each poll is one JSON object per line
-(newline-delimited JSON). The agent drops polls for a reader that is too slow
-rather than slow down.
+Each value has the precision its unit's devices resolve (°C and %RH 2
+decimals, pressure in hPa, ppm whole, µg/m³ 1, V 2, A 3, W whole, kWh 2, Hz
+2), then a space and the unit; a reading's quality flags follow it once, in
+parentheses; a value the device could not give is printed as "?". With --json
+each poll is one JSON object per line (newline-delimited JSON) with the units
+of the configuration's SenML (Cel, Pa, ug/m3). The agent drops polls for a
+reader that is too slow rather than slow down.
 
+` + channelHelp() + `
 Needs the viewer role.`,
 		Example: `  edgegw watch
   edgegw watch --device meter-1
@@ -309,7 +307,7 @@ Needs the viewer role.`,
 			out := c.OutOrStdout()
 			err := f.client().Watch(c.Context(), device, func(p control.Poll) error {
 				if f.json {
-					return json.NewEncoder(out).Encode(p)
+					return printJSONLine(out, p)
 				}
 				_, err := fmt.Fprintln(out, pollLine(p))
 				return err
@@ -334,19 +332,9 @@ func pollLine(p control.Poll) string {
 	b.WriteString(p.Readings[0].Time.Local().Format(time.TimeOnly))
 	b.WriteString(" " + p.Readings[0].Device)
 	for _, r := range p.Readings {
-		fmt.Fprintf(&b, " %s=%s", r.Channel, valueText(r))
-		if len(r.Flags) > 0 {
-			fmt.Fprintf(&b, "(%s)", strings.Join(r.Flags, ","))
-		}
+		fmt.Fprintf(&b, "  %s=%s", r.Channel, r.Reading().Text())
 	}
 	return b.String()
-}
-
-func valueText(r control.Reading) string {
-	if r.Value == nil {
-		return "?"
-	}
-	return fmt.Sprintf("%g%s", *r.Value, r.Unit)
 }
 
 func newReadCmd() *cobra.Command {
@@ -371,20 +359,11 @@ Needs the technician role; the read is recorded in the audit trail.`,
 			if f.json {
 				return printJSON(c.OutOrStdout(), control.Poll{Readings: rs})
 			}
-			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CHANNEL\tVALUE\tUNIT\tFLAGS\tTIME")
-			for _, r := range rs {
-				v := "?"
-				if r.Value != nil {
-					v = fmt.Sprintf("%g", *r.Value)
-				}
-				flags := "ok"
-				if len(r.Flags) > 0 {
-					flags = strings.Join(r.Flags, ",")
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", r.Channel, v, r.Unit, flags, r.Time.Local().Format(time.DateTime))
+			readings := make([]reading.Reading, len(rs))
+			for i, r := range rs {
+				readings[i] = r.Reading()
 			}
-			return w.Flush()
+			return printReadingTable(c.OutOrStdout(), readings, true)
 		},
 	})
 	c.ValidArgsFunction = completeDevices(&f)

@@ -122,7 +122,7 @@ func TestControlCommands(t *testing.T) {
 			"DEVICE", "aq-1", "humid", "meter-1", "disabled", "modbus: timeout"}},
 		{"status agent not running", []string{"status", "--socket", missing}, 1, []string{"none.sock: is the agent running"}},
 		{"status extra argument", []string{"status", "now", "--socket", viewer}, 2, []string{"accepts 0 arg(s)"}},
-		{"read", []string{"read", "aq-1", "--socket", tech}, 0, []string{"CHANNEL", "temperature", "21.5", "Cel", "humidity", "?", "read-error"}},
+		{"read", []string{"read", "aq-1", "--socket", tech}, 0, []string{"CHANNEL", "temperature  21.50 °C  ok", "humidity     ?         read-error"}},
 		{"read json", []string{"read", "aq-1", "--json", "--socket", tech}, 0, []string{`"channel": "temperature"`, `"value": 21.5`}},
 		{"read unknown device", []string{"read", "ghost", "--socket", tech}, 1, []string{`device.read: "ghost": unknown device`}},
 		{"read denied", []string{"read", "aq-1", "--socket", viewer}, 1, []string{"device.read needs the technician role (group edgegw-tech); you are viewer"}},
@@ -139,7 +139,7 @@ func TestControlCommands(t *testing.T) {
 		{"audit", []string{"audit", "--socket", tech}, 0, []string{"TIME", "technician", "buffer.flush", "started", "device.disable", "device=meter-1", "ok"}},
 		{"audit bad limit", []string{"audit", "--limit", "0", "--socket", tech}, 2, []string{"--limit must be from 1 to 1000"}},
 		{"watch one device", []string{"watch", "--device", "aq-1", "--socket", viewer}, 1, []string{
-			"aq-1 temperature=21.5Cel pm25=12ug/m3(humid)\n", "the agent ended the stream"}},
+			"aq-1  temperature=21.50 °C  pm25=12.0 µg/m³ (humid)\n", "the agent ended the stream"}},
 		{"whoami", []string{"whoami", "--socket", tech}, 0, []string{"role technician: uid ", ", process "}},
 		{"whoami json", []string{"whoami", "--json", "--socket", viewer}, 0, []string{`"role": "viewer"`}},
 		{"help", []string{"status", "--help"}, 0, []string{"Examples:", "edgegw status --json", "technician  members of group edgegw-tech", "--socket string", "(default \"/run/edgegw/control.sock\")"}},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,13 +168,19 @@ document, a document that has expired, and recipients that would reject it:
 func newConfigStatusCmd() *cobra.Command {
 	var f brokerFlags
 	var gateways []string
-	var asJSON bool
+	var asJSON, wide bool
 	c := &cobra.Command{
-		Use:   "status --broker URL --ca CA --cert CERT --key KEY [--prefix P] [--gateway ID...] [--timeout D] [--json]",
+		Use:   "status --broker URL --ca CA --cert CERT --key KEY [--prefix P] [--gateway ID...] [--timeout D] [--wide] [--json]",
 		Short: "Show the configuration status the gateways report: running version, state, reason, age",
 		Long: `Subscribe to <prefix>/+/config/status (or to the named gateways' topics)
 and collect the retained status each gateway publishes, until --timeout passes
 or every named gateway answered; then print a table (or JSON with --json).
+
+RUNNING is the version of the configuration the gateway runs, whatever its
+state; OFFERED is the version of the document a rejection is about (an older
+document refused while a newer version runs, for example). A reason is cut to
+72 characters in the table; --wide prints it whole, and --json gives every
+member of each gateway's status, the whole reason included.
 
 The exit code is 1 when the subscription could not be made, or when a named
 gateway sent no status; a gateway reporting rejected or rolled-back is a
@@ -195,12 +200,10 @@ result, not a failure.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(c.OutOrStdout())
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rows); err != nil {
+				if err := printJSON(c.OutOrStdout(), rows); err != nil {
 					return err
 				}
-			} else if err := printConfigStatus(c.OutOrStdout(), rows, time.Now()); err != nil {
+			} else if err := printConfigStatus(c.OutOrStdout(), rows, time.Now(), wide); err != nil {
 				return err
 			}
 			var missing []string
@@ -218,6 +221,7 @@ result, not a failure.`,
 	f.register(c, 3*time.Second, "how long to collect statuses (less when every --gateway answered)")
 	c.Flags().StringArrayVar(&gateways, "gateway", nil, "show only this gateway; repeatable")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	c.Flags().BoolVar(&wide, "wide", false, "print reasons whole instead of cut to 72 characters")
 	return c
 }
 
@@ -321,33 +325,43 @@ func collectStatus(parent context.Context, f *brokerFlags, gateways []string, st
 	return out, nil
 }
 
-// printConfigStatus prints rows as a table, ages relative to now.
-func printConfigStatus(out io.Writer, rows []statusRow, now time.Time) error {
+// printConfigStatus prints rows as a table, ages relative to now, reasons
+// cut to 72 characters unless wide. The reason is the last column, so that
+// a whole one does not push the others apart.
+func printConfigStatus(out io.Writer, rows []statusRow, now time.Time, wide bool) error {
+	width := 72
+	if wide {
+		width = 0
+	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "GATEWAY\tVERSION\tSTATE\tREASON\tAGE")
+	fmt.Fprintln(w, "GATEWAY\tRUNNING\tSTATE\tOFFERED\tAGE\tREASON")
 	for _, r := range rows {
 		switch {
 		case r.Status != nil:
 			s := r.Status
-			reason := "-"
+			reason, offered := "-", "-"
 			if s.Reason != "" {
-				reason = oneLine(s.Reason, 72)
+				reason = oneLine(s.Reason, width)
 			}
-			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.Gateway, s.Version, s.State, reason, agoText(max(0, now.Sub(s.Time)).Truncate(time.Second)))
+			if s.Offered != 0 {
+				offered = fmt.Sprintf("v%d", s.Offered)
+			}
+			fmt.Fprintf(w, "%s\tv%d\t%s\t%s\t%s\t%s\n", r.Gateway, s.Version, s.State, offered, agoText(max(0, now.Sub(s.Time)).Truncate(time.Second)), reason)
 		case r.Error != "":
-			fmt.Fprintf(w, "%s\t-\tinvalid\t%s\t-\n", r.Gateway, oneLine(r.Error, 72))
+			fmt.Fprintf(w, "%s\t-\tinvalid\t-\t-\t%s\n", r.Gateway, oneLine(r.Error, width))
 		default:
-			fmt.Fprintf(w, "%s\t-\tno status\t-\t-\n", r.Gateway)
+			fmt.Fprintf(w, "%s\t-\tno status\t-\t-\t-\n", r.Gateway)
 		}
 	}
 	if len(rows) == 0 {
-		fmt.Fprintln(w, "(no gateway has published a configuration status)\t\t\t\t")
+		fmt.Fprintln(w, "(no gateway has published a configuration status)\t\t\t\t\t")
 	}
 	return w.Flush()
 }
 
 // oneLine replaces control characters, so that text a gateway sent keeps
-// the table intact and cannot drive the terminal, and shortens it to n runes.
+// the table intact and cannot drive the terminal, and shortens it to n
+// runes (n = 0: whole).
 func oneLine(s string, n int) string {
 	r := []rune(strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == utf8.RuneError {
@@ -355,7 +369,7 @@ func oneLine(s string, n int) string {
 		}
 		return r
 	}, s))
-	if len(r) > n {
+	if n > 0 && len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
 	return string(r)

@@ -236,6 +236,11 @@ func TestIntegrationConfigStatus(t *testing.T) {
 	publishAs(t, br, "gw-002", mqtt.Message{Topic: "city/gw-002/config/status", Payload: status(fleet.Status{
 		Gateway: "gw-002", Version: 2, State: fleet.StateRolledBack, Reason: "probation: broker unreachable\n(dial tcp: refused)", Time: now})})
 	publishAs(t, br, "gw-003", mqtt.Message{Topic: "city/gw-003/config/status", Payload: []byte(`{"gateway":"gw-001","version":1,"state":"committed","time":"2026-01-01T00:00:00Z"}`)})
+	// gw-004 runs v9 and refused an older retained document, v5, for a
+	// reason longer than the table's column.
+	longReason := "version 5: not-newer: version 5 is not newer than the running version 9; sign the change as version 10 or higher"
+	publishAs(t, br, "gw-004", mqtt.Message{Topic: "city/gw-004/config/status", Payload: status(fleet.Status{
+		Gateway: "gw-004", Version: 9, State: fleet.StateRejected, Offered: 5, Reason: longReason, Time: now})})
 	opsArgs := brokerArgs(t, br, br.Ops)
 
 	// gw-003's status claims another gateway: shown as invalid.
@@ -244,11 +249,18 @@ func TestIntegrationConfigStatus(t *testing.T) {
 		t.Fatalf("status: exit %d: %s %s", code, out, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || !strings.HasPrefix(lines[0], "GATEWAY  VERSION  STATE") ||
-		!strings.HasPrefix(lines[1], "gw-001   3        committed") || !strings.Contains(lines[1], "  1m3") ||
-		!strings.Contains(lines[2], "rolled-back  probation: broker unreachable (dial tcp: refused)") ||
-		!strings.Contains(lines[3], `invalid`) || !strings.Contains(lines[3], `claims gateway "gw-001"`) {
+	if len(lines) != 5 || strings.Join(strings.Fields(lines[0]), " ") != "GATEWAY RUNNING STATE OFFERED AGE REASON" ||
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[1]), " "), "gw-001 v3 committed - 1m3") ||
+		!strings.Contains(lines[2], "rolled-back") || !strings.HasSuffix(lines[2], "probation: broker unreachable (dial tcp: refused)") ||
+		!strings.Contains(lines[3], `invalid`) || !strings.Contains(lines[3], `claims gateway "gw-001"`) ||
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[4]), " "), "gw-004 v9 rejected v5 ") || !strings.Contains(lines[4], "  version 5: not-newer") ||
+		!strings.HasSuffix(lines[4], "…") || strings.Contains(lines[4], "version 10 or higher") {
 		t.Errorf("status table:\n%s", out)
+	}
+	// --wide prints the reason whole.
+	out, errOut, code = pushExecute(t, append([]string{"config", "status", "--timeout", "30s", "--gateway", "gw-004", "--wide"}, opsArgs...)...)
+	if code != 0 || !strings.Contains(out, longReason+"\n") {
+		t.Errorf("status --wide: exit %d: %s %s", code, out, errOut)
 	}
 
 	// Named gateways: done as soon as they answered, well before --timeout.
@@ -262,10 +274,17 @@ func TestIntegrationConfigStatus(t *testing.T) {
 		rows[0].Status.State != fleet.StateRolledBack || !rows[0].Status.Time.Equal(now) {
 		t.Errorf("status --json: %v\n%s", err, out)
 	}
+	// --json carries the running version, the offered one and the whole reason.
+	out, errOut, code = pushExecute(t, append([]string{"config", "status", "--timeout", "30s", "--gateway", "gw-004", "--json"}, opsArgs...)...)
+	rows = nil
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != 1 || rows[0].Status == nil ||
+		rows[0].Status.Version != 9 || rows[0].Status.Offered != 5 || rows[0].Status.Reason != longReason {
+		t.Errorf("status --json of gw-004: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
 
 	// A named gateway that sent nothing: listed, and exit 1.
 	out, errOut, code = pushExecute(t, append([]string{"config", "status", "--timeout", "1s", "--gateway", "gw-001", "--gateway", "gw-009"}, opsArgs...)...)
-	if code != 1 || !strings.Contains(out, "gw-009   -        no status") || !strings.Contains(errOut, "no status from gw-009") {
+	if code != 1 || !strings.Contains(strings.Join(strings.Fields(out), " "), "gw-009 - no status - - -") || !strings.Contains(errOut, "no status from gw-009") {
 		t.Errorf("status with a silent gateway: exit %d: %s %s", code, out, errOut)
 	}
 }
@@ -323,5 +342,8 @@ func TestOneLine(t *testing.T) {
 	}
 	if got := oneLine(strings.Repeat("é", 10), 5); got != "éééé…" {
 		t.Errorf("oneLine = %q", got)
+	}
+	if got := oneLine(strings.Repeat("é", 100)+"\n", 0); got != strings.Repeat("é", 100)+" " {
+		t.Errorf("oneLine whole = %q", got)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // lineFlags are the serial flags shared by the modbus subcommands.
@@ -166,29 +166,21 @@ func newModbusReadCmd() *cobra.Command {
 			}
 			w := c.OutOrStdout()
 			if asJSON {
-				type row struct {
-					Channel string  `json:"channel"`
-					Value   float64 `json:"value"`
-					Unit    string  `json:"unit"`
-					Desc    string  `json:"desc"`
-				}
-				out := make([]row, len(rs))
+				out := make([]meterValue, len(rs))
 				for i, r := range rs {
-					out[i] = row{r.Channel, r.Value, string(r.Unit), p.Points[i].Desc}
+					out[i] = meterValue{r.Channel, reading.Number(r.Value), string(r.Unit), p.Points[i].Desc}
 				}
-				enc := json.NewEncoder(w)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+				return printJSON(w, out)
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintf(tw, "CHANNEL\tVALUE\tUNIT\tRANGE\tDESCRIPTION\n")
+			fmt.Fprintf(tw, "CHANNEL\tVALUE\tRANGE\tDESCRIPTION\n")
 			for i, r := range rs {
 				pt := p.Points[i]
 				note := ""
 				if pt.Max > pt.Min && (r.Value < pt.Min || r.Value > pt.Max) {
 					note = " (out of range)"
 				}
-				fmt.Fprintf(tw, "%s\t%.4g%s\t%s\t%g..%g\t%s\n", r.Channel, r.Value, note, r.Unit, pt.Min, pt.Max, pt.Desc)
+				fmt.Fprintf(tw, "%s\t%s%s\t%g..%g\t%s\n", r.Channel, reading.FormatValue(r.Value, r.Unit), note, pt.Min, pt.Max, pt.Desc)
 			}
 			s := m.Stats()
 			fmt.Fprintf(tw, "\n%d requests, %v on the bus\n", s.Requests, s.LastPoll.Round(time.Millisecond))
@@ -207,6 +199,22 @@ func newModbusReadCmd() *cobra.Command {
 	return c
 }
 
+// meterValue is an element of `modbus read --profile --json`.
+type meterValue struct {
+	Channel string         `json:"channel"`
+	Value   reading.Number `json:"value"`
+	Unit    string         `json:"unit"`
+	Desc    string         `json:"desc"`
+}
+
+// rawValue is an element of `modbus read --register --json`: the registers
+// of one value, as numbers, and their decoding.
+type rawValue struct {
+	Addr      int            `json:"addr"`      // wire address of the first register (zero-based)
+	Registers []uint16       `json:"registers"` // the registers read, in wire order
+	Value     reading.Number `json:"value"`     // decoded with --type and --order
+}
+
 // readRaw reads count registers and prints them with their decoding.
 func readRaw(ctx context.Context, w io.Writer, bus *modbusmeter.Bus, unit uint8, p *modbusmeter.Profile, addr, count int, asJSON bool) error {
 	fc := p.Points[0].FC
@@ -214,24 +222,20 @@ func readRaw(ctx context.Context, w io.Writer, bus *modbusmeter.Bus, unit uint8,
 	if err != nil {
 		return fmt.Errorf("read unit %d fc %d 0x%04X+%d on %s: %w", unit, fc, addr, count, bus.Path(), err)
 	}
-	type row struct {
-		Addr  string  `json:"addr"`
-		Regs  string  `json:"registers"`
-		Value float64 `json:"value"`
-	}
-	var rows []row
+	var rows []rawValue
 	for _, pt := range p.Points {
 		off := int(pt.Addr) - addr
-		v, _ := pt.Decode(regs[off : off+pt.Type.Words()])
-		rows = append(rows, row{pt.Name, fmt.Sprintf("%04X", regs[off:off+pt.Type.Words()]), v})
+		words := regs[off : off+pt.Type.Words()]
+		v, _ := pt.Decode(words)
+		rows = append(rows, rawValue{int(pt.Addr), words, reading.Number(v)})
 	}
 	if asJSON {
-		return json.NewEncoder(w).Encode(rows)
+		return printJSON(w, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "ADDR\tREGISTERS\t%s %s\n", strings.ToUpper(string(p.Points[0].Type)), p.Points[0].Order)
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%g\n", r.Addr, strings.Trim(r.Regs, "[]"), r.Value)
+		fmt.Fprintf(tw, "0x%04X\t%s\t%s\n", r.Addr, strings.Trim(fmt.Sprintf("%04X", r.Registers), "[]"), reading.FormatValue(float64(r.Value), ""))
 	}
 	return tw.Flush()
 }
@@ -279,6 +283,7 @@ func newModbusScanCmd() *cobra.Command {
 		bauds   []int
 		parity  []string
 		profile string
+		asJSON  bool
 	)
 	c := &cobra.Command{
 		Use:   "scan",
@@ -311,11 +316,19 @@ func newModbusScanCmd() *cobra.Command {
 			}
 			hits, probes, err := scan(ctx, c.ErrOrStderr(), path, ids, bauds, parity, l, p)
 			w := c.OutOrStdout()
-			if len(hits) == 0 && err == nil {
+			total := len(ids) * len(bauds) * len(parity)
+			if asJSON {
+				if jerr := printJSON(w, scanJSON(path, hits, probes, total)); jerr != nil {
+					return jerr
+				}
+				if len(hits) == 0 && err == nil {
+					return errors.New("no unit answered")
+				}
+			} else if len(hits) == 0 && err == nil {
 				fmt.Fprintf(w, "no unit answered on %s\n", path)
 				return errors.New("no unit answered")
 			}
-			if len(hits) > 0 {
+			if len(hits) > 0 && !asJSON {
 				tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 				fmt.Fprintf(tw, "UNIT\tSETTING\tREPLY\tLATENCY\tWORD ORDER\n")
 				for _, h := range hits {
@@ -329,7 +342,6 @@ func newModbusScanCmd() *cobra.Command {
 					return ferr
 				}
 			}
-			total := len(ids) * len(bauds) * len(parity)
 			switch {
 			case errors.Is(err, context.Canceled):
 				return fmt.Errorf("scan interrupted after %d of %d probes, %d units found", probes, total, len(hits))
@@ -344,7 +356,37 @@ func newModbusScanCmd() *cobra.Command {
 	c.Flags().IntSliceVar(&bauds, "bauds", []int{2400, 4800, 9600, 19200}, "baud rates to try")
 	c.Flags().StringSliceVar(&parity, "parity", []string{"N", "E"}, "parities to try (N, E, O)")
 	c.Flags().StringVar(&profile, "profile", "", "also read a quantity with a known range (frequency, voltage) and report the word order")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON (also what was found when the scan stopped early)")
 	return c
+}
+
+// scanOutput is the output of `modbus scan --json`.
+type scanOutput struct {
+	Port   string     `json:"port"`
+	Probes int        `json:"probes"` // probes made
+	Total  int        `json:"total"`  // probes planned; more than probes when the scan stopped early
+	Units  []scanUnit `json:"units"`  // the units that answered, in the order found
+}
+
+// scanUnit is one answering unit of `modbus scan --json`.
+type scanUnit struct {
+	Unit       uint8    `json:"unit"`
+	Baud       int      `json:"baud"`
+	Parity     string   `json:"parity"`
+	StopBits   int      `json:"stop_bits"`
+	Reply      string   `json:"reply"`       // "data", or the exception the unit answered
+	LatencyMS  float64  `json:"latency_ms"`  // time to the reply
+	WordOrders []string `json:"word_orders"` // with --profile: the plausible word orders with the value each gives
+}
+
+// scanJSON is the JSON form of a scan's results.
+func scanJSON(port string, hits []hit, probes, total int) scanOutput {
+	out := scanOutput{Port: port, Probes: probes, Total: total, Units: []scanUnit{}}
+	for _, h := range hits {
+		out.Units = append(out.Units, scanUnit{Unit: h.unit, Baud: h.line.Baud, Parity: h.line.Parity, StopBits: h.line.StopBits,
+			Reply: h.reply, LatencyMS: float64(h.latency.Microseconds()) / 1000, WordOrders: append([]string{}, h.orders...)})
+	}
+	return out
 }
 
 // hit is a unit that answered a scan probe.
@@ -449,6 +491,7 @@ func probe(ctx context.Context, bus *modbusmeter.Bus, id uint8, p *modbusmeter.P
 
 func newModbusProfilesCmd() *cobra.Command {
 	var dir string
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "profiles [NAME]",
 		Short: "List the shipped meter profiles (and those in --dir), or show one profile's points",
@@ -465,6 +508,9 @@ func newModbusProfilesCmd() *cobra.Command {
 				p, err := modbusmeter.LoadProfile(args[0])
 				if err != nil {
 					return usageError{err}
+				}
+				if asJSON {
+					return printJSON(w, profileJSON(p))
 				}
 				fmt.Fprintf(w, "%s: %s %s\nsource: %s\nverified: %s\n\n", p.Name, p.Maker, p.Model, p.Source, p.Verified)
 				fmt.Fprintf(tw, "CHANNEL\tFC\tADDR\tTYPE\tORDER\tSCALE\tUNIT\tRANGE\tDESCRIPTION\n")
@@ -492,19 +538,77 @@ func newModbusProfilesCmd() *cobra.Command {
 					ps = append(ps, p)
 				}
 			}
-			fmt.Fprintf(tw, "NAME\tMAKER\tMODEL\tPOINTS\tREQ/POLL\tWIRE@9600 8N1\tFILE\n")
-			for _, p := range ps {
+			list := make([]profileSummary, len(ps))
+			for i, p := range ps {
 				plan := modbusmeter.Plan(p, 8, 0)
-				file := "(shipped)"
+				list[i] = profileSummary{Name: p.Name, Maker: p.Maker, Model: p.Model, Points: len(p.Points), Requests: len(plan),
+					WireMS: math.Round(float64(modbusmeter.Chars(plan, 0)) * 10 / 9.6), Shipped: p.Embedded}
 				if !p.Embedded {
+					list[i].File = p.File
+				}
+			}
+			if asJSON {
+				return printJSON(w, list)
+			}
+			fmt.Fprintf(tw, "NAME\tMAKER\tMODEL\tPOINTS\tREQ/POLL\tWIRE@9600 8N1\tFILE\n")
+			for _, p := range list {
+				file := "(shipped)"
+				if !p.Shipped {
 					file = p.File
 				}
-				ms := float64(modbusmeter.Chars(plan, 0)) * 10 / 9.6
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.0f ms\t%s\n", p.Name, p.Maker, p.Model, len(p.Points), len(plan), math.Round(ms), file)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.0f ms\t%s\n", p.Name, p.Maker, p.Model, p.Points, p.Requests, p.WireMS, file)
 			}
 			return tw.Flush()
 		},
 	}
 	c.Flags().StringVar(&dir, "dir", "", "also list the profile files (*.yaml) in this directory")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON: the list, or the profile NAME with its points")
 	return c
+}
+
+// profileSummary is an element of `modbus profiles --json`.
+type profileSummary struct {
+	Name     string  `json:"name"`
+	Maker    string  `json:"maker"`
+	Model    string  `json:"model"`
+	Points   int     `json:"points"`
+	Requests int     `json:"requests_per_poll"` // Modbus requests one poll makes
+	WireMS   float64 `json:"wire_ms_9600"`      // time on the wire per poll at 9600 8N1, ms
+	Shipped  bool    `json:"shipped"`           // embedded in the binary
+	File     string  `json:"file,omitempty"`    // the file, for a profile from --dir
+}
+
+// profileDetail is the output of `modbus profiles NAME --json`.
+type profileDetail struct {
+	Name     string         `json:"name"`
+	Maker    string         `json:"maker"`
+	Model    string         `json:"model"`
+	Source   string         `json:"source"`
+	Verified string         `json:"verified"`
+	Points   []profilePoint `json:"points"`
+}
+
+// profilePoint is a point of profileDetail.
+type profilePoint struct {
+	Channel string  `json:"channel"`
+	FC      uint8   `json:"fc"`
+	Addr    uint16  `json:"addr"` // wire address, zero-based
+	Type    string  `json:"type"`
+	Order   string  `json:"order"`
+	Scale   float64 `json:"scale"`
+	Unit    string  `json:"unit"`
+	Counter bool    `json:"counter"`
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
+	Desc    string  `json:"desc"`
+}
+
+// profileJSON is the JSON form of a profile.
+func profileJSON(p *modbusmeter.Profile) profileDetail {
+	out := profileDetail{Name: p.Name, Maker: p.Maker, Model: p.Model, Source: p.Source, Verified: p.Verified, Points: []profilePoint{}}
+	for _, pt := range p.Points {
+		out.Points = append(out.Points, profilePoint{Channel: pt.Name, FC: pt.FC, Addr: pt.Addr, Type: string(pt.Type), Order: string(pt.Order),
+			Scale: pt.Scale, Unit: string(pt.Unit), Counter: pt.Counter, Min: pt.Min, Max: pt.Max, Desc: pt.Desc})
+	}
+	return out
 }

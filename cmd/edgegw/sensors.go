@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,7 +22,7 @@ import (
 func newI2CCmd() *cobra.Command {
 	c := &cobra.Command{Use: "i2c", Short: "Technician tools for I²C buses"}
 	var bus string
-	var sim bool
+	var sim, asJSON bool
 	scan := &cobra.Command{
 		Use:   "scan [--bus NAME] [--sim]",
 		Short: "List the addresses answering on an I²C bus and guess each chip",
@@ -40,10 +39,13 @@ func newI2CCmd() *cobra.Command {
 				return err
 			}
 			found := scanBus(b)
+			if asJSON {
+				return printJSON(c.OutOrStdout(), scanResult{Bus: bus, Devices: found})
+			}
 			w := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ADDR\tCHIP")
 			for _, f := range found {
-				fmt.Fprintf(w, "0x%02x\t%s\n", f.addr, f.chip)
+				fmt.Fprintf(w, "0x%02x\t%s\n", f.Addr, f.Chip)
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -56,20 +58,27 @@ func newI2CCmd() *cobra.Command {
 	}
 	scan.Flags().StringVar(&bus, "bus", "", "bus name: /dev/i2c-1, I2C1, or sim:i2c-1 (default /dev/i2c-1, or sim:i2c-1 with --sim)")
 	simFlag(scan, &sim, "scan the emulated bus sim:i2c-1 (no hardware)")
+	scan.Flags().BoolVar(&asJSON, "json", false, `print JSON: {"bus", "devices": [{"addr", "chip"}]}`)
 	c.AddCommand(scan)
 	return c
 }
 
 // found is one answering address.
 type found struct {
-	addr uint16
-	chip string
+	Addr uint16 `json:"addr"` // 7-bit address, a number (0x76 is 118)
+	Chip string `json:"chip"` // the chip's guess, as the table prints it
+}
+
+// scanResult is the output of `i2c scan --json`.
+type scanResult struct {
+	Bus     string  `json:"bus"`
+	Devices []found `json:"devices"` // empty when nothing answered
 }
 
 // scanBus reads one byte from each 7-bit address 0x08–0x77, as i2cdetect -r
 // does, and guesses the chip by its id register where it has one.
 func scanBus(b i2c.Bus) []found {
-	var out []found
+	out := []found{}
 	for a := uint16(0x08); a <= 0x77; a++ {
 		var r [1]byte
 		if err := b.Tx(a, nil, r[:]); err != nil {
@@ -191,24 +200,34 @@ func optValue(v string) any {
 	return v
 }
 
+// sensorReading is a line of `sensor read --json`.
+type sensorReading struct {
+	Sensor  string          `json:"sensor"`
+	Channel string          `json:"channel"`
+	Value   *reading.Number `json:"value"` // null for a read-error reading
+	Unit    reading.Unit    `json:"unit"`
+	Time    time.Time       `json:"time"`
+	Flags   []string        `json:"flags"`
+}
+
 func printReadings(w io.Writer, name string, rs []reading.Reading, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
 		for _, r := range rs {
-			err := enc.Encode(map[string]any{"sensor": name, "channel": r.Channel, "value": r.Value, "unit": r.Unit, "time": r.Time, "flags": r.Flags.Names()})
-			if err != nil {
+			line := sensorReading{Sensor: name, Channel: r.Channel, Unit: r.Unit, Time: r.Time, Flags: r.Flags.Names()}
+			if r.Flags&reading.ReadError == 0 {
+				v := reading.Number(r.Value)
+				line.Value = &v
+			}
+			if err := printJSONLine(w, line); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%s\t\t\t\n", name)
-	fmt.Fprintln(tw, "CHANNEL\tVALUE\tUNIT\tFLAGS")
-	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Channel, strconv.FormatFloat(r.Value, 'f', -1, 64), r.Unit, r.Flags)
+	if _, err := fmt.Fprintln(w, name); err != nil {
+		return err
 	}
-	return tw.Flush()
+	return printReadingTable(w, rs, false)
 }
 
 // busKind is the kind of bus a driver uses.

@@ -38,12 +38,12 @@ func TestSensorCommands(t *testing.T) {
 	}{
 		{"scan sim", []string{"i2c", "scan", "--sim"}, 0, []string{"0x76  BME280 (chip id 0x60)", "0x62  SCD4x", "0x69  SPS30", "0x48  ADS1x15 ADC (config 0x8583)"}},
 		{"scan absent bus names the group", []string{"i2c", "scan", "--bus", "/dev/i2c-9"}, 1, []string{"i2c bus /dev/i2c-9 does not exist", "group i2c"}},
-		{"read bme280 sim", []string{"sensor", "read", "--driver", "bme280", "--sim"}, 0, []string{"bme280@sim:i2c-1:0x76", "t ", "Cel", "rh ", "p ", "Pa"}},
+		{"read bme280 sim", []string{"sensor", "read", "--driver", "bme280", "--sim"}, 0, []string{"bme280@sim:i2c-1:0x76", "t ", " °C ", "rh ", " %RH ", "p ", " hPa "}},
 		{"read bme280 absent bus", []string{"sensor", "read", "--driver", "bme280", "--bus", "/dev/i2c-1", "--addr", "0x76"}, 1, []string{"/dev/i2c-1 does not exist", "usermod -aG i2c"}},
 		{"read spi absent bus", []string{"sensor", "read", "--driver", "mcp3008", "--bus", "/dev/spidev0.0"}, 1, []string{"spi bus /dev/spidev0.0 does not exist", "group spi"}},
 		{"read ads1115 sim", []string{"sensor", "read", "--driver", "ads1115", "--sim", "--addr", "0x48"}, 0, []string{"a0", "V"}},
 		{"read mcp3008 sim", []string{"sensor", "read", "--driver", "mcp3008", "--sim", "--opt", "vref=3.3"}, 0, []string{"mcp3008@sim:spi0.0", "a7"}},
-		{"read pms5003 sim", []string{"sensor", "read", "--driver", "pms5003", "--sim"}, 0, []string{"pm25", "ug/m3", "warming-up"}},
+		{"read pms5003 sim", []string{"sensor", "read", "--driver", "pms5003", "--sim"}, 0, []string{"pm25", ".0 µg/m³  warming-up"}},
 		{"bad option", []string{"sensor", "read", "--driver", "bme280", "--sim", "--opt", "colour=red"}, 1, []string{"options.colour: unknown option"}},
 		{"bad address", []string{"sensor", "read", "--driver", "bme280", "--sim", "--addr", "0x90"}, 1, []string{"options.addr: 0x90 outside 0x76–0x77"}},
 		{"no driver", []string{"sensor", "read"}, 2, []string{"--driver is required"}},
@@ -94,7 +94,7 @@ func TestIntegrationSensorReadWaitsForFirstSample(t *testing.T) {
 		want   []string
 	}{
 		{"scd4x", []string{"scd4x@sim:i2c-1:0x62", "co2", "ppm", "rh"}},
-		{"sps30", []string{"sps30@sim:i2c-1:0x69", "pm25", "ug/m3", "nc10"}},
+		{"sps30", []string{"sps30@sim:i2c-1:0x69", "pm25", " µg/m³", "nc10"}},
 	} {
 		stdout, stderr, code := runBinary(t, "sensor", "read", "--driver", tt.driver, "--sim", "--timeout", "15s")
 		if code != 0 {

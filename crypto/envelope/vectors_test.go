@@ -100,25 +100,26 @@ func vectorSpecs() []vectorSpec {
 // openRecord is the JSON line `edgegw open` prints for a reading
 // (backend.Record), as docs/envelope.md specifies it.
 type openRecord struct {
-	Gateway string   `json:"gateway"`
-	Seq     uint64   `json:"seq"`
-	Device  string   `json:"device"`
-	Channel string   `json:"channel"`
-	Value   *float64 `json:"value"`
-	Unit    string   `json:"unit"`
-	Time    string   `json:"time"`
-	Class   string   `json:"class"`
-	Flags   []string `json:"flags"`
+	Kind    string          `json:"kind"`
+	Gateway string          `json:"gateway"`
+	Seq     uint64          `json:"seq"`
+	Device  string          `json:"device"`
+	Channel string          `json:"channel"`
+	Value   *reading.Number `json:"value"`
+	Unit    string          `json:"unit"`
+	Time    string          `json:"time"`
+	Class   string          `json:"class"`
+	Flags   []string        `json:"flags"`
 }
 
 // openLines returns the lines `edgegw open` prints for readings of batch h.
 func openLines(t testing.TB, h *Header, rs []reading.Reading) []string {
 	var out []string
 	for _, r := range rs {
-		rec := openRecord{Gateway: h.GatewayID, Seq: h.Seq, Device: r.Device, Channel: r.Channel, Unit: string(r.Unit),
+		rec := openRecord{Kind: "reading", Gateway: h.GatewayID, Seq: h.Seq, Device: r.Device, Channel: r.Channel, Unit: string(r.Unit),
 			Time: r.Time.UTC().Format("2006-01-02T15:04:05.000Z07:00"), Class: h.Class, Flags: r.Flags.Names()}
 		if r.Flags&reading.ReadError == 0 {
-			v := r.Value
+			v := reading.Number(r.Value)
 			rec.Value = &v
 		}
 		j, err := json.Marshal(rec)

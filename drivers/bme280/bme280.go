@@ -114,12 +114,13 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares t (°C, −40…85), rh (%RH, 0…100) and p (Pa,
 // 30000…110000), the chip's operating ranges.
-func (d *Dev) Channels() []reading.Channel {
-	return []reading.Channel{
-		{Name: "t", Unit: reading.Celsius, Min: -40, Max: 85, StuckAfter: d.opts.StuckAfter},
-		{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
-		{Name: "p", Unit: reading.Pascal, Min: 30000, Max: 110000, StuckAfter: d.opts.StuckAfter},
-	}
+func (d *Dev) Channels() []reading.Channel { return drivers.StuckAfter(channels, d.opts.StuckAfter) }
+
+// channels are the channels of every BME280 (see Channels).
+var channels = []reading.Channel{
+	{Name: "t", Unit: reading.Celsius, Min: -40, Max: 85},
+	{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100},
+	{Name: "p", Unit: reading.Pascal, Min: 30000, Max: 110000},
 }
 
 // readReg reads len(b) bytes from consecutive registers.

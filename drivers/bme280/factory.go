@@ -7,7 +7,10 @@ import (
 	"github.com/edgegw/edgegw/drivers/option"
 )
 
-func init() { drivers.MustRegister("bme280", Factory) }
+func init() {
+	drivers.MustRegister("bme280", Factory)
+	drivers.MustRegisterChannels("bme280", channels)
+}
 
 // Factory builds a BME280 from its configuration (see the package
 // documentation for the options). The bus is SPI when its name contains

@@ -10,7 +10,10 @@ import (
 	"github.com/edgegw/edgegw/drivers/option"
 )
 
-func init() { drivers.MustRegister("pms5003", Factory) }
+func init() {
+	drivers.MustRegister("pms5003", Factory)
+	drivers.MustRegisterChannels("pms5003", channels)
+}
 
 // Factory builds a PMS5003 from its configuration (see the package
 // documentation for the options). The serial port is opened on first use

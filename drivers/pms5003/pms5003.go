@@ -76,16 +76,13 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares pm1, pm25 and pm10 (ug/m3, 0…1000: the effective
 // range of the PMS5003 is 0…500, its maximum 1000).
-func (d *Dev) Channels() []reading.Channel {
-	out := []reading.Channel{
-		{Name: "pm1", Unit: reading.MicrogramM, Min: 0, Max: 1000},
-		{Name: "pm25", Unit: reading.MicrogramM, Min: 0, Max: 1000},
-		{Name: "pm10", Unit: reading.MicrogramM, Min: 0, Max: 1000},
-	}
-	for i := range out {
-		out[i].StuckAfter = d.opts.StuckAfter
-	}
-	return out
+func (d *Dev) Channels() []reading.Channel { return drivers.StuckAfter(channels, d.opts.StuckAfter) }
+
+// channels are the channels of every PMS5003 (see Channels).
+var channels = []reading.Channel{
+	{Name: "pm1", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm25", Unit: reading.MicrogramM, Min: 0, Max: 1000},
+	{Name: "pm10", Unit: reading.MicrogramM, Min: 0, Max: 1000},
 }
 
 // Frame is a decoded 32-byte data frame.

@@ -73,6 +73,20 @@ func (f Flags) Names() []string {
 	return out
 }
 
+// ParseFlags returns the flags named by names, as Names gives them; "ok"
+// and names it does not know ("unknown") add no flag.
+func ParseFlags(names []string) Flags {
+	var f Flags
+	for _, name := range names {
+		for _, n := range flagNames {
+			if n.name == name {
+				f |= n.f
+			}
+		}
+	}
+	return f
+}
+
 // String returns the flag names joined by "|".
 func (f Flags) String() string { return strings.Join(f.Names(), "|") }
 

@@ -7,7 +7,10 @@ import (
 	"github.com/edgegw/edgegw/drivers/option"
 )
 
-func init() { drivers.MustRegister("scd4x", Factory) }
+func init() {
+	drivers.MustRegister("scd4x", Factory)
+	drivers.MustRegisterChannels("scd4x", channels)
+}
 
 // Factory builds an SCD4x from its configuration (see the package
 // documentation for the options).

@@ -96,12 +96,13 @@ func (d *Dev) String() string { return d.name }
 
 // Channels declares co2 (ppm, 0…40000), t (°C, −10…60) and rh (%RH, 0…100),
 // the SCD4x's specified ranges.
-func (d *Dev) Channels() []reading.Channel {
-	return []reading.Channel{
-		{Name: "co2", Unit: reading.PPM, Min: 0, Max: 40000, StuckAfter: d.opts.StuckAfter},
-		{Name: "t", Unit: reading.Celsius, Min: -10, Max: 60, StuckAfter: d.opts.StuckAfter},
-		{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100, StuckAfter: d.opts.StuckAfter},
-	}
+func (d *Dev) Channels() []reading.Channel { return drivers.StuckAfter(channels, d.opts.StuckAfter) }
+
+// channels are the channels of every SCD4x (see Channels).
+var channels = []reading.Channel{
+	{Name: "co2", Unit: reading.PPM, Min: 0, Max: 40000},
+	{Name: "t", Unit: reading.Celsius, Min: -10, Max: 60},
+	{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100},
 }
 
 // command writes cmd, waits its execution time and reads n reply words.

@@ -7,7 +7,10 @@ import (
 	"github.com/edgegw/edgegw/drivers/option"
 )
 
-func init() { drivers.MustRegister("sps30", Factory) }
+func init() {
+	drivers.MustRegister("sps30", Factory)
+	drivers.MustRegisterChannels("sps30", channels)
+}
 
 // Factory builds an SPS30 from its configuration (see the package
 // documentation for the options).

@@ -111,14 +111,7 @@ func (d *Dev) String() string { return d.name }
 // Channels declares the mass concentrations pm1, pm25, pm4, pm10 (ug/m3,
 // 0…1000, the specified range), the number concentrations nc05…nc10 (/cm3,
 // 0…3000) and the typical particle size tps (um, 0…10).
-func (d *Dev) Channels() []reading.Channel {
-	out := make([]reading.Channel, len(channels))
-	for i, c := range channels {
-		c.StuckAfter = d.opts.StuckAfter
-		out[i] = c
-	}
-	return out
-}
+func (d *Dev) Channels() []reading.Channel { return drivers.StuckAfter(channels, d.opts.StuckAfter) }
 
 // command writes cmd with args, waits exec and reads n reply words.
 func (d *Dev) command(ctx context.Context, cmd uint16, args []uint16, exec time.Duration, n int) ([]uint16, error) {

@@ -12,12 +12,22 @@ const DefaultSocket = "/run/edgegw/control.sock"
 
 // Reading is a reading.Reading on the wire.
 type Reading struct {
-	Device  string    `json:"device"`
-	Channel string    `json:"channel"`
-	Value   *float64  `json:"value,omitempty"` // absent when the device could not be read or the value is not finite
-	Unit    string    `json:"unit"`
-	Time    time.Time `json:"time"`
-	Flags   []string  `json:"flags,omitempty"` // quality flag names; absent when ok
+	Device  string          `json:"device"`
+	Channel string          `json:"channel"`
+	Value   *reading.Number `json:"value,omitempty"` // absent when the device could not be read or the value is not finite
+	Unit    string          `json:"unit"`
+	Time    time.Time       `json:"time"`
+	Flags   []string        `json:"flags,omitempty"` // quality flag names; absent when ok
+}
+
+// Reading returns r as a reading.Reading; a value that was not finite
+// comes back as NaN.
+func (r Reading) Reading() reading.Reading {
+	v := math.NaN()
+	if r.Value != nil {
+		v = float64(*r.Value)
+	}
+	return reading.Reading{Device: r.Device, Channel: r.Channel, Value: v, Unit: reading.Unit(r.Unit), Time: r.Time, Flags: reading.ParseFlags(r.Flags)}
 }
 
 // Poll is one poll's readings of one device: a line of the watch stream.
@@ -67,7 +77,7 @@ func wireReadings(rs []reading.Reading) []Reading {
 	for _, r := range rs {
 		w := Reading{Device: r.Device, Channel: r.Channel, Unit: string(r.Unit), Time: r.Time}
 		if r.Flags&reading.ReadError == 0 && !math.IsNaN(r.Value) && !math.IsInf(r.Value, 0) {
-			v := r.Value
+			v := reading.Number(r.Value)
 			w.Value = &v
 		}
 		if r.Flags != 0 {

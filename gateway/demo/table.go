@@ -3,12 +3,11 @@ package demo
 import (
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/edgegw/edgegw/backend"
+	"github.com/edgegw/edgegw/drivers/reading"
 )
 
 // column is one live value shown in the table: a device's channel.
@@ -56,7 +55,7 @@ func (t *table) received(res backend.Result, err error) {
 		t.readings += len(res.Readings)
 		for _, r := range res.Records() {
 			if r.Value != nil {
-				t.last[r.Device+"/"+r.Channel] = strconv.FormatFloat(math.Round(*r.Value*100)/100, 'f', -1, 64) + " " + r.Unit
+				t.last[r.Device+"/"+r.Channel] = reading.FormatValue(float64(*r.Value), reading.Unit(r.Unit))
 			}
 		}
 	}

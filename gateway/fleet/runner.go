@@ -266,11 +266,15 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 		return false
 	}
 	notYet := false
+	var offered uint64 // the refused document's version, when its header reads
+	if err == nil {
+		offered = h.Version
+	}
 	reject := func(reason string) bool {
 		if !notYet { // a document not valid yet may be offered again when it is
 			r.rejected = seen
 		}
-		r.set(cfg, a, StateRejected, reason, "config.reject")
+		r.set(cfg, a, StateRejected, reason, "config.reject", offered)
 		return false
 	}
 	if err != nil {
@@ -284,7 +288,7 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 		return reject(err.Error())
 	}
 	if h.Kind == confsig.DocTrust {
-		r.rotate(cfg, a, doc, trust, file)
+		r.rotate(cfg, a, doc, trust, file, h.Version)
 		return false
 	}
 	d, err := VerifyConfig(confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: cfg.Version, Now: r.Deps.Now()}, doc, trust)
@@ -300,12 +304,12 @@ func (r *Runner) apply(cfg *config.Config, a *gateway.Agent, doc []byte) bool {
 	if err := r.checkState(cfg, d.Parsed); err != nil {
 		return reject(fmt.Sprintf("version %d: %s: %v", d.Version, confsig.ReasonInvalidConfig, err))
 	}
-	r.set(cfg, a, StateValidated, "", "")
+	r.set(cfg, a, StateValidated, "", "", 0)
 	if err := writeFile(filepath.Join(r.dir, AppliedFile), d.Config); err != nil {
 		return reject(fmt.Sprintf("version %d: write the applied configuration: %v", d.Version, err))
 	}
 	r.update(func(st *state) {
-		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline = d.Version, hex.EncodeToString(d.Digest[:]), StateProbation, "", r.Deps.Now().UTC(), time.Time{}
+		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline, st.Offered = d.Version, hex.EncodeToString(d.Digest[:]), StateProbation, "", r.Deps.Now().UTC(), time.Time{}, 0
 	})
 	r.audit(a, "config.apply", d.Version, fmt.Sprintf("ok: on probation, signed by %s", d.KeyID))
 	r.log.Info("configuration applied on probation", "err", fmt.Errorf("version %d", d.Version))
@@ -337,18 +341,18 @@ func (r *Runner) trust(cfg *config.Config) (confsig.OpsTrust, string, error) {
 // rotate applies a signed ops key rotation document: the pinned key set is
 // written to TrustFile in the state directory, which replaces fleet.trust
 // from then on. The running configuration is not touched.
-func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust confsig.OpsTrust, from string) {
+func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust confsig.OpsTrust, from string, offered uint64) {
 	u, err := confsig.Policy{GatewayID: cfg.Gateway.ID, Group: cfg.Fleet.Group, Running: r.state().Trust, Now: r.Deps.Now()}.VerifyTrust(doc, trust)
 	if err == nil {
 		err = writeFile(filepath.Join(r.dir, TrustFile), u.Trust.Marshal())
 	}
 	if err != nil {
-		r.set(cfg, a, StateRejected, fmt.Sprintf("ops key rotation: %v", err), "config.reject")
+		r.set(cfg, a, StateRejected, fmt.Sprintf("ops key rotation: %v", err), "config.reject", offered)
 		return
 	}
 	r.update(func(st *state) { st.Trust = u.Version })
 	reason := fmt.Sprintf("ops keys rotated to set version %d: %d added, %d retired (was %s, now %s)", u.Version, len(u.Added), len(u.Retired), from, filepath.Join(r.dir, TrustFile))
-	r.set(cfg, a, StateCommitted, reason, "")
+	r.set(cfg, a, StateCommitted, reason, "", 0)
 	r.audit(a, "trust.rotate", u.Version, "ok: "+reason)
 }
 
@@ -399,7 +403,7 @@ func (r *Runner) override(cfg *config.Config, yaml []byte) error {
 		return fmt.Errorf("config apply: %w", err)
 	}
 	r.update(func(st *state) {
-		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline = next.Version, digest(yaml), StateProbation, "applied locally by an admin", r.Deps.Now().UTC(), time.Time{}
+		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Deadline, st.Offered = next.Version, digest(yaml), StateProbation, "applied locally by an admin", r.Deps.Now().UTC(), time.Time{}, 0
 	})
 	r.log.Info("configuration applied locally on probation", "err", fmt.Errorf("version %d", next.Version))
 	return nil
@@ -410,7 +414,7 @@ func (r *Runner) commit(cfg *config.Config, a *gateway.Agent) {
 	if err := writeFile(filepath.Join(r.dir, LastGoodFile), r.running().Data); err != nil {
 		r.log.Error("last-known-good configuration not updated", "err", err)
 	}
-	r.set(cfg, a, StateCommitted, "", "config.commit")
+	r.set(cfg, a, StateCommitted, "", "config.commit", 0)
 	r.log.Info("configuration committed", "err", fmt.Errorf("version %d", cfg.Version))
 }
 
@@ -445,7 +449,7 @@ func (r *Runner) rollback(reason string) {
 		r.log.Error("last-known-good configuration not restored", "err", err)
 	}
 	r.update(func(s *state) {
-		s.Version, s.Hash, s.State, s.Reason, s.Time, s.Failed, s.FailedHash, s.Deadline = version, hash, StateRolledBack, clip(reason), r.Deps.Now().UTC(), st.Version, st.Hash, time.Time{}
+		s.Version, s.Hash, s.State, s.Reason, s.Time, s.Failed, s.FailedHash, s.Deadline, s.Offered = version, hash, StateRolledBack, clip(reason), r.Deps.Now().UTC(), st.Version, st.Hash, time.Time{}, 0
 	})
 	r.pending = reason
 	r.log.Warn("configuration rolled back", "err", errors.New(reason))
@@ -454,15 +458,17 @@ func (r *Runner) rollback(reason string) {
 // set records a state change about the running configuration cfg,
 // publishes it, and audits it when action is set. A rejection is logged; one
 // during probation leaves the configuration on probation, with the
-// rejection in its reason.
-func (r *Runner) set(cfg *config.Config, a *gateway.Agent, stateName, reason, action string) {
+// rejection in its reason. offered is the version of the document the
+// change is about when it is not the running one (a rejected document's),
+// or 0.
+func (r *Runner) set(cfg *config.Config, a *gateway.Agent, stateName, reason, action string, offered uint64) {
 	hash := digest(r.running().Data)
 	r.update(func(st *state) {
 		shown, why := stateName, reason
 		if stateName == StateRejected && st.State == StateProbation {
 			shown, why = StateProbation, "on probation; a document was rejected: "+reason
 		}
-		st.Version, st.Hash, st.State, st.Reason, st.Time = cfg.Version, hash, shown, clip(why), r.Deps.Now().UTC()
+		st.Version, st.Hash, st.State, st.Reason, st.Time, st.Offered = cfg.Version, hash, shown, clip(why), r.Deps.Now().UTC(), offered
 	})
 	a.ConfigStatusChanged()
 	if stateName == StateRejected {
@@ -583,7 +589,7 @@ func (r *Runner) load(src *Source) {
 		case StateReceived, StateValidated, StateApplying, StateProbation:
 			r.update(func(st *state) {
 				*st = old
-				st.State, st.Version, st.Hash, st.Deadline = StateProbation, cfg.Version, hash, time.Time{}
+				st.State, st.Version, st.Hash, st.Deadline, st.Offered = StateProbation, cfg.Version, hash, time.Time{}, 0
 			})
 			return
 		}

@@ -237,7 +237,8 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	}
 
 	// Documents a gateway must refuse: each is rejected with its reason,
-	// and v2 keeps running.
+	// and v2 keeps running; the status names the refused version apart
+	// from the running one.
 	other, err := confsig.LoadOpsKey(b.otherOpsKey(t))
 	must(t, err)
 	untrusted, err := confsig.Sign(other, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(5, "300ms", b.br.URL))
@@ -255,23 +256,24 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	replay, err := confsig.Sign(b.ops, 1, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(1, "200ms", b.br.URL))
 	must(t, err)
 	for _, tt := range []struct {
-		name   string
-		doc    []byte
-		reason string
+		name    string
+		doc     []byte
+		reason  string
+		offered uint64
 	}{
-		{"replay of an older version", replay, "not-newer"},
-		{"bad signature", badSig, "bad-signature"},
-		{"untrusted ops key", untrusted, "untrusted-key"},
-		{"config for another gateway", forOther, "not-for-this-gateway"},
-		{"invalid config", unknownDriver, `devices[0].driver: "toaster" is not a known driver`},
+		{"replay of an older version", replay, "not-newer", 1},
+		{"bad signature", badSig, "bad-signature", 5},
+		{"untrusted ops key", untrusted, "untrusted-key", 5},
+		{"config for another gateway", forOther, "not-for-this-gateway", 5},
+		{"invalid config", unknownDriver, `devices[0].driver: "toaster" is not a known driver`, 5},
 	} {
 		b.publish(t, tt.doc)
 		eventually(t, tt.name+" rejected", func() bool {
 			s := b.current()
 			return s.State == fleet.StateRejected && strings.Contains(s.Reason, tt.reason)
 		})
-		if s := b.current(); s.Version != 2 || b.running(t) != 2 {
-			t.Errorf("%s: status %+v, running version %d; want 2 running", tt.name, s, b.running(t))
+		if s := b.current(); s.Version != 2 || s.Offered != tt.offered || b.running(t) != 2 {
+			t.Errorf("%s: status %+v, running version %d; want 2 running and offered %d", tt.name, s, b.running(t), tt.offered)
 		}
 	}
 

@@ -89,6 +89,8 @@ const (
 //
 //	{"gateway":"gw-001","version":7,"hash":"9f86…","state":"rolled-back",
 //	 "reason":"probation: broker unreachable: dial tcp …","time":"2026-03-01T12:00:05Z"}
+//	{"gateway":"gw-001","version":7,"hash":"9f86…","state":"rejected","offered":5,
+//	 "reason":"version 5: not-newer: …","time":"2026-03-01T12:10:00Z"}
 //
 // Readers must ignore members they do not know, so that members can be
 // added.
@@ -113,6 +115,11 @@ type Status struct {
 	Reason string `json:"reason,omitempty"`
 	// Time is when the gateway entered State, RFC 3339 in JSON.
 	Time time.Time `json:"time"`
+	// Offered is the version of the document a rejection is about (for
+	// rejected, and for probation when a document was refused meanwhile),
+	// so that it is not taken for the running Version; 0 when its header
+	// could not be read, and for the other states.
+	Offered uint64 `json:"offered,omitempty"`
 }
 
 // Validate returns an error naming the first invalid member of s.

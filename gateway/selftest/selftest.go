@@ -32,12 +32,34 @@ type check struct {
 	run  func(dir string) (string, error)
 }
 
+// Result is the outcome of one check.
+type Result struct {
+	Check  string `json:"check"`            // what was checked, e.g. "buffer write and read (bbolt)"
+	Pass   bool   `json:"pass"`             // whether it passed
+	Detail string `json:"detail,omitempty"` // what it found, when it passed
+	Error  string `json:"error,omitempty"`  // why it failed
+}
+
 // Run runs every check in a temporary directory, prints one pass/fail line
 // per check on w and returns an error when any failed.
 func Run(w io.Writer) error {
+	results, err := Checks()
+	for _, r := range results {
+		if r.Pass {
+			fmt.Fprintf(w, "pass  %s: %s\n", r.Check, r.Detail)
+		} else {
+			fmt.Fprintf(w, "fail  %s: %s\n", r.Check, r.Error)
+		}
+	}
+	return err
+}
+
+// Checks runs every check in a temporary directory and returns their
+// results, in a fixed order, with an error when any failed.
+func Checks() ([]Result, error) {
 	dir, err := os.MkdirTemp("", "edgegw-selftest-")
 	if err != nil {
-		return fmt.Errorf("selftest: %w", err)
+		return nil, fmt.Errorf("selftest: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	checks := []check{
@@ -48,23 +70,24 @@ func Run(w io.Writer) error {
 		{"i2c/spi buses", buses},
 	}
 	var failed int
+	var results []Result
 	for i, c := range checks {
 		sub := filepath.Join(dir, fmt.Sprint(i))
 		if err := os.Mkdir(sub, 0o700); err != nil {
-			return fmt.Errorf("selftest: %w", err)
+			return results, fmt.Errorf("selftest: %w", err)
 		}
 		detail, err := c.run(sub)
 		if err != nil {
 			failed++
-			fmt.Fprintf(w, "fail  %s: %v\n", c.name, err)
+			results = append(results, Result{Check: c.name, Error: err.Error()})
 			continue
 		}
-		fmt.Fprintf(w, "pass  %s: %s\n", c.name, detail)
+		results = append(results, Result{Check: c.name, Pass: true, Detail: detail})
 	}
 	if failed > 0 {
-		return fmt.Errorf("selftest: %d of %d checks failed", failed, len(checks))
+		return results, fmt.Errorf("selftest: %d of %d checks failed", failed, len(checks))
 	}
-	return nil
+	return results, nil
 }
 
 // roundTrip seals a simulated meter poll with throwaway keys, signs it, and
