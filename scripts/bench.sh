@@ -146,8 +146,11 @@ gateways in an SQLite database, each with two committed batches, its newest
 readings and five health documents a minute apart (some stuck, quiet or with
 a sequence gap). `edgegw fleet status` is `ingest.FleetStatus`: it opens the
 database, computes every gateway's state and prints the table; the page is
-the overview, rendered and gzip-compressed. Wall time suffers from other
-work on the machine; CPU is this process's, on both processors.
+the overview, rendered and gzip-compressed from the states the ingest
+recorded last (it records them every `fleet.interval`, 10 s by default, and
+the page says their time), so the page does not pay the CLI's computation
+again for each request. Wall time suffers from other work on the machine;
+CPU is this process's, on both processors.
 
 **Fleet simulator** (`BenchmarkIntegrationFleetSim`, backend/fleet/fleetsim):
 2,000 gateways in one process, each with its own identity, client

@@ -45,6 +45,24 @@ type Fleet struct {
 	Thresholds Thresholds // with defaults applied
 	Now        func() time.Time
 	Logger     *slog.Logger // for documents that do not decode; nothing is logged when nil
+
+	mu       sync.Mutex
+	recorded Summary // what Record computed last; zero before
+}
+
+// Recent returns the summary Record computed last when it is younger than
+// maxAge, and a summary computed now otherwise. The ingest records the
+// states every Thresholds.Interval, so its pages need not compute them
+// again for each request: with thousands of gateways that takes longer than
+// a person waits.
+func (f *Fleet) Recent(ctx context.Context, maxAge time.Duration) (Summary, error) {
+	f.mu.Lock()
+	sum := f.recorded
+	f.mu.Unlock()
+	if !sum.Time.IsZero() && f.Now().Sub(sum.Time) < maxAge {
+		return sum, nil
+	}
+	return f.Status(ctx)
 }
 
 // inputs loads what the states need of every gateway (of one when gateway is
@@ -280,6 +298,9 @@ func (f *Fleet) Record(ctx context.Context) (Summary, []store.Transition, error)
 			}
 		}
 	}
+	f.mu.Lock()
+	f.recorded = sum
+	f.mu.Unlock()
 	return sum, applied, nil
 }
 

@@ -291,3 +291,32 @@ func TestEvaluateStaleReadings(t *testing.T) {
 		})
 	}
 }
+
+// TestRecent: the summary Record computed is served while it is younger
+// than the age asked for; after that a summary is computed anew.
+func TestRecent(t *testing.T) {
+	tf := newTestFleet(t)
+	ctx := context.Background()
+	tf.tick(t, 0, "gw-1", 1, true, true) // records
+	rec := tf.now
+	tf.now = tf.now.Add(5 * time.Second)
+	b := storetest.DataBatch("gw-2", 1, 4, "a") // a gateway the recorded summary does not know
+	b.Received = tf.now
+	if _, err := tf.Store.Commit(ctx, []store.Batch{b}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tf.Recent(ctx, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Time.Equal(rec) || len(got.Boxes) != 1 {
+		t.Errorf("Recent within the age: %v with %d boxes, want the recorded %v with 1", got.Time, len(got.Boxes), rec)
+	}
+	tf.now = tf.now.Add(10 * time.Second)
+	if got, err = tf.Recent(ctx, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Time.Equal(tf.now) || len(got.Boxes) != 2 {
+		t.Errorf("Recent past the age: %v with %d boxes, want a summary of now %v with 2", got.Time, len(got.Boxes), tf.now)
+	}
+}

@@ -101,7 +101,9 @@ func (p *pages) overview(w http.ResponseWriter, r *http.Request) {
 		f.State = st
 	}
 	f.Group = r.URL.Query().Get("group")
-	sum, err := p.fleet.Status(ctx)
+	// The ingest records the states every fleet interval: the page shows
+	// that evaluation while it is fresh (the page says its time).
+	sum, err := p.fleet.Recent(ctx, 2*p.fleet.Thresholds.Interval)
 	if err != nil {
 		p.fail(w, "fleet status", err)
 		return

@@ -218,6 +218,9 @@ func TestEscaping(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if _, _, err := sf.fleet.Record(ctx); err != nil { // as the ingest does every fleet interval
+		t.Fatal(err)
+	}
 	h := fleetweb.Handler(fleetweb.Deps{Fleet: sf.fleet})
 	_, page := get(t, h, "GET", "/")
 	for _, raw := range []string{`<script>`, `a"b`, `href="javascript:`} {
