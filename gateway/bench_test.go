@@ -450,9 +450,9 @@ func BenchmarkIntegrationMeterCPU(b *testing.B) {
 }
 
 // steadyRun runs edgegw, built with tags, with the devices of rest for
-// EDGEGW_FOOTPRINT (20s unless set) after a 5 s warm-up, and reports its
-// peak and final memory and its CPU use; perSecond is the readings it
-// reads a second.
+// EDGEGW_FOOTPRINT (20s unless set) after a 5 s warm-up, with the
+// environment the installed unit gives it, and reports its peak and final
+// memory and its CPU use; perSecond is the readings it reads a second.
 func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 	if testing.Short() {
 		b.Skip("integration benchmark")
@@ -466,9 +466,11 @@ func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 		steady = d
 	}
 	agent := edgegwCommand(b, tags...)
+	env := unitEnvironment(b)
 	for range b.N {
 		b.StopTimer()
 		gw := newBenchGateway(b, rest)
+		gw.env = env
 		cmd := gw.start(b, agent)
 		// Warm up: the first batches are closed and published.
 		<-time.After(5 * time.Second)
@@ -488,6 +490,23 @@ func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 		b.ReportMetric(100*float64(cpu1-cpu0)/100/elapsed.Seconds(), "CPU-%")
 		b.ReportMetric(perSecond, "readings/s")
 	}
+}
+
+// unitEnvironment returns the variables the installed systemd unit
+// (scripts/edgegw.service) sets for the agent with Environment= lines.
+func unitEnvironment(b *testing.B) []string {
+	b.Helper()
+	data, err := os.ReadFile("../scripts/edgegw.service")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var env []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Environment="); ok {
+			env = append(env, strings.Fields(v)...)
+		}
+	}
+	return env
 }
 
 // BenchmarkIntegrationStartup measures the wall time from starting the real
@@ -535,6 +554,7 @@ devices:
 type benchGateway struct {
 	dir, cfgPath string
 	br           *mqtttest.Broker
+	env          []string // added to the agent's environment
 }
 
 // newBenchGateway starts a Mosquitto, creates the gateway's keys and writes
@@ -610,6 +630,7 @@ func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(agent[0], append(agent[1:], "run", "--config", gw.cfgPath)...)
+	cmd.Env = append(os.Environ(), gw.env...)
 	cmd.Stderr = logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
