@@ -101,13 +101,20 @@ func GapBatch(gw string, seq, from, to, readings uint64, reason string) store.Ba
 func (s suite) migrated(t *testing.T) (string, store.Store) {
 	t.Helper()
 	dsn := s.open(t)
+	return dsn, Open(t, dsn)
+}
+
+// Open migrates the database at dsn and returns a Store on it, closed when
+// the test ends.
+func Open(t testing.TB, dsn string) store.Store {
+	t.Helper()
 	if _, _, err := store.Migrate(context.Background(), dsn); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	return dsn, openStore(t, dsn)
+	return openStore(t, dsn)
 }
 
-func openStore(t *testing.T, dsn string) store.Store {
+func openStore(t testing.TB, dsn string) store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), dsn)
 	if err != nil {
