@@ -126,15 +126,7 @@ func TestIntegrationKill9(t *testing.T) {
 
 	type run struct{ start, kill time.Time }
 	var runs []run
-	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
-	must(t, err)
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("agent log:\n%s", out)
-		}
-	})
+	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
 	for i := range 24 {
 		switch i {
 		case 8:

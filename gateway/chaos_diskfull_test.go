@@ -43,15 +43,7 @@ func TestIntegrationDiskFull(t *testing.T) {
 	b := newBed(t, bedOptions{durability: 300 * time.Millisecond, maxDelay: 400 * time.Millisecond, maxBytes: maxBytes, maxReadings: 100, state: state})
 	c := b.subscribe(t)
 	bin := gatewaytest.Edgegw(t)
-	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
-	must(t, err)
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("agent log:\n%s", out[max(0, len(out)-32<<10):])
-		}
-	})
+	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 32<<10)
 	agentLog := func() string {
 		out, _ := os.ReadFile(logf.Name())
 		return string(out)

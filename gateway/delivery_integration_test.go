@@ -51,9 +51,7 @@ func newDelivery(t *testing.T, o bedOptions, dsn string) *delivery {
 	must(t, keys.InitIdentity(idDir, "ingest-1", false))
 	o.uplink += fmt.Sprintf(", receipts: [%s], receipt_timeout: %s", filepath.Join(idDir, keys.IdentityPubFile), receiptTimeout)
 	d := &delivery{bed: newBed(t, o), t: t, bin: gatewaytest.Edgegw(t), dsn: dsn, idDir: idDir, procs: map[string]*exec.Cmd{}}
-	var err error
-	d.logf, err = os.Create(filepath.Join(d.dir, "processes.log"))
-	must(t, err)
+	d.logf = gatewaytest.ChildLog(t, filepath.Join(d.dir, "processes.log"), "agent and ingest logs", 0)
 	t.Cleanup(func() {
 		for id := range d.procs {
 			d.kill(id)
@@ -62,11 +60,6 @@ func newDelivery(t *testing.T, o bedOptions, dsn string) *delivery {
 			d.agent.Process.Kill()
 			d.agent.Wait()
 		}
-		if t.Failed() {
-			out, _ := os.ReadFile(d.logf.Name())
-			t.Logf("agent and ingest logs:\n%s", out)
-		}
-		d.logf.Close()
 	})
 	if out, err := exec.Command(d.bin, "ingest", "migrate", "--config", d.ingestConfig("migrate")).CombinedOutput(); err != nil {
 		t.Fatalf("ingest migrate: %v\n%s", err, out)

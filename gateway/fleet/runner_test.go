@@ -154,15 +154,7 @@ func (b *box) otherOpsKey(t *testing.T) string {
 func (b *box) starter(t *testing.T) func() *exec.Cmd {
 	t.Helper()
 	binPath := gatewaytest.Edgegw(t)
-	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
-	must(t, err)
-	t.Cleanup(func() {
-		logf.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("agent log:\n%s", out)
-		}
-	})
+	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
 	return func() *exec.Cmd {
 		args := []string{binPath, "run", "--config", b.path, "--drain", "1s"}
 		if b.wrap != nil {

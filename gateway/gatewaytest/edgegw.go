@@ -50,3 +50,26 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		<-tick.C
 	}
 }
+
+// ChildLog creates the file at path for the output of the processes a test
+// starts. It is closed when the test ends, after the cleanups registered
+// later, and when the test failed its last max bytes (all of it when max is
+// 0) are logged under the title what.
+func ChildLog(t testing.TB, path, what string, max int) *os.File {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(path)
+			if max > 0 && len(out) > max {
+				out = out[len(out)-max:]
+			}
+			t.Logf("%s:\n%s", what, out)
+		}
+	})
+	return f
+}
