@@ -132,6 +132,11 @@ func schemaOf(t reflect.Type) *schema {
 		}
 		s.fields = append(s.fields, f)
 	}
+	for _, f := range s.fields {
+		if f.atleast != "" && s.byKey(f.atleast) == nil {
+			panic(fmt.Sprintf("config: %s.%s: atleast names no field %q", t.Name(), t.Field(f.index).Name, f.atleast))
+		}
+	}
 	return s
 }
 

@@ -24,6 +24,9 @@ func TestSchemaRefusesBadTags(t *testing.T) {
 	type noKind struct {
 		A float64 `yaml:"a"`
 	}
+	type noSibling struct {
+		A time.Duration `yaml:"a" atleast:"b"`
+	}
 	tests := []struct {
 		typ  reflect.Type
 		want string
@@ -33,6 +36,7 @@ func TestSchemaRefusesBadTags(t *testing.T) {
 		{reflect.TypeFor[badBound](), `badBound.A: bound "soon"`},
 		{reflect.TypeFor[noBounds](), "noBounds.A: bound \"1\": string fields have no bounds"},
 		{reflect.TypeFor[noKind](), "field A of type float64 has no kind"},
+		{reflect.TypeFor[noSibling](), `noSibling.A: atleast names no field "b"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ.Name(), func(t *testing.T) {
