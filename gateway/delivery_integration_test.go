@@ -149,7 +149,7 @@ func (d *delivery) delivered(timeout time.Duration, extra uint64) store.Stats {
 	d.t.Helper()
 	want := uint64(produced(d.traces(d.t))) + extra
 	var st store.Stats
-	gatewaytest.WaitFor(d.t, timeout, fmt.Sprintf("%d readings in the database", want), func() bool {
+	mqtttest.WaitFor(d.t, timeout, fmt.Sprintf("%d readings in the database", want), func() bool {
 		st = d.stats()
 		return st.Readings >= want
 	})
@@ -179,7 +179,7 @@ func TestIntegrationDeliveredBrokerKilled(t *testing.T) {
 		"sqlite:"+filepath.Join(t.TempDir(), "ingest.db"))
 	d.startIngest("ingest-a")
 	d.startAgent()
-	gatewaytest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	mqtttest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
 	d.stopIngest("ingest-a")
 	before := d.stats().Batches
 	<-time.After(3 * time.Second) // the gateway publishes into a broker nobody reads: the fault's duration
@@ -204,7 +204,7 @@ func TestIntegrationDeliveredSmallBrokerQueue(t *testing.T) {
 	d.fillBacklog(backlog)
 	d.startIngest("ingest-a")
 	d.startAgent()
-	gatewaytest.WaitFor(t, 3*time.Minute, "the backlog in the database", func() bool { return d.stats().Readings >= backlog })
+	mqtttest.WaitFor(t, 3*time.Minute, "the backlog in the database", func() bool { return d.stats().Readings >= backlog })
 	d.stopAgent()
 	st := d.delivered(60*time.Second, backlog)
 	t.Logf("stored %d readings in %d batches", st.Readings, st.Batches)
@@ -265,7 +265,7 @@ func startPostgresDelivery(t *testing.T, replicas ...string) (*pgtest.Cluster, *
 		d.startIngest(id)
 	}
 	d.startAgent()
-	gatewaytest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	mqtttest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
 	return pg, d
 }
 

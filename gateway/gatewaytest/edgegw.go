@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 )
 
 var (
@@ -35,20 +34,6 @@ func Edgegw(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
-}
-
-// WaitFor polls cond until it holds, or fails t once timeout has passed.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // ChildLog creates the file at path for the output of the processes a test
