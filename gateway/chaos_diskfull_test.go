@@ -12,6 +12,8 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // TestIntegrationDiskFull reproduces a full state filesystem with the real
@@ -41,16 +43,8 @@ func TestIntegrationDiskFull(t *testing.T) {
 	}
 	b := newBed(t, bedOptions{durability: 300 * time.Millisecond, maxDelay: 400 * time.Millisecond, maxBytes: maxBytes, maxReadings: 100, state: state})
 	c := b.subscribe(t)
-	bin := buildEdgegw(t)
-	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
-	must(t, err)
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("agent log:\n%s", out[max(0, len(out)-32<<10):])
-		}
-	})
+	bin := gatewaytest.Edgegw(t)
+	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 32<<10)
 	agentLog := func() string {
 		out, _ := os.ReadFile(logf.Name())
 		return string(out)
@@ -77,17 +71,17 @@ func TestIntegrationDiskFull(t *testing.T) {
 
 	b.br.Stop()
 	cmd := run()
-	eventually(t, 30*time.Second, "the first polls", func() bool { return produced(b.traces(t)) > 0 })
+	mqtttest.WaitFor(t, 30*time.Second, "the first polls", func() bool { return produced(b.traces(t)) > 0 })
 	free := func() {}
 	if maxBytes == "256MiB" {
 		free = buffertest.FillDisk(t, state) // and another file takes the rest
 	}
-	eventually(t, 4*time.Minute, "the buffer dropping the oldest batches", func() bool {
+	mqtttest.WaitFor(t, 4*time.Minute, "the buffer dropping the oldest batches", func() bool {
 		return strings.Contains(agentLog(), "no disk space left for new ones") || strings.Contains(agentLog(), "buffer dropped batches")
 	})
 	// Some more polls while full, then a graceful stop on the full disk.
 	n := produced(b.traces(t))
-	eventually(t, 30*time.Second, "more polls on the full disk", func() bool { return produced(b.traces(t)) > n+500 })
+	mqtttest.WaitFor(t, 30*time.Second, "more polls on the full disk", func() bool { return produced(b.traces(t)) > n+500 })
 	stop(cmd)
 	if strings.Contains(agentLog(), "buffer commit failed") {
 		t.Error("a commit failed: the buffer did not keep within its space")
@@ -97,7 +91,7 @@ func TestIntegrationDiskFull(t *testing.T) {
 	b.br.Restart()
 	cmd = run("--drain", "30s")
 	tr := b.traces(t)
-	eventually(t, 2*time.Minute, "every sequence number delivered or in a gap record, the gaps counting what was not delivered", func() bool {
+	mqtttest.WaitFor(t, 2*time.Minute, "every sequence number delivered or in a gap record, the gaps counting what was not delivered", func() bool {
 		sum := c.recv.Summary()
 		undelivered := produced(tr) - countTraced(c, tr)
 		return sum.GapRecords > 0 && len(c.recv.Missing("gw-001")) == 0 && undelivered == int(sum.Dropped)-c.receivedDropped()

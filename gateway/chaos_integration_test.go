@@ -168,7 +168,7 @@ func (x *chaos) setup(seed uint64) {
 	}
 	x.cmd = strings.Fields(*chaosCmd)
 	if len(x.cmd) == 0 {
-		x.cmd = []string{buildEdgegw(t)}
+		x.cmd = []string{gatewaytest.Edgegw(t)}
 	}
 	if strings.Contains(x.cmd[0], "qemu") {
 		x.slack *= 8 // an emulated CPU commits more slowly

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
 // finish ends every fault, runs the agent a last time until the backlog has
@@ -42,7 +43,7 @@ func (x *chaos) finish() {
 			cmd.Wait()
 		}
 	})
-	eventually(t, time.Minute, "the last run polling", func() bool {
+	mqtttest.WaitFor(t, time.Minute, "the last run polling", func() bool {
 		now := x.lines()
 		for dev, n := range run.from {
 			if now[dev] <= n {

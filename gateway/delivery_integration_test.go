@@ -21,6 +21,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -49,10 +50,8 @@ func newDelivery(t *testing.T, o bedOptions, dsn string) *delivery {
 	idDir := filepath.Join(t.TempDir(), "ingest-identity")
 	must(t, keys.InitIdentity(idDir, "ingest-1", false))
 	o.uplink += fmt.Sprintf(", receipts: [%s], receipt_timeout: %s", filepath.Join(idDir, keys.IdentityPubFile), receiptTimeout)
-	d := &delivery{bed: newBed(t, o), t: t, bin: buildEdgegw(t), dsn: dsn, idDir: idDir, procs: map[string]*exec.Cmd{}}
-	var err error
-	d.logf, err = os.Create(filepath.Join(d.dir, "processes.log"))
-	must(t, err)
+	d := &delivery{bed: newBed(t, o), t: t, bin: gatewaytest.Edgegw(t), dsn: dsn, idDir: idDir, procs: map[string]*exec.Cmd{}}
+	d.logf = gatewaytest.ChildLog(t, filepath.Join(d.dir, "processes.log"), "agent and ingest logs", 0)
 	t.Cleanup(func() {
 		for id := range d.procs {
 			d.kill(id)
@@ -61,11 +60,6 @@ func newDelivery(t *testing.T, o bedOptions, dsn string) *delivery {
 			d.agent.Process.Kill()
 			d.agent.Wait()
 		}
-		if t.Failed() {
-			out, _ := os.ReadFile(d.logf.Name())
-			t.Logf("agent and ingest logs:\n%s", out)
-		}
-		d.logf.Close()
 	})
 	if out, err := exec.Command(d.bin, "ingest", "migrate", "--config", d.ingestConfig("migrate")).CombinedOutput(); err != nil {
 		t.Fatalf("ingest migrate: %v\n%s", err, out)
@@ -155,7 +149,7 @@ func (d *delivery) delivered(timeout time.Duration, extra uint64) store.Stats {
 	d.t.Helper()
 	want := uint64(produced(d.traces(d.t))) + extra
 	var st store.Stats
-	eventually(d.t, timeout, fmt.Sprintf("%d readings in the database", want), func() bool {
+	mqtttest.WaitFor(d.t, timeout, fmt.Sprintf("%d readings in the database", want), func() bool {
 		st = d.stats()
 		return st.Readings >= want
 	})
@@ -185,7 +179,7 @@ func TestIntegrationDeliveredBrokerKilled(t *testing.T) {
 		"sqlite:"+filepath.Join(t.TempDir(), "ingest.db"))
 	d.startIngest("ingest-a")
 	d.startAgent()
-	eventually(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	mqtttest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
 	d.stopIngest("ingest-a")
 	before := d.stats().Batches
 	<-time.After(3 * time.Second) // the gateway publishes into a broker nobody reads: the fault's duration
@@ -210,7 +204,7 @@ func TestIntegrationDeliveredSmallBrokerQueue(t *testing.T) {
 	d.fillBacklog(backlog)
 	d.startIngest("ingest-a")
 	d.startAgent()
-	eventually(t, 3*time.Minute, "the backlog in the database", func() bool { return d.stats().Readings >= backlog })
+	mqtttest.WaitFor(t, 3*time.Minute, "the backlog in the database", func() bool { return d.stats().Readings >= backlog })
 	d.stopAgent()
 	st := d.delivered(60*time.Second, backlog)
 	t.Logf("stored %d readings in %d batches", st.Readings, st.Batches)
@@ -271,7 +265,7 @@ func startPostgresDelivery(t *testing.T, replicas ...string) (*pgtest.Cluster, *
 		d.startIngest(id)
 	}
 	d.startAgent()
-	eventually(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	mqtttest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
 	return pg, d
 }
 

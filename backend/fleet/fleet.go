@@ -39,6 +39,27 @@ type Summary struct {
 	Boxes          []Box          `json:"boxes"`           // worst first, then by gateway
 }
 
+// newSummary returns a summary at t of no boxes, every state counted 0.
+func newSummary(t time.Time) Summary {
+	s := Summary{Time: t, Counts: map[State]int{}, Versions: map[string]int{}, ConfigVersions: map[uint64]int{}}
+	for _, st := range States {
+		s.Counts[st] = 0
+	}
+	return s
+}
+
+// add appends b and counts its state and versions.
+func (s *Summary) add(b Box) {
+	s.Boxes = append(s.Boxes, b)
+	s.Counts[b.State]++
+	v := b.Version
+	if v == "" {
+		v = "unknown"
+	}
+	s.Versions[v]++
+	s.ConfigVersions[b.ConfigVersion]++
+}
+
 // Fleet reads the gateways' data from a Store and computes their states.
 type Fleet struct {
 	Store      store.Store
@@ -216,10 +237,7 @@ func (f *Fleet) status(ctx context.Context, gateway string) (Summary, []Input, e
 			nchanges[t.Gateway]++
 		}
 	}
-	sum := Summary{Time: now, Counts: map[State]int{}, Versions: map[string]int{}, ConfigVersions: map[uint64]int{}}
-	for _, st := range States {
-		sum.Counts[st] = 0
-	}
+	sum := newSummary(now)
 	for _, in := range ins {
 		v := f.Thresholds.Evaluate(in, now)
 		b := Box{Gateway: in.Gateway, Group: f.Thresholds.Group(in.Gateway), State: v.State, Reason: v.Reason(),
@@ -242,14 +260,7 @@ func (f *Fleet) status(ctx context.Context, gateway string) (Summary, []Input, e
 				break
 			}
 		}
-		sum.Counts[b.State]++
-		v2 := b.Version
-		if v2 == "" {
-			v2 = "unknown"
-		}
-		sum.Versions[v2]++
-		sum.ConfigVersions[b.ConfigVersion]++
-		sum.Boxes = append(sum.Boxes, b)
+		sum.add(b)
 	}
 	slices.SortStableFunc(sum.Boxes, func(a, b Box) int { return b.State.Severity() - a.State.Severity() })
 	return sum, ins, nil

@@ -117,16 +117,7 @@ type testFleet struct {
 
 func newTestFleet(t *testing.T) *testFleet {
 	t.Helper()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "ingest.db")
-	ctx := context.Background()
-	if _, _, err := store.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "ingest.db"))
 	tf := &testFleet{now: t0}
 	tf.Fleet = &fleet.Fleet{Store: st, Thresholds: thresholds(), Now: func() time.Time { return tf.now }}
 	return tf

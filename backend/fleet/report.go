@@ -26,22 +26,12 @@ func (f Filter) Apply(sum Summary) Summary {
 	if f.State == "" && f.Group == "" {
 		return sum
 	}
-	out := Summary{Time: sum.Time, Counts: map[State]int{}, Versions: map[string]int{}, ConfigVersions: map[uint64]int{}}
-	for _, st := range States {
-		out.Counts[st] = 0
-	}
+	out := newSummary(sum.Time)
 	for _, b := range sum.Boxes {
 		if (f.State != "" && b.State != f.State) || (f.Group != "" && b.Group != f.Group) {
 			continue
 		}
-		out.Boxes = append(out.Boxes, b)
-		out.Counts[b.State]++
-		v := b.Version
-		if v == "" {
-			v = "unknown"
-		}
-		out.Versions[v]++
-		out.ConfigVersions[b.ConfigVersion]++
+		out.add(b)
 	}
 	return out
 }

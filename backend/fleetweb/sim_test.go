@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/store"
+	"github.com/edgegw/edgegw/backend/store/storetest"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
@@ -40,16 +41,7 @@ type simFleet struct {
 // store API, and records their states once.
 func newSimFleet(t testing.TB) *simFleet {
 	t.Helper()
-	ctx := context.Background()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "ingest.db")
-	if _, _, err := store.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.Open(t, "sqlite:"+filepath.Join(t.TempDir(), "ingest.db"))
 	var th fleet.Thresholds
 	th.Defaults()
 	sf := &simFleet{fleet: &fleet.Fleet{Store: st, Thresholds: th, Now: func() time.Time { return now }}, states: map[string]fleet.State{}}
@@ -63,7 +55,7 @@ func newSimFleet(t testing.TB) *simFleet {
 			sf.build(t, gw, state)
 		}
 	}
-	if _, _, err := sf.fleet.Record(ctx); err != nil {
+	if _, _, err := sf.fleet.Record(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return sf

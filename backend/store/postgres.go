@@ -72,8 +72,8 @@ func pgMergeRange(ctx context.Context, q querier, gateway string, from, to uint6
 // pgStore is the Store on PostgreSQL: a connection pool, one connection and
 // transaction per Commit.
 type pgStore struct {
+	sqlStore
 	pool *pgxpool.Pool
-	d    *dialect
 
 	mu   sync.Mutex
 	days map[time.Time]bool // days whose readings partition is known to exist
@@ -92,7 +92,20 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres database %s: %w", cfg.ConnConfig.Database, err)
 	}
-	return &pgStore{pool: pool, d: pgDialect(), days: map[time.Time]bool{}}, nil
+	s := &pgStore{
+		sqlStore: sqlStore{
+			d:     pgDialect(),
+			where: "postgres",
+			read:  func() querier { return pgQ{pool} },
+			inTx: func(ctx context.Context, fn func(q querier) error) error {
+				return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(pgQ{tx}) })
+			},
+		},
+		pool: pool,
+		days: map[time.Time]bool{},
+	}
+	s.commit = s.commitRetrying
+	return s, nil
 }
 
 func migratePostgres(ctx context.Context, dsn string) (from, to int, err error) {
@@ -124,16 +137,9 @@ func migratePostgres(ctx context.Context, dsn string) (from, to int, err error) 
 	return from, to, nil
 }
 
-// Commit implements Store.
-func (s *pgStore) Commit(ctx context.Context, batches []Batch) ([]Outcome, error) {
-	for i := range batches {
-		if err := validate(&batches[i]); err != nil {
-			return nil, err
-		}
-	}
-	if len(batches) == 0 {
-		return []Outcome{}, nil
-	}
+// commitRetrying stores validated batches, creating the partitions they
+// need and retrying deadlocks and serialization failures.
+func (s *pgStore) commitRetrying(ctx context.Context, batches []Batch) ([]Outcome, error) {
 	if err := s.ensurePartitions(ctx, batches); err != nil {
 		return nil, err
 	}
@@ -215,108 +221,6 @@ func (s *pgStore) createPartition(ctx context.Context, day time.Time) error {
 		return fmt.Errorf("create readings partition %s: %w", name, err)
 	}
 	return nil
-}
-
-// Reject implements Store.
-func (s *pgStore) Reject(ctx context.Context, rejects []Reject) error {
-	if len(rejects) == 0 {
-		return nil
-	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return insertRejects(ctx, pgQ{tx}, s.d, rejects) })
-	if err != nil {
-		return fmt.Errorf("record %d rejects in postgres: %w", len(rejects), err)
-	}
-	return nil
-}
-
-// Committed implements Store.
-func (s *pgStore) Committed(ctx context.Context, gateway string) ([][2]uint64, error) {
-	return committed(ctx, pgQ{s.pool}, gateway)
-}
-
-// Missing implements Store.
-func (s *pgStore) Missing(ctx context.Context, gateway string) ([]MissingRange, error) {
-	return missing(ctx, pgQ{s.pool}, gateway)
-}
-
-// Received implements Store.
-func (s *pgStore) Received(ctx context.Context, gateway string, seqs []uint64) (map[uint64]time.Time, error) {
-	return received(ctx, pgQ{s.pool}, gateway, seqs)
-}
-
-// Stats implements Store.
-func (s *pgStore) Stats(ctx context.Context) (Stats, error) {
-	return stats(ctx, pgQ{s.pool})
-}
-
-// RecordDocs implements Store.
-func (s *pgStore) RecordDocs(ctx context.Context, docs []Doc, keep int) error {
-	for i := range docs {
-		if err := checkDoc(&docs[i]); err != nil {
-			return err
-		}
-	}
-	if len(docs) == 0 {
-		return nil
-	}
-	keep = max(keep, 1)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return recordDocs(ctx, pgQ{tx}, s.d, docs, keep) })
-	if err != nil {
-		return fmt.Errorf("record %d documents in postgres: %w", len(docs), err)
-	}
-	return nil
-}
-
-// Docs implements Store.
-func (s *pgStore) Docs(ctx context.Context, kind, gateway string) ([]Doc, error) {
-	return docs(ctx, pgQ{s.pool}, kind, gateway)
-}
-
-// DocHistory implements Store.
-func (s *pgStore) DocHistory(ctx context.Context, gateway, kind string, since time.Time) ([]Doc, error) {
-	return docHistory(ctx, pgQ{s.pool}, s.d, gateway, kind, since)
-}
-
-// Activity implements Store.
-func (s *pgStore) Activity(ctx context.Context, gateway string) ([]Activity, error) {
-	return activity(ctx, pgQ{s.pool}, gateway)
-}
-
-// LatestReadings implements Store.
-func (s *pgStore) LatestReadings(ctx context.Context, gateway string) ([]LatestReading, error) {
-	return latestReadings(ctx, pgQ{s.pool}, gateway)
-}
-
-// Series implements Store.
-func (s *pgStore) Series(ctx context.Context, gateway string, since time.Time) ([]Reading, error) {
-	return series(ctx, pgQ{s.pool}, s.d, gateway, since)
-}
-
-// FleetStates implements Store.
-func (s *pgStore) FleetStates(ctx context.Context) ([]FleetState, error) {
-	return fleetStates(ctx, pgQ{s.pool})
-}
-
-// RecordTransitions implements Store.
-func (s *pgStore) RecordTransitions(ctx context.Context, ts []Transition) ([]Transition, error) {
-	if len(ts) == 0 {
-		return nil, nil
-	}
-	var applied []Transition
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		applied, err = recordTransitions(ctx, pgQ{tx}, s.d, ts)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record %d fleet transitions in postgres: %w", len(ts), err)
-	}
-	return applied, nil
-}
-
-// Transitions implements Store.
-func (s *pgStore) Transitions(ctx context.Context, gateway string, since time.Time, limit int) ([]Transition, error) {
-	return transitions(ctx, pgQ{s.pool}, s.d, gateway, since, limit)
 }
 
 // Close implements Store.

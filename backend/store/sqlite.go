@@ -44,9 +44,8 @@ func sqliteDialect() *dialect {
 // transactions serialise the commits of this process (other processes wait
 // on SQLite's lock), and a pool of read-only connections.
 type sqliteStore struct {
-	path  string
+	sqlStore
 	w, r  *sql.DB
-	d     *dialect
 	stmts *stmtCache
 }
 
@@ -64,8 +63,20 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
-	s := &sqliteStore{path: path, w: w, r: r, d: sqliteDialect(), stmts: &stmtCache{db: w, m: map[string]*sql.Stmt{}}}
-	err = checkSchema(ctx, s.reader(), SQLite, sqliteExists)
+	stmts := &stmtCache{db: w, m: map[string]*sql.Stmt{}}
+	s := &sqliteStore{
+		sqlStore: sqlStore{
+			d:     sqliteDialect(),
+			where: "sqlite database " + path,
+			read:  func() querier { return sqliteQ{db: r} },
+			inTx: func(ctx context.Context, fn func(q querier) error) error {
+				return sqliteTx(ctx, w, stmts, fn)
+			},
+		},
+		w: w, r: r, stmts: stmts,
+	}
+	s.commit = s.commitInTx
+	err = checkSchema(ctx, s.read(), SQLite, sqliteExists)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
@@ -135,132 +146,6 @@ func sqliteTx(ctx context.Context, db *sql.DB, stmts *stmtCache, fn func(q queri
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-func (s *sqliteStore) reader() querier { return sqliteQ{db: s.r} }
-
-// Commit implements Store.
-func (s *sqliteStore) Commit(ctx context.Context, batches []Batch) ([]Outcome, error) {
-	for i := range batches {
-		if err := validate(&batches[i]); err != nil {
-			return nil, err
-		}
-	}
-	if len(batches) == 0 {
-		return []Outcome{}, nil
-	}
-	var out []Outcome
-	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error {
-		var err error
-		out, err = commitTx(ctx, q, s.d, batches, time.Now())
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("commit %d batches to sqlite database %s: %w", len(batches), s.path, err)
-	}
-	return out, nil
-}
-
-// Reject implements Store.
-func (s *sqliteStore) Reject(ctx context.Context, rejects []Reject) error {
-	if len(rejects) == 0 {
-		return nil
-	}
-	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error { return insertRejects(ctx, q, s.d, rejects) })
-	if err != nil {
-		return fmt.Errorf("record %d rejects in sqlite database %s: %w", len(rejects), s.path, err)
-	}
-	return nil
-}
-
-// Committed implements Store.
-func (s *sqliteStore) Committed(ctx context.Context, gateway string) ([][2]uint64, error) {
-	return committed(ctx, s.reader(), gateway)
-}
-
-// Missing implements Store.
-func (s *sqliteStore) Missing(ctx context.Context, gateway string) ([]MissingRange, error) {
-	return missing(ctx, s.reader(), gateway)
-}
-
-// Received implements Store.
-func (s *sqliteStore) Received(ctx context.Context, gateway string, seqs []uint64) (map[uint64]time.Time, error) {
-	return received(ctx, s.reader(), gateway, seqs)
-}
-
-// Stats implements Store.
-func (s *sqliteStore) Stats(ctx context.Context) (Stats, error) {
-	return stats(ctx, s.reader())
-}
-
-// RecordDocs implements Store.
-func (s *sqliteStore) RecordDocs(ctx context.Context, docs []Doc, keep int) error {
-	for i := range docs {
-		if err := checkDoc(&docs[i]); err != nil {
-			return err
-		}
-	}
-	if len(docs) == 0 {
-		return nil
-	}
-	keep = max(keep, 1)
-	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error { return recordDocs(ctx, q, s.d, docs, keep) })
-	if err != nil {
-		return fmt.Errorf("record %d documents in sqlite database %s: %w", len(docs), s.path, err)
-	}
-	return nil
-}
-
-// Docs implements Store.
-func (s *sqliteStore) Docs(ctx context.Context, kind, gateway string) ([]Doc, error) {
-	return docs(ctx, s.reader(), kind, gateway)
-}
-
-// DocHistory implements Store.
-func (s *sqliteStore) DocHistory(ctx context.Context, gateway, kind string, since time.Time) ([]Doc, error) {
-	return docHistory(ctx, s.reader(), s.d, gateway, kind, since)
-}
-
-// Activity implements Store.
-func (s *sqliteStore) Activity(ctx context.Context, gateway string) ([]Activity, error) {
-	return activity(ctx, s.reader(), gateway)
-}
-
-// LatestReadings implements Store.
-func (s *sqliteStore) LatestReadings(ctx context.Context, gateway string) ([]LatestReading, error) {
-	return latestReadings(ctx, s.reader(), gateway)
-}
-
-// Series implements Store.
-func (s *sqliteStore) Series(ctx context.Context, gateway string, since time.Time) ([]Reading, error) {
-	return series(ctx, s.reader(), s.d, gateway, since)
-}
-
-// FleetStates implements Store.
-func (s *sqliteStore) FleetStates(ctx context.Context) ([]FleetState, error) {
-	return fleetStates(ctx, s.reader())
-}
-
-// RecordTransitions implements Store.
-func (s *sqliteStore) RecordTransitions(ctx context.Context, ts []Transition) ([]Transition, error) {
-	if len(ts) == 0 {
-		return nil, nil
-	}
-	var applied []Transition
-	err := sqliteTx(ctx, s.w, s.stmts, func(q querier) error {
-		var err error
-		applied, err = recordTransitions(ctx, q, s.d, ts)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record %d fleet transitions in sqlite database %s: %w", len(ts), s.path, err)
-	}
-	return applied, nil
-}
-
-// Transitions implements Store.
-func (s *sqliteStore) Transitions(ctx context.Context, gateway string, since time.Time, limit int) ([]Transition, error) {
-	return transitions(ctx, s.reader(), s.d, gateway, since, limit)
 }
 
 // Close implements Store.

@@ -34,38 +34,16 @@ func pack(t *testing.T, h string) []byte {
 	return b
 }
 
-// TestDeterministicSenML checks that SenML chunks must be in the deterministic
-// encoding, as crafted chunks that hold valid readings in another encoding
-// show, and that the encodings the rule allows are accepted.
-func TestDeterministicSenML(t *testing.T) {
-	// {0: "v", 2: 1.5, -2: "m:", -3: 1700000000}
-	const good = "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100"
-	tests := []struct {
-		name, pack string
-		want       string // error substring; "" when accepted
-	}{
-		{"deterministic", good, ""},
-		{"float32 where float16 is exact", "81 a4 0061 76 02 fa 3fc00000 21 62 6d3a 22 1a 6553f100", "fits in float16"},
-		{"float64 where float32 is exact", "81 a4 0061 76 02 fb 406cc33340000000 21 62 6d3a 22 1a 6553f100", "fits in a shorter float"},
-		{"float64 where float16 is exact", "81 a4 0061 76 02 fb 3ff8000000000000 21 62 6d3a 22 1a 6553f100", "fits in a shorter float"},
-		{"float32 needed", "81 a4 0061 76 02 fa 4366199a 21 62 6d3a 22 1a 6553f100", ""},
-		{"8-byte integer where 4 suffice", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 1b 000000006553f100", "not in its shortest form"},
-		{"2-byte head for an integer below 24", "81 a5 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100 6171 18 02", "not in its shortest form"},
-		{"1-byte head for a text length below 24", "81 a4 00 78 01 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100", "not in its shortest form"},
-		{"2-byte head for an array length", "98 01 a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100", "not in its shortest form"},
-		{"map keys not sorted", "81 a4 02 f9 3e00 0061 76 21 62 6d3a 22 1a 6553f100", "not in ascending order"},
-		{"flags label before the base labels", "81 a5 0061 76 02 f9 3e00 6171 02 21 62 6d3a 22 1a 6553f100", "not in ascending order"},
-		{"NaN as float32 under an unknown label", "81 a5 0061 76 02 f9 3e00 1863 fa 7fc00000 21 62 6d3a 22 1a 6553f100", "fits in float16"},
-		{"NaN as float16 under an unknown label", "81 a5 0061 76 02 f9 3e00 1863 f9 7e00 21 62 6d3a 22 1a 6553f100", ""},
-		{"base time as a float", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 fa 4ecaa7e2", ""},
-		{"base time as a float64 where float32 is exact", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 fb 41d954fc40000000", "fits in a shorter float"},
-		{"integer value", "81 a4 0061 76 02 03 21 62 6d3a 22 1a 6553f100", ""},
-		{"integer value 2^64-1", "81 a4 0061 76 02 1b ffffffffffffffff 21 62 6d3a 22 1a 6553f100", ""},
-		{"integer value below -2^63", "81 a4 0061 76 02 3b 8000000000000000 21 62 6d3a 22 1a 6553f100", "number expected"},
-		{"indefinite length", "9f a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100 ff", "indefinite"},
-		{"tag", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 c1 1a 6553f100", "tag"},
-		{"duplicate key", "81 a5 0061 76 02 f9 3e00 02 f9 3e00 21 62 6d3a 22 1a 6553f100", "duplicate"},
-	}
+// senmlCase is a SenML pack in hex and what DecodeSenML makes of it.
+type senmlCase struct {
+	name, pack string
+	want       string                                   // error substring; "" when accepted
+	check      func(t *testing.T, rs []reading.Reading) // of accepted packs; nil for none
+}
+
+// runSenML decodes each case's pack and checks the outcome.
+func runSenML(t *testing.T, tests []senmlCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rs, err := DecodeSenML(pack(t, tc.pack))
@@ -74,9 +52,43 @@ func TestDeterministicSenML(t *testing.T) {
 				t.Fatalf("rejected: %v", err)
 			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 				t.Fatalf("err = %v, want %q (readings %+v)", err, tc.want, rs)
+			case tc.check != nil:
+				tc.check(t, rs)
 			}
 		})
 	}
+}
+
+// TestDeterministicSenML checks that SenML chunks must be in the deterministic
+// encoding, as crafted chunks that hold valid readings in another encoding
+// show, and that the encodings the rule allows are accepted.
+func TestDeterministicSenML(t *testing.T) {
+	// {0: "v", 2: 1.5, -2: "m:", -3: 1700000000}
+	const good = "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100"
+	tests := []senmlCase{
+		{"deterministic", good, "", nil},
+		{"float32 where float16 is exact", "81 a4 0061 76 02 fa 3fc00000 21 62 6d3a 22 1a 6553f100", "fits in float16", nil},
+		{"float64 where float32 is exact", "81 a4 0061 76 02 fb 406cc33340000000 21 62 6d3a 22 1a 6553f100", "fits in a shorter float", nil},
+		{"float64 where float16 is exact", "81 a4 0061 76 02 fb 3ff8000000000000 21 62 6d3a 22 1a 6553f100", "fits in a shorter float", nil},
+		{"float32 needed", "81 a4 0061 76 02 fa 4366199a 21 62 6d3a 22 1a 6553f100", "", nil},
+		{"8-byte integer where 4 suffice", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 1b 000000006553f100", "not in its shortest form", nil},
+		{"2-byte head for an integer below 24", "81 a5 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100 6171 18 02", "not in its shortest form", nil},
+		{"1-byte head for a text length below 24", "81 a4 00 78 01 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100", "not in its shortest form", nil},
+		{"2-byte head for an array length", "98 01 a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100", "not in its shortest form", nil},
+		{"map keys not sorted", "81 a4 02 f9 3e00 0061 76 21 62 6d3a 22 1a 6553f100", "not in ascending order", nil},
+		{"flags label before the base labels", "81 a5 0061 76 02 f9 3e00 6171 02 21 62 6d3a 22 1a 6553f100", "not in ascending order", nil},
+		{"NaN as float32 under an unknown label", "81 a5 0061 76 02 f9 3e00 1863 fa 7fc00000 21 62 6d3a 22 1a 6553f100", "fits in float16", nil},
+		{"NaN as float16 under an unknown label", "81 a5 0061 76 02 f9 3e00 1863 f9 7e00 21 62 6d3a 22 1a 6553f100", "", nil},
+		{"base time as a float", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 fa 4ecaa7e2", "", nil},
+		{"base time as a float64 where float32 is exact", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 fb 41d954fc40000000", "fits in a shorter float", nil},
+		{"integer value", "81 a4 0061 76 02 03 21 62 6d3a 22 1a 6553f100", "", nil},
+		{"integer value 2^64-1", "81 a4 0061 76 02 1b ffffffffffffffff 21 62 6d3a 22 1a 6553f100", "", nil},
+		{"integer value below -2^63", "81 a4 0061 76 02 3b 8000000000000000 21 62 6d3a 22 1a 6553f100", "number expected", nil},
+		{"indefinite length", "9f a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100 ff", "indefinite", nil},
+		{"tag", "81 a4 0061 76 02 f9 3e00 21 62 6d3a 22 c1 1a 6553f100", "tag", nil},
+		{"duplicate key", "81 a5 0061 76 02 f9 3e00 02 f9 3e00 21 62 6d3a 22 1a 6553f100", "duplicate", nil},
+	}
+	runSenML(t, tests)
 	// Through a signed, sealed envelope: reason bad-senml.
 	id := testIdentity(t, "gw-1", 1)
 	rk := testRecipient(t, keys.SuiteX25519, 2)
@@ -115,11 +127,7 @@ func sealRaw(t *testing.T, id *keys.Identity, r *keys.RecipientPublic, seq uint6
 
 // TestSenMLDecisions checks the SenML rules docs/envelope.md settles.
 func TestSenMLDecisions(t *testing.T) {
-	tests := []struct {
-		name, pack string
-		want       string // error substring; "" when accepted
-		check      func(t *testing.T, rs []reading.Reading)
-	}{
+	tests := []senmlCase{
 		{"pack without bt", "81 a3 0061 76 02 f9 3e00 21 62 6d3a", "no base time", nil},
 		{"pack without bn", "81 a3 0061 76 02 f9 3e00 22 1a 6553f100", "base name", nil},
 		{"bn with a ':' before its end", "81 a4 0061 76 02 f9 3e00 21 64 613a623a 22 1a 6553f100", "invalid character ':'", nil},
@@ -162,19 +170,7 @@ func TestSenMLDecisions(t *testing.T) {
 			}
 		}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			rs, err := DecodeSenML(pack(t, tc.pack))
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("rejected: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("err = %v, want %q (readings %+v)", err, tc.want, rs)
-			case tc.check != nil:
-				tc.check(t, rs)
-			}
-		})
-	}
+	runSenML(t, tests)
 	// At most 10,000 records.
 	first, rec := "a4 0061 76 02 f9 3e00 21 62 6d3a 22 1a 6553f100", " a2 0061 76 02 f9 0000"
 	if rs, err := DecodeSenML(pack(t, "99 2710 "+first+strings.Repeat(rec, 9999))); err != nil || len(rs) != 10000 {

@@ -3,8 +3,6 @@ package ads1115
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -30,19 +28,15 @@ var muxCodes = map[string]uint16{"a0-a1": 0, "a0-a3": 1, "a1-a3": 2, "a2-a3": 3,
 var fsCodes = map[float64]uint16{6.144: 0, 4.096: 1, 2.048: 2, 1.024: 3, 0.512: 4, 0.256: 5}
 var rateCodes = map[int]uint16{8: 0, 16: 1, 32: 2, 64: 3, 128: 4, 250: 5, 475: 6, 860: 7}
 
-// Opts configures a Dev. The zero value of each field selects its default.
+// Opts configures a Dev. The zero value of each field selects its default;
+// Common.Warmup's is none.
 type Opts struct {
+	drivers.Common
 	Addr         uint16                                           // 0x48 (default) … 0x4B
 	Inputs       []Input                                          // default a0…a3 at ±4.096 V
 	Rate         int                                              // samples per second; default 128
-	Device       string                                           // configured device name, copied into readings
-	BusName      string                                           // bus name in the instance name; default the bus's String()
-	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
-	Warmup       time.Duration                                    // readings flagged WarmingUp after (re)start; default 0
 	ReadyTimeout time.Duration                                    // bound on OS polling after 1/rate; default 10 ms + 1/rate
-	Now          func() time.Time                                 // clock; default time.Now
 	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
-	Logger       *slog.Logger                                     // lifecycle logs; default discards
 }
 
 // Dev is an ADS1115.
@@ -68,9 +62,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if o.Addr == 0 {
 		o.Addr = 0x48
 	}
-	if o.BusName == "" {
-		o.BusName = bus.String()
-	}
+	o.Defaults(bus.String(), 0)
 	name := fmt.Sprintf("ads1115@%s:0x%02x", o.BusName, o.Addr)
 	if o.Addr < 0x48 || o.Addr > 0x4B {
 		return nil, fmt.Errorf("%s: address outside 0x48–0x4b", name)
@@ -101,14 +93,8 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 		}
 		seen[in.Name] = true
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.Sleep == nil {
 		o.Sleep = drivers.Sleep
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 10*time.Millisecond + time.Second/time.Duration(o.Rate)

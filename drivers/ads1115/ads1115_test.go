@@ -10,6 +10,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -46,7 +47,7 @@ func TestPlayback(t *testing.T) {
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0xC3, 0x83}},
 		{Addr: 0x48, W: []byte{0x00}, R: []byte{0x40, 0x00}},
 	}}
-	d, err := ads1115.New(bus, &ads1115.Opts{Now: clk.Now, Sleep: clk.Sleep, Inputs: []ads1115.Input{
+	d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, Inputs: []ads1115.Input{
 		{Name: "no2", Mux: "a0", FS: 4.096, Cal: &ads1115.Calibration{Zero: 0.048, Span: 2.048, SpanPPB: 1000}},
 	}})
 	if err != nil {
@@ -70,7 +71,7 @@ func TestEmulator(t *testing.T) {
 	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewADS1115()
 	bus.Attach(0x49, chip)
-	d, err := ads1115.New(bus, &ads1115.Opts{Addr: 0x49, Now: clk.Now, Sleep: clk.Sleep, Warmup: time.Hour, StuckAfter: 4, Inputs: []ads1115.Input{
+	d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now, Warmup: time.Hour, StuckAfter: 4}, Addr: 0x49, Sleep: clk.Sleep, Inputs: []ads1115.Input{
 		{Name: "v", Mux: "a2", FS: 4.096},
 		{Name: "sat", Mux: "a3", FS: 0.256},
 	}})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -27,10 +28,9 @@ func ExampleNew() {
 			{Name: "no2", Mux: "a0-a1", FS: 0.256, Cal: &ads1115.Calibration{Zero: 0, Span: 0.03, SpanPPB: 100}},
 			{Name: "a2", Mux: "a2", FS: 4.096},
 		},
-		Device: "gas",
 		// On a board leave Now and Sleep out: they default to the system clock.
-		Now:   clock.Now,
-		Sleep: clock.Sleep,
+		Common: drivers.Common{Device: "gas", Now: clock.Now},
+		Sleep:  clock.Sleep,
 	})
 	if err != nil {
 		log.Fatal(err)

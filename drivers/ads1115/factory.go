@@ -11,22 +11,14 @@ func init() { drivers.MustRegister("ads1115", Factory) }
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Bus("/dev/i2c-1")
-	opts := &Opts{
-		Addr:       uint16(o.Int("addr", 0x48, 0x48, 0x4B)),
-		Rate:       int(o.Int("rate", 128, 8, 860)),
-		Device:     dev.Name,
-		BusName:    bus,
-		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Duration("warmup", 0),
-		Now:        deps.Now,
-		Logger:     deps.Logger,
-	}
+	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", 0)}
+	opts.Addr = uint16(o.Int("addr", 0x48, 0x48, 0x4B))
+	opts.Rate = int(o.Int("rate", 128, 8, 860))
 	opts.Inputs = inputs(o)
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	b, err := deps.I2C(bus)
+	b, err := deps.I2C(opts.BusName)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -54,7 +55,7 @@ func FuzzConversion(f *testing.F) {
 			{Addr: 0x48, W: []byte{0x01}, R: []byte{byte(cfg >> 8), byte(cfg)}},
 			{Addr: 0x48, W: []byte{0x00}, R: reg[:]},
 		}}
-		d, err := ads1115.New(bus, &ads1115.Opts{Now: clk.Now, Sleep: clk.Sleep, Inputs: []ads1115.Input{{Name: "a0", Mux: "a0", FS: fs}}})
+		d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, Inputs: []ads1115.Input{{Name: "a0", Mux: "a0", FS: fs}}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"periph.io/x/conn/v3"
@@ -17,18 +15,14 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
-// Opts configures a Dev. The zero value of each field selects its default.
+// Opts configures a Dev. The zero value of each field selects its default;
+// Common.Warmup's is none.
 type Opts struct {
+	drivers.Common
 	Addr         uint16                                           // I²C address: 0x76 (default) or 0x77; ignored on SPI
-	Device       string                                           // configured device name, copied into readings
-	BusName      string                                           // bus name in the instance name; default the bus's String()
 	Oversampling int                                              // 1 (default), 2, 4, 8 or 16, for T, p and RH alike
-	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
-	Warmup       time.Duration                                    // readings during this time after (re)initialisation are flagged WarmingUp; default 0
 	ReadyTimeout time.Duration                                    // bound on status polling after a measurement's typical time; default 50 ms
-	Now          func() time.Time                                 // clock; default time.Now
 	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
-	Logger       *slog.Logger                                     // lifecycle logs; default discards
 }
 
 // Dev is a BME280 on I²C or SPI.
@@ -50,15 +44,12 @@ var (
 // New returns a BME280 on an I²C bus. It does no I/O: the chip is
 // initialised on the first Read and again after it was lost.
 func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
-	o := defaults(opts)
+	o := defaults(opts, bus.String())
 	if o.Addr == 0 {
 		o.Addr = 0x76
 	}
 	if o.Addr != 0x76 && o.Addr != 0x77 {
 		return nil, fmt.Errorf("bme280: address 0x%02x is not 0x76 or 0x77", o.Addr)
-	}
-	if o.BusName == "" {
-		o.BusName = bus.String()
 	}
 	return newDev(&i2c.Dev{Bus: bus, Addr: o.Addr}, false, o, fmt.Sprintf("bme280@%s:0x%02x", o.BusName, o.Addr))
 }
@@ -66,10 +57,7 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 // NewSPI returns a BME280 on an SPI port (mode 3, 10 MHz). It connects the
 // port once; the chip is initialised on the first Read.
 func NewSPI(port spi.Port, opts *Opts) (*Dev, error) {
-	o := defaults(opts)
-	if o.BusName == "" {
-		o.BusName = port.String()
-	}
+	o := defaults(opts, port.String())
 	c, err := port.Connect(10*physic.MegaHertz, spi.Mode3, 8)
 	if err != nil {
 		return nil, fmt.Errorf("bme280@%s: connect: %w", o.BusName, err)
@@ -77,19 +65,15 @@ func NewSPI(port spi.Port, opts *Opts) (*Dev, error) {
 	return newDev(c, true, o, "bme280@"+o.BusName)
 }
 
-func defaults(opts *Opts) Opts {
+// defaults returns a copy of opts with defaults set; bus names the bus.
+func defaults(opts *Opts, bus string) Opts {
 	var o Opts
 	if opts != nil {
 		o = *opts
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Defaults(bus, 0)
 	if o.Sleep == nil {
 		o.Sleep = drivers.Sleep
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 50 * time.Millisecond

@@ -56,7 +56,7 @@ func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 	var clk chips.Clock
 	ops := append(script(0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, err := bme280.New(bus, &bme280.Opts{Device: "aq", Now: clk.Now, Sleep: clk.Sleep})
+	d, err := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestPlaybackStuckBusyIsBounded(t *testing.T) {
 		ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x08}})
 	}
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, _ := bme280.New(bus, &bme280.Opts{Now: clk.Now, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
+	d, _ := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
 	_, err := d.Read(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "bme280@playback:0x76: measurement still busy after 20ms") {
 		t.Fatalf("Read = %v, want a bounded busy error", err)
@@ -132,7 +132,7 @@ func newEmu(t *testing.T, opts bme280.Opts) (*bme280.Dev, *chips.BME280, *chips.
 
 func TestEmulatorLifecycle(t *testing.T) {
 	ctx := context.Background()
-	d, chip, clk := newEmu(t, bme280.Opts{Warmup: 5 * time.Second, StuckAfter: 3})
+	d, chip, clk := newEmu(t, bme280.Opts{Common: drivers.Common{Warmup: 5 * time.Second, StuckAfter: 3}})
 	tests := []struct {
 		name    string
 		before  func()
@@ -190,7 +190,7 @@ func TestEmulatorLifecycle(t *testing.T) {
 }
 
 func TestEmulatorStuck(t *testing.T) {
-	d, chip, clk := newEmu(t, bme280.Opts{StuckAfter: 3})
+	d, chip, clk := newEmu(t, bme280.Opts{Common: drivers.Common{StuckAfter: 3}})
 	chip.Freeze(true)
 	var prev []reading.Reading
 	for i := range 4 {
@@ -221,7 +221,7 @@ func TestSPIEmulator(t *testing.T) {
 	clk := &chips.Clock{}
 	chip := chips.NewBME280()
 	port := chips.NewPort("sim:spi0.1", clk.Now, chip)
-	d, err := bme280.NewSPI(port, &bme280.Opts{Now: clk.Now, Sleep: clk.Sleep})
+	d, err := bme280.NewSPI(port, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}

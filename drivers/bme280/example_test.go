@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/bme280"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -21,11 +22,10 @@ func ExampleNew() {
 
 	dev, err := bme280.New(bus, &bme280.Opts{
 		Addr:         0x76,
-		Device:       "env",
 		Oversampling: 4,
 		// On a board leave Now and Sleep out: they default to the system clock.
-		Now:   clock.Now,
-		Sleep: clock.Sleep,
+		Common: drivers.Common{Device: "env", Now: clock.Now},
+		Sleep:  clock.Sleep,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -55,7 +55,7 @@ func ExampleNewSPI() {
 	port := chips.NewSPIPort("/dev/spidev0.1", clock.Now)
 	defer port.Close()
 
-	dev, err := bme280.NewSPI(port, &bme280.Opts{Device: "env", Now: clock.Now, Sleep: clock.Sleep})
+	dev, err := bme280.NewSPI(port, &bme280.Opts{Common: drivers.Common{Device: "env", Now: clock.Now}, Sleep: clock.Sleep})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,21 +17,13 @@ func init() {
 // "spi".
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Bus("/dev/i2c-1")
-	addr := o.Int("addr", 0x76, 0x76, 0x77)
-	opts := &Opts{
-		Addr:         uint16(addr),
-		Device:       dev.Name,
-		BusName:      bus,
-		Oversampling: int(o.Int("oversampling", 1, 1, 16)),
-		StuckAfter:   o.StuckAfter(),
-		Warmup:       o.Duration("warmup", 0),
-		Now:          deps.Now,
-		Logger:       deps.Logger,
-	}
+	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", 0)}
+	opts.Addr = uint16(o.Int("addr", 0x76, 0x76, 0x77))
+	opts.Oversampling = int(o.Int("oversampling", 1, 1, 16))
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
+	bus := opts.BusName
 	if strings.Contains(strings.ToLower(bus), "spi") {
 		port, err := deps.SPI(bus)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/bme280"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -87,7 +88,7 @@ func FuzzParseCalibration(f *testing.F) {
 			{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x00}},
 			{Addr: 0x76, W: []byte{0xF7}, R: dataF7},
 		}}
-		d, err := bme280.New(bus, &bme280.Opts{Now: clk.Now, Sleep: clk.Sleep})
+		d, err := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/mcp3008"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -26,8 +27,8 @@ func ExampleNew() {
 			// 1.00 V in zero air, 2.00 V in 500 ppb span gas (calibration sheet).
 			{Name: "o3", Single: true, Ch: 2, Cal: &mcp3008.Calibration{Zero: 1.00, Span: 2.00, SpanPPB: 500}},
 		},
-		Device: "adc",
-		Now:    clock.Now, // on a board leave Now out: it defaults to the system clock
+		// On a board leave Now out: it defaults to the system clock.
+		Common: drivers.Common{Device: "adc", Now: clock.Now},
 	})
 	if err != nil {
 		log.Fatal(err)

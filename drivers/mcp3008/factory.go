@@ -13,21 +13,13 @@ func init() { drivers.MustRegister("mcp3008", Factory) }
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Bus("/dev/spidev0.0")
-	opts := &Opts{
-		VRef:       o.Number("vref", 3.3),
-		Device:     dev.Name,
-		BusName:    bus,
-		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Duration("warmup", 0),
-		Now:        deps.Now,
-		Logger:     deps.Logger,
-	}
+	opts := &Opts{Common: o.Common(dev, deps, "/dev/spidev0.0", 0)}
+	opts.VRef = o.Number("vref", 3.3)
 	opts.Inputs = inputs(o)
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	b, err := deps.SPI(bus)
+	b, err := deps.SPI(opts.BusName)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package mcp3008
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"periph.io/x/conn/v3/physic"
@@ -27,16 +25,12 @@ type Input struct {
 	Min, Max float64      // physical range; both 0 = 0…vref (volts) or its calibrated image
 }
 
-// Opts configures a Dev. The zero value of each field selects its default.
+// Opts configures a Dev. The zero value of each field selects its default;
+// Common.Warmup, counted from the first Read, has none.
 type Opts struct {
-	VRef       float64          // reference voltage; default 3.3 V
-	Inputs     []Input          // default ch0…ch7 single-ended named a0…a7
-	Device     string           // configured device name, copied into readings
-	BusName    string           // port name in the instance name; default the port's String()
-	StuckAfter int              // identical polls before the gateway flags stuck; 0 = off
-	Warmup     time.Duration    // readings flagged WarmingUp after the first Read; default 0
-	Now        func() time.Time // clock; default time.Now
-	Logger     *slog.Logger     // lifecycle logs; default discards
+	drivers.Common
+	VRef   float64 // reference voltage; default 3.3 V
+	Inputs []Input // default ch0…ch7 single-ended named a0…a7
 }
 
 // Dev is an MCP3008.
@@ -58,9 +52,7 @@ func New(port spi.Port, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.BusName == "" {
-		o.BusName = port.String()
-	}
+	o.Defaults(port.String(), 0)
 	name := "mcp3008@" + o.BusName
 	if o.VRef == 0 {
 		o.VRef = 3.3
@@ -85,12 +77,6 @@ func New(port spi.Port, opts *Opts) (*Dev, error) {
 			return nil, fmt.Errorf("%s: input %d: name %q is empty or repeated", name, i, in.Name)
 		}
 		seen[in.Name] = true
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	c, err := port.Connect(1350*physic.KiloHertz, spi.Mode0, 8)
 	if err != nil {

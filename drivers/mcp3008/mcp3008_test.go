@@ -9,6 +9,7 @@ import (
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/spi/spitest"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/mcp3008"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -50,7 +51,7 @@ func TestEmulator(t *testing.T) {
 	clk := &chips.Clock{}
 	chip := chips.NewMCP3008(3.3)
 	port := chips.NewPort("sim:spi0.0", clk.Now, chip)
-	d, err := mcp3008.New(port, &mcp3008.Opts{Now: clk.Now, Warmup: time.Minute, StuckAfter: 5, Inputs: []mcp3008.Input{
+	d, err := mcp3008.New(port, &mcp3008.Opts{Common: drivers.Common{Now: clk.Now, Warmup: time.Minute, StuckAfter: 5}, Inputs: []mcp3008.Input{
 		{Name: "o3", Single: true, Ch: 2, Cal: &mcp3008.Calibration{Zero: 0.4, Span: 0.9, SpanPPB: 500}},
 		{Name: "d", Ch: 4},
 	}})

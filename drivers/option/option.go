@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgegw/edgegw/drivers"
 )
 
 // Set reads a device's `options:` mapping, collecting one error per bad or
@@ -232,6 +234,21 @@ func (o *Set) Bus(example string) string {
 		o.Fail("bus", "required (e.g. %s)", example)
 	}
 	return bus
+}
+
+// Common reads the options every driver shares: bus (required; example is a
+// typical value for the error), stuck_after and warmup (warmup when absent,
+// see Warmup), and takes the device's name, clock and logger from dev and
+// deps.
+func (o *Set) Common(dev drivers.Device, deps drivers.Deps, example string, warmup time.Duration) drivers.Common {
+	return drivers.Common{
+		Device:     dev.Name,
+		BusName:    o.Bus(example),
+		StuckAfter: o.StuckAfter(),
+		Warmup:     o.Warmup(warmup),
+		Now:        deps.Now,
+		Logger:     deps.Logger,
+	}
 }
 
 // StuckAfter returns the stuck_after option: identical polls before a value

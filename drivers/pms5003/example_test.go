@@ -8,6 +8,7 @@ import (
 
 	"github.com/goburrow/serial"
 
+	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/pms5003"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -35,9 +36,8 @@ func ExampleNew() {
 		Timeout: 2 * time.Second,
 	}}
 	dev, err := pms5003.New(port, &pms5003.Opts{
-		Device:  "pm",
-		BusName: path,
-		Now:     clock.Now, // on a board leave Now out: it defaults to the system clock
+		// On a board leave Now out: it defaults to the system clock.
+		Common: drivers.Common{Device: "pm", BusName: path, Now: clock.Now},
 	})
 	if err != nil {
 		log.Fatal(err)

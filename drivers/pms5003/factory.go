@@ -20,20 +20,12 @@ func init() {
 // and reopened after an error, so an unplugged USB adapter recovers.
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Bus("/dev/ttyAMA0")
+	opts := &Opts{Common: o.Common(dev, deps, "/dev/ttyAMA0", defaultWarmup)}
 	timeout := o.Duration("timeout", 2*time.Second)
-	opts := &Opts{
-		Device:     dev.Name,
-		BusName:    bus,
-		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Warmup(30 * time.Second),
-		Now:        deps.Now,
-		Logger:     deps.Logger,
-	}
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	path, err := deps.Serial(bus)
+	path, err := deps.Serial(opts.BusName)
 	if err != nil {
 		return nil, err
 	}

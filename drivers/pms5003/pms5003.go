@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -24,14 +23,14 @@ var (
 	cmdWake    = []byte{0x42, 0x4D, 0xE4, 0x00, 0x01, 0x01, 0x74}
 )
 
-// Opts configures a Dev. The zero value of each field selects its default.
+// defaultWarmup is how long readings are flagged WarmingUp after (re)start
+// unless Opts.Warmup says otherwise.
+const defaultWarmup = 30 * time.Second
+
+// Opts configures a Dev. The zero value of each field selects its default,
+// except BusName, which has none; Common.Warmup's is 30 s.
 type Opts struct {
-	Device     string           // configured device name, copied into readings
-	BusName    string           // port name in the instance name
-	StuckAfter int              // identical polls before the gateway flags stuck; 0 = off
-	Warmup     time.Duration    // readings flagged WarmingUp after (re)start; default 30 s, negative = none
-	Now        func() time.Time // clock; default time.Now
-	Logger     *slog.Logger     // lifecycle logs; default discards
+	drivers.Common
 }
 
 // Dev is a PMS5003 on a serial port.
@@ -56,18 +55,7 @@ func New(port io.ReadWriter, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	switch {
-	case o.Warmup == 0:
-		o.Warmup = 30 * time.Second
-	case o.Warmup < 0:
-		o.Warmup = 0
-	}
+	o.Defaults("", defaultWarmup)
 	return &Dev{opts: o, port: port, name: "pms5003@" + o.BusName, sess: drivers.Session{Warmup: o.Warmup}}, nil
 }
 

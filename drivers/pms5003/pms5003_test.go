@@ -47,7 +47,7 @@ func (p *fakePort) Write(b []byte) (int, error) { return p.out.Write(b) }
 func TestFakePort(t *testing.T) {
 	var clk chips.Clock
 	p := &fakePort{}
-	d, _ := pms5003.New(p, &pms5003.Opts{BusName: "tty", Now: clk.Now})
+	d, _ := pms5003.New(p, &pms5003.Opts{Common: drivers.Common{BusName: "tty", Now: clk.Now}})
 	// noise, a command acknowledgement, then the frame
 	p.in.Write([]byte{0x00, 0x42, 0x4D, 0x00, 0x04, 0xE1, 0x00, 0x01, 0x74})
 	p.in.Write(datasheetFrame)

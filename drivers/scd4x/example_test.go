@@ -25,10 +25,9 @@ func ExampleNew() {
 	defer bus.Close()
 
 	dev, err := scd4x.New(bus, &scd4x.Opts{
-		Device: "co2",
 		// On a board leave Now and Sleep out: they default to the system clock.
-		Now:   clock.Now,
-		Sleep: clock.Sleep,
+		Common: drivers.Common{Device: "co2", Now: clock.Now},
+		Sleep:  clock.Sleep,
 	})
 	if err != nil {
 		log.Fatal(err)

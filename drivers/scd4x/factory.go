@@ -1,8 +1,6 @@
 package scd4x
 
 import (
-	"time"
-
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/option"
 )
@@ -16,21 +14,13 @@ func init() {
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Bus("/dev/i2c-1")
+	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", defaultWarmup)}
 	o.Int("addr", Addr, Addr, Addr)
-	opts := &Opts{
-		Device:     dev.Name,
-		BusName:    bus,
-		LowPower:   o.Bool("low_power", false),
-		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Warmup(60 * time.Second),
-		Now:        deps.Now,
-		Logger:     deps.Logger,
-	}
+	opts.LowPower = o.Bool("low_power", false)
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	b, err := deps.I2C(bus)
+	b, err := deps.I2C(opts.BusName)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func read(t *testing.T, serial, ready, meas []byte) ([]reading.Reading, *i2ctest
 	}
 	var clk chips.Clock
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, err := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep})
+	d, err := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package scd4x
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -27,17 +25,17 @@ const (
 	cmdSerialNumber    = 0x3682
 )
 
-// Opts configures a Dev. The zero value of each field selects its default.
+// defaultWarmup is how long readings are flagged WarmingUp after (re)start
+// unless Opts.Warmup says otherwise.
+const defaultWarmup = 60 * time.Second
+
+// Opts configures a Dev. The zero value of each field selects its default;
+// Common.Warmup's is 60 s.
 type Opts struct {
-	Device       string                                           // configured device name, copied into readings
-	BusName      string                                           // bus name in the instance name; default the bus's String()
+	drivers.Common
 	LowPower     bool                                             // sample every 30 s instead of 5 s
-	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
-	Warmup       time.Duration                                    // readings flagged WarmingUp after (re)start; default 60 s, negative = none
 	ReadyTimeout time.Duration                                    // bound on data-ready polling; default one sampling period + 1 s
-	Now          func() time.Time                                 // clock; default time.Now
 	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
-	Logger       *slog.Logger                                     // lifecycle logs; default discards
 }
 
 // Dev is an SCD40/SCD41.
@@ -62,27 +60,13 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.BusName == "" {
-		o.BusName = bus.String()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Defaults(bus.String(), defaultWarmup)
 	if o.Sleep == nil {
 		o.Sleep = drivers.Sleep
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	d := &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("scd4x@%s:0x%02x", o.BusName, Addr), period: 5 * time.Second}
 	if o.LowPower {
 		d.period = 30 * time.Second
-	}
-	switch {
-	case d.opts.Warmup == 0:
-		d.opts.Warmup = 60 * time.Second
-	case d.opts.Warmup < 0:
-		d.opts.Warmup = 0
 	}
 	d.sess.Warmup = d.opts.Warmup
 	if d.opts.ReadyTimeout == 0 {

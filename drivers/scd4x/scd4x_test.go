@@ -58,7 +58,7 @@ func TestPlayback(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var clk chips.Clock
 			bus := &i2ctest.Playback{Ops: append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), DontPanic: true}
-			d, _ := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep})
+			d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 			rs, err := d.Read(context.Background())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
@@ -85,7 +85,7 @@ func TestEmulator(t *testing.T) {
 	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewSCD41()
 	bus.Attach(0x62, chip)
-	d, _ := scd4x.New(bus, &scd4x.Opts{Device: "co2", Now: clk.Now, Sleep: clk.Sleep, Warmup: 20 * time.Second, StuckAfter: 2})
+	d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Device: "co2", Now: clk.Now, Warmup: 20 * time.Second, StuckAfter: 2}, Sleep: clk.Sleep})
 	read := func() ([]reading.Reading, error) { clk.Advance(5 * time.Second); return d.Read(ctx) }
 
 	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
@@ -134,7 +134,7 @@ func TestFirstSampleDoesNotHoldThePoll(t *testing.T) {
 	clk := &chips.Clock{}
 	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	bus.Attach(0x62, chips.NewSCD41())
-	d, _ := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep, ReadyTimeout: time.Second})
+	d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: time.Second})
 	start := clk.Now()
 	_, err := d.Read(context.Background())
 	if !errors.Is(err, drivers.ErrNoData) || !strings.Contains(err.Error(), "first sample due 5s after start") {

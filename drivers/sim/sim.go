@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
@@ -47,10 +48,10 @@ func New(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 		var err error
 		switch k {
 		case "seed":
-			d.seed, err = integer(v)
+			d.seed, err = option.ToInt(v)
 		case "fail_every":
 			var n int64
-			n, err = integer(v)
+			n, err = option.ToInt(v)
 			if err == nil && n < 0 {
 				err = fmt.Errorf("%d is negative", n)
 			}
@@ -70,19 +71,6 @@ func New(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 		}
 	}
 	return d, nil
-}
-
-// integer accepts the integer forms a YAML decoder produces.
-func integer(v any) (int64, error) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), nil
-	case int64:
-		return n, nil
-	case uint64:
-		return int64(n), nil
-	}
-	return 0, fmt.Errorf("%v is not an integer", v)
 }
 
 // String names the instance.

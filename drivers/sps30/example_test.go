@@ -24,10 +24,9 @@ func ExampleNew() {
 	defer bus.Close()
 
 	dev, err := sps30.New(bus, &sps30.Opts{
-		Device: "pm",
 		// On a board leave Now and Sleep out: they default to the system clock.
-		Now:   clock.Now,
-		Sleep: clock.Sleep,
+		Common: drivers.Common{Device: "pm", Now: clock.Now},
+		Sleep:  clock.Sleep,
 	})
 	if err != nil {
 		log.Fatal(err)

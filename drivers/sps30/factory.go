@@ -1,8 +1,6 @@
 package sps30
 
 import (
-	"time"
-
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/option"
 )
@@ -16,20 +14,12 @@ func init() {
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	bus := o.Bus("/dev/i2c-1")
+	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", defaultWarmup)}
 	o.Int("addr", Addr, Addr, Addr)
-	opts := &Opts{
-		Device:     dev.Name,
-		BusName:    bus,
-		StuckAfter: o.StuckAfter(),
-		Warmup:     o.Warmup(30 * time.Second),
-		Now:        deps.Now,
-		Logger:     deps.Logger,
-	}
 	if err := o.Err(); err != nil {
 		return nil, err
 	}
-	b, err := deps.I2C(bus)
+	b, err := deps.I2C(opts.BusName)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package sps30
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"math"
 	"time"
 
@@ -34,16 +32,16 @@ const (
 	formatFloat  = 0x0300
 )
 
-// Opts configures a Dev. The zero value of each field selects its default.
+// defaultWarmup is how long readings are flagged WarmingUp after (re)start
+// unless Opts.Warmup says otherwise.
+const defaultWarmup = 30 * time.Second
+
+// Opts configures a Dev. The zero value of each field selects its default;
+// Common.Warmup's is 30 s.
 type Opts struct {
-	Device       string                                           // configured device name, copied into readings
-	BusName      string                                           // bus name in the instance name; default the bus's String()
-	StuckAfter   int                                              // identical polls before the gateway flags stuck; 0 = off
-	Warmup       time.Duration                                    // readings flagged WarmingUp after (re)start; default 30 s, negative = none
+	drivers.Common
 	ReadyTimeout time.Duration                                    // bound on data-ready polling; default 1.5 s
-	Now          func() time.Time                                 // clock; default time.Now
 	Sleep        func(ctx context.Context, d time.Duration) error // waits; default a timer honouring ctx
-	Logger       *slog.Logger                                     // lifecycle logs; default discards
 }
 
 // Dev is an SPS30.
@@ -81,23 +79,9 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.BusName == "" {
-		o.BusName = bus.String()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Defaults(bus.String(), defaultWarmup)
 	if o.Sleep == nil {
 		o.Sleep = drivers.Sleep
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	switch {
-	case o.Warmup == 0:
-		o.Warmup = 30 * time.Second
-	case o.Warmup < 0:
-		o.Warmup = 0
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 1500 * time.Millisecond

@@ -48,7 +48,7 @@ func TestPlayback(t *testing.T) {
 				{Addr: 0x69, W: []byte{0x03, 0x00}},
 				{Addr: 0x69, R: tt.reply},
 			}}
-			d, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep})
+			d, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 			rs, err := d.Read(context.Background())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
@@ -75,7 +75,7 @@ func TestEmulator(t *testing.T) {
 	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewSPS30()
 	bus.Attach(0x69, chip)
-	d, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep, StuckAfter: 3})
+	d, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now, StuckAfter: 3}, Sleep: clk.Sleep})
 	read := func() ([]reading.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
 	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) {
 		t.Fatalf("first Read = %v; want no data before the first sample", err)

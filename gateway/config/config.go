@@ -53,31 +53,31 @@ const ReservedClass = "gap"
 // Config is a parsed, validated edgegw configuration with defaults applied.
 type Config struct {
 	// Version increases with every signed fleet push; 0 by default.
-	Version uint64
+	Version uint64 `yaml:"version"`
 	// Gateway identifies this gateway and where it keeps its files.
-	Gateway Gateway
+	Gateway Gateway `yaml:"gateway"`
 	// Uplink is the MQTT connection to the broker.
-	Uplink Uplink
+	Uplink Uplink `yaml:"uplink"`
 	// Recipients maps a data class to the file holding its recipient's
 	// public key. Never nil.
-	Recipients map[string]string
+	Recipients map[string]string `yaml:"recipients" check:"recipients"`
 	// Batch says when a batch of sealed readings is closed and committed.
-	Batch Batch
+	Batch Batch `yaml:"batch"`
 	// Buffer bounds the store-and-forward buffer.
-	Buffer Buffer
+	Buffer Buffer `yaml:"buffer"`
 	// Log configures logging.
-	Log Log
+	Log Log `yaml:"log"`
 	// Quality configures cross-device quality flags.
-	Quality Quality
+	Quality Quality `yaml:"quality"`
 	// Control configures the local control socket.
-	Control Control
+	Control Control `yaml:"control"`
 	// Fleet configures signed configuration pushed by fleet operations.
-	Fleet Fleet
+	Fleet Fleet `yaml:"fleet"`
 	// Devices are the devices to poll, in file order. Never nil.
-	Devices []Device
+	Devices []Device `yaml:"devices"`
 	// File is the name the configuration was parsed from; it is used in
 	// error messages and is not part of the canonical form.
-	File string
+	File string `yaml:"-"`
 
 	lines map[string]int      // dotted path → line of its key (or item)
 	raw   map[string]rawValue // dotted path → scalar as written
@@ -87,67 +87,67 @@ type Config struct {
 type Gateway struct {
 	// ID is the gateway's identity: [a-z0-9][a-z0-9-]{0,62}. It is also the
 	// MQTT client certificate's identity and a topic level.
-	ID string
+	ID string `yaml:"id" check:"required,gatewayid"`
 	// Keys is the directory holding identity.key.
-	Keys string
+	Keys string `yaml:"keys" check:"path"`
 	// State is the directory holding buffer.db.
-	State string
+	State string `yaml:"state" check:"path"`
 }
 
 // Uplink is the `uplink` section: the MQTT connection over TLS.
 type Uplink struct {
 	// Broker is the broker address, ssl://, tls:// or mqtts:// host:port.
-	Broker string
+	Broker string `yaml:"broker" check:"required,broker"`
 	// CA is the CA bundle pinned for the broker.
-	CA string
+	CA string `yaml:"ca" check:"path"`
 	// Cert is the client certificate file.
-	Cert string
+	Cert string `yaml:"cert" check:"path"`
 	// Key is the client private key file.
-	Key string
+	Key string `yaml:"key" check:"path"`
 	// TopicPrefix is the first topic level; no '+', '#' or '/'.
-	TopicPrefix string
+	TopicPrefix string `yaml:"topic_prefix" check:"required,topiclevel"`
 	// ClientID is the MQTT client id; the gateway id by default.
-	ClientID string
+	ClientID string `yaml:"client_id" check:"clientid"`
 	// Keepalive is the MQTT keepalive, 5s..20m.
-	Keepalive time.Duration
+	Keepalive time.Duration `yaml:"keepalive" range:"5s..20m"`
 	// Inflight is the maximum number of unacknowledged publishes, 1..1024.
-	Inflight int
+	Inflight int `yaml:"inflight" range:"1..1024"`
 	// BackoffMin is the reconnect backoff floor, > 0.
-	BackoffMin time.Duration
+	BackoffMin time.Duration `yaml:"backoff_min" min:"1ms"`
 	// BackoffMax is the reconnect backoff cap, ≥ BackoffMin.
-	BackoffMax time.Duration
+	BackoffMax time.Duration `yaml:"backoff_max" atleast:"backoff_min"`
 	// HealthInterval is the period of health messages, ≥ 1s.
-	HealthInterval time.Duration
+	HealthInterval time.Duration `yaml:"health_interval" min:"1s"`
 	// Receipts are files of the backend ingest's public identities (lines
 	// written by `edgegw keys` as edgegw-ed25519 <key> <id>). When set, a
 	// batch leaves the buffer only when a receipt signed by one of them
 	// covers it; when empty, on the broker's PUBACK. Nil when absent.
-	Receipts []string
+	Receipts []string `yaml:"receipts" check:"path"`
 	// ReceiptTimeout is how long a published batch may go without a
 	// receipt before it is published again, 1s..1h.
-	ReceiptTimeout time.Duration
+	ReceiptTimeout time.Duration `yaml:"receipt_timeout" range:"1s..1h"`
 	// Unreceipted bounds the batches published and not yet covered by a
 	// receipt, 1..65535.
-	Unreceipted int
+	Unreceipted int `yaml:"unreceipted" range:"1..65535"`
 }
 
 // Batch is the `batch` section.
 type Batch struct {
 	// MaxReadings closes a batch after this many readings, 1..10000.
-	MaxReadings int
+	MaxReadings int `yaml:"max_readings" range:"1..10000"`
 	// MaxDelay closes a batch this long after it opened, 100ms..1h.
-	MaxDelay time.Duration
+	MaxDelay time.Duration `yaml:"max_delay" range:"100ms..1h"`
 	// Durability is the group-commit window, 0..1m; 0 commits every poll
 	// before the next.
-	Durability time.Duration
+	Durability time.Duration `yaml:"durability" range:"0..1m"`
 }
 
 // Buffer is the `buffer` section.
 type Buffer struct {
 	// MaxBytes bounds the buffer's size in bytes, ≥ 64 KiB.
-	MaxBytes int64
+	MaxBytes int64 `yaml:"max_bytes" unit:"bytes" min:"64KiB"`
 	// MaxAge drops batches older than this, ≥ 1m.
-	MaxAge time.Duration
+	MaxAge time.Duration `yaml:"max_age" min:"1m"`
 }
 
 // Fleet is the `fleet` section: which operations keys may change this
@@ -156,24 +156,26 @@ type Buffer struct {
 type Fleet struct {
 	// Trust is the file of pinned ops public keys (edgegw keys ops); empty
 	// disables remote configuration: pushed documents are rejected.
-	Trust string
+	Trust string `yaml:"trust"`
 	// Group is the fleet group this gateway belongs to, for documents that
 	// target a group; empty for none.
-	Group string
+	Group string `yaml:"group"`
 	// Probation is how long a new configuration has to reach the broker
 	// and poll every device before it is rolled back, 10s..1h.
-	Probation time.Duration
+	Probation time.Duration `yaml:"probation" range:"10s..1h"`
 }
 
 // Control is the `control` section: the local Unix socket of the CLI and
 // the groups that give its roles. There is never a network listener.
 type Control struct {
 	// Socket is the Unix socket's path; "off" disables the socket.
-	Socket string
+	Socket string `yaml:"socket" check:"socket"`
 	// ViewerGroup, TechnicianGroup and AdminGroup name the groups whose
 	// members may read, operate devices and the buffer, and change the
 	// configuration and keys. root is always admin.
-	ViewerGroup, TechnicianGroup, AdminGroup string
+	ViewerGroup     string `yaml:"viewer_group" check:"required"`
+	TechnicianGroup string `yaml:"technician_group" check:"required"`
+	AdminGroup      string `yaml:"admin_group" check:"required"`
 }
 
 // Quality is the `quality` section.
@@ -181,42 +183,41 @@ type Quality struct {
 	// HumidRH is the relative humidity, in percent 1..100, above which
 	// particulate readings are flagged humid (optical PM sensors over-read
 	// in humid air), when a sensor on the same gateway measures RH.
-	HumidRH int
+	HumidRH int `yaml:"humid_rh" range:"1..100"`
 }
 
 // Log is the `log` section.
 type Log struct {
 	// Level is one of debug, info, warn, error.
-	Level string
+	Level string `yaml:"level" oneof:"debug info warn error"`
 }
 
 // Device is one entry of `devices`.
 type Device struct {
 	// Name is unique, [a-z0-9][a-z0-9_-]{0,31}; it prefixes SenML names.
-	Name string
+	Name string `yaml:"name" check:"required,devicename"`
 	// Driver is the driver kind, [a-z0-9][a-z0-9_-]{0,31}. Whether it
 	// exists is checked by Validate's hook, not by Parse.
-	Driver string
+	Driver string `yaml:"driver" check:"required,driver"`
 	// Model is driver specific and optional.
-	Model string
+	Model string `yaml:"model"`
 	// Interval is the poll period, 100ms..24h.
-	Interval time.Duration
+	Interval time.Duration `yaml:"interval" check:"required" range:"100ms..24h"`
 	// Class is the data class, a key of Config.Recipients.
-	Class string
+	Class string `yaml:"class" check:"required,class"`
 	// Options is the free-form `options` mapping, decoded to string,
 	// bool, int, uint64, float64, nil, []any and map[string]any values;
 	// nil when absent or empty. The driver validates it.
-	Options map[string]any
+	Options map[string]any `yaml:"options,omitempty"`
 	// Line is the line of the device's entry; 0 when unknown.
-	Line int
+	Line int `line:""`
 	// OptionsLine is the line of its `options` key; 0 when absent.
-	OptionsLine int
+	OptionsLine int `line:"options"`
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-	classRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	logLevel = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
+	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	classRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
 
 // Load reads and parses the configuration file at path; see Parse.

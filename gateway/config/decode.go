@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -62,21 +63,6 @@ func (d *decoder) usable(n *yaml.Node, path string) bool {
 	return true
 }
 
-// fields walks mapping n at path: it reports unknown keys and calls set for
-// each known key whose value is not null (see entries).
-func (d *decoder) fields(n *yaml.Node, path string, known []string, set func(key string, v *yaml.Node, p string)) {
-	d.entries(n, path, func(key string, k, v *yaml.Node, p string) {
-		if !contains(known, key) {
-			d.fail(k.Line, p, "", "unknown field")
-			return
-		}
-		d.lines[p] = k.Line
-		if d.usable(v, p) && !isNull(v) {
-			set(key, v, p)
-		}
-	})
-}
-
 // entries walks mapping n at path: it reports non-mappings and duplicate
 // keys and calls each for every other entry. A null n counts as an empty
 // mapping.
@@ -118,15 +104,6 @@ func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
 		return k.Value, true
 	}
 	return "", false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // str decodes a scalar as text.
@@ -248,10 +225,10 @@ func (d *decoder) size(v *yaml.Node, p string, dst *int64) {
 	*dst = n
 }
 
-// config decodes the top-level mapping.
-func (d *decoder) config(root *yaml.Node) *Config {
-	c := &Config{
-		File:       d.file,
+// defaults returns the configuration of an empty file: every default set,
+// nothing required filled in.
+func defaults() *Config {
+	return &Config{
 		Gateway:    Gateway{Keys: DefaultKeysDir, State: DefaultStateDir},
 		Uplink:     Uplink{TopicPrefix: DefaultTopicPrefix, Keepalive: DefaultKeepalive, Inflight: DefaultInflight, BackoffMin: DefaultBackoffMin, BackoffMax: DefaultBackoffMax, HealthInterval: DefaultHealthInterval, ReceiptTimeout: DefaultReceiptTimeout, Unreceipted: DefaultUnreceipted},
 		Recipients: map[string]string{},
@@ -262,180 +239,109 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		Fleet:      Fleet{Probation: DefaultProbation},
 		Control:    Control{Socket: DefaultControlSocket, ViewerGroup: DefaultViewerGroup, TechnicianGroup: DefaultTechGroup, AdminGroup: DefaultAdminGroup},
 		Devices:    []Device{},
-		lines:      d.lines,
-		raw:        d.raw,
 	}
+}
+
+// config decodes the top-level mapping over the defaults.
+func (d *decoder) config(root *yaml.Node) *Config {
+	c := defaults()
+	c.File, c.lines, c.raw = d.file, d.lines, d.raw
 	d.lines[""] = root.Line
-	top := []string{"version", "gateway", "uplink", "recipients", "batch", "buffer", "log", "quality", "control", "fleet", "devices"}
-	d.fields(root, "", top, func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "version":
-			d.uinteger(v, p, &c.Version)
-		case "gateway":
-			d.gateway(v, p, &c.Gateway)
-		case "uplink":
-			d.uplink(v, p, &c.Uplink)
-		case "recipients":
-			d.recipients(v, p, c.Recipients)
-		case "batch":
-			d.fields(v, p, []string{"max_readings", "max_delay", "durability"}, func(key string, v *yaml.Node, p string) {
-				switch key {
-				case "max_readings":
-					d.integer(v, p, &c.Batch.MaxReadings)
-				case "max_delay":
-					d.duration(v, p, &c.Batch.MaxDelay)
-				case "durability":
-					d.duration(v, p, &c.Batch.Durability)
-				}
-			})
-		case "buffer":
-			d.fields(v, p, []string{"max_bytes", "max_age"}, func(key string, v *yaml.Node, p string) {
-				switch key {
-				case "max_bytes":
-					d.size(v, p, &c.Buffer.MaxBytes)
-				case "max_age":
-					d.duration(v, p, &c.Buffer.MaxAge)
-				}
-			})
-		case "log":
-			d.fields(v, p, []string{"level"}, func(_ string, v *yaml.Node, p string) {
-				d.str(v, p, &c.Log.Level)
-			})
-		case "quality":
-			d.fields(v, p, []string{"humid_rh"}, func(_ string, v *yaml.Node, p string) {
-				d.integer(v, p, &c.Quality.HumidRH)
-			})
-		case "control":
-			d.fields(v, p, []string{"socket", "viewer_group", "technician_group", "admin_group"}, func(key string, v *yaml.Node, p string) {
-				dst := map[string]*string{"socket": &c.Control.Socket, "viewer_group": &c.Control.ViewerGroup,
-					"technician_group": &c.Control.TechnicianGroup, "admin_group": &c.Control.AdminGroup}[key]
-				d.str(v, p, dst)
-			})
-		case "fleet":
-			d.fields(v, p, []string{"trust", "group", "probation"}, func(key string, v *yaml.Node, p string) {
-				switch key {
-				case "trust":
-					d.str(v, p, &c.Fleet.Trust)
-				case "group":
-					d.str(v, p, &c.Fleet.Group)
-				case "probation":
-					d.duration(v, p, &c.Fleet.Probation)
-				}
-			})
-		case "devices":
-			c.Devices = d.devices(v, p)
-		}
-	})
+	d.structure(root, "", reflect.ValueOf(c).Elem())
 	if c.Uplink.ClientID == "" {
 		c.Uplink.ClientID = c.Gateway.ID
 	}
 	return c
 }
 
-func (d *decoder) gateway(n *yaml.Node, path string, g *Gateway) {
-	d.fields(n, path, []string{"id", "keys", "state"}, func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "id":
-			d.str(v, p, &g.ID)
-		case "keys":
-			d.str(v, p, &g.Keys)
-		case "state":
-			d.str(v, p, &g.State)
+// structure decodes mapping n at path into the struct dst, field by field
+// as its schema says; fields the mapping leaves out, or sets to null, keep
+// their value. It then fills dst's line fields.
+func (d *decoder) structure(n *yaml.Node, path string, dst reflect.Value) {
+	s := schemaOf(dst.Type())
+	d.entries(n, path, func(key string, k, v *yaml.Node, p string) {
+		f := s.byKey(key)
+		if f == nil {
+			d.fail(k.Line, p, "", "unknown field")
+			return
+		}
+		d.lines[p] = k.Line
+		if d.usable(v, p) && !isNull(v) {
+			d.field(f, v, p, dst.Field(f.index))
 		}
 	})
-}
-
-func (d *decoder) uplink(n *yaml.Node, path string, u *Uplink) {
-	known := []string{"broker", "ca", "cert", "key", "topic_prefix", "client_id", "keepalive", "inflight", "backoff_min", "backoff_max", "health_interval", "receipts", "receipt_timeout", "unreceipted"}
-	d.fields(n, path, known, func(key string, v *yaml.Node, p string) {
-		switch key {
-		case "broker":
-			d.str(v, p, &u.Broker)
-		case "ca":
-			d.str(v, p, &u.CA)
-		case "cert":
-			d.str(v, p, &u.Cert)
-		case "key":
-			d.str(v, p, &u.Key)
-		case "topic_prefix":
-			d.str(v, p, &u.TopicPrefix)
-		case "client_id":
-			d.str(v, p, &u.ClientID)
-		case "keepalive":
-			d.duration(v, p, &u.Keepalive)
-		case "inflight":
-			d.integer(v, p, &u.Inflight)
-		case "backoff_min":
-			d.duration(v, p, &u.BackoffMin)
-		case "backoff_max":
-			d.duration(v, p, &u.BackoffMax)
-		case "health_interval":
-			d.duration(v, p, &u.HealthInterval)
-		case "receipts":
-			u.Receipts = d.stringList(v, p)
-		case "receipt_timeout":
-			d.duration(v, p, &u.ReceiptTimeout)
-		case "unreceipted":
-			d.integer(v, p, &u.Unreceipted)
+	for _, l := range s.lines {
+		at := path
+		if l.key != "" {
+			at = join(path, l.key)
 		}
-	})
+		dst.Field(l.index).SetInt(int64(d.lines[at]))
+	}
 }
 
-// recipients decodes the class → key file mapping; its keys are free names,
+// field decodes the non-null value v of field f at path p into dst.
+func (d *decoder) field(f *field, v *yaml.Node, p string, dst reflect.Value) {
+	switch f.kind {
+	case kindString:
+		d.str(v, p, dst.Addr().Interface().(*string))
+	case kindDuration:
+		d.duration(v, p, dst.Addr().Interface().(*time.Duration))
+	case kindInt:
+		d.integer(v, p, dst.Addr().Interface().(*int))
+	case kindUint:
+		d.uinteger(v, p, dst.Addr().Interface().(*uint64))
+	case kindBytes:
+		d.size(v, p, dst.Addr().Interface().(*int64))
+	case kindStruct:
+		d.structure(v, p, dst)
+	case kindStrings:
+		if list := d.stringList(v, p); list != nil {
+			dst.Set(reflect.ValueOf(list))
+		}
+	case kindStructs:
+		d.structs(v, p, dst)
+	case kindStringMap:
+		d.stringMap(v, p, dst.Interface().(map[string]string))
+	case kindOptions:
+		if v.Kind != yaml.MappingNode {
+			d.fail(v.Line, p, "", "must be a mapping, not "+kindName(v))
+			return
+		}
+		if m, _ := d.value(v, p, 0).(map[string]any); len(m) > 0 {
+			dst.Set(reflect.ValueOf(m))
+		}
+	}
+}
+
+// stringMap decodes a mapping of free keys to text into dst; the keys are
 // checked by Config.check.
-func (d *decoder) recipients(n *yaml.Node, path string, dst map[string]string) {
+func (d *decoder) stringMap(n *yaml.Node, path string, dst map[string]string) {
 	d.entries(n, path, func(key string, k, v *yaml.Node, p string) {
 		d.lines[p] = k.Line
-		var file string
+		var s string
 		if d.usable(v, p) && !isNull(v) {
-			d.str(v, p, &file)
+			d.str(v, p, &s)
 		}
-		dst[key] = file
+		dst[key] = s
 	})
 }
 
-func (d *decoder) devices(n *yaml.Node, path string) []Device {
-	devs := []Device{}
+// structs decodes a sequence of mappings, appending them to the slice dst.
+func (d *decoder) structs(n *yaml.Node, path string, dst reflect.Value) {
 	if n.Kind != yaml.SequenceNode {
 		d.fail(n.Line, path, "", "must be a sequence, not "+kindName(n))
-		return devs
+		return
 	}
 	for i, item := range n.Content {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		dev := Device{Line: item.Line}
 		d.lines[p] = item.Line
 		if isNull(item) {
 			d.fail(item.Line, p, "", "must be a mapping, not empty")
 		}
-		d.fields(item, p, []string{"name", "driver", "model", "interval", "class", "options"}, func(key string, v *yaml.Node, p string) {
-			switch key {
-			case "name":
-				d.str(v, p, &dev.Name)
-			case "driver":
-				d.str(v, p, &dev.Driver)
-			case "model":
-				d.str(v, p, &dev.Model)
-			case "interval":
-				d.duration(v, p, &dev.Interval)
-			case "class":
-				d.str(v, p, &dev.Class)
-			case "options":
-				dev.OptionsLine = d.lines[p]
-				if v.Kind != yaml.MappingNode {
-					d.fail(v.Line, p, "", "must be a mapping, not "+kindName(v))
-					return
-				}
-				if m, _ := d.value(v, p, 0).(map[string]any); len(m) > 0 {
-					dev.Options = m
-				}
-			}
-		})
-		if dev.OptionsLine == 0 {
-			dev.OptionsLine = d.lines[p+".options"]
-		}
-		devs = append(devs, dev)
+		elem := reflect.New(dst.Type().Elem()).Elem()
+		d.structure(item, p, elem)
+		dst.Set(reflect.Append(dst, elem))
 	}
-	return devs
 }
 
 // value decodes a free-form options value.

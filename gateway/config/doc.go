@@ -36,6 +36,15 @@
 //
 // A missing field is reported on the line of the mapping that should hold it.
 //
+// # Schema
+//
+// The Config type and the section types it holds are the schema: their
+// struct tags (yaml key, unit, checks and bounds) drive one reflective walk
+// that decodes the YAML nodes with their lines, another that validates, and
+// a third that writes the canonical form. A field is added to the format by
+// adding it, tagged, to one of these types, and its default, if any, to the
+// Default constants.
+//
 // # Canonical form
 //
 // Config.Canonical re-encodes a configuration deterministically, with defaults

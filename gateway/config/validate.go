@@ -6,10 +6,10 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,9 +30,11 @@ func (c *Config) Validate(known func(driver string) bool) error {
 
 // checker collects validation errors with their positions.
 type checker struct {
-	c    *Config
-	skip map[string]bool
-	errs []error
+	c     *Config
+	known func(driver string) bool
+	skip  map[string]bool
+	names map[string]string // device name → path of its first device
+	errs  []error
 }
 
 // line returns the line of path, or of its nearest enclosing field present in
@@ -64,168 +66,180 @@ func (k *checker) present(path string) bool {
 	return ok
 }
 
-// required checks that the string at path is set.
-func (k *checker) required(path, s string) bool {
-	if s != "" {
-		return true
-	}
-	if k.present(path) {
-		k.fail(path, nil, "must not be empty")
-	} else {
-		k.fail(path, nil, "missing required field")
-	}
-	return false
-}
-
-// durRange checks lo ≤ d ≤ hi; hi < 0 means no upper bound.
-func (k *checker) durRange(path string, d, lo, hi time.Duration) {
-	switch {
-	case hi < 0 && d < lo:
-		k.fail(path, d, "must be at least "+fmtDur(lo))
-	case hi >= 0 && (d < lo || d > hi):
-		k.fail(path, d, "is outside "+fmtDur(lo)+".."+fmtDur(hi))
-	}
-}
-
-func (k *checker) intRange(path string, n, lo, hi int) {
-	if n < lo || n > hi {
-		k.fail(path, n, fmt.Sprintf("is outside %d..%d", lo, hi))
-	}
-}
-
-// fmtDur formats round durations the way people write them: 24h, 5m, 1s.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0"
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	}
-	return d.String()
-}
-
 // check validates c; paths in skip, and the fields under them, already
 // failed to decode.
 func (c *Config) check(known func(string) bool, skip map[string]bool) []error {
 	if c == nil {
 		return []error{errors.New("config is nil")}
 	}
-	k := &checker{c: c, skip: skip}
+	k := &checker{c: c, known: known, skip: skip, names: map[string]string{}}
+	k.structure("", reflect.ValueOf(c).Elem())
+	return k.errs
+}
 
-	g := c.Gateway
-	if k.required("gateway.id", g.ID) && !keys.IsGatewayID(g.ID) {
-		k.fail("gateway.id", g.ID, "must match "+keys.GatewayIDForm)
-	}
-	k.path("gateway.keys", g.Keys)
-	k.path("gateway.state", g.State)
-
-	u := c.Uplink
-	if k.required("uplink.broker", u.Broker) {
-		if msg := checkBroker(u.Broker); msg != "" {
-			k.fail("uplink.broker", u.Broker, msg)
+// structure checks the fields of struct v at path as its schema says, in
+// field order.
+func (k *checker) structure(path string, v reflect.Value) {
+	for _, f := range schemaOf(v.Type()).fields {
+		p, fv := join(path, f.key), v.Field(f.index)
+		switch f.kind {
+		case kindStruct:
+			k.structure(p, fv)
+		case kindStructs:
+			for i := range fv.Len() {
+				k.structure(fmt.Sprintf("%s[%d]", p, i), fv.Index(i))
+			}
+		case kindStrings:
+			for i := range fv.Len() {
+				k.field(&f, fmt.Sprintf("%s[%d]", p, i), fv.Index(i), path, v)
+			}
+		default:
+			k.field(&f, p, fv, path, v)
 		}
 	}
-	k.path("uplink.ca", u.CA)
-	k.path("uplink.cert", u.Cert)
-	k.path("uplink.key", u.Key)
-	if k.required("uplink.topic_prefix", u.TopicPrefix) {
-		if msg := checkTopicLevel(u.TopicPrefix); msg != "" {
-			k.fail("uplink.topic_prefix", u.TopicPrefix, msg)
-		}
-	}
-	if u.ClientID != "" {
-		if len(u.ClientID) > 256 || !utf8.ValidString(u.ClientID) || strings.IndexFunc(u.ClientID, unicode.IsControl) >= 0 {
-			k.fail("uplink.client_id", u.ClientID, "must be at most 256 bytes of printable utf-8")
-		}
-	}
-	k.durRange("uplink.keepalive", u.Keepalive, 5*time.Second, 20*time.Minute)
-	k.intRange("uplink.inflight", u.Inflight, 1, 1024)
-	k.durRange("uplink.backoff_min", u.BackoffMin, time.Millisecond, -1)
-	if u.BackoffMax < u.BackoffMin && !k.skip["uplink.backoff_min"] {
-		k.fail("uplink.backoff_max", u.BackoffMax, "must be at least uplink.backoff_min ("+u.BackoffMin.String()+")")
-	}
-	k.durRange("uplink.health_interval", u.HealthInterval, time.Second, -1)
-	for i, f := range u.Receipts {
-		k.path(fmt.Sprintf("uplink.receipts[%d]", i), f)
-	}
-	k.durRange("uplink.receipt_timeout", u.ReceiptTimeout, time.Second, time.Hour)
-	k.intRange("uplink.unreceipted", u.Unreceipted, 1, 65535)
+}
 
-	for _, class := range slices.Sorted(maps.Keys(c.Recipients)) {
-		p := "recipients." + class
+// field runs the checks of field f, whose value at path p is v, in the
+// struct parent at parentPath.
+func (k *checker) field(f *field, p string, v reflect.Value, parentPath string, parent reflect.Value) {
+	for _, name := range f.checks {
+		if name == "required" {
+			if !k.required(p, v) {
+				return
+			}
+			continue
+		}
+		fieldChecks[name](k, p, v)
+	}
+	switch {
+	case f.hasHi && (v.Int() < f.lo || v.Int() > f.hi):
+		k.fail(p, v.Interface(), "is outside "+f.bounds)
+	case !f.hasHi && f.hasLo && v.Int() < f.lo:
+		k.fail(p, v.Interface(), "must be at least "+f.bounds)
+	case f.oneof != nil && !slices.Contains(f.oneof, v.String()):
+		last := len(f.oneof) - 1
+		k.fail(p, v.Interface(), "must be "+strings.Join(f.oneof[:last], ", ")+" or "+f.oneof[last])
+	}
+	if f.atleast != "" {
+		op := join(parentPath, f.atleast)
+		other := parent.Field(schemaOf(parent.Type()).byKey(f.atleast).index)
+		if v.Int() < other.Int() && !k.skip[op] {
+			k.fail(p, v.Interface(), "must be at least "+op+" ("+fmt.Sprint(other.Interface())+")")
+		}
+	}
+}
+
+// required checks that the value at path is set: a string must not be
+// empty, and a value of another kind must be written in the file when it is
+// zero.
+func (k *checker) required(path string, v reflect.Value) bool {
+	switch {
+	case v.Kind() == reflect.String && v.String() == "" && k.present(path):
+		k.fail(path, nil, "must not be empty")
+	case v.IsZero() && (v.Kind() == reflect.String || !k.present(path)):
+		k.fail(path, nil, "missing required field")
+	default:
+		return true
+	}
+	return false
+}
+
+// fieldChecks are the checks a check tag names, besides "required".
+var fieldChecks = map[string]func(k *checker, path string, v reflect.Value){
+	"path":       (*checker).path,
+	"gatewayid":  func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkGatewayID) },
+	"broker":     func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkBroker) },
+	"topiclevel": func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkTopicLevel) },
+	"clientid":   func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkClientID) },
+	"socket":     func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkSocket) },
+	"recipients": (*checker).recipients,
+	"devicename": (*checker).deviceName,
+	"driver":     (*checker).driver,
+	"class":      (*checker).class,
+}
+
+// msg fails path when check finds something wrong with its string v.
+func (k *checker) msg(path string, v reflect.Value, check func(string) string) {
+	if msg := check(v.String()); msg != "" {
+		k.fail(path, v.String(), msg)
+	}
+}
+
+// path checks a file or directory name.
+func (k *checker) path(p string, v reflect.Value) {
+	if k.required(p, v) && strings.IndexByte(v.String(), 0) >= 0 {
+		k.fail(p, v.String(), "must not contain NUL")
+	}
+}
+
+// recipients checks the data class names and the files of their keys.
+func (k *checker) recipients(path string, v reflect.Value) {
+	m := v.Interface().(map[string]string)
+	for _, class := range slices.Sorted(maps.Keys(m)) {
+		p := join(path, class)
 		switch {
 		case class == ReservedClass:
 			k.fail(p, nil, "class name "+strconv.Quote(class)+" is reserved")
 		case !classRE.MatchString(class):
 			k.fail(p, nil, "class name "+strconv.Quote(class)+" must match [a-z][a-z0-9-]{0,31}")
 		}
-		k.path(p, c.Recipients[class])
+		k.path(p, reflect.ValueOf(m[class]))
 	}
-
-	k.intRange("batch.max_readings", c.Batch.MaxReadings, 1, 10000)
-	k.intRange("quality.humid_rh", c.Quality.HumidRH, 1, 100)
-	k.durRange("fleet.probation", c.Fleet.Probation, 10*time.Second, time.Hour)
-	if c.Control.Socket != "off" && !strings.HasPrefix(c.Control.Socket, "/") {
-		k.fail("control.socket", c.Control.Socket, `must be an absolute path or "off"`)
-	}
-	for path, g := range map[string]string{"control.viewer_group": c.Control.ViewerGroup, "control.technician_group": c.Control.TechnicianGroup, "control.admin_group": c.Control.AdminGroup} {
-		k.required(path, g)
-	}
-	k.durRange("batch.max_delay", c.Batch.MaxDelay, 100*time.Millisecond, time.Hour)
-	k.durRange("batch.durability", c.Batch.Durability, 0, time.Minute)
-
-	if c.Buffer.MaxBytes < 64<<10 {
-		k.fail("buffer.max_bytes", c.Buffer.MaxBytes, "must be at least 64KiB")
-	}
-	k.durRange("buffer.max_age", c.Buffer.MaxAge, time.Minute, -1)
-
-	if !logLevel[c.Log.Level] {
-		k.fail("log.level", c.Log.Level, "must be debug, info, warn or error")
-	}
-
-	names := map[string]int{}
-	for i, d := range c.Devices {
-		p := fmt.Sprintf("devices[%d]", i)
-		if k.required(p+".name", d.Name) {
-			if !nameRE.MatchString(d.Name) {
-				k.fail(p+".name", d.Name, "must match [a-z0-9][a-z0-9_-]{0,31}")
-			} else if first, dup := names[d.Name]; dup {
-				k.fail(p+".name", d.Name, fmt.Sprintf("duplicates devices[%d].name", first))
-			} else {
-				names[d.Name] = i
-			}
-		}
-		if k.required(p+".driver", d.Driver) {
-			if !nameRE.MatchString(d.Driver) {
-				k.fail(p+".driver", d.Driver, "must match [a-z0-9][a-z0-9_-]{0,31}")
-			} else if known != nil && !known(d.Driver) {
-				k.fail(p+".driver", d.Driver, "is not a known driver")
-			}
-		}
-		if d.Interval == 0 && !k.present(p+".interval") {
-			k.fail(p+".interval", nil, "missing required field")
-		} else {
-			k.durRange(p+".interval", d.Interval, 100*time.Millisecond, 24*time.Hour)
-		}
-		if k.required(p+".class", d.Class) {
-			switch _, ok := c.Recipients[d.Class]; {
-			case d.Class == ReservedClass:
-				k.fail(p+".class", d.Class, "is reserved")
-			case !ok:
-				k.fail(p+".class", d.Class, "has no entry in recipients")
-			}
-		}
-	}
-	return k.errs
 }
 
-// path checks a file or directory name.
-func (k *checker) path(p, s string) {
-	if k.required(p, s) && strings.IndexByte(s, 0) >= 0 {
-		k.fail(p, s, "must not contain NUL")
+// deviceName checks a device name, unique among the devices.
+func (k *checker) deviceName(path string, v reflect.Value) {
+	name := v.String()
+	if !nameRE.MatchString(name) {
+		k.fail(path, name, "must match [a-z0-9][a-z0-9_-]{0,31}")
+	} else if first, dup := k.names[name]; dup {
+		k.fail(path, name, "duplicates "+first+".name")
+	} else {
+		k.names[name] = parent(path)
 	}
+}
+
+// driver checks a driver kind, and that the caller of Validate knows it.
+func (k *checker) driver(path string, v reflect.Value) {
+	if d := v.String(); !nameRE.MatchString(d) {
+		k.fail(path, d, "must match [a-z0-9][a-z0-9_-]{0,31}")
+	} else if k.known != nil && !k.known(d) {
+		k.fail(path, d, "is not a known driver")
+	}
+}
+
+// class checks that a device's data class has a recipient.
+func (k *checker) class(path string, v reflect.Value) {
+	switch _, ok := k.c.Recipients[v.String()]; {
+	case v.String() == ReservedClass:
+		k.fail(path, v.String(), "is reserved")
+	case !ok:
+		k.fail(path, v.String(), "has no entry in recipients")
+	}
+}
+
+// checkGatewayID returns what is wrong with a gateway id, or "".
+func checkGatewayID(s string) string {
+	if !keys.IsGatewayID(s) {
+		return "must match " + keys.GatewayIDForm
+	}
+	return ""
+}
+
+// checkClientID returns what is wrong with an MQTT client id, or "".
+func checkClientID(s string) string {
+	if s != "" && (len(s) > 256 || !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0) {
+		return "must be at most 256 bytes of printable utf-8"
+	}
+	return ""
+}
+
+// checkSocket returns what is wrong with the control socket's path, or "".
+func checkSocket(s string) string {
+	if s != "off" && !strings.HasPrefix(s, "/") {
+		return `must be an absolute path or "off"`
+	}
+	return ""
 }
 
 // checkBroker returns what is wrong with a broker address, or "".

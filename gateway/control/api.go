@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/gateway/config"
 )
 
-// DefaultSocket is the control socket's path when none is given.
-const DefaultSocket = "/run/edgegw/control.sock"
+// DefaultSocket is the control socket's path when none is given: the
+// configuration's default control.socket.
+const DefaultSocket = config.DefaultControlSocket
 
 // Reading is a reading.Reading on the wire.
 type Reading struct {

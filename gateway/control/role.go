@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/edgegw/edgegw/gateway/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,11 +39,12 @@ func (r Role) String() string {
 	return "none"
 }
 
-// Default group names of the roles.
+// Default group names of the roles: the configuration's defaults of
+// control.viewer_group, technician_group and admin_group.
 const (
-	DefaultViewerGroup     = "edgegw"
-	DefaultTechnicianGroup = "edgegw-tech"
-	DefaultAdminGroup      = "edgegw-admin"
+	DefaultViewerGroup     = config.DefaultViewerGroup
+	DefaultTechnicianGroup = config.DefaultTechGroup
+	DefaultAdminGroup      = config.DefaultAdminGroup
 )
 
 // Roles decides a caller's role from its credentials: uid 0 is admin;

@@ -22,6 +22,7 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -147,38 +148,13 @@ func (b *box) otherOpsKey(t *testing.T) string {
 	return filepath.Join(dir, "ops.key")
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // starter builds edgegw once per test binary and returns a function that
 // starts `edgegw run` on the box's configuration as a child process, killed
 // when the test ends; its log is shown if the test fails.
 func (b *box) starter(t *testing.T) func() *exec.Cmd {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "edgegw-fleet-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "edgegw")
-		if out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/edgegw").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	must(t, buildErr)
-	logf, err := os.Create(filepath.Join(b.dir, "agent.log"))
-	must(t, err)
-	t.Cleanup(func() {
-		logf.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(logf.Name())
-			t.Logf("agent log:\n%s", out)
-		}
-	})
+	binPath := gatewaytest.Edgegw(t)
+	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
 	return func() *exec.Cmd {
 		args := []string{binPath, "run", "--config", b.path, "--drain", "1s"}
 		if b.wrap != nil {
@@ -281,7 +257,7 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	// configuration must poll every device during probation).
 	failing := strings.Replace(string(b.configYAML(4, "300ms", b.br.URL)), "class: telemetry}", "class: telemetry, options: {fail_every: 1}}", 1)
 	b.push(t, 4, []byte(failing))
-	waitFor(t, 40*time.Second, "v4 rolled back", func() bool {
+	mqtttest.WaitFor(t, 40*time.Second, "v4 rolled back", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && strings.Contains(s.Reason, "device aq-1 not polled")
 	})
@@ -293,7 +269,7 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	// agent cannot even say it is on probation), and the rollback is
 	// reported over the old uplink.
 	b.push(t, 5, b.configYAML(5, "300ms", "ssl://127.0.0.1:1"))
-	waitFor(t, 40*time.Second, "v5 rolled back", func() bool {
+	mqtttest.WaitFor(t, 40*time.Second, "v5 rolled back", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && strings.Contains(s.Reason, "broker not reached")
 	})
@@ -347,20 +323,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	waitFor(t, 30*time.Second, what, cond)
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	mqtttest.WaitFor(t, 30*time.Second, what, cond)
 }
 
 func must(t *testing.T, err error) {
@@ -396,7 +359,7 @@ func TestIntegrationFleetKill9(t *testing.T) {
 		t.Fatalf("configuration on disk at version %d after the kill, want the applied 2", v)
 	}
 	start()
-	waitFor(t, 40*time.Second, "v2 rolled back after the restart", func() bool {
+	mqtttest.WaitFor(t, 40*time.Second, "v2 rolled back after the restart", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && s.Version == 1
 	})

@@ -49,12 +49,19 @@ func (in *Inbox) Has(topic, payload string) bool {
 // Eventually polls cond until it holds, or fails the test after WaitTimeout.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
-	tick := time.NewTicker(5 * time.Millisecond)
+	WaitFor(t, WaitTimeout, what, cond)
+}
+
+// WaitFor polls cond until it holds, or fails the test after timeout. It
+// polls a thousand times in timeout, at most every 5ms.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(max(timeout/1000, 5*time.Millisecond))
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
 		<-tick.C
 	}

@@ -104,13 +104,20 @@ func GapBatch(gw string, seq, from, to, readings uint64, reason string) store.Ba
 func (s suite) migrated(t *testing.T) (string, store.Store) {
 	t.Helper()
 	dsn := s.open(t)
+	return dsn, Open(t, dsn)
+}
+
+// Open migrates the database at dsn and returns a Store on it, closed when
+// the test ends.
+func Open(t testing.TB, dsn string) store.Store {
+	t.Helper()
 	if _, _, err := store.Migrate(context.Background(), dsn); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	return dsn, openStore(t, dsn)
+	return openStore(t, dsn)
 }
 
-func openStore(t *testing.T, dsn string) store.Store {
+func openStore(t testing.TB, dsn string) store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), dsn)
 	if err != nil {
@@ -197,6 +204,16 @@ func wantCount(t *testing.T, dsn, query string, want int64) {
 	t.Helper()
 	if n := Count(t, dsn, query); n != want {
 		t.Errorf("%s = %d, want %d", query, n, want)
+	}
+}
+
+// wantValue requires query to return the number want.
+func wantValue(t *testing.T, dsn, query string, want float64) {
+	t.Helper()
+	var v float64
+	Scalar(t, dsn, query, &v)
+	if v != want {
+		t.Errorf("%s = %v, want %v", query, v, want)
 	}
 }
 
@@ -326,12 +343,7 @@ func (s suite) reused(t *testing.T) {
 	if got.Batches != 1 || got.Readings != 10 || got.Rejects[store.ReasonReusedSeq] != 1 {
 		t.Errorf("Stats = %+v, want 1 batch, 10 readings, 1 reused-seq reject", got)
 	}
-	// The stored batch is the first one.
-	var v float64
-	Scalar(t, dsn, "SELECT max(value) FROM readings", &v)
-	if v != 7009 {
-		t.Errorf("max stored value = %v, want 7009 (the first batch's)", v)
-	}
+	wantValue(t, dsn, "SELECT max(value) FROM readings", 7009) // the stored batch is the first one
 }
 
 func (s suite) gapRecord(t *testing.T) {
@@ -524,11 +536,7 @@ func (s suite) readError(t *testing.T) {
 	commit(t, st, outcomes(store.New, 1), b)
 	wantCount(t, dsn, "SELECT count(*) FROM readings WHERE value IS NULL AND flags = 16", 1)
 	wantCount(t, dsn, "SELECT count(*) FROM readings WHERE value IS NOT NULL", 2)
-	var v float64
-	Scalar(t, dsn, "SELECT value FROM readings WHERE flags = 0 AND channel = 'ch0'", &v)
-	if v != 1000 {
-		t.Errorf("stored value = %v, want 1000", v)
-	}
+	wantValue(t, dsn, "SELECT value FROM readings WHERE flags = 0 AND channel = 'ch0'", 1000)
 }
 
 func (s suite) auditAndRejects(t *testing.T) {

@@ -33,11 +33,11 @@ func BenchmarkPollAll(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bme, _ := bme280.New(bus, &bme280.Opts{Now: clk.Now, Sleep: clk.Sleep})
-	co2, _ := scd4x.New(bus, &scd4x.Opts{Now: clk.Now, Sleep: clk.Sleep})
-	sps, _ := sps30.New(bus, &sps30.Opts{Now: clk.Now, Sleep: clk.Sleep})
-	ads, _ := ads1115.New(bus, &ads1115.Opts{Now: clk.Now, Sleep: clk.Sleep})
-	mcp, _ := mcp3008.New(port, &mcp3008.Opts{Now: clk.Now})
+	bme, _ := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+	co2, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+	sps, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+	ads, _ := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+	mcp, _ := mcp3008.New(port, &mcp3008.Opts{Common: drivers.Common{Now: clk.Now}})
 	all := []drivers.Sensor{bme, co2, sps, ads, mcp, pm}
 	defer pm.Halt() // closes the serial port before the emulator stops
 	ctx := context.Background()
