@@ -14,7 +14,7 @@ import (
 // against the auxiliary electrode (a0-a1), calibrated to ppb, and a plain
 // voltage on a2.
 func ExampleNew() {
-	// On a board: host.Init(), then bus, err := i2creg.Open("/dev/i2c-1").
+	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with an ADS1115 at 0x48 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
 	var clock chips.Clock

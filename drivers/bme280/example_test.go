@@ -13,7 +13,7 @@ import (
 // A BME280 on I²C: open the bus, build the device, read temperature,
 // humidity and pressure.
 func ExampleNew() {
-	// On a board: host.Init(), then bus, err := i2creg.Open("/dev/i2c-1").
+	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with a BME280 at 0x76 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
 	var clock chips.Clock
@@ -49,7 +49,7 @@ func ExampleNew() {
 
 // A BME280 on SPI: the same device behind a chip select.
 func ExampleNewSPI() {
-	// On a board: host.Init(), then port, err := spireg.Open("/dev/spidev0.1").
+	// On a board: drivers.InitHost(), then port, err := spireg.Open("/dev/spidev0.1").
 	// Here an emulated port with a BME280 on it stands in for the hardware.
 	var clock chips.Clock
 	port := chips.NewSPIPort("/dev/spidev0.1", clock.Now)

@@ -13,7 +13,7 @@ import (
 // An MCP3008 on SPI with a 3.3 V reference: a plain voltage on CH0 and an
 // ozone sensor on CH2, calibrated to ppb.
 func ExampleNew() {
-	// On a board: host.Init(), then port, err := spireg.Open("/dev/spidev0.0").
+	// On a board: drivers.InitHost(), then port, err := spireg.Open("/dev/spidev0.0").
 	// Here an emulated port with an MCP3008 on it stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
 	var clock chips.Clock

@@ -17,7 +17,7 @@ import (
 // follows every 5 s, and readings of the first minute are flagged
 // warming-up.
 func ExampleNew() {
-	// On a board: host.Init(), then bus, err := i2creg.Open("/dev/i2c-1").
+	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with an SCD41 at 0x62 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
 	var clock chips.Clock

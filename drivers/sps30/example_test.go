@@ -16,7 +16,7 @@ import (
 // sample follows every second: mass concentrations (ug/m3), number
 // concentrations (/cm3) and the typical particle size (um).
 func ExampleNew() {
-	// On a board: host.Init(), then bus, err := i2creg.Open("/dev/i2c-1").
+	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with an SPS30 at 0x69 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
 	var clock chips.Clock
