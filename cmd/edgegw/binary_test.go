@@ -3,17 +3,10 @@ package main
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
-)
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
 // edgegwBinary builds the edgegw binary once per test process, for tests
@@ -23,21 +16,7 @@ func edgegwBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "edgegw-cmd-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "edgegw")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v", buildErr)
-	}
-	return binPath
+	return gatewaytest.Edgegw(t)
 }
 
 // runBinary runs the edgegw binary with args to its end and returns its
