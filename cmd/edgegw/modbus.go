@@ -240,42 +240,6 @@ func readRaw(ctx context.Context, w io.Writer, bus *modbusmeter.Bus, unit uint8,
 	return tw.Flush()
 }
 
-// parseUnits parses "1-5,7,10-12".
-func parseUnits(s string) ([]uint8, error) {
-	var out []uint8
-	for part := range strings.SplitSeq(s, ",") {
-		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
-		a, err := strconv.Atoi(lo)
-		b := a
-		if err == nil && isRange {
-			b, err = strconv.Atoi(hi)
-		}
-		if err != nil || a < 1 || b > 247 || a > b {
-			return nil, fmt.Errorf("--units %q: want ids or ranges within 1..247, e.g. 1-10,20", s)
-		}
-		for u := a; u <= b; u++ {
-			out = append(out, uint8(u))
-		}
-	}
-	return out, nil
-}
-
-// plausible is the commissioning range of a quantity used to tell word
-// orders apart.
-func plausible(p *modbusmeter.Profile) (modbusmeter.Point, float64, float64, bool) {
-	for _, want := range []struct {
-		unit   string
-		lo, hi float64
-	}{{"Hz", 45, 65}, {"V", 90, 500}} {
-		for _, pt := range p.Points {
-			if string(pt.Unit) == want.unit && pt.Type.Words() > 1 {
-				return pt, want.lo, want.hi, true
-			}
-		}
-	}
-	return modbusmeter.Point{}, 0, 0, false
-}
-
 func newModbusScanCmd() *cobra.Command {
 	var (
 		l       lineFlags
@@ -292,18 +256,15 @@ func newModbusScanCmd() *cobra.Command {
   edgegw modbus scan --sim --units 1-4 --profile sdm630`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			ids, err := parseUnits(units)
+			ids, err := modbusmeter.ParseUnits(units)
 			if err != nil {
-				return usageError{err}
+				return usageError{fmt.Errorf("--units: %w", err)}
 			}
 			var p *modbusmeter.Profile
 			if profile != "" {
 				if p, err = modbusmeter.LoadProfile(profile); err != nil {
 					return usageError{fmt.Errorf("--profile: %w", err)}
 				}
-			}
-			for i, par := range parity {
-				parity[i] = strings.ToUpper(par)
 			}
 			path, done, err := l.open()
 			if err != nil {
@@ -314,7 +275,21 @@ func newModbusScanCmd() *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			hits, probes, err := scan(ctx, c.ErrOrStderr(), path, ids, bauds, parity, l, p)
+			progress := c.ErrOrStderr()
+			hits, probes, err := modbusmeter.Scan(ctx, path, modbusmeter.ScanConfig{
+				Units: ids, Bauds: bauds, Parities: parity, StopBits: l.stopBits, Timeout: l.timeout, Profile: p,
+				Progress: func(sp modbusmeter.ScanProgress) {
+					left := "?"
+					if sp.Left >= 0 {
+						left = sp.Left.Round(time.Second).String()
+					}
+					fmt.Fprintf(progress, "\rscanning %s unit %3d  [%d/%d] found %d, %s left ", sp.Line, sp.Unit, sp.Done+1, sp.Total, sp.Found, left)
+				},
+			})
+			fmt.Fprintln(progress)
+			if errors.Is(err, modbusmeter.ErrScanConfig) {
+				return usageError{err}
+			}
 			w := c.OutOrStdout()
 			total := len(ids) * len(bauds) * len(parity)
 			if asJSON {
@@ -333,10 +308,10 @@ func newModbusScanCmd() *cobra.Command {
 				fmt.Fprintf(tw, "UNIT\tSETTING\tREPLY\tLATENCY\tWORD ORDER\n")
 				for _, h := range hits {
 					order := "-"
-					if len(h.orders) > 0 {
-						order = strings.Join(h.orders, ", ")
+					if len(h.Orders) > 0 {
+						order = strings.Join(h.Orders, ", ")
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", h.unit, h.line, h.reply, h.latency.Round(time.Millisecond), order)
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\n", h.Unit, h.Line, h.Reply, h.Latency.Round(time.Millisecond), order)
 				}
 				if ferr := tw.Flush(); ferr != nil {
 					return ferr
@@ -380,113 +355,13 @@ type scanUnit struct {
 }
 
 // scanJSON is the JSON form of a scan's results.
-func scanJSON(port string, hits []hit, probes, total int) scanOutput {
+func scanJSON(port string, hits []modbusmeter.Found, probes, total int) scanOutput {
 	out := scanOutput{Port: port, Probes: probes, Total: total, Units: []scanUnit{}}
 	for _, h := range hits {
-		out.Units = append(out.Units, scanUnit{Unit: h.unit, Baud: h.line.Baud, Parity: h.line.Parity, StopBits: h.line.StopBits,
-			Reply: h.reply, LatencyMS: float64(h.latency.Microseconds()) / 1000, WordOrders: append([]string{}, h.orders...)})
+		out.Units = append(out.Units, scanUnit{Unit: h.Unit, Baud: h.Line.Baud, Parity: h.Line.Parity, StopBits: h.Line.StopBits,
+			Reply: h.Reply, LatencyMS: float64(h.Latency.Microseconds()) / 1000, WordOrders: append([]string{}, h.Orders...)})
 	}
 	return out
-}
-
-// hit is a unit that answered a scan probe.
-type hit struct {
-	unit    uint8
-	line    modbusmeter.LineConfig
-	reply   string
-	orders  []string
-	latency time.Duration
-}
-
-// scan probes every unit at every baud rate and parity, printing progress
-// with the time left to progress. It returns the units that answered and
-// the number of probes made; on an error (the port missing, an I/O error,
-// an interrupt) it returns what it found so far with the error.
-func scan(ctx context.Context, progress io.Writer, path string, ids []uint8, bauds []int, parity []string, l lineFlags, p *modbusmeter.Profile) ([]hit, int, error) {
-	var hits []hit
-	total, n := len(ids)*len(bauds)*len(parity), 0
-	start := time.Now()
-	defer fmt.Fprintln(progress)
-	for _, baud := range bauds {
-		for _, par := range parity {
-			// A short quiet time after silence: a scan mostly meets silence.
-			line := modbusmeter.LineConfig{Baud: baud, Parity: par, StopBits: l.stopBits, Timeout: l.timeout, Quiet: 20 * time.Millisecond}
-			bus, err := modbusmeter.OpenBus(path, line)
-			if err != nil {
-				return hits, n, usageError{err}
-			}
-			if err := bus.Connect(); err != nil {
-				bus.Close()
-				return hits, n, err
-			}
-			for _, id := range ids {
-				if err := ctx.Err(); err != nil {
-					bus.Close()
-					return hits, n, err
-				}
-				left := "?"
-				if n > 0 {
-					left = (time.Since(start) / time.Duration(n) * time.Duration(total-n)).Round(time.Second).String()
-				}
-				n++
-				fmt.Fprintf(progress, "\rscanning %s unit %3d  [%d/%d] found %d, %s left ", line, id, n, total, len(hits), left)
-				h, err := probe(ctx, bus, id, p)
-				if err != nil {
-					bus.Close()
-					return hits, n, err
-				}
-				if h != nil {
-					hits = append(hits, *h)
-				}
-			}
-			if err := bus.Close(); err != nil {
-				return hits, n, err
-			}
-		}
-	}
-	return hits, n, nil
-}
-
-// probe asks unit id for one value (with a profile, a quantity with a
-// known range, to tell the word order). It returns nil when nobody
-// answered, and an error only when the scan cannot go on.
-func probe(ctx context.Context, bus *modbusmeter.Bus, id uint8, p *modbusmeter.Profile) (*hit, error) {
-	fc, addr, cnt := modbusmeter.ReadInput, uint16(0), uint16(1)
-	pt, lo, hi, havePt := modbusmeter.Point{}, 0.0, 0.0, false
-	if p != nil {
-		pt, lo, hi, havePt = plausible(p)
-		fc, addr, cnt = p.Points[0].FC, p.Points[0].Addr, 1
-		if havePt {
-			fc, addr, cnt = pt.FC, pt.Addr, uint16(pt.Type.Words())
-		}
-	}
-	start := time.Now()
-	regs, err := bus.ReadRegisters(ctx, id, fc, addr, cnt)
-	h := &hit{unit: id, line: bus.Line(), latency: time.Since(start)}
-	var ex *modbusmeter.ExceptionError
-	switch {
-	case err == nil:
-		h.reply = "data"
-	case errors.As(err, &ex):
-		h.reply = ex.Error()
-	case errors.Is(err, modbusmeter.ErrTimeout), errors.Is(err, modbusmeter.ErrCRC), errors.Is(err, modbusmeter.ErrFrame):
-		return nil, nil // silence, noise: nobody at this setting
-	default:
-		return nil, err
-	}
-	if err == nil && havePt {
-		for _, o := range modbusmeter.Orders {
-			q := pt
-			q.Order = o
-			if v, _ := q.Decode(regs); v >= lo && v <= hi {
-				h.orders = append(h.orders, fmt.Sprintf("%s (%s=%.4g %s)", o, pt.Name, v, pt.Unit))
-			}
-		}
-		if len(h.orders) == 0 {
-			h.orders = []string{"none plausible"}
-		}
-	}
-	return h, nil
 }
 
 func newModbusProfilesCmd() *cobra.Command {
