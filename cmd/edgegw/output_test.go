@@ -60,7 +60,7 @@ func TestIntegrationJSONOutput(t *testing.T) {
 		out, _, code := runBinary(t, "i2c", "scan", "--sim", "--json")
 		var s scanResult
 		decodeStrict(t, "i2c scan --json", out, &s)
-		if code != 0 || s.Bus != "sim:i2c-1" || !slices.Contains(s.Devices, found{0x76, "BME280 (chip id 0x60)"}) {
+		if code != 0 || s.Bus != "sim:i2c-1" || !slices.Contains(s.Devices, drivers.I2CDevice{Addr: 0x76, Chip: "BME280 (chip id 0x60)"}) {
 			t.Errorf("i2c scan --sim --json: exit %d, %+v", code, s)
 		}
 	})

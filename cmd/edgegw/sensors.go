@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"periph.io/x/conn/v3/i2c"
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -38,7 +37,7 @@ func newI2CCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			found := scanBus(b)
+			found := drivers.ScanI2C(b)
 			if asJSON {
 				return printJSON(c.OutOrStdout(), scanResult{Bus: bus, Devices: found})
 			}
@@ -63,60 +62,10 @@ func newI2CCmd() *cobra.Command {
 	return c
 }
 
-// found is one answering address.
-type found struct {
-	Addr uint16 `json:"addr"` // 7-bit address, a number (0x76 is 118)
-	Chip string `json:"chip"` // the chip's guess, as the table prints it
-}
-
 // scanResult is the output of `i2c scan --json`.
 type scanResult struct {
-	Bus     string  `json:"bus"`
-	Devices []found `json:"devices"` // empty when nothing answered
-}
-
-// scanBus reads one byte from each 7-bit address 0x08–0x77, as i2cdetect -r
-// does, and guesses the chip by its id register where it has one.
-func scanBus(b i2c.Bus) []found {
-	out := []found{}
-	for a := uint16(0x08); a <= 0x77; a++ {
-		var r [1]byte
-		if err := b.Tx(a, nil, r[:]); err != nil {
-			continue
-		}
-		out = append(out, found{a, guessChip(b, a)})
-	}
-	return out
-}
-
-// guessChip names the chip at addr.
-func guessChip(b i2c.Bus, addr uint16) string {
-	switch {
-	case addr == 0x76 || addr == 0x77:
-		var id [1]byte
-		if b.Tx(addr, []byte{0xD0}, id[:]) == nil {
-			switch id[0] {
-			case 0x60:
-				return "BME280 (chip id 0x60)"
-			case 0x58:
-				return "BMP280 (chip id 0x58, no humidity)"
-			case 0x55:
-				return "BMP180 (chip id 0x55)"
-			}
-			return fmt.Sprintf("unknown (chip id 0x%02x at 0xD0)", id[0])
-		}
-	case addr == 0x62:
-		return "SCD4x CO2 sensor? (Sensirion address)"
-	case addr == 0x69:
-		return "SPS30 particulate sensor? (Sensirion address)"
-	case addr >= 0x48 && addr <= 0x4B:
-		var cfg [2]byte
-		if b.Tx(addr, []byte{0x01}, cfg[:]) == nil && cfg[1]&0x1F == 0x03 {
-			return fmt.Sprintf("ADS1x15 ADC (config 0x%02x%02x)", cfg[0], cfg[1])
-		}
-		return "ADC or temperature sensor?"
-	}
-	return "unknown"
+	Bus     string              `json:"bus"`
+	Devices []drivers.I2CDevice `json:"devices"` // empty when nothing answered
 }
 
 // newSensorCmd builds `edgegw sensor read`.

@@ -127,7 +127,7 @@ func Volts(raw int16, fs float64) float64 { return float64(raw) * fs / 32768 }
 // convert runs one single-shot conversion and returns the raw value.
 func (d *Dev) convert(ctx context.Context, in Input) (int16, error) {
 	cfg := Config(in.Mux, in.FS, d.rate)
-	if err := d.dev.Tx([]byte{0x01, byte(cfg >> 8), byte(cfg)}, nil); err != nil {
+	if err := d.dev.Tx([]byte{regConfig, byte(cfg >> 8), byte(cfg)}, nil); err != nil {
 		return 0, fmt.Errorf("%s: start conversion: %w", in.Name, err)
 	}
 	conv := time.Second / time.Duration(d.opts.Rate)
@@ -137,7 +137,7 @@ func (d *Dev) convert(ctx context.Context, in Input) (int16, error) {
 	deadline := d.opts.Now().Add(d.opts.ReadyTimeout)
 	var b [2]byte
 	for {
-		if err := d.dev.Tx([]byte{0x01}, b[:]); err != nil {
+		if err := d.dev.Tx([]byte{regConfig}, b[:]); err != nil {
 			return 0, fmt.Errorf("%s: read config: %w", in.Name, err)
 		}
 		if b[0]&0x80 != 0 {

@@ -5,7 +5,10 @@ import (
 	"github.com/edgegw/edgegw/drivers/option"
 )
 
-func init() { drivers.MustRegister("ads1115", Factory) }
+func init() {
+	drivers.MustRegister("ads1115", Factory)
+	drivers.MustRegisterIdentify("ads1115", Addrs, identify)
+}
 
 // Factory builds an ADS1115 from its configuration (see the package
 // documentation for the options).

@@ -138,15 +138,15 @@ func (d *Dev) writeRegs(pairs ...byte) error {
 // init resets the chip, checks its id and reads its calibration.
 func (d *Dev) init(ctx context.Context) error {
 	var id [1]byte
-	if err := d.readReg(0xD0, id[:]); err != nil {
+	if err := d.readReg(regChipID, id[:]); err != nil {
 		return fmt.Errorf("read chip id: %w", err)
 	}
 	switch id[0] {
-	case 0x60:
-	case 0x58:
-		return errors.New("chip id 0x58 is a BMP280, which has no humidity")
+	case idBME280:
+	case idBMP280:
+		return fmt.Errorf("chip id 0x%02x is a BMP280, which has no humidity", id[0])
 	default:
-		return fmt.Errorf("chip id 0x%02x is not a BME280 (0x60)", id[0])
+		return fmt.Errorf("chip id 0x%02x is not a BME280 (0x%02x)", id[0], idBME280)
 	}
 	if err := d.writeRegs(0xE0, 0xB6); err != nil {
 		return fmt.Errorf("soft reset: %w", err)

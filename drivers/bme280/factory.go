@@ -10,6 +10,7 @@ import (
 func init() {
 	drivers.MustRegister("bme280", Factory)
 	drivers.MustRegisterChannels("bme280", channels)
+	drivers.MustRegisterIdentify("bme280", Addrs, identify)
 }
 
 // Factory builds a BME280 from its configuration (see the package

@@ -1,0 +1,77 @@
+package drivers
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"periph.io/x/conn/v3/i2c"
+)
+
+// Identify tells whether the chip at addr on b is the driver's, by its id
+// register where it has one: it returns the chip's name for a technician
+// ("BME280 (chip id 0x60)"), and false when it is not the driver's chip.
+type Identify func(b i2c.Bus, addr uint16) (string, bool)
+
+// identifiers are the registered Identify functions, by address.
+var identifiers = struct {
+	byAddr map[uint16][]Identify
+}{byAddr: map[uint16][]Identify{}}
+
+// MustRegisterIdentify makes a driver's chip recognisable by ScanI2C at the
+// addresses it answers at. It is called from the driver package's init,
+// after MustRegister, and panics after Freeze.
+func MustRegisterIdentify(kind string, addrs []uint16, id Identify) {
+	registry.Lock()
+	defer registry.Unlock()
+	switch _, ok := registry.factories[kind]; {
+	case registry.frozen:
+		panic(fmt.Sprintf("drivers: register identification of %q after start", kind))
+	case !ok:
+		panic(fmt.Sprintf("drivers: identification of unregistered kind %q", kind))
+	}
+	for _, a := range addrs {
+		identifiers.byAddr[a] = append(identifiers.byAddr[a], id)
+	}
+}
+
+// I2CDevice is an address that answered ScanI2C.
+type I2CDevice struct {
+	Addr uint16 `json:"addr"` // 7-bit address, a number (0x76 is 118)
+	Chip string `json:"chip"` // what the registered drivers recognise there, or "unknown"
+}
+
+// ScanI2C reads one byte from each 7-bit address 0x08–0x77 of b, as
+// i2cdetect -r does, and names the chip at each address that answers by
+// asking the drivers registered for that address.
+func ScanI2C(b i2c.Bus) []I2CDevice {
+	registry.Lock()
+	byAddr := make(map[uint16][]Identify, len(identifiers.byAddr))
+	for a, ids := range identifiers.byAddr {
+		byAddr[a] = slices.Clone(ids)
+	}
+	registry.Unlock()
+	out := []I2CDevice{}
+	for a := uint16(0x08); a <= 0x77; a++ {
+		var r [1]byte
+		if err := b.Tx(a, nil, r[:]); err != nil {
+			continue
+		}
+		d := I2CDevice{Addr: a, Chip: "unknown"}
+		var guesses []string
+		for _, id := range byAddr[a] {
+			if name, ok := id(b, a); ok {
+				guesses = append(guesses, name)
+			}
+		}
+		if len(guesses) > 0 {
+			sort.Strings(guesses)
+			d.Chip = guesses[0]
+			for _, g := range guesses[1:] {
+				d.Chip += " or " + g
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
