@@ -8,8 +8,8 @@ import (
 	_ "github.com/edgegw/edgegw/drivers/ads1115"
 	_ "github.com/edgegw/edgegw/drivers/bme280"
 	_ "github.com/edgegw/edgegw/drivers/scd4x"
-	_ "github.com/edgegw/edgegw/drivers/sps30"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
+	_ "github.com/edgegw/edgegw/drivers/sps30"
 )
 
 // TestScanI2C: every address that answers is listed, named by the drivers
