@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 	"unicode"
@@ -195,7 +193,18 @@ result, not a failure.`,
 			}
 			slices.Sort(gateways)
 			gateways = slices.Compact(gateways)
-			rows, err := collectStatus(c.Context(), &f, gateways, c.ErrOrStderr())
+			clientID := f.clientID
+			if clientID == "" {
+				var b [6]byte
+				rand.Read(b[:])
+				clientID = "edgegw-ops-status-" + hex.EncodeToString(b[:])
+			}
+			rows, err := fleet.CollectStatus(c.Context(), fleet.Collect{
+				Client: mqtt.SubscribeConfig{Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key, ClientID: clientID,
+					// Refused subscriptions and lost connections are warnings.
+					Logger: slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))},
+				Prefix: f.prefix, Gateways: gateways, Timeout: f.timeout,
+			})
 			if err != nil {
 				return err
 			}
@@ -225,110 +234,10 @@ result, not a failure.`,
 	return c
 }
 
-// statusRow is one gateway of `config status`: its status, or why it has
-// none.
-type statusRow struct {
-	Gateway string        `json:"gateway"`
-	Status  *fleet.Status `json:"status,omitempty"`
-	// Error is set when the gateway's status message is invalid; a gateway
-	// with neither Status nor Error sent nothing.
-	Error string `json:"error,omitempty"`
-}
-
-// collectStatus subscribes to the status topics and returns one row per
-// gateway heard from, and per requested gateway, sorted by gateway id.
-func collectStatus(parent context.Context, f *brokerFlags, gateways []string, stderr io.Writer) ([]statusRow, error) {
-	topics := []string{fleet.StatusFilter(f.prefix)}
-	if len(gateways) > 0 {
-		topics = topics[:0]
-		for _, id := range gateways {
-			topics = append(topics, fleet.StatusTopic(f.prefix, id))
-		}
-	}
-	clientID := f.clientID
-	if clientID == "" {
-		var b [6]byte
-		rand.Read(b[:])
-		clientID = "edgegw-ops-status-" + hex.EncodeToString(b[:])
-	}
-	ctx, cancel := context.WithTimeout(parent, f.timeout)
-	defer cancel()
-
-	var mu sync.Mutex
-	rows := map[string]*statusRow{}
-	for _, id := range gateways {
-		rows[id] = &statusRow{Gateway: id}
-	}
-	answered := func() bool {
-		for _, id := range gateways {
-			if r := rows[id]; r.Status == nil && r.Error == "" {
-				return false
-			}
-		}
-		return len(gateways) > 0
-	}
-	subscribed := make(chan struct{})
-	var once sync.Once
-	handle := func(topic string, payload []byte) {
-		// A message proves the subscription; it may precede OnSubscribe.
-		once.Do(func() { close(subscribed) })
-		id, ok := fleet.GatewayOfStatusTopic(f.prefix, topic)
-		if !ok || len(payload) == 0 { // an empty retained message clears a status
-			return
-		}
-		r := &statusRow{Gateway: id}
-		s, err := fleet.ParseStatus(payload)
-		switch {
-		case err != nil:
-			r.Error = err.Error()
-		case s.Gateway != id:
-			r.Error = fmt.Sprintf("status on %s claims gateway %q", topic, s.Gateway)
-		default:
-			r.Status = &s
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		rows[id] = r
-		if answered() {
-			cancel()
-		}
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- mqtt.Subscribe(ctx, mqtt.SubscribeConfig{
-			Broker: f.broker, CA: f.ca, Cert: f.cert, Key: f.key,
-			ClientID: clientID, Topics: topics, CleanSession: true,
-			BackoffMax:  time.Second,
-			OnSubscribe: func() { once.Do(func() { close(subscribed) }) },
-			// Refused subscriptions and lost connections are warnings.
-			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		}, handle)
-	}()
-	if err := <-done; err != nil {
-		return nil, fmt.Errorf("status: %w", err)
-	}
-	select {
-	case <-subscribed:
-	default:
-		if err := parent.Err(); err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("status: not subscribed to %s within %v: broker unreachable, or it refused the certificate", f.broker, f.timeout)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	out := make([]statusRow, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, *r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Gateway < out[j].Gateway })
-	return out, nil
-}
-
 // printConfigStatus prints rows as a table, ages relative to now, reasons
 // cut to 72 characters unless wide. The reason is the last column, so that
 // a whole one does not push the others apart.
-func printConfigStatus(out io.Writer, rows []statusRow, now time.Time, wide bool) error {
+func printConfigStatus(out io.Writer, rows []fleet.StatusRow, now time.Time, wide bool) error {
 	width := 72
 	if wide {
 		width = 0

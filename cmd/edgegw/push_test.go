@@ -269,7 +269,7 @@ func TestIntegrationConfigStatus(t *testing.T) {
 	if code != 0 || time.Since(start) > 15*time.Second {
 		t.Fatalf("status --gateway gw-002: exit %d after %v: %s %s", code, time.Since(start), out, errOut)
 	}
-	var rows []statusRow
+	var rows []fleet.StatusRow
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].Status == nil ||
 		rows[0].Status.State != fleet.StateRolledBack || !rows[0].Status.Time.Equal(now) {
 		t.Errorf("status --json: %v\n%s", err, out)
