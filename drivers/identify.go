@@ -35,6 +35,12 @@ func MustRegisterIdentify(kind string, addrs []uint16, id Identify) {
 	}
 }
 
+// ByAddress is the Identify of a chip that is known by its address alone:
+// a scan sends it no command, and says what it probably is.
+func ByAddress(name string) Identify {
+	return func(i2c.Bus, uint16) (string, bool) { return name + "? (by its address)", true }
+}
+
 // I2CDevice is an address that answered ScanI2C.
 type I2CDevice struct {
 	Addr uint16 `json:"addr"` // 7-bit address, a number (0x76 is 118)

@@ -22,8 +22,8 @@ func TestScanI2C(t *testing.T) {
 	want := []drivers.I2CDevice{
 		{Addr: 0x20, Chip: "unknown"},
 		{Addr: 0x48, Chip: "ADS1x15 ADC (config 0x8583)"},
-		{Addr: 0x62, Chip: "SCD4x CO2 sensor? (Sensirion address)"},
-		{Addr: 0x69, Chip: "SPS30 particulate sensor? (Sensirion address)"},
+		{Addr: 0x62, Chip: "SCD4x CO2 sensor? (by its address)"},
+		{Addr: 0x69, Chip: "SPS30 particulate sensor? (by its address)"},
 		{Addr: 0x76, Chip: "BME280 (chip id 0x60)"},
 	}
 	if !slices.Equal(got, want) {

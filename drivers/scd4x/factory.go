@@ -3,16 +3,12 @@ package scd4x
 import (
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/option"
-	"periph.io/x/conn/v3/i2c"
 )
 
 func init() {
 	drivers.MustRegister("scd4x", Factory)
 	drivers.MustRegisterChannels("scd4x", channels)
-	// A scan sends it no command: its address says what it probably is.
-	drivers.MustRegisterIdentify("scd4x", []uint16{Addr}, func(i2c.Bus, uint16) (string, bool) {
-		return "SCD4x CO2 sensor? (Sensirion address)", true
-	})
+	drivers.MustRegisterIdentify("scd4x", []uint16{Addr}, drivers.ByAddress("SCD4x CO2 sensor"))
 }
 
 // Factory builds an SCD4x from its configuration (see the package

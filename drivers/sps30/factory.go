@@ -3,16 +3,12 @@ package sps30
 import (
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/option"
-	"periph.io/x/conn/v3/i2c"
 )
 
 func init() {
 	drivers.MustRegister("sps30", Factory)
 	drivers.MustRegisterChannels("sps30", channels)
-	// A scan sends it no command: its address says what it probably is.
-	drivers.MustRegisterIdentify("sps30", []uint16{Addr}, func(i2c.Bus, uint16) (string, bool) {
-		return "SPS30 particulate sensor? (Sensirion address)", true
-	})
+	drivers.MustRegisterIdentify("sps30", []uint16{Addr}, drivers.ByAddress("SPS30 particulate sensor"))
 }
 
 // Factory builds an SPS30 from its configuration (see the package
