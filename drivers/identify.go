@@ -1,9 +1,8 @@
 package drivers
 
 import (
-	"fmt"
 	"slices"
-	"sort"
+	"strings"
 
 	"periph.io/x/conn/v3/i2c"
 )
@@ -13,25 +12,15 @@ import (
 // ("BME280 (chip id 0x60)"), and false when it is not the driver's chip.
 type Identify func(b i2c.Bus, addr uint16) (string, bool)
 
-// identifiers are the registered Identify functions, by address.
-var identifiers = struct {
-	byAddr map[uint16][]Identify
-}{byAddr: map[uint16][]Identify{}}
-
 // MustRegisterIdentify makes a driver's chip recognisable by ScanI2C at the
 // addresses it answers at. It is called from the driver package's init,
 // after MustRegister, and panics after Freeze.
 func MustRegisterIdentify(kind string, addrs []uint16, id Identify) {
 	registry.Lock()
 	defer registry.Unlock()
-	switch _, ok := registry.factories[kind]; {
-	case registry.frozen:
-		panic(fmt.Sprintf("drivers: register identification of %q after start", kind))
-	case !ok:
-		panic(fmt.Sprintf("drivers: identification of unregistered kind %q", kind))
-	}
+	mustAddTo(kind, "identification")
 	for _, a := range addrs {
-		identifiers.byAddr[a] = append(identifiers.byAddr[a], id)
+		registry.identifiers[a] = append(registry.identifiers[a], id)
 	}
 }
 
@@ -51,12 +40,6 @@ type I2CDevice struct {
 // i2cdetect -r does, and names the chip at each address that answers by
 // asking the drivers registered for that address.
 func ScanI2C(b i2c.Bus) []I2CDevice {
-	registry.Lock()
-	byAddr := make(map[uint16][]Identify, len(identifiers.byAddr))
-	for a, ids := range identifiers.byAddr {
-		byAddr[a] = slices.Clone(ids)
-	}
-	registry.Unlock()
 	out := []I2CDevice{}
 	for a := uint16(0x08); a <= 0x77; a++ {
 		var r [1]byte
@@ -64,18 +47,18 @@ func ScanI2C(b i2c.Bus) []I2CDevice {
 			continue
 		}
 		d := I2CDevice{Addr: a, Chip: "unknown"}
+		registry.Lock()
+		ids := slices.Clone(registry.identifiers[a])
+		registry.Unlock()
 		var guesses []string
-		for _, id := range byAddr[a] {
+		for _, id := range ids {
 			if name, ok := id(b, a); ok {
 				guesses = append(guesses, name)
 			}
 		}
 		if len(guesses) > 0 {
-			sort.Strings(guesses)
-			d.Chip = guesses[0]
-			for _, g := range guesses[1:] {
-				d.Chip += " or " + g
-			}
+			slices.Sort(guesses)
+			d.Chip = strings.Join(guesses, " or ")
 		}
 		out = append(out, d)
 	}

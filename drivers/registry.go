@@ -11,10 +11,11 @@ import (
 
 var registry = struct {
 	sync.Mutex
-	frozen    bool
-	factories map[string]Factory
-	channels  map[string][]reading.Channel
-}{factories: map[string]Factory{}, channels: map[string][]reading.Channel{}}
+	frozen      bool
+	factories   map[string]Factory
+	channels    map[string][]reading.Channel
+	identifiers map[uint16][]Identify // by I²C address
+}{factories: map[string]Factory{}, channels: map[string][]reading.Channel{}, identifiers: map[uint16][]Identify{}}
 
 // MustRegister makes a driver kind available to the configuration. It is
 // called from the driver package's init and panics on a duplicate kind or
@@ -39,15 +40,23 @@ func MustRegister(kind string, f Factory) {
 func MustRegisterChannels(kind string, chans []reading.Channel) {
 	registry.Lock()
 	defer registry.Unlock()
-	switch _, ok := registry.factories[kind]; {
-	case registry.frozen:
-		panic(fmt.Sprintf("drivers: register channels of %q after start", kind))
-	case !ok:
-		panic(fmt.Sprintf("drivers: channels of unregistered kind %q", kind))
-	case registry.channels[kind] != nil:
+	mustAddTo(kind, "channels")
+	if registry.channels[kind] != nil {
 		panic(fmt.Sprintf("drivers: channels of %q registered twice", kind))
 	}
 	registry.channels[kind] = slices.Clone(chans)
+}
+
+// mustAddTo panics, naming what is being registered, unless kind is a
+// registered driver kind and the registry is not frozen. registry is
+// locked.
+func mustAddTo(kind, what string) {
+	switch _, ok := registry.factories[kind]; {
+	case registry.frozen:
+		panic(fmt.Sprintf("drivers: register %s of %q after start", what, kind))
+	case !ok:
+		panic(fmt.Sprintf("drivers: %s of unregistered kind %q", what, kind))
+	}
 }
 
 // Channels returns the channels every device of a driver kind produces, or
