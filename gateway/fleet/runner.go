@@ -572,10 +572,7 @@ func digest(data []byte) string {
 func (r *Runner) load(src *Source) {
 	cfg := src.Config
 	r.statePath = filepath.Join(cfg.Gateway.State, StateFile)
-	r.dir = Dir(cfg)
-	if err := os.MkdirAll(cfg.Gateway.State, 0o700); err != nil {
-		r.log.Error("state directory not created", "err", err)
-	}
+	r.dir = Dir(cfg) // the state directory exists: lockState made it
 	r.mu.Lock()
 	r.src = src
 	r.mu.Unlock()
