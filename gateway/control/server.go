@@ -60,7 +60,7 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	watchers  chan struct{}
-	mux       *http.ServeMux
+	routes    map[string]http.HandlerFunc // "METHOD /path"
 }
 
 // NewServer returns a server exposing agent, recording to audit.
@@ -73,7 +73,6 @@ func NewServer(agent Agent, audit Auditor, opts Options) *Server {
 		log:       opts.Logger,
 		now:       opts.Now,
 		watchers:  make(chan struct{}, MaxWatchers),
-		mux:       http.NewServeMux(),
 	}
 	if s.authorize == nil {
 		s.authorize = s.roles.Role
@@ -84,19 +83,17 @@ func NewServer(agent Agent, audit Auditor, opts Options) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.mux.HandleFunc("GET /v1/whoami", s.whoami)
-	s.mux.HandleFunc("GET /v1/status", s.status)
-	s.mux.HandleFunc("GET /v1/watch", s.watch)
-	s.mux.HandleFunc("GET /v1/audit", s.trail)
-	s.mux.HandleFunc("POST /v1/read", s.read)
-	s.mux.HandleFunc("POST /v1/buffer/flush", s.flush)
-	s.mux.HandleFunc("GET /v1/buffer/export", s.export)
-	s.mux.HandleFunc("POST /v1/log-level", s.logLevel)
-	s.mux.HandleFunc("POST /v1/config/apply", s.applyConfig)
-	s.mux.HandleFunc("POST /v1/devices/{name}/{op}", s.device)
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
-	})
+	s.routes = map[string]http.HandlerFunc{
+		"GET /v1/whoami":        s.whoami,
+		"GET /v1/status":        s.status,
+		"GET /v1/watch":         s.watch,
+		"GET /v1/audit":         s.trail,
+		"POST /v1/read":         s.read,
+		"POST /v1/buffer/flush": s.flush,
+		"GET /v1/buffer/export": s.export,
+		"POST /v1/log-level":    s.logLevel,
+		"POST /v1/config/apply": s.applyConfig,
+	}
 	return s
 }
 
@@ -118,31 +115,12 @@ func (s *Server) Serve(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("control socket %s: %w", path, err)
 	}
-	srv := &http.Server{
-		Handler:           s.mux,
-		ConnContext:       s.connContext,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      callTimeout + 10*time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    8 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err = <-errc:
+	err = s.serveListener(ctx, ln)
+	ln.Close()
+	if err != nil {
 		os.Remove(path)
 		return fmt.Errorf("control socket %s: %w", path, err)
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if srv.Shutdown(sctx) != nil {
-		srv.Close()
-	}
-	<-errc
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("control socket %s: %w", path, err)
 	}

@@ -1,10 +1,12 @@
 package control_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"math"
 	"net"
@@ -519,5 +521,64 @@ func TestClientErrors(t *testing.T) {
 	_, err = f.client.Status(context.Background())
 	if !errors.Is(err, control.ErrSocketPermission) || !strings.Contains(err.Error(), "join group") {
 		t.Errorf("unreadable socket: %v", err)
+	}
+}
+
+// TestRawRequests speaks HTTP/1.1 to the socket as curl or a broken caller
+// would: each call gets one answer on its own connection, and a request
+// that cannot be read gets a JSON error naming what was wrong.
+func TestRawRequests(t *testing.T) {
+	f := start(t, control.RoleAdmin)
+	cases := []struct {
+		name, request string
+		code          int
+		want          string
+	}{
+		{"status", "GET /v1/status HTTP/1.1\r\nHost: edgegw\r\n\r\n", 200, `"gateway":"gw-001"`},
+		{"garbage", "HELLO\r\n\r\n", 400, "bad request: malformed HTTP request"},
+		{"header too large", "GET /v1/status HTTP/1.1\r\nHost: edgegw\r\nX-Pad: " + strings.Repeat("a", 9000) + "\r\n\r\n", 431, "bad request"},
+		{"expect continue", "POST /v1/log-level HTTP/1.1\r\nHost: edgegw\r\nExpect: 100-continue\r\nContent-Length: 17\r\n\r\n{\"level\":\"debug\"}", 200, `"level":"debug"`},
+		{"body too large", "POST /v1/read HTTP/1.1\r\nHost: edgegw\r\nContent-Length: 5000\r\n\r\n" + strings.Repeat(" ", 5000), 413, "request body larger than 4096 bytes"},
+		{"device path", "POST /v1/devices/aq-1/disable HTTP/1.1\r\nHost: edgegw\r\n\r\n", 200, `"enabled":false`},
+		{"device path too deep", "POST /v1/devices/aq-1/disable/x HTTP/1.1\r\nHost: edgegw\r\n\r\n", 404, "no endpoint POST /v1/devices/aq-1/disable/x"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("unix", f.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(conn, c.request); err != nil {
+				t.Fatal(err)
+			}
+			// The whole answer up to the server's close: one call per
+			// connection.
+			raw, err := io.ReadAll(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ans := string(raw)
+			if rest, ok := strings.CutPrefix(ans, "HTTP/1.1 100 Continue\r\n\r\n"); ok {
+				if !strings.Contains(c.request, "Expect:") {
+					t.Errorf("100 Continue without Expect: %q", ans)
+				}
+				ans = rest
+			} else if strings.Contains(c.request, "Expect:") {
+				t.Errorf("no 100 Continue for Expect: %q", ans)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(ans)), nil)
+			if err != nil {
+				t.Fatalf("answer %q: %v", ans, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.code || !strings.Contains(string(body), c.want) {
+				t.Errorf("%d %s, want %d containing %q", resp.StatusCode, body, c.code, c.want)
+			}
+			if resp.ContentLength != int64(len(body)) || !resp.Close {
+				t.Errorf("Content-Length %d for %d bytes, Connection: close %v", resp.ContentLength, len(body), resp.Close)
+			}
+		})
 	}
 }

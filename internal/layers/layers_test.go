@@ -2,6 +2,7 @@ package layers_test
 
 import (
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -135,5 +136,41 @@ func TestProductionBuildCarriesNoDemo(t *testing.T) {
 	}
 	if hasKey(deps(t, "", "./drivers/all"), module+"drivers/sim") {
 		t.Error("drivers/all links drivers/sim: every build that takes the drivers gets the emulators")
+	}
+}
+
+// TestProductionBuildLinksNoHTTPServer: the production binary answers its
+// control socket without http.Server and calls it without http.Transport;
+// either would add some 500 KB (HTTP/2 included) to every box's binary.
+func TestProductionBuildLinksNoHTTPServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the production binary")
+	}
+	bin := filepath.Join(t.TempDir(), "edgegw")
+	build := exec.Command("go", "build", "-tags", "nodemo", "-o", bin, "./cmd/edgegw")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	found := 0
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			continue
+		}
+		sym := f[len(f)-1]
+		switch {
+		case strings.HasPrefix(sym, "net/http.(*Server)."), strings.HasPrefix(sym, "net/http.(*Transport)."), strings.HasPrefix(sym, "net/http.(*http2Server)."):
+			t.Errorf("the production binary links %s", sym)
+		case sym == "net/http.ReadRequest":
+			found++ // the control socket's request parser
+		}
+	}
+	if found != 1 {
+		t.Errorf("net/http.ReadRequest found %d times in the symbol table, want 1: is the check reading the right binary?", found)
 	}
 }
