@@ -32,6 +32,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/uplink"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"gopkg.in/yaml.v3"
 )
 
 // benchBatcher returns a batcher sealing to a fresh x25519 recipient into a
@@ -429,24 +430,59 @@ func BenchmarkIntegrationFootprint(b *testing.B) {
 }
 
 // BenchmarkIntegrationMeterCPU is the work users compare with Telegraf's
-// modbus input: the production build (tag nodemo) polls one SDM630 every
-// second over Modbus RTU at 9600 8N1 (an emulated meter on a
-// pseudo-terminal, served by this process) and forwards its readings to a
-// local Mosquitto. It reports the agent's CPU and memory like
-// BenchmarkIntegrationFootprint.
+// modbus input: the production build (tag nodemo) polls the 14 values
+// Telegraf's comparison reads from one SDM630 (telegrafPoints) every second
+// over Modbus RTU at 9600 8N1 (an emulated meter on a pseudo-terminal,
+// served by this process) and forwards them to a local Mosquitto. It
+// reports the agent's CPU and memory like BenchmarkIntegrationFootprint.
 func BenchmarkIntegrationMeterCPU(b *testing.B) {
 	meter, err := meteremu.Start(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm630"}}, Baud: 9600, Parity: "N", StopBits: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { meter.Close() })
-	p, err := modbusmeter.LoadProfile("sdm630")
+	profile := filepath.Join(b.TempDir(), "sdm630-14.yaml")
+	n := writeSubProfile(b, profile, "sdm630", telegrafPoints)
+	steadyRun(b, []string{"nodemo"}, float64(n), fmt.Sprintf(`devices:
+  - {name: meter-1, driver: modbusmeter, interval: 1s, class: telemetry, options: {port: %s, unit: 1, profile: %s}}
+`, meter.Path(), profile))
+}
+
+// telegrafPoints are the SDM630 values of the Telegraf configuration edgegw
+// is compared with: voltage, current and active power of each phase, total
+// active power, power factor, frequency, imported and exported energy.
+var telegrafPoints = []string{"v1", "v2", "v3", "i1", "i2", "i3", "p1", "p2", "p3", "p", "pf", "f", "ei", "ex"}
+
+// writeSubProfile writes to path the shipped profile name with only the
+// points named, as a user's own profile file, and returns its channels.
+func writeSubProfile(b *testing.B, path, name string, points []string) int {
+	b.Helper()
+	p, err := modbusmeter.LoadProfile(name)
 	if err != nil {
 		b.Fatal(err)
 	}
-	steadyRun(b, []string{"nodemo"}, float64(len(p.Channels(0))), fmt.Sprintf(`devices:
-  - {name: meter-1, driver: modbusmeter, interval: 1s, class: telemetry, options: {port: %s, unit: 1, profile: sdm630}}
-`, meter.Path()))
+	sub := *p
+	sub.Name, sub.Points = name+"-sub", nil
+	for _, pt := range p.Points {
+		if slices.Contains(points, pt.Name) {
+			sub.Points = append(sub.Points, pt)
+		}
+	}
+	data, err := yaml.Marshal(&sub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	loaded, err := modbusmeter.LoadProfile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := len(loaded.Channels(0)); n != len(points) {
+		b.Fatalf("profile %s has %d channels, want %d", path, n, len(points))
+	}
+	return len(points)
 }
 
 // steadyRun runs edgegw, built with tags, with the devices of rest for
