@@ -161,7 +161,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		a.halt()
 		return nil, errors.Join(err, a.store.Close())
 	}
-	if a.audit, err = openAuditor(filepath.Join(cfg.Gateway.State, AuditFile), a.store, id, cfg.Version, deps.Now); err != nil {
+	if a.audit, err = openAuditor(cfg.Gateway.State, a.store, id, cfg.Version, deps.Now); err != nil {
 		a.halt()
 		return nil, errors.Join(err, a.store.Close())
 	}
