@@ -11,6 +11,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -67,10 +68,8 @@ func TestPlayback(t *testing.T) {
 
 func TestEmulator(t *testing.T) {
 	ctx := context.Background()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewADS1115()
-	bus.Attach(0x49, chip)
+	clk, bus := drivertest.I2C(0x49, chip)
 	d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now, Warmup: time.Hour, StuckAfter: 4}, Addr: 0x49, Sleep: clk.Sleep, Inputs: []ads1115.Input{
 		{Name: "v", Mux: "a2", FS: 4.096},
 		{Name: "sat", Mux: "a3", FS: 0.256},

@@ -13,6 +13,7 @@ import (
 	"periph.io/x/devices/v3/bmxx80"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/bme280"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -118,10 +119,8 @@ func TestPlaybackStuckBusyIsBounded(t *testing.T) {
 
 func newEmu(t *testing.T, opts bme280.Opts) (*bme280.Dev, *chips.BME280, *chips.Clock) {
 	t.Helper()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewBME280()
-	bus.Attach(0x76, chip)
+	clk, bus := drivertest.I2C(0x76, chip)
 	opts.Now, opts.Sleep = clk.Now, clk.Sleep
 	d, err := bme280.New(bus, &opts)
 	if err != nil {

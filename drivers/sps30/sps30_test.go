@@ -10,6 +10,7 @@ import (
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -70,53 +71,10 @@ func TestPlayback(t *testing.T) {
 }
 
 func TestEmulator(t *testing.T) {
-	ctx := context.Background()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewSPS30()
-	bus.Attach(0x69, chip)
+	clk, bus := drivertest.I2C(0x69, chip)
 	d, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now, StuckAfter: 3}, Sleep: clk.Sleep})
-	read := func() ([]reading.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
-	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) {
-		t.Fatalf("first Read = %v; want no data before the first sample", err)
-	}
-	clk.Advance(time.Second)
-	rs, err := d.Read(ctx)
-	if err != nil || rs[0].Flags != reading.WarmingUp {
-		t.Fatalf("second Read = %v, %v", rs, err)
-	}
-	clk.Advance(time.Minute)
-	if rs, err = d.Read(ctx); err != nil || rs[1].Flags != 0 || rs[1].Value < 5 || rs[1].Value > 40 {
-		t.Fatalf("warm Read = %v, %v", rs, err)
-	}
-	chip.CorruptNext(1)
-	if _, err = read(); !errors.Is(err, sensirion.ErrCRC) {
-		t.Fatalf("corrupted Read = %v", err)
-	}
-	chip.Unplug()
-	if _, err = read(); err == nil || !strings.HasPrefix(err.Error(), "sps30@sim:i2c-1:0x69: ") {
-		t.Fatalf("unplugged Read = %v", err)
-	}
-	chip.Replug()
-	if _, err = read(); !errors.Is(err, drivers.ErrNoData) {
-		t.Fatalf("Read after replug = %v; want re-initialised, first sample pending", err)
-	}
-	if rs, err = read(); err != nil || rs[0].Flags != reading.WarmingUp {
-		t.Fatalf("Read after restart = %v, %v", rs, err)
-	}
-	chip.Freeze(true)
-	a, _ := read()
-	b, _ := read()
-	if a[1].Value != b[1].Value || d.Channels()[1].StuckAfter != 3 {
-		t.Errorf("frozen: %v then %v", a[1].Value, b[1].Value)
-	}
-	if err := d.Halt(); err != nil {
-		t.Error(err)
-	}
-	clk.Advance(time.Second) // let the reset take effect
-	if chip.Measuring() {
-		t.Error("still measuring after Halt")
-	}
+	drivertest.CheckLife(t, drivertest.Life{Dev: d, Chip: chip, Clock: clk, Period: time.Second, Warmup: 30 * time.Second, StuckAfter: 3, Channel: 1, Min: 5, Max: 40})
 }
 
 func TestOutOfRangeDeclared(t *testing.T) {
