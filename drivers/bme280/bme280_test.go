@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/bmxx80"
 
 	"github.com/edgegw/edgegw/drivers"
-	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/bme280"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -54,19 +55,12 @@ func script(status byte) []i2ctest.IO {
 }
 
 func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
-	var clk chips.Clock
 	ops := append(script(0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
-	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, err := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
+	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	rs, err := d.Read(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.Close(); err != nil {
-		t.Error(err)
 	}
 	want := map[string]float64{"t": 25.08, "p": 25767233.0 / 256, "rh": 59317.0 / 1024}
 	for _, r := range rs {
@@ -104,14 +98,13 @@ func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 }
 
 func TestPlaybackStuckBusyIsBounded(t *testing.T) {
-	var clk chips.Clock
 	ops := script(0x08)
 	for range 60 {
 		ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x08}})
 	}
-	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, _ := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
-	_, err := d.Read(context.Background())
+	_, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
+	})
 	if err == nil || !strings.Contains(err.Error(), "bme280@playback:0x76: measurement still busy after 20ms") {
 		t.Fatalf("Read = %v, want a bounded busy error", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -57,10 +58,9 @@ func TestPlayback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var clk chips.Clock
-			bus := &i2ctest.Playback{Ops: append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), DontPanic: true}
-			d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
-			rs, err := d.Read(context.Background())
+			rs, err := drivertest.Replay(t, append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), func(bus i2c.Bus, clk *chips.Clock) (*scd4x.Dev, error) {
+				return scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+			})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
 					t.Fatalf("Read = %v, %v; want %q and no readings", rs, err, tt.wantErr)
@@ -72,9 +72,6 @@ func TestPlayback(t *testing.T) {
 			}
 			if rs[0].Value != 500 || rs[0].Flags != reading.WarmingUp || rs[1].Channel != "t" {
 				t.Errorf("readings %+v", rs)
-			}
-			if err := bus.Close(); err != nil {
-				t.Error(err)
 			}
 		})
 	}

@@ -1,12 +1,12 @@
 package sps30_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -40,17 +40,17 @@ func TestPlayback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var clk chips.Clock
-			bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+			ops := []i2ctest.IO{
 				{Addr: 0x69, W: []byte{0xD3, 0x04}},
 				{Addr: 0x69, W: []byte{0x00, 0x10, 0x03, 0x00, 0xAC}},
 				{Addr: 0x69, W: []byte{0x02, 0x02}},
 				{Addr: 0x69, R: []byte{0x00, 0x01, 0xB0}},
 				{Addr: 0x69, W: []byte{0x03, 0x00}},
 				{Addr: 0x69, R: tt.reply},
-			}}
-			d, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
-			rs, err := d.Read(context.Background())
+			}
+			rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*sps30.Dev, error) {
+				return sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+			})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
 					t.Fatalf("Read = %v, %v; want %q", rs, err, tt.wantErr)
@@ -62,9 +62,6 @@ func TestPlayback(t *testing.T) {
 			}
 			if len(rs) != 10 || rs[1].Channel != "pm25" || rs[1].Value != 10 || rs[9].Unit != sps30.Micrometre || rs[0].Flags != reading.WarmingUp {
 				t.Errorf("readings %+v", rs)
-			}
-			if err := bus.Close(); err != nil {
-				t.Error(err)
 			}
 		})
 	}

@@ -1,5 +1,6 @@
-// Package drivertest holds what the drivers' tests share: an emulated I²C
-// bus with one chip on a manual clock, and the life of a measuring sensor
+// Package drivertest holds what the drivers' tests share: a read over a
+// playback of I²C transactions, an emulated I²C bus with one chip on a
+// manual clock, and the life of a measuring sensor
 // (warm-up, a corrupted reply, unplug and replug, a frozen value, halt) that
 // every driver of such a chip must get through. It is imported by tests
 // only.
@@ -12,11 +13,35 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
+	"periph.io/x/conn/v3/i2c/i2ctest"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
+
+// Replay builds a device with newDev on a playback of the I²C transactions
+// ops (periph's i2ctest) and a manual clock, reads it once and returns what
+// Read returned. After a Read without error it checks that every
+// transaction of ops was made.
+func Replay[S drivers.Sensor](t *testing.T, ops []i2ctest.IO, newDev func(i2c.Bus, *chips.Clock) (S, error)) ([]reading.Reading, error) {
+	t.Helper()
+	var clk chips.Clock
+	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
+	d, err := newDev(bus, &clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := d.Read(context.Background())
+	if err == nil {
+		if err := bus.Close(); err != nil {
+			t.Errorf("after Read: %v", err)
+		}
+	}
+	return rs, err
+}
 
 // I2C returns an emulated I²C bus named sim:i2c-1 with chip at addr, and the
 // manual clock the bus and the chip run on.
