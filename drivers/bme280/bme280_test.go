@@ -40,14 +40,16 @@ func TestCompensateDatasheet(t *testing.T) {
 	}
 }
 
-// script is the exact I²C conversation of one initialisation and one read.
-func script(status byte) []i2ctest.IO {
+// script is the exact I²C conversation of one initialisation with the
+// calibration blocks tp (0x88…) and h (0xE1…) and the start of one read,
+// up to a status read that returns status.
+func script(tp, h []byte, status byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: 0x76, W: []byte{0xD0}, R: []byte{0x60}},
 		{Addr: 0x76, W: []byte{0xE0, 0xB6}},
 		{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x00}},
-		{Addr: 0x76, W: []byte{0x88}, R: cal88},
-		{Addr: 0x76, W: []byte{0xE1}, R: calE1},
+		{Addr: 0x76, W: []byte{0x88}, R: tp},
+		{Addr: 0x76, W: []byte{0xE1}, R: h},
 		{Addr: 0x76, W: []byte{0xF2, 0x01, 0xF5, 0x00, 0xF4, 0x24}},
 		{Addr: 0x76, W: []byte{0xF2, 0x01, 0xF4, 0x25}},
 		{Addr: 0x76, W: []byte{0xF3}, R: []byte{status}},
@@ -55,7 +57,7 @@ func script(status byte) []i2ctest.IO {
 }
 
 func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
-	ops := append(script(0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
+	ops := append(script(cal88, calE1, 0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
 	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
 		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
 	})
@@ -98,7 +100,7 @@ func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 }
 
 func TestPlaybackStuckBusyIsBounded(t *testing.T) {
-	ops := script(0x08)
+	ops := script(cal88, calE1, 0x08)
 	for range 60 {
 		ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x08}})
 	}
