@@ -122,12 +122,13 @@ func TestBoltCrash(t *testing.T) {
 	}
 }
 
-// runChild starts the writer and kills it with SIGKILL after it printed
-// killAfter lines.
-func runChild(t *testing.T, path string, killAfter int, log *crashLog) {
+// startChild starts this test binary as a child process that runs only
+// the test named test, with env added to its environment. It returns the
+// child, a scanner of its standard output and its standard error.
+func startChild(t *testing.T, test string, env ...string) (*exec.Cmd, *bufio.Scanner, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+path)
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +138,14 @@ func runChild(t *testing.T, path string, killAfter int, log *crashLog) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sc := bufio.NewScanner(out)
+	return cmd, bufio.NewScanner(out), &stderr
+}
+
+// runChild starts the writer and kills it with SIGKILL after it printed
+// killAfter lines.
+func runChild(t *testing.T, path string, killAfter int, log *crashLog) {
+	t.Helper()
+	cmd, sc, stderr := startChild(t, "TestHelperWriter", crashEnv+"="+path)
 	lines := 0
 	for lines < killAfter && sc.Scan() {
 		record(t, sc.Text(), log)

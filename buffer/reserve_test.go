@@ -1,7 +1,6 @@
 package buffer_test
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -357,22 +356,12 @@ func TestBoltDiskFullKilled(t *testing.T) {
 
 func diskFullKilled(t *testing.T, recovered bool) {
 	dir := mountTmpfs(t, "8m")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDiskFullWriter$")
-	cmd.Env = append(os.Environ(), diskKillEnv+"="+dir)
+	env := []string{diskKillEnv + "=" + dir}
 	if recovered {
-		cmd.Env = append(cmd.Env, diskKillEnv+"_RECOVER=1")
+		env = append(env, diskKillEnv+"_RECOVER=1")
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc, stderr := startChild(t, "TestHelperDiskFullWriter", env...)
 	written := map[uint64]int{}
-	sc := bufio.NewScanner(out)
 	done := false
 	for !done && sc.Scan() {
 		var seq uint64

@@ -15,7 +15,8 @@ var registry = struct {
 	factories   map[string]Factory
 	channels    map[string][]reading.Channel
 	identifiers map[uint16][]Identify // by I²C address
-}{factories: map[string]Factory{}, channels: map[string][]reading.Channel{}, identifiers: map[uint16][]Identify{}}
+	busKinds    map[string]BusKind
+}{factories: map[string]Factory{}, channels: map[string][]reading.Channel{}, identifiers: map[uint16][]Identify{}, busKinds: map[string]BusKind{}}
 
 // MustRegister makes a driver kind available to the configuration. It is
 // called from the driver package's init and panics on a duplicate kind or
@@ -45,6 +46,30 @@ func MustRegisterChannels(kind string, chans []reading.Channel) {
 		panic(fmt.Sprintf("drivers: channels of %q registered twice", kind))
 	}
 	registry.channels[kind] = slices.Clone(chans)
+}
+
+// MustRegisterBusKind records the kind of bus the devices of a registered
+// driver kind are attached to, when it is not I²C. It panics for a kind not
+// registered, twice, or after Freeze.
+func MustRegisterBusKind(kind string, bus BusKind) {
+	registry.Lock()
+	defer registry.Unlock()
+	mustAddTo(kind, "bus kind")
+	if _, dup := registry.busKinds[kind]; dup {
+		panic(fmt.Sprintf("drivers: bus kind of %q registered twice", kind))
+	}
+	registry.busKinds[kind] = bus
+}
+
+// BusKindOf returns the kind of bus the devices of a driver kind are
+// attached to: I2CBus unless the driver registered another.
+func BusKindOf(kind string) BusKind {
+	registry.Lock()
+	defer registry.Unlock()
+	if b, ok := registry.busKinds[kind]; ok {
+		return b
+	}
+	return I2CBus
 }
 
 // mustAddTo panics, naming what is being registered, unless kind is a

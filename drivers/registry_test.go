@@ -28,6 +28,15 @@ func TestRegistry(t *testing.T) {
 	}
 	mustPanic(t, "channels twice", func() { drivers.MustRegisterChannels("test-kind", chans) })
 	mustPanic(t, "channels of an unknown kind", func() { drivers.MustRegisterChannels("no-such-kind", chans) })
+	if got := drivers.BusKindOf("test-kind"); got != drivers.I2CBus {
+		t.Errorf("BusKindOf(test-kind) before registering = %q, want i2c", got)
+	}
+	drivers.MustRegisterBusKind("test-kind", drivers.SPIBus)
+	if got := drivers.BusKindOf("test-kind"); got != drivers.SPIBus {
+		t.Errorf("BusKindOf(test-kind) = %q, want spi", got)
+	}
+	mustPanic(t, "bus kind twice", func() { drivers.MustRegisterBusKind("test-kind", drivers.SerialBus) })
+	mustPanic(t, "bus kind of an unknown kind", func() { drivers.MustRegisterBusKind("no-such-kind", drivers.SerialBus) })
 	drivers.Freeze()
 	mustPanic(t, "after freeze", func() { drivers.MustRegister("other-kind", f) })
 }

@@ -24,24 +24,8 @@ import (
 func ctlExecute(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	root := newRoot()
-	have := map[string]bool{}
-	for _, c := range root.Commands() {
-		have[c.Name()] = true
-	}
-	for _, c := range newControlCmds() {
-		if !have[c.Name()] {
-			root.AddCommand(c)
-		}
-	}
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.ExecuteContext(context.Background())
-	if err != nil {
-		out.WriteString("error: " + err.Error())
-	}
-	return out.String(), exitCode(err)
+	addMissing(root, newControlCmds()...)
+	return executeOn(root, args...)
 }
 
 var ctlT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

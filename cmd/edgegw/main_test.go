@@ -6,21 +6,64 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // execute runs the command line args and returns its output and exit code.
 func execute(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	root := newRoot()
+	return executeOn(newRoot(), args...)
+}
+
+// executeOn runs the command line args on root and returns its output (with
+// the error appended) and the exit code main would use.
+func executeOn(root *cobra.Command, args ...string) (string, int) {
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
+	code := run(root, &out, &out, args...)
+	return out.String(), code
+}
+
+// executeSplit runs the command line args on root and returns its standard
+// output, its standard error (with the error appended) and the exit code main
+// would use.
+func executeSplit(root *cobra.Command, args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	code = run(root, &out, &errOut, args...)
+	return out.String(), errOut.String(), code
+}
+
+// run runs the command line args on root, writing its standard output to
+// stdout and its standard error, with the error appended, to stderr, and
+// returns the exit code main would use.
+func run(root *cobra.Command, stdout, stderr *bytes.Buffer, args ...string) int {
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err != nil {
-		out.WriteString("error: " + err.Error())
+		stderr.WriteString("error: " + err.Error())
 	}
-	return out.String(), exitCode(err)
+	return exitCode(err)
+}
+
+// addMissing adds to parent each of subs it does not hold yet: a test needs
+// commands that the tree of the build it runs in may or may not carry.
+func addMissing(parent *cobra.Command, subs ...*cobra.Command) {
+	for _, sub := range subs {
+		if c, _, err := parent.Find([]string{sub.Name()}); err != nil || c == parent {
+			parent.AddCommand(sub)
+		}
+	}
+}
+
+// attach adds to root's command parent each of subs it does not hold yet.
+func attach(root *cobra.Command, parent string, subs ...*cobra.Command) {
+	for _, p := range root.Commands() {
+		if p.Name() == parent {
+			addMissing(p, subs...)
+		}
+	}
 }
 
 func TestCommandLine(t *testing.T) {

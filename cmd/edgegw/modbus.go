@@ -100,40 +100,23 @@ func newModbusReadCmd() *cobra.Command {
 			}
 			line := modbusmeter.LineConfig{Baud: l.baud, Parity: strings.ToUpper(l.parity), StopBits: l.stopBits, Timeout: l.timeout}
 			var (
-				p    *modbusmeter.Profile
-				addr uint64
-				err  error
+				p   *modbusmeter.Profile
+				raw *modbusmeter.RawRead
+				err error
 			)
 			if profile != "" {
 				if p, err = modbusmeter.LoadProfile(profile); err != nil {
 					return usageError{fmt.Errorf("--profile: %w", err)}
 				}
 			} else {
-				if addr, err = strconv.ParseUint(register, 0, 16); err != nil {
+				addr, err := strconv.ParseUint(register, 0, 16)
+				if err != nil {
 					return usageError{fmt.Errorf("--register %q: want a number such as 0x0000 or 3027", register)}
 				}
-				t := modbusmeter.Type(typ)
-				if t.Words() == 0 {
-					return usageError{fmt.Errorf("--type %q: want uint16, int16, uint32, int32, float32, uint64 or int64", typ)}
-				}
-				if count == 0 {
-					count = t.Words()
-				}
-				if count < 1 || count > modbusmeter.MaxRegs || int(addr)+count > 0x10000 {
-					return usageError{fmt.Errorf("--count %d: want 1..125 registers within 0..0xFFFF", count)}
-				}
-				if fc != 3 && fc != 4 {
-					return usageError{fmt.Errorf("--fc %d: want 3 (holding) or 4 (input)", fc)}
-				}
-				p = &modbusmeter.Profile{Name: "raw", MaxRegs: modbusmeter.MaxRegs}
-				for i := 0; i+t.Words() <= count; i += t.Words() {
-					p.Points = append(p.Points, modbusmeter.Point{
-						Name: fmt.Sprintf("0x%04X", int(addr)+i), FC: uint8(fc), Addr: uint16(int(addr) + i),
-						Type: t, Order: modbusmeter.Order(strings.ToUpper(order)), Scale: 1, Unit: "raw",
-					})
-				}
-				if len(p.Points) == 0 {
-					return usageError{fmt.Errorf("--count %d is too small for a %s", count, t)}
+				// The errors name the argument at fault, which is the flag's name.
+				raw, err = modbusmeter.NewRawRead(modbusmeter.Type(typ), modbusmeter.Order(strings.ToUpper(order)), uint8(fc), uint16(addr), count)
+				if err != nil {
+					return usageError{fmt.Errorf("--%w", err)}
 				}
 			}
 			path, done, err := l.open()
@@ -153,8 +136,8 @@ func newModbusReadCmd() *cobra.Command {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			if register != "" {
-				return readRaw(ctx, c.OutOrStdout(), bus, uint8(unit), p, int(addr), count, asJSON)
+			if raw != nil {
+				return readRaw(ctx, c.OutOrStdout(), bus, uint8(unit), raw, asJSON)
 			}
 			m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: path, Unit: uint8(unit), Profile: p, Retries: -1})
 			if err != nil {
@@ -215,27 +198,23 @@ type rawValue struct {
 	Value     reading.Number `json:"value"`     // decoded with --type and --order
 }
 
-// readRaw reads count registers and prints them with their decoding.
-func readRaw(ctx context.Context, w io.Writer, bus *modbusmeter.Bus, unit uint8, p *modbusmeter.Profile, addr, count int, asJSON bool) error {
-	fc := p.Points[0].FC
-	regs, err := bus.ReadRegisters(ctx, unit, fc, uint16(addr), uint16(count))
+// readRaw makes a raw read and prints the registers with their decoding.
+func readRaw(ctx context.Context, w io.Writer, bus *modbusmeter.Bus, unit uint8, raw *modbusmeter.RawRead, asJSON bool) error {
+	vs, err := raw.Read(ctx, bus, unit)
 	if err != nil {
-		return fmt.Errorf("read unit %d fc %d 0x%04X+%d on %s: %w", unit, fc, addr, count, bus.Path(), err)
-	}
-	var rows []rawValue
-	for _, pt := range p.Points {
-		off := int(pt.Addr) - addr
-		words := regs[off : off+pt.Type.Words()]
-		v, _ := pt.Decode(words)
-		rows = append(rows, rawValue{int(pt.Addr), words, reading.Number(v)})
+		return err
 	}
 	if asJSON {
+		rows := make([]rawValue, len(vs))
+		for i, v := range vs {
+			rows[i] = rawValue{int(v.Addr), v.Registers, reading.Number(v.Value)}
+		}
 		return printJSON(w, rows)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "ADDR\tREGISTERS\t%s %s\n", strings.ToUpper(string(p.Points[0].Type)), p.Points[0].Order)
-	for _, r := range rows {
-		fmt.Fprintf(tw, "0x%04X\t%s\t%s\n", r.Addr, strings.Trim(fmt.Sprintf("%04X", r.Registers), "[]"), reading.FormatValue(float64(r.Value), ""))
+	fmt.Fprintf(tw, "ADDR\tREGISTERS\t%s %s\n", strings.ToUpper(string(raw.Points[0].Type)), raw.Points[0].Order)
+	for _, v := range vs {
+		fmt.Fprintf(tw, "0x%04X\t%s\t%s\n", v.Addr, strings.Trim(fmt.Sprintf("%04X", v.Registers), "[]"), reading.FormatValue(v.Value, ""))
 	}
 	return tw.Flush()
 }

@@ -25,29 +25,8 @@ const pushWait = 10 * time.Second
 func pushExecute(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	root := fleetRoot()
-	for _, p := range root.Commands() {
-		if p.Name() != "config" {
-			continue
-		}
-		for _, sub := range []string{"push", "status"} {
-			if c, _, err := p.Find([]string{sub}); err != nil || c == p {
-				if sub == "push" {
-					p.AddCommand(newConfigPushCmd())
-				} else {
-					p.AddCommand(newConfigStatusCmd())
-				}
-			}
-		}
-	}
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err != nil {
-		errOut.WriteString("error: " + err.Error())
-	}
-	return out.String(), errOut.String(), exitCode(err)
+	attach(root, "config", newConfigPushCmd(), newConfigStatusCmd())
+	return executeSplit(root, args...)
 }
 
 // opsFixture is an ops key pair and a place for signed documents.

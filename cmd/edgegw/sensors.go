@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
@@ -27,7 +27,7 @@ func newI2CCmd() *cobra.Command {
 		Short: "List the addresses answering on an I²C bus and guess each chip",
 		Args:  noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			bus, err := busName(bus, sim, "i2c")
+			bus, err := busName(bus, sim, drivers.I2CBus)
 			if err != nil {
 				return err
 			}
@@ -83,19 +83,14 @@ func newSensorCmd() *cobra.Command {
 			if kind == "" {
 				return usageError{fmt.Errorf("--driver is required (one of %s)", strings.Join(drivers.Kinds(), ", "))}
 			}
-			factory, ok := drivers.Lookup(kind)
-			if !ok {
+			if _, ok := drivers.Lookup(kind); !ok {
 				return usageError{fmt.Errorf("--driver %q is not a driver (want one of %s)", kind, strings.Join(drivers.Kinds(), ", "))}
 			}
-			options := map[string]any{}
-			for _, kv := range opts {
-				k, v, ok := strings.Cut(kv, "=")
-				if !ok || k == "" {
-					return usageError{fmt.Errorf("--opt %q is not key=value", kv)}
-				}
-				options[k] = optValue(v)
+			options, err := option.ParseArgs(opts)
+			if err != nil {
+				return usageError{fmt.Errorf("--opt %w", err)}
 			}
-			bus, err := busName(bus, sim, busKind(kind))
+			bus, err := busName(bus, sim, drivers.BusKindOf(kind))
 			if err != nil {
 				return err
 			}
@@ -106,21 +101,17 @@ func newSensorCmd() *cobra.Command {
 				options["addr"] = addr
 			}
 			log := slog.New(slog.NewTextHandler(c.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-			s, err := factory(drivers.Device{Name: kind, Options: options}, drivers.Deps{Now: time.Now, Logger: log.With("driver", kind, "device", kind), Buses: buses})
-			if err != nil {
-				return err
-			}
-			defer s.Halt()
 			ctx, cancel := context.WithTimeout(c.Context(), timeout)
 			defer cancel()
-			rs, err := drivers.ReadFirst(ctx, s, 250*time.Millisecond)
+			name, rs, err := drivers.ReadOnce(ctx, kind, drivers.Device{Name: kind, Options: options},
+				drivers.Deps{Now: time.Now, Logger: log.With("driver", kind, "device", kind), Buses: buses}, 250*time.Millisecond)
 			if errors.Is(err, drivers.ErrNoData) {
 				return fmt.Errorf("no sample within --timeout %v: %w", timeout, err)
 			}
 			if err != nil {
 				return err
 			}
-			return printReadings(c.OutOrStdout(), s.String(), rs, asJSON)
+			return printReadings(c.OutOrStdout(), name, rs, asJSON)
 		},
 	}
 	f := read.Flags()
@@ -133,20 +124,6 @@ func newSensorCmd() *cobra.Command {
 	f.DurationVar(&timeout, "timeout", 15*time.Second, "wait this long for a sample (the SCD4x's first comes after about 6 s)")
 	c.AddCommand(read)
 	return c
-}
-
-// optValue turns a --opt value into what a YAML decoder would give.
-func optValue(v string) any {
-	if i, err := strconv.ParseInt(v, 0, 64); err == nil {
-		return i
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return f
-	}
-	if b, err := strconv.ParseBool(v); err == nil {
-		return b
-	}
-	return v
 }
 
 // sensorReading is a line of `sensor read --json`.
@@ -179,23 +156,12 @@ func printReadings(w io.Writer, name string, rs []reading.Reading, asJSON bool) 
 	return printReadingTable(w, rs, false)
 }
 
-// busKind is the kind of bus a driver uses.
-func busKind(driver string) string {
-	switch driver {
-	case "mcp3008":
-		return "spi"
-	case "pms5003":
-		return "serial"
-	}
-	return "i2c"
-}
-
 // busName is the bus a technician command uses: --bus as given, or the
 // default for the driver's kind of bus, an emulated one with --sim.
-func busName(bus string, sim bool, kind string) (string, error) {
+func busName(bus string, sim bool, kind drivers.BusKind) (string, error) {
 	switch {
 	case bus == "":
-		return defaultBus(sim, kind), nil
+		return kind.DefaultBus(sim), nil
 	case sim && !strings.HasPrefix(bus, "sim:"):
 		return "", usageError{fmt.Errorf("--sim uses emulated buses and --bus %q is not one (want sim:i2c-N, sim:spiB.C or sim:uart-N)", bus)}
 	}
@@ -208,21 +174,4 @@ func simFlag(c *cobra.Command, p *bool, usage string) {
 	if drivers.HasBusProvider("sim") {
 		c.Flags().BoolVar(p, "sim", false, usage)
 	}
-}
-
-// defaultBus is the bus of a kind that a command uses without --bus.
-func defaultBus(sim bool, kind string) string {
-	switch {
-	case sim && kind == "spi":
-		return "sim:spi0.0"
-	case sim && kind == "serial":
-		return "sim:uart-1"
-	case sim:
-		return "sim:i2c-1"
-	case kind == "spi":
-		return "/dev/spidev0.0"
-	case kind == "serial":
-		return "/dev/ttyAMA0"
-	}
-	return "/dev/i2c-1"
 }

@@ -1,32 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 )
 
-// executeSensors runs args against a root holding only the technician
-// commands of sensors.go.
+// executeSensors runs args on a root that holds the technician commands of
+// sensors.go.
 func executeSensors(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	root := newRoot()
-	for _, c := range root.Commands() { // the real tree may already hold them
-		if c.Name() == "i2c" || c.Name() == "sensor" {
-			root.RemoveCommand(c)
-		}
-	}
-	root.AddCommand(newI2CCmd(), newSensorCmd())
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err != nil {
-		out.WriteString("error: " + err.Error())
-	}
-	return out.String(), exitCode(err)
+	addMissing(root, newI2CCmd(), newSensorCmd())
+	return executeOn(root, args...)
 }
 
 func TestSensorCommands(t *testing.T) {

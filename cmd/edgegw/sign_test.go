@@ -18,20 +18,8 @@ import (
 // keys and config, unless newRoot already has them.
 func fleetRoot() *cobra.Command {
 	root := newRoot()
-	attach := func(parent string, subs ...*cobra.Command) {
-		for _, p := range root.Commands() {
-			if p.Name() != parent {
-				continue
-			}
-			for _, sub := range subs {
-				if c, _, err := p.Find([]string{sub.Name()}); err != nil || c == p {
-					p.AddCommand(sub)
-				}
-			}
-		}
-	}
-	attach("keys", newKeysOpsCmd())
-	attach("config", newConfigSignCmd(), newConfigSignTrustCmd(), newConfigVerifyCmd())
+	attach(root, "keys", newKeysOpsCmd())
+	attach(root, "config", newConfigSignCmd(), newConfigSignTrustCmd(), newConfigVerifyCmd())
 	return root
 }
 
@@ -40,16 +28,7 @@ func fleetRoot() *cobra.Command {
 // exit code.
 func fleetExecute(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	root := fleetRoot()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	if err != nil {
-		errOut.WriteString("error: " + err.Error())
-	}
-	return out.String(), errOut.String(), exitCode(err)
+	return executeSplit(fleetRoot(), args...)
 }
 
 // fleetConfig writes a valid configuration for gateway id at version and

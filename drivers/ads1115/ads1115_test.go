@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -39,38 +41,30 @@ func TestConfigAndVolts(t *testing.T) {
 }
 
 func TestPlayback(t *testing.T) {
-	var clk chips.Clock
-	bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+	ops := []i2ctest.IO{
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}},
 		{Addr: 0x48, W: []byte{0x01, 0xC3, 0x83}},
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0x43, 0x83}}, // busy
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0xC3, 0x83}},
 		{Addr: 0x48, W: []byte{0x00}, R: []byte{0x40, 0x00}},
-	}}
-	d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, Inputs: []ads1115.Input{
-		{Name: "no2", Mux: "a0", FS: 4.096, Cal: &ads1115.Calibration{Zero: 0.048, Span: 2.048, SpanPPB: 1000}},
-	}})
-	if err != nil {
-		t.Fatal(err)
 	}
-	rs, err := d.Read(context.Background())
+	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*ads1115.Dev, error) {
+		return ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, Inputs: []ads1115.Input{
+			{Name: "no2", Mux: "a0", FS: 4.096, Cal: &ads1115.Calibration{Zero: 0.048, Span: 2.048, SpanPPB: 1000}},
+		}})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rs[0].Value != 1000 || rs[0].Unit != reading.PPB {
 		t.Errorf("reading %+v, want 1000 ppb", rs[0])
 	}
-	if err := bus.Close(); err != nil {
-		t.Error(err)
-	}
 }
 
 func TestEmulator(t *testing.T) {
 	ctx := context.Background()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewADS1115()
-	bus.Attach(0x49, chip)
+	clk, bus := drivertest.I2C(0x49, chip)
 	d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now, Warmup: time.Hour, StuckAfter: 4}, Addr: 0x49, Sleep: clk.Sleep, Inputs: []ads1115.Input{
 		{Name: "v", Mux: "a2", FS: 4.096},
 		{Name: "sat", Mux: "a3", FS: 0.256},

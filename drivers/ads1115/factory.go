@@ -14,7 +14,7 @@ func init() {
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", 0)}
+	opts := &Opts{Common: o.Common(dev, deps, drivers.I2CBus, 0)}
 	opts.Addr = uint16(o.Int("addr", 0x48, 0x48, 0x4B))
 	opts.Rate = int(o.Int("rate", 128, 8, 860))
 	opts.Inputs = inputs(o)

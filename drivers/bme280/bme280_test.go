@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/devices/v3/bmxx80"
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/bme280"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
@@ -38,14 +40,16 @@ func TestCompensateDatasheet(t *testing.T) {
 	}
 }
 
-// script is the exact I²C conversation of one initialisation and one read.
-func script(status byte) []i2ctest.IO {
+// script is the exact I²C conversation of one initialisation with the
+// calibration blocks tp (0x88…) and h (0xE1…) and the start of one read,
+// up to a status read that returns status.
+func script(tp, h []byte, status byte) []i2ctest.IO {
 	return []i2ctest.IO{
 		{Addr: 0x76, W: []byte{0xD0}, R: []byte{0x60}},
 		{Addr: 0x76, W: []byte{0xE0, 0xB6}},
 		{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x00}},
-		{Addr: 0x76, W: []byte{0x88}, R: cal88},
-		{Addr: 0x76, W: []byte{0xE1}, R: calE1},
+		{Addr: 0x76, W: []byte{0x88}, R: tp},
+		{Addr: 0x76, W: []byte{0xE1}, R: h},
 		{Addr: 0x76, W: []byte{0xF2, 0x01, 0xF5, 0x00, 0xF4, 0x24}},
 		{Addr: 0x76, W: []byte{0xF2, 0x01, 0xF4, 0x25}},
 		{Addr: 0x76, W: []byte{0xF3}, R: []byte{status}},
@@ -53,19 +57,12 @@ func script(status byte) []i2ctest.IO {
 }
 
 func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
-	var clk chips.Clock
-	ops := append(script(0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
-	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, err := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
+	ops := append(script(cal88, calE1, 0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
+	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	rs, err := d.Read(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.Close(); err != nil {
-		t.Error(err)
 	}
 	want := map[string]float64{"t": 25.08, "p": 25767233.0 / 256, "rh": 59317.0 / 1024}
 	for _, r := range rs {
@@ -103,14 +100,13 @@ func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 }
 
 func TestPlaybackStuckBusyIsBounded(t *testing.T) {
-	var clk chips.Clock
-	ops := script(0x08)
+	ops := script(cal88, calE1, 0x08)
 	for range 60 {
 		ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x08}})
 	}
-	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
-	d, _ := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
-	_, err := d.Read(context.Background())
+	_, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
+	})
 	if err == nil || !strings.Contains(err.Error(), "bme280@playback:0x76: measurement still busy after 20ms") {
 		t.Fatalf("Read = %v, want a bounded busy error", err)
 	}
@@ -118,10 +114,8 @@ func TestPlaybackStuckBusyIsBounded(t *testing.T) {
 
 func newEmu(t *testing.T, opts bme280.Opts) (*bme280.Dev, *chips.BME280, *chips.Clock) {
 	t.Helper()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewBME280()
-	bus.Attach(0x76, chip)
+	clk, bus := drivertest.I2C(0x76, chip)
 	opts.Now, opts.Sleep = clk.Now, clk.Sleep
 	d, err := bme280.New(bus, &opts)
 	if err != nil {

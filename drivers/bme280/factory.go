@@ -18,7 +18,7 @@ func init() {
 // "spi".
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", 0)}
+	opts := &Opts{Common: o.Common(dev, deps, drivers.I2CBus, 0)}
 	opts.Addr = uint16(o.Int("addr", 0x76, 0x76, 0x77))
 	opts.Oversampling = int(o.Int("oversampling", 1, 1, 16))
 	if err := o.Err(); err != nil {

@@ -7,13 +7,16 @@ import (
 	"github.com/edgegw/edgegw/drivers/option"
 )
 
-func init() { drivers.MustRegister("mcp3008", Factory) }
+func init() {
+	drivers.MustRegister("mcp3008", Factory)
+	drivers.MustRegisterBusKind("mcp3008", drivers.SPIBus)
+}
 
 // Factory builds an MCP3008 from its configuration (see the package
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	opts := &Opts{Common: o.Common(dev, deps, "/dev/spidev0.0", 0)}
+	opts := &Opts{Common: o.Common(dev, deps, drivers.SPIBus, 0)}
 	opts.VRef = o.Number("vref", 3.3)
 	opts.Inputs = inputs(o)
 	if err := o.Err(); err != nil {

@@ -191,6 +191,18 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 		t.Cleanup(func() { emu.Close() })
 		return emu
 	}
+	// newProcess is the SDM630 at unit 1 of a process that opens the line
+	// after the old one died; the meter answers its first request after
+	// delay.
+	newProcess := func(t *testing.T, emu *meteremu.Bus, delay time.Duration) *modbusmeter.Meter {
+		emu.SetFault(1, meteremu.Fault{Delay: delay, Count: 1})
+		bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bus.Close() })
+		return newMeter(t, bus, 1, "sdm630", time.Now)
+	}
 	t.Run("waiting in the queue", func(t *testing.T) {
 		emu := start(t)
 		prev := previousProcess(t, emu.Path())
@@ -201,13 +213,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 		prev.Close()
 		// The new request is answered a little later, so that a read
 		// right after it finds the old reply alone.
-		emu.SetFault(1, meteremu.Fault{Delay: 100 * time.Millisecond, Count: 1})
-		bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: 300 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bus.Close()
-		m := newMeter(t, bus, 1, "sdm630", time.Now)
+		m := newProcess(t, emu, 100*time.Millisecond)
 		if err := readChecked(context.Background(), emu, m, 1); err != nil {
 			t.Fatalf("first poll after the restart: %v", err)
 		}
@@ -218,13 +224,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 		previousProcess(t, emu.Path()).Close()
 		eventually(t, 5*time.Second, "the emulator taking the old request", func() bool { return emu.Requests(1) == 1 })
 		// The new process's first request is answered after the old one.
-		emu.SetFault(1, meteremu.Fault{Delay: 150 * time.Millisecond, Count: 1})
-		bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: 300 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bus.Close()
-		m := newMeter(t, bus, 1, "sdm630", time.Now)
+		m := newProcess(t, emu, 150*time.Millisecond)
 		for poll := range 3 {
 			if err := readChecked(context.Background(), emu, m, 1); err != nil {
 				t.Errorf("poll %d after the restart: %v", poll, err)

@@ -226,24 +226,23 @@ func (o *Set) Bool(key string, def bool) bool {
 	return b
 }
 
-// Bus returns the required bus option; example names a typical value for
-// the error when it is missing.
-func (o *Set) Bus(example string) string {
+// Bus returns the required bus option; kind's default bus is the example
+// the error gives when it is missing.
+func (o *Set) Bus(kind drivers.BusKind) string {
 	bus := o.Str("bus", "")
 	if bus == "" {
-		o.Fail("bus", "required (e.g. %s)", example)
+		o.Fail("bus", "required (e.g. %s)", kind.DefaultBus(false))
 	}
 	return bus
 }
 
-// Common reads the options every driver shares: bus (required; example is a
-// typical value for the error), stuck_after and warmup (warmup when absent,
-// see Warmup), and takes the device's name, clock and logger from dev and
-// deps.
-func (o *Set) Common(dev drivers.Device, deps drivers.Deps, example string, warmup time.Duration) drivers.Common {
+// Common reads the options every driver shares: bus (required; on a bus of
+// the given kind), stuck_after and warmup (warmup when absent, see Warmup),
+// and takes the device's name, clock and logger from dev and deps.
+func (o *Set) Common(dev drivers.Device, deps drivers.Deps, bus drivers.BusKind, warmup time.Duration) drivers.Common {
 	return drivers.Common{
 		Device:     dev.Name,
-		BusName:    o.Bus(example),
+		BusName:    o.Bus(bus),
 		StuckAfter: o.StuckAfter(),
 		Warmup:     o.Warmup(warmup),
 		Now:        deps.Now,

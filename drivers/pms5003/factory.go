@@ -13,6 +13,7 @@ import (
 func init() {
 	drivers.MustRegister("pms5003", Factory)
 	drivers.MustRegisterChannels("pms5003", channels)
+	drivers.MustRegisterBusKind("pms5003", drivers.SerialBus)
 }
 
 // Factory builds a PMS5003 from its configuration (see the package
@@ -20,7 +21,7 @@ func init() {
 // and reopened after an error, so an unplugged USB adapter recovers.
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	opts := &Opts{Common: o.Common(dev, deps, "/dev/ttyAMA0", defaultWarmup)}
+	opts := &Opts{Common: o.Common(dev, deps, drivers.SerialBus, defaultWarmup)}
 	timeout := o.Duration("timeout", 2*time.Second)
 	if err := o.Err(); err != nil {
 		return nil, err

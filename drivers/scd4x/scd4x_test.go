@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/scd4x"
 	"github.com/edgegw/edgegw/drivers/sensirion"
@@ -56,10 +58,9 @@ func TestPlayback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var clk chips.Clock
-			bus := &i2ctest.Playback{Ops: append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), DontPanic: true}
-			d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
-			rs, err := d.Read(context.Background())
+			rs, err := drivertest.Replay(t, append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), func(bus i2c.Bus, clk *chips.Clock) (*scd4x.Dev, error) {
+				return scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+			})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
 					t.Fatalf("Read = %v, %v; want %q and no readings", rs, err, tt.wantErr)
@@ -72,68 +73,24 @@ func TestPlayback(t *testing.T) {
 			if rs[0].Value != 500 || rs[0].Flags != reading.WarmingUp || rs[1].Channel != "t" {
 				t.Errorf("readings %+v", rs)
 			}
-			if err := bus.Close(); err != nil {
-				t.Error(err)
-			}
 		})
 	}
 }
 
 func TestEmulator(t *testing.T) {
-	ctx := context.Background()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewSCD41()
-	bus.Attach(0x62, chip)
+	clk, bus := drivertest.I2C(0x62, chip)
 	d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Device: "co2", Now: clk.Now, Warmup: 20 * time.Second, StuckAfter: 2}, Sleep: clk.Sleep})
-	read := func() ([]reading.Reading, error) { clk.Advance(5 * time.Second); return d.Read(ctx) }
-
-	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
-		t.Fatalf("first Read = %v; want measurement started, no data before the first sample", err)
-	}
-	rs, err := read() // the first sample, 5 s after start
-	if err != nil || rs[0].Flags != reading.WarmingUp {
-		t.Fatalf("second Read = %v, %v", rs, err)
-	}
-	clk.Advance(30 * time.Second)
-	if rs, err = d.Read(ctx); err != nil || rs[0].Flags != 0 || rs[0].Value < 300 || rs[0].Value > 700 {
-		t.Fatalf("warm Read = %v, %v", rs, err)
-	}
-	chip.CorruptNext(1)
-	if _, err = read(); !errors.Is(err, sensirion.ErrCRC) {
-		t.Fatalf("corrupted Read = %v, want crc mismatch", err)
-	}
-	if _, err = read(); err != nil {
-		t.Fatalf("Read after crc error = %v (the chip must keep running)", err)
-	}
-	chip.Unplug()
-	if _, err = read(); err == nil || !strings.HasPrefix(err.Error(), "scd4x@sim:i2c-1:0x62: ") || !errors.Is(err, chips.ErrNACK) {
-		t.Fatalf("unplugged Read = %v", err)
-	}
-	chip.Replug() // powers up idle: the driver must restart measurement
-	if _, err = read(); !errors.Is(err, drivers.ErrNoData) || !chip.Measuring() {
-		t.Fatalf("Read after replug = %v; want re-initialised, measuring, first sample pending", err)
-	}
-	if rs, err = read(); err != nil || rs[0].Flags != reading.WarmingUp {
-		t.Fatalf("Read after restart = %v, %v; want warming up", rs, err)
-	}
-	chip.Freeze(true)
-	a, _ := read()
-	b, _ := read()
-	if a[0].Value != b[0].Value || d.Channels()[0].StuckAfter != 2 || d.Channels()[0].Max != 40000 {
-		t.Errorf("frozen chip: %v then %v; channels %+v", a[0].Value, b[0].Value, d.Channels())
-	}
-	if err := d.Halt(); err != nil || chip.Measuring() {
-		t.Errorf("Halt = %v, measuring %v", err, chip.Measuring())
+	drivertest.CheckLife(t, drivertest.Life{Dev: d, Chip: chip, Clock: clk, Period: 5 * time.Second, Warmup: 20 * time.Second, StuckAfter: 2, Channel: 0, Min: 300, Max: 700})
+	if ch := d.Channels()[0]; ch.Name != "co2" || ch.Max != 40000 {
+		t.Errorf("co2 channel %+v, want the range up to 40000 ppm", ch)
 	}
 }
 
 // TestFirstSampleDoesNotHoldThePoll: before the first sample of a
 // measurement is due, Read says there is no data instead of waiting for it.
 func TestFirstSampleDoesNotHoldThePoll(t *testing.T) {
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
-	bus.Attach(0x62, chips.NewSCD41())
+	clk, bus := drivertest.I2C(0x62, chips.NewSCD41())
 	d, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: time.Second})
 	start := clk.Now()
 	_, err := d.Read(context.Background())

@@ -15,7 +15,7 @@ func init() {
 // documentation for the options).
 func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
-	opts := &Opts{Common: o.Common(dev, deps, "/dev/i2c-1", defaultWarmup)}
+	opts := &Opts{Common: o.Common(dev, deps, drivers.I2CBus, defaultWarmup)}
 	o.Int("addr", Addr, Addr, Addr)
 	if err := o.Err(); err != nil {
 		return nil, err

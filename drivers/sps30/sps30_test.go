@@ -1,15 +1,16 @@
 package sps30_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/internal/drivertest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sensirion"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -39,17 +40,17 @@ func TestPlayback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var clk chips.Clock
-			bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
+			ops := []i2ctest.IO{
 				{Addr: 0x69, W: []byte{0xD3, 0x04}},
 				{Addr: 0x69, W: []byte{0x00, 0x10, 0x03, 0x00, 0xAC}},
 				{Addr: 0x69, W: []byte{0x02, 0x02}},
 				{Addr: 0x69, R: []byte{0x00, 0x01, 0xB0}},
 				{Addr: 0x69, W: []byte{0x03, 0x00}},
 				{Addr: 0x69, R: tt.reply},
-			}}
-			d, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
-			rs, err := d.Read(context.Background())
+			}
+			rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*sps30.Dev, error) {
+				return sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
+			})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, sensirion.ErrCRC) || rs != nil {
 					t.Fatalf("Read = %v, %v; want %q", rs, err, tt.wantErr)
@@ -62,61 +63,15 @@ func TestPlayback(t *testing.T) {
 			if len(rs) != 10 || rs[1].Channel != "pm25" || rs[1].Value != 10 || rs[9].Unit != sps30.Micrometre || rs[0].Flags != reading.WarmingUp {
 				t.Errorf("readings %+v", rs)
 			}
-			if err := bus.Close(); err != nil {
-				t.Error(err)
-			}
 		})
 	}
 }
 
 func TestEmulator(t *testing.T) {
-	ctx := context.Background()
-	clk := &chips.Clock{}
-	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	chip := chips.NewSPS30()
-	bus.Attach(0x69, chip)
+	clk, bus := drivertest.I2C(0x69, chip)
 	d, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now, StuckAfter: 3}, Sleep: clk.Sleep})
-	read := func() ([]reading.Reading, error) { clk.Advance(10 * time.Second); return d.Read(ctx) }
-	if _, err := d.Read(ctx); !errors.Is(err, drivers.ErrNoData) {
-		t.Fatalf("first Read = %v; want no data before the first sample", err)
-	}
-	clk.Advance(time.Second)
-	rs, err := d.Read(ctx)
-	if err != nil || rs[0].Flags != reading.WarmingUp {
-		t.Fatalf("second Read = %v, %v", rs, err)
-	}
-	clk.Advance(time.Minute)
-	if rs, err = d.Read(ctx); err != nil || rs[1].Flags != 0 || rs[1].Value < 5 || rs[1].Value > 40 {
-		t.Fatalf("warm Read = %v, %v", rs, err)
-	}
-	chip.CorruptNext(1)
-	if _, err = read(); !errors.Is(err, sensirion.ErrCRC) {
-		t.Fatalf("corrupted Read = %v", err)
-	}
-	chip.Unplug()
-	if _, err = read(); err == nil || !strings.HasPrefix(err.Error(), "sps30@sim:i2c-1:0x69: ") {
-		t.Fatalf("unplugged Read = %v", err)
-	}
-	chip.Replug()
-	if _, err = read(); !errors.Is(err, drivers.ErrNoData) {
-		t.Fatalf("Read after replug = %v; want re-initialised, first sample pending", err)
-	}
-	if rs, err = read(); err != nil || rs[0].Flags != reading.WarmingUp {
-		t.Fatalf("Read after restart = %v, %v", rs, err)
-	}
-	chip.Freeze(true)
-	a, _ := read()
-	b, _ := read()
-	if a[1].Value != b[1].Value || d.Channels()[1].StuckAfter != 3 {
-		t.Errorf("frozen: %v then %v", a[1].Value, b[1].Value)
-	}
-	if err := d.Halt(); err != nil {
-		t.Error(err)
-	}
-	clk.Advance(time.Second) // let the reset take effect
-	if chip.Measuring() {
-		t.Error("still measuring after Halt")
-	}
+	drivertest.CheckLife(t, drivertest.Life{Dev: d, Chip: chip, Clock: clk, Period: time.Second, Warmup: 30 * time.Second, StuckAfter: 3, Channel: 1, Min: 5, Max: 40})
 }
 
 func TestOutOfRangeDeclared(t *testing.T) {

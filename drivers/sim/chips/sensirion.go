@@ -35,6 +35,20 @@ func (s *sensirionChip) samples(now time.Time) int {
 	return int(now.Sub(s.start) / s.period)
 }
 
+// fresh reports whether a sample not read yet is there.
+func (s *sensirionChip) fresh(now time.Time) bool { return s.samples(now) > s.taken }
+
+// take marks the newest sample read and returns when it was sampled. With
+// no sample yet the chip NACKs the read command, named by what.
+func (s *sensirionChip) take(now time.Time, what string) (time.Time, error) {
+	n := s.samples(now)
+	if n == 0 {
+		return time.Time{}, fmt.Errorf("%s with no sample: %w", what, ErrNACK)
+	}
+	s.taken = n
+	return s.start.Add(time.Duration(n) * s.period), nil
+}
+
 // tx parses a written command, runs it with command, and copies the pending
 // reply into r.
 func (s *sensirionChip) tx(now time.Time, w, r []byte, command func(time.Time, uint16, []uint16) error) error {
@@ -127,17 +141,16 @@ func (c *SCD41) command(now time.Time, cmd uint16, args []uint16) error {
 		c.measuring = false
 	case 0xE4B8: // get_data_ready_status
 		var w uint16 = 0x8000
-		if c.samples(now) > c.taken {
+		if c.fresh(now) {
 			w |= 0x0006
 		}
 		c.respond(&c.Faults, w)
 	case 0xEC05: // read_measurement
-		n := c.samples(now)
-		if n == 0 {
-			return fmt.Errorf("read_measurement with no sample: %w", ErrNACK)
+		at, err := c.take(now, "read_measurement")
+		if err != nil {
+			return err
 		}
-		c.taken = n
-		t := c.valueTime(c.start.Add(time.Duration(n) * c.period))
+		t := c.valueTime(at)
 		co2 := wave(t, 520, 120, 6*time.Hour, 0)
 		temp := wave(t, 21, 3, 24*time.Hour, 1)
 		rh := wave(t, 55, 10, 12*time.Hour, 2)
@@ -194,17 +207,16 @@ func (c *SPS30) command(now time.Time, cmd uint16, args []uint16) error {
 		c.measuring = false
 	case 0x0202: // read_data_ready_flag
 		var w uint16
-		if c.samples(now) > c.taken {
+		if c.fresh(now) {
 			w = 1
 		}
 		c.respond(&c.Faults, w)
 	case 0x0300: // read_measured_values
-		n := c.samples(now)
-		if n == 0 {
-			return fmt.Errorf("read_measured_values with no sample: %w", ErrNACK)
+		at, err := c.take(now, "read_measured_values")
+		if err != nil {
+			return err
 		}
-		c.taken = n
-		c.respond(&c.Faults, c.values(c.valueTime(c.start.Add(time.Duration(n)*c.period)))...)
+		c.respond(&c.Faults, c.values(c.valueTime(at))...)
 	case 0xD304: // device_reset
 		c.reset()
 	case 0x1001: // sleep (only when idle)
