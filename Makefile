@@ -17,8 +17,9 @@ SUITE    := go test -count=1 -v -timeout 90m ./gateway/
 # hardware (drivers/all), without `edgegw demo`, its embedded MQTT broker,
 # the sim driver, "sim:" buses and --sim flags of drivers/sim, and without
 # the backend's commands (ingest, fleet, open) and its database drivers.
-# The tag nobackend alone leaves out only the backend (the gateway's build
-# with the emulators, which make bench measures the footprint of). `make build` (also the backend's binary), `make
+# The tag nobackend leaves out the backend and the packaging tool gendocs
+# (the gateway's build with the emulators, which make bench measures the
+# footprint of). `make build` (also the backend's binary), `make
 # demo` and the tests keep the full build. Drivers can be trimmed too:
 # PRODTAGS=nodemo,custom,drivers.bme280,drivers.modbusmeter
 PRODTAGS ?= nodemo

@@ -179,7 +179,7 @@ func generate(o Opts, t target, dir string) error {
 	cmd := exec.Command(gen, "gendocs", "--root", dir)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", o.MTime.Unix()))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("--generator %s gendocs (a full build, without the nodemo tag, is needed): %w: %s", gen, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("--generator %s gendocs (a full build, without the nodemo or nobackend tag, is needed): %w: %s", gen, err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
