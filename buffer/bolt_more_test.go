@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
 )
@@ -282,7 +284,7 @@ func testCorrupt(t *testing.T, corrupt func(*testing.T, string), sidecar bool) {
 	if !sidecar {
 		os.Remove(path + ".seq")
 	}
-	clock := buffertest.NewClock(t0)
+	clock := testclock.New(t0)
 	b = openBoltAt(t, path, buffer.Options{Now: clock.Now})
 	if r := b.Recovered(); !strings.Contains(r, "buffer.db.corrupt-20261125T090000Z") {
 		t.Fatalf("Recovered = %q, want the moved-aside name", r)
@@ -388,7 +390,7 @@ func TestBoltKeepsTwoCorruptCopies(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file"), 1024), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	openBoltAt(t, path, buffer.Options{Now: buffertest.NewClock(t0).Now})
+	openBoltAt(t, path, buffer.Options{Now: testclock.New(t0).Now})
 	aside, err := filepath.Glob(path + ".corrupt-*")
 	if err != nil {
 		t.Fatal(err)
@@ -404,7 +406,7 @@ func TestBoltKeepsTwoCorruptCopies(t *testing.T) {
 func TestBoltLockedByAnother(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	b := openBoltAt(t, path, buffer.Options{Now: buffertest.NewClock(t0).Now})
+	b := openBoltAt(t, path, buffer.Options{Now: testclock.New(t0).Now})
 	buffertest.Begin(t, b, "telemetry", t0)
 	second, err := buffer.OpenBolt(path, buffer.Options{})
 	if !errors.Is(err, buffer.ErrLocked) || !strings.Contains(err.Error(), path+": in use by") {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
 )
@@ -236,7 +238,7 @@ func TestBoltDamagedWhileOpen(t *testing.T) {
 		for _, path := range []string{"read", "commit"} {
 			t.Run(how+"-"+path, func(t *testing.T) {
 				file := filepath.Join(t.TempDir(), "buffer.db")
-				b := openBoltAt(t, file, buffer.Options{Verify: buffertest.Verify, Now: buffertest.NewClock(t0).Now})
+				b := openBoltAt(t, file, buffer.Options{Verify: buffertest.Verify, Now: testclock.New(t0).Now})
 				for range 20 {
 					buffertest.FillSigned(t, b, "telemetry", t0, 3, 300)
 				}

@@ -7,9 +7,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/testclock"
 
 	"github.com/edgegw/edgegw/buffer"
 )
@@ -46,7 +47,7 @@ func RunWith(t *testing.T, base buffer.Options, open Opener) {
 		testMaxBytesKeepsOpen(t, o(t, func(p *buffer.Options) { p.MaxBytes = 300 }))
 	})
 	t.Run("MaxAge", func(t *testing.T) {
-		c := NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+		c := testclock.New(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 		testMaxAge(t, c, o(t, func(p *buffer.Options) { p.MaxAge = time.Hour; p.Now = c.Now }))
 	})
 	t.Run("TakeGapBuildError", func(t *testing.T) {
@@ -57,29 +58,6 @@ func RunWith(t *testing.T, base buffer.Options, open Opener) {
 	})
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, o(t, nil)) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, o(t, nil)) })
-}
-
-// Clock is a settable clock for Options.Now, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a Clock set to t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // Header returns the header the suite's Begin callbacks build for seq.

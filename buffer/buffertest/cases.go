@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/buffer"
 )
 
@@ -202,7 +204,7 @@ func testMaxBytesKeepsOpen(t *testing.T, s buffer.Store) {
 	}
 }
 
-func testMaxAge(t *testing.T, c *Clock, s buffer.Store) {
+func testMaxAge(t *testing.T, c *testclock.Clock, s buffer.Store) {
 	start := c.Now()
 	Fill(t, s, "telemetry", start, 2, 10, false)
 	Fill(t, s, "personal", start, 1, 10, false)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
@@ -48,7 +50,7 @@ func TestPlayback(t *testing.T) {
 		{Addr: 0x48, W: []byte{0x01}, R: []byte{0xC3, 0x83}},
 		{Addr: 0x48, W: []byte{0x00}, R: []byte{0x40, 0x00}},
 	}
-	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*ads1115.Dev, error) {
+	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *testclock.Clock) (*ads1115.Dev, error) {
 		return ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, Inputs: []ads1115.Input{
 			{Name: "no2", Mux: "a0", FS: 4.096, Cal: &ads1115.Calibration{Zero: 0.048, Span: 2.048, SpanPPB: 1000}},
 		}})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -17,7 +19,7 @@ func ExampleNew() {
 	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with an ADS1115 at 0x48 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
-	var clock chips.Clock
+	var clock testclock.Clock
 	bus := chips.NewI2CBus("/dev/i2c-1", clock.Now)
 	defer bus.Close()
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -48,7 +50,7 @@ func FuzzConversion(f *testing.F) {
 
 		// Read decodes the register it reads.
 		cfg := ads1115.Config("a0", fs, 4)
-		var clk chips.Clock
+		var clk testclock.Clock
 		bus := &i2ctest.Playback{DontPanic: true, Ops: []i2ctest.IO{
 			{Addr: 0x48, W: []byte{0x01}, R: []byte{0x85, 0x83}},
 			{Addr: 0x48, W: []byte{0x01, byte(cfg >> 8), byte(cfg)}},

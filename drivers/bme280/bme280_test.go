@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
@@ -58,7 +60,7 @@ func script(tp, h []byte, status byte) []i2ctest.IO {
 
 func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 	ops := append(script(cal88, calE1, 0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
-	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *testclock.Clock) (*bme280.Dev, error) {
 		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
 	})
 	if err != nil {
@@ -104,7 +106,7 @@ func TestPlaybackStuckBusyIsBounded(t *testing.T) {
 	for range 60 {
 		ops = append(ops, i2ctest.IO{Addr: 0x76, W: []byte{0xF3}, R: []byte{0x08}})
 	}
-	_, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+	_, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *testclock.Clock) (*bme280.Dev, error) {
 		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, ReadyTimeout: 20 * time.Millisecond})
 	})
 	if err == nil || !strings.Contains(err.Error(), "bme280@playback:0x76: measurement still busy after 20ms") {
@@ -112,7 +114,7 @@ func TestPlaybackStuckBusyIsBounded(t *testing.T) {
 	}
 }
 
-func newEmu(t *testing.T, opts bme280.Opts) (*bme280.Dev, *chips.BME280, *chips.Clock) {
+func newEmu(t *testing.T, opts bme280.Opts) (*bme280.Dev, *chips.BME280, *testclock.Clock) {
 	t.Helper()
 	chip := chips.NewBME280()
 	clk, bus := drivertest.I2C(0x76, chip)
@@ -212,7 +214,7 @@ func TestEmulatorStuck(t *testing.T) {
 }
 
 func TestSPIEmulator(t *testing.T) {
-	clk := &chips.Clock{}
+	clk := &testclock.Clock{}
 	chip := chips.NewBME280()
 	port := chips.NewPort("sim:spi0.1", clk.Now, chip)
 	d, err := bme280.NewSPI(port, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})

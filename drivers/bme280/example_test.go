@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/bme280"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -16,7 +18,7 @@ func ExampleNew() {
 	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with a BME280 at 0x76 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
-	var clock chips.Clock
+	var clock testclock.Clock
 	bus := chips.NewI2CBus("/dev/i2c-1", clock.Now)
 	defer bus.Close()
 
@@ -51,7 +53,7 @@ func ExampleNew() {
 func ExampleNewSPI() {
 	// On a board: drivers.InitHost(), then port, err := spireg.Open("/dev/spidev0.1").
 	// Here an emulated port with a BME280 on it stands in for the hardware.
-	var clock chips.Clock
+	var clock testclock.Clock
 	port := chips.NewSPIPort("/dev/spidev0.1", clock.Now)
 	defer port.Close()
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
@@ -78,7 +80,7 @@ func FuzzParseCalibration(f *testing.F) {
 		}
 
 		ops := append(script(tp, h, 0x00), i2ctest.IO{Addr: 0x76, W: []byte{0xF7}, R: dataF7})
-		rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*bme280.Dev, error) {
+		rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *testclock.Clock) (*bme280.Dev, error) {
 			return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 		})
 		if c.T1 == 0 || c.P1 == 0 {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/mcp3008"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
@@ -16,7 +18,7 @@ func ExampleNew() {
 	// On a board: drivers.InitHost(), then port, err := spireg.Open("/dev/spidev0.0").
 	// Here an emulated port with an MCP3008 on it stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
-	var clock chips.Clock
+	var clock testclock.Clock
 	port := chips.NewSPIPort("/dev/spidev0.0", clock.Now)
 	defer port.Close()
 

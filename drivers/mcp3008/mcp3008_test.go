@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/spi/spitest"
 
@@ -48,7 +50,7 @@ func TestPlayback(t *testing.T) {
 }
 
 func TestEmulator(t *testing.T) {
-	clk := &chips.Clock{}
+	clk := &testclock.Clock{}
 	chip := chips.NewMCP3008(3.3)
 	port := chips.NewPort("sim:spi0.0", clk.Now, chip)
 	d, err := mcp3008.New(port, &mcp3008.Opts{Common: drivers.Common{Now: clk.Now, Warmup: time.Minute, StuckAfter: 5}, Inputs: []mcp3008.Input{

@@ -6,6 +6,8 @@ import (
 	"log"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/goburrow/serial"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -22,7 +24,7 @@ func ExampleNew() {
 	// /dev/ttyAMA0. Here an emulated PMS5003 serves a pseudo-terminal that
 	// stands in for it, and a manual clock makes every run print the same
 	// readings.
-	var clock chips.Clock
+	var clock testclock.Clock
 	path, _, sensor, err := chips.StartPMS5003(clock.Now)
 	if err != nil {
 		log.Fatal(err)

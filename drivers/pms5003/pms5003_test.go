@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/pms5003"
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -45,7 +47,7 @@ func (p *fakePort) Read(b []byte) (int, error) {
 func (p *fakePort) Write(b []byte) (int, error) { return p.out.Write(b) }
 
 func TestFakePort(t *testing.T) {
-	var clk chips.Clock
+	var clk testclock.Clock
 	p := &fakePort{}
 	d, _ := pms5003.New(p, &pms5003.Opts{Common: drivers.Common{BusName: "tty", Now: clk.Now}})
 	// noise, a command acknowledgement, then the frame
@@ -73,7 +75,7 @@ func TestFakePort(t *testing.T) {
 // TestPTY runs the driver through the factory's serial port against the
 // emulator on a pseudo-terminal pair.
 func TestPTY(t *testing.T) {
-	clk := &chips.Clock{}
+	clk := &testclock.Clock{}
 	path, chip, c, err := chips.StartPMS5003(clk.Now)
 	if err != nil {
 		t.Skipf("no pseudo-terminals: %v", err)

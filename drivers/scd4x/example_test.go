@@ -7,6 +7,8 @@ import (
 	"log"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/scd4x"
@@ -20,7 +22,7 @@ func ExampleNew() {
 	// On a board: drivers.InitHost(), then bus, err := i2creg.Open("/dev/i2c-1").
 	// Here an emulated bus with an SCD41 at 0x62 stands in for the hardware,
 	// and a manual clock makes every run print the same readings.
-	var clock chips.Clock
+	var clock testclock.Clock
 	bus := chips.NewI2CBus("/dev/i2c-1", clock.Now)
 	defer bus.Close()
 

@@ -6,13 +6,14 @@ import (
 	"math"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/scd4x"
 	"github.com/edgegw/edgegw/drivers/sensirion"
-	"github.com/edgegw/edgegw/drivers/sim/chips"
 )
 
 // Replies of the datasheet and of the emulator (shared/reference/sensors.md).
@@ -57,7 +58,7 @@ func read(t *testing.T, serial, ready, meas []byte) ([]reading.Reading, *i2ctest
 	if meas != nil {
 		ops = append(ops, i2ctest.IO{Addr: 0x62, W: []byte{0xEC, 0x05}}, i2ctest.IO{Addr: 0x62, R: meas})
 	}
-	var clk chips.Clock
+	var clk testclock.Clock
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
 	d, err := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 	if err != nil {

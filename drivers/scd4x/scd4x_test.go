@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
@@ -58,7 +60,7 @@ func TestPlayback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rs, err := drivertest.Replay(t, append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), func(bus i2c.Bus, clk *chips.Clock) (*scd4x.Dev, error) {
+			rs, err := drivertest.Replay(t, append(initOps(), i2ctest.IO{Addr: 0x62, R: tt.reply}), func(bus i2c.Bus, clk *testclock.Clock) (*scd4x.Dev, error) {
 				return scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 			})
 			if tt.wantErr != "" {

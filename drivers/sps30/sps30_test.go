@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
@@ -48,7 +50,7 @@ func TestPlayback(t *testing.T) {
 				{Addr: 0x69, W: []byte{0x03, 0x00}},
 				{Addr: 0x69, R: tt.reply},
 			}
-			rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *chips.Clock) (*sps30.Dev, error) {
+			rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *testclock.Clock) (*sps30.Dev, error) {
 				return sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 			})
 			if tt.wantErr != "" {

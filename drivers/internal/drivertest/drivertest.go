@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 
@@ -26,9 +28,9 @@ import (
 // ops (periph's i2ctest) and a manual clock, reads it once and returns what
 // Read returned. After a Read without error it checks that every
 // transaction of ops was made.
-func Replay[S drivers.Sensor](t *testing.T, ops []i2ctest.IO, newDev func(i2c.Bus, *chips.Clock) (S, error)) ([]reading.Reading, error) {
+func Replay[S drivers.Sensor](t *testing.T, ops []i2ctest.IO, newDev func(i2c.Bus, *testclock.Clock) (S, error)) ([]reading.Reading, error) {
 	t.Helper()
-	var clk chips.Clock
+	var clk testclock.Clock
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
 	d, err := newDev(bus, &clk)
 	if err != nil {
@@ -45,8 +47,8 @@ func Replay[S drivers.Sensor](t *testing.T, ops []i2ctest.IO, newDev func(i2c.Bu
 
 // I2C returns an emulated I²C bus named sim:i2c-1 with chip at addr, and the
 // manual clock the bus and the chip run on.
-func I2C(addr uint16, chip chips.Chip) (*chips.Clock, *chips.Bus) {
-	clk := &chips.Clock{}
+func I2C(addr uint16, chip chips.Chip) (*testclock.Clock, *chips.Bus) {
+	clk := &testclock.Clock{}
 	bus := chips.NewBus("sim:i2c-1", clk.Now)
 	bus.Attach(addr, chip)
 	return clk, bus
@@ -73,7 +75,7 @@ type Sensor interface {
 type Life struct {
 	Dev        Sensor        // on the chip, built with Clock's Now and Sleep
 	Chip       MeasuringChip // the chip, on sim:i2c-1
-	Clock      *chips.Clock
+	Clock      *testclock.Clock
 	Period     time.Duration // from one sample to the next
 	Warmup     time.Duration // the device's warm-up
 	StuckAfter int           // the device's stuck_after

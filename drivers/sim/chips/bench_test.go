@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/bme280"
@@ -19,7 +21,7 @@ import (
 // against the emulators (fake clock: no waiting; PMS5003 over a real
 // pseudo-terminal, so its cost includes the kernel round trip).
 func BenchmarkPollAll(b *testing.B) {
-	clk := &chips.Clock{}
+	clk := &testclock.Clock{}
 	bus := chips.NewI2CBus("sim:i2c-1", clk.Now)
 	port := chips.NewSPIPort("sim:spi0.0", clk.Now)
 	path, _, closer, err := chips.StartPMS5003(clk.Now)

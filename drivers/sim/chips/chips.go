@@ -1,7 +1,6 @@
 package chips
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -90,42 +89,6 @@ func (f *Faults) valueTime(now time.Time) time.Time {
 func wave(t time.Time, base, amp float64, period time.Duration, phase float64) float64 {
 	x := 2*math.Pi*float64(t.UnixNano()%int64(period))/float64(period) + phase
 	return base + amp*math.Sin(x)
-}
-
-// Clock is a manual clock for tests and benchmarks: Now returns the current
-// fake time and Sleep advances it instead of waiting. The zero value starts
-// at 2026-01-01 UTC. It is safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	t   time.Time
-	set bool
-}
-
-// Now returns the fake time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.set {
-		c.t, c.set = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), true
-	}
-	return c.t
-}
-
-// Advance moves the fake time forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.Now()
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// Sleep advances the fake time by d at once, unless ctx is done.
-func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.Advance(d)
-	return nil
 }
 
 // nackError names the address that did not acknowledge.
