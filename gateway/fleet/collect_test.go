@@ -10,8 +10,8 @@ import (
 
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/mqtt"
-	"github.com/edgegw/edgegw/mqtt/topic"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // TestIntegrationCollectStatus: the retained statuses of three gateways on

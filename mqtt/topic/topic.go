@@ -44,7 +44,7 @@ func join(prefix, gateway string, k Kind) string { return prefix + "/" + gateway
 // Data returns <prefix>/<gateway>/data/<class>, where a gateway publishes its
 // envelopes of class (gap records included, audit records excepted).
 func Data(prefix, gateway, class string) string {
-	return join(prefix, gateway, KindData) + "/" + class
+	return prefix + "/" + gateway + "/" + string(KindData) + "/" + class
 }
 
 // Audit returns <prefix>/<gateway>/audit, where a gateway publishes its
