@@ -418,10 +418,7 @@ func (p *Publisher) HealthTopic() string { return p.healthTopic }
 // <prefix>/<id>/data/<class>, except audit records, which go to
 // <prefix>/<id>/audit.
 func (p *Publisher) DataTopic(class string) string {
-	if class == buffer.AuditClass {
-		return topic.Audit(p.cfg.TopicPrefix, p.cfg.GatewayID)
-	}
-	return topic.Data(p.cfg.TopicPrefix, p.cfg.GatewayID, class)
+	return topic.Batch(p.cfg.TopicPrefix, p.cfg.GatewayID, class)
 }
 
 // Run connects, publishes and reconnects until ctx is done, then publishes

@@ -47,6 +47,15 @@ func Data(prefix, gateway, class string) string {
 	return prefix + "/" + gateway + "/" + string(KindData) + "/" + class
 }
 
+// Batch returns the topic a gateway publishes its batches of class on: Audit
+// for class audit (its audit records), Data for any other class.
+func Batch(prefix, gateway, class string) string {
+	if class == string(KindAudit) {
+		return Audit(prefix, gateway)
+	}
+	return Data(prefix, gateway, class)
+}
+
 // Audit returns <prefix>/<gateway>/audit, where a gateway publishes its
 // audit records.
 func Audit(prefix, gateway string) string { return join(prefix, gateway, KindAudit) }

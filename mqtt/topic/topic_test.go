@@ -11,6 +11,8 @@ func TestBuilders(t *testing.T) {
 		{Data("city", "gw-001", "telemetry"), "city/gw-001/data/telemetry"},
 		{Data("city/north", "gw-001", "gap"), "city/north/gw-001/data/gap"},
 		{Audit("city", "gw-001"), "city/gw-001/audit"},
+		{Batch("city", "gw-001", "audit"), "city/gw-001/audit"},
+		{Batch("city", "gw-001", "personal"), "city/gw-001/data/personal"},
 		{Receipt("city", "gw-001"), "city/gw-001/receipt"},
 		{Health("a/b/c", "gw-001"), "a/b/c/gw-001/health"},
 		{ConfigSet("city/north", "gw-001"), "city/north/gw-001/config/set"},
