@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // Defaults applied by LoadConfig to fields the file leaves out.
@@ -145,8 +146,8 @@ func (c Config) check() error {
 			errs = append(errs, fmt.Errorf("broker: %w", err))
 		}
 	}
-	if strings.ContainsAny(c.TopicPrefix, "+#\x00") || strings.HasPrefix(c.TopicPrefix, "/") || strings.HasSuffix(c.TopicPrefix, "/") {
-		errs = append(errs, fmt.Errorf("topic_prefix: %q: no wildcards, no leading or trailing slash", c.TopicPrefix))
+	if err := topic.CheckPrefix(c.TopicPrefix); err != nil {
+		errs = append(errs, fmt.Errorf("topic_prefix: %w", err))
 	}
 	if c.ShareGroup != "-" {
 		if err := keys.ValidateID(c.ShareGroup); err != nil {
@@ -178,36 +179,25 @@ func (c Config) check() error {
 // configuration status of every gateway, through the shared subscription
 // group unless it is "-".
 func (c Config) Topics() []string {
-	t := []string{c.TopicPrefix + "/+/data/#", c.TopicPrefix + "/+/audit", c.TopicPrefix + "/+/health", c.TopicPrefix + "/+/config/status"}
-	if c.ShareGroup != "-" {
-		for i := range t {
-			t[i] = "$share/" + c.ShareGroup + "/" + t[i]
-		}
+	group := c.ShareGroup
+	if group == "-" {
+		group = ""
 	}
-	return t
+	return topic.Filters(c.TopicPrefix, group, topic.KindData, topic.KindAudit, topic.KindHealth, topic.KindConfigStatus)
 }
 
-// ReceiptTopic returns the topic of gateway's receipts.
-func (c Config) ReceiptTopic(gateway string) string {
-	return c.TopicPrefix + "/" + gateway + "/receipt"
-}
-
-// docTopic tells whether topic is a gateway's health or configuration status
+// docTopic tells whether t is a gateway's health or configuration status
 // topic, and which gateway's.
-func (c Config) docTopic(topic string) (gateway, kind string, ok bool) {
-	rest, ok := strings.CutPrefix(topic, c.TopicPrefix+"/")
-	if !ok {
+func (c Config) docTopic(t string) (gateway, kind string, ok bool) {
+	p, err := topic.ParseUnder(c.TopicPrefix, t)
+	if err != nil {
 		return "", "", false
 	}
-	gw, levels, ok := strings.Cut(rest, "/")
-	if !ok || gw == "" {
-		return "", "", false
-	}
-	switch levels {
-	case "health":
-		return gw, store.DocHealth, true
-	case "config/status":
-		return gw, store.DocConfigStatus, true
+	switch p.Kind {
+	case topic.KindHealth:
+		return p.Gateway, store.DocHealth, true
+	case topic.KindConfigStatus:
+		return p.Gateway, store.DocConfigStatus, true
 	}
 	return "", "", false
 }

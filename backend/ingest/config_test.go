@@ -36,7 +36,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c2.Topics(); got[0] != "town/a/+/data/#" || c2.ReceiptTopic("gw-1") != "town/a/gw-1/receipt" {
+	if got := c2.Topics(); got[0] != "town/a/+/data/#" || got[3] != "town/a/+/config/status" {
 		t.Errorf("no share group: %v", got)
 	}
 	for name, tc := range map[string]struct{ doc, want string }{
@@ -46,6 +46,8 @@ func TestParseConfig(t *testing.T) {
 		"plain tcp":     {strings.Replace(goodConfig, "ssl://", "tcp://", 1), "broker:"},
 		"interval":      {goodConfig + "receipt_interval: 1h\n", "receipt_interval: 1h0m0s outside"},
 		"share group":   {goodConfig + "share_group: a/b\n", "share_group:"},
+		"prefix level":  {goodConfig + "topic_prefix: a//b\n", `topic_prefix: topic prefix "a//b" has an empty level`},
+		"prefix +":      {goodConfig + "topic_prefix: a/+\n", `topic_prefix: topic prefix "a/+" contains a wildcard`},
 		"empty":         {"", "empty document"},
 	} {
 		if _, err := ingest.ParseConfig([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {

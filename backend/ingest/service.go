@@ -21,6 +21,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 const (
@@ -627,7 +628,7 @@ func (s *Service) sendReceipt(ctx context.Context, client *mqtt.Client, gw strin
 	}
 	pctx, cancel := context.WithTimeout(ctx, mqtt.WriteTimeout)
 	defer cancel()
-	if err := client.Publish(pctx, s.cfg.ReceiptTopic(gw), data, true); err != nil {
+	if err := client.Publish(pctx, topic.Receipt(s.cfg.TopicPrefix, gw), data, true); err != nil {
 		return err
 	}
 	s.log.Debug("receipt published", "gateway", gw, "through", r.Through, "ranges", len(r.Ranges))

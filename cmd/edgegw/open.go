@@ -10,6 +10,7 @@ import (
 	"github.com/edgegw/edgegw/backend"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 func init() { fullBuildCmds = append(fullBuildCmds, newOpenCmd) }
@@ -42,7 +43,7 @@ func newOpenCmd() *cobra.Command {
 			}
 			o.Files = files
 			if len(o.Subscribe.Topics) == 0 {
-				o.Subscribe.Topics = []string{prefix + "/+/data/#", prefix + "/+/audit"}
+				o.Subscribe.Topics = topic.Filters(prefix, "", topic.KindData, topic.KindAudit)
 			}
 			sum, err := backend.Open(c.Context(), backend.NewReceiver(trust, rks...), o, c.OutOrStdout(), c.ErrOrStderr())
 			fmt.Fprintln(c.ErrOrStderr(), "open:", sum)

@@ -23,6 +23,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // The fleet operations commands that talk to the broker: newConfigPushCmd
@@ -53,7 +54,7 @@ func (f *brokerFlags) check() error {
 			return usageError{fmt.Errorf("%s is required", r.name)}
 		}
 	}
-	if err := fleet.CheckPrefix(f.prefix); err != nil {
+	if err := topic.CheckPrefix(f.prefix); err != nil {
 		return usageError{fmt.Errorf("--prefix: %w", err)}
 	}
 	if f.timeout <= 0 {
@@ -130,7 +131,7 @@ document, a document that has expired, and recipients that would reject it:
 			}
 			msgs := make([]mqtt.Message, len(ids))
 			for i, id := range ids {
-				msgs[i] = mqtt.Message{Topic: fleet.ConfigSetTopic(f.prefix, id), Payload: doc}
+				msgs[i] = mqtt.Message{Topic: topic.ConfigSet(f.prefix, id), Payload: doc}
 			}
 			ctx, cancel := context.WithTimeout(c.Context(), f.timeout)
 			defer cancel()

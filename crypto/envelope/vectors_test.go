@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 var update = flag.Bool("update", false, "rewrite the test vectors in docs/envelope.md")
@@ -133,10 +134,7 @@ func openLines(t testing.TB, h *Header, rs []reading.Reading) []string {
 
 // topicOf returns the topic a batch of class is published on.
 func topicOf(gatewayID, class string) string {
-	if class == AuditClass {
-		return vectorTopicPrefix + "/" + gatewayID + "/audit"
-	}
-	return vectorTopicPrefix + "/" + gatewayID + "/data/" + class
+	return topic.Batch(vectorTopicPrefix, gatewayID, class)
 }
 
 // generate builds the vector of spec with fixed randomness.

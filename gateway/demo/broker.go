@@ -13,6 +13,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"go.etcd.io/bbolt"
+
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // broker is the demo's embedded MQTT broker: TLS with client certificates on
@@ -80,9 +82,9 @@ func (h *identityACL) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) b
 // gateway's data, audit and health (through a shared subscription too) and
 // writes their receipts; a gateway uses its own topics, and only reads its
 // config/set and its receipt.
-func (h *identityACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+func (h *identityACL) OnACLCheck(cl *mqtt.Client, name string, write bool) bool {
 	id := string(cl.Properties.Username)
-	parts := strings.Split(topic, "/")
+	parts := strings.Split(name, "/")
 	if id == "ingest" {
 		if len(parts) > 2 && parts[0] == "$share" {
 			parts = parts[2:]
@@ -91,20 +93,24 @@ func (h *identityACL) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool
 			return false
 		}
 		if write {
-			return len(parts) == 3 && parts[2] == "receipt"
+			return len(parts) == 3 && parts[2] == string(topic.KindReceipt)
 		}
-		return parts[2] == "data" || parts[2] == "health" || parts[2] == "audit"
+		switch topic.Kind(parts[2]) {
+		case topic.KindData, topic.KindHealth, topic.KindAudit:
+			return true
+		}
+		return false
 	}
 	if id == "" || len(parts) < 3 || parts[0] != "city" || parts[1] != id {
 		return false
 	}
-	switch rest := strings.Join(parts[2:], "/"); rest {
-	case "config/set", "receipt":
+	switch topic.Kind(strings.Join(parts[2:], "/")) {
+	case topic.KindConfigSet, topic.KindReceipt:
 		return !write
-	case "health", "audit", "config/status":
+	case topic.KindHealth, topic.KindAudit, topic.KindConfigStatus:
 		return true
 	default:
-		return parts[2] == "data"
+		return parts[2] == string(topic.KindData)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // receipts asks the running agent, on its control socket, what the
@@ -83,10 +84,10 @@ func receiptSummary(r *control.ReceiptStatus, now time.Time) string {
 // receiptCause names the likely reason receipts do not come, and its fix.
 func (c *checker) receiptCause(st control.Status, r *control.ReceiptStatus) (cause, fix string) {
 	id := c.cfg.Gateway.ID
-	prefix := c.cfg.Uplink.TopicPrefix + "/" + id
+	rt := topic.Receipt(c.cfg.Uplink.TopicPrefix, id)
 	switch {
 	case c.certCN != "" && c.certCN != id:
-		return fmt.Sprintf("the client certificate's CN %q is not the gateway id %q, so the broker's ACL drops every publish (and withholds %s/receipt)", c.certCN, id, prefix),
+		return fmt.Sprintf("the client certificate's CN %q is not the gateway id %q, so the broker's ACL drops every publish (and withholds %s)", c.certCN, id, rt),
 			"issue the client certificate with CN = " + id
 	case r.Rejected[uplink.RejectUntrusted] > 0:
 		return fmt.Sprintf("receipts arrive signed by a key not pinned in uplink.receipts (%d rejected as untrusted)", r.Rejected[uplink.RejectUntrusted]),
@@ -100,6 +101,6 @@ func (c *checker) receiptCause(st control.Status, r *control.ReceiptStatus) (cau
 	case !st.Uplink.Connected:
 		return "the broker is not reached: " + st.Uplink.LastError, "fix the connection (see the broker checks above)"
 	}
-	return fmt.Sprintf("the broker's ACL denies this certificate %s/data/# or the read of %s/receipt (MQTT 3.1.1 brokers acknowledge denied publishes and drop them), edgegw ingest is down or not subscribed, or it signs with a key not pinned here", prefix, prefix),
+	return fmt.Sprintf("the broker's ACL denies this certificate %s or the read of %s (MQTT 3.1.1 brokers acknowledge denied publishes and drop them), edgegw ingest is down or not subscribed, or it signs with a key not pinned here", topic.Data(c.cfg.Uplink.TopicPrefix, id, "#"), rt),
 		"check the broker's ACL (docs/operations.md) and its log for denied publishes, that edgegw ingest runs, and that uplink.receipts holds the key it signs with"
 }

@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // StatusRow is one gateway's configuration status as the broker retains
@@ -36,11 +38,11 @@ type Collect struct {
 // c.Gateways answered, or when c.Timeout passed; it fails when the
 // subscription was not made within it.
 func CollectStatus(parent context.Context, c Collect) ([]StatusRow, error) {
-	topics := []string{StatusFilter(c.Prefix)}
+	topics := []string{topic.Filter(c.Prefix, topic.KindConfigStatus)}
 	if len(c.Gateways) > 0 {
 		topics = topics[:0]
 		for _, id := range c.Gateways {
-			topics = append(topics, StatusTopic(c.Prefix, id))
+			topics = append(topics, topic.ConfigStatus(c.Prefix, id))
 		}
 	}
 	ctx, cancel := context.WithTimeout(parent, c.Timeout)
@@ -61,10 +63,10 @@ func CollectStatus(parent context.Context, c Collect) ([]StatusRow, error) {
 	}
 	subscribed := make(chan struct{})
 	var once sync.Once
-	handle := func(topic string, payload []byte) {
+	handle := func(t string, payload []byte) {
 		// A message proves the subscription; it may precede OnSubscribe.
 		once.Do(func() { close(subscribed) })
-		id, ok := GatewayOfStatusTopic(c.Prefix, topic)
+		id, ok := statusGateway(c.Prefix, t)
 		if !ok || len(payload) == 0 { // an empty retained message clears a status
 			return
 		}
@@ -74,7 +76,7 @@ func CollectStatus(parent context.Context, c Collect) ([]StatusRow, error) {
 		case err != nil:
 			r.Error = err.Error()
 		case s.Gateway != id:
-			r.Error = fmt.Sprintf("status on %s claims gateway %q", topic, s.Gateway)
+			r.Error = fmt.Sprintf("status on %s claims gateway %q", t, s.Gateway)
 		default:
 			r.Status = &s
 		}
@@ -110,4 +112,14 @@ func CollectStatus(parent context.Context, c Collect) ([]StatusRow, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Gateway < out[j].Gateway })
 	return out, nil
+}
+
+// statusGateway returns the gateway id of a configuration status topic
+// under prefix, and false when t is not one or its gateway id is invalid.
+func statusGateway(prefix, t string) (string, bool) {
+	p, err := topic.ParseUnder(prefix, t)
+	if err != nil || p.Kind != topic.KindConfigStatus || keys.CheckGatewayID(p.Gateway) != nil {
+		return "", false
+	}
+	return p.Gateway, true
 }

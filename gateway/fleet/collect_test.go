@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // TestIntegrationCollectStatus: the retained statuses of three gateways on
@@ -27,7 +28,7 @@ func TestIntegrationCollectStatus(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		errs, err := mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key},
-			[]mqtt.Message{{Topic: fleet.StatusTopic("city", gw), Payload: payload}})
+			[]mqtt.Message{{Topic: topic.ConfigStatus("city", gw), Payload: payload}})
 		if err == nil {
 			err = errs[0]
 		}

@@ -1,7 +1,6 @@
 // Package fleet is the gateway's side of fleet operations. This file holds
-// the contract between a gateway and the operations tools: the topics of
-// configuration push and status, and the configuration status document a
-// gateway publishes.
+// the contract between a gateway and the operations tools: the configuration
+// status document a gateway publishes (mqtt/topic spells its topics).
 package fleet
 
 import (
@@ -14,51 +13,6 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 )
-
-// Topic levels under <prefix>/<gateway-id>/.
-const (
-	// ConfigSetLevels is where operations publish signed documents, retained.
-	ConfigSetLevels = "config/set"
-	// ConfigStatusLevels is where a gateway publishes its Status, retained.
-	ConfigStatusLevels = "config/status"
-)
-
-// ConfigSetTopic is <prefix>/<id>/config/set.
-func ConfigSetTopic(prefix, id string) string { return prefix + "/" + id + "/" + ConfigSetLevels }
-
-// StatusTopic is <prefix>/<id>/config/status.
-func StatusTopic(prefix, id string) string { return prefix + "/" + id + "/" + ConfigStatusLevels }
-
-// StatusFilter is <prefix>/+/config/status: every gateway's status.
-func StatusFilter(prefix string) string { return StatusTopic(prefix, "+") }
-
-// GatewayOfStatusTopic returns the gateway id of a status topic under
-// prefix, and false when topic is not one.
-func GatewayOfStatusTopic(prefix, topic string) (string, bool) {
-	rest, ok := strings.CutPrefix(topic, prefix+"/")
-	if !ok {
-		return "", false
-	}
-	id, ok := strings.CutSuffix(rest, "/"+ConfigStatusLevels)
-	if !ok || keys.CheckGatewayID(id) != nil {
-		return "", false
-	}
-	return id, true
-}
-
-// CheckPrefix returns an error unless prefix is a usable topic prefix: one
-// or more non-empty levels without wildcards.
-func CheckPrefix(prefix string) error {
-	switch {
-	case prefix == "":
-		return errors.New("empty topic prefix")
-	case strings.ContainsAny(prefix, "+#\x00"):
-		return fmt.Errorf("topic prefix %q contains a wildcard or nul", prefix)
-	case strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") || strings.Contains(prefix, "//"):
-		return fmt.Errorf("topic prefix %q has an empty level", prefix)
-	}
-	return nil
-}
 
 // Configuration states a gateway reports. A configuration moves received →
 // validated → applying → probation → committed, or ends rolled-back; a

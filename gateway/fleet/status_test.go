@@ -57,32 +57,21 @@ func TestStatusValidate(t *testing.T) {
 	}
 }
 
-func TestTopics(t *testing.T) {
-	if got := ConfigSetTopic("city/north", "gw-001"); got != "city/north/gw-001/config/set" {
-		t.Errorf("ConfigSetTopic = %q", got)
-	}
-	if got := StatusFilter("city"); got != "city/+/config/status" {
-		t.Errorf("StatusFilter = %q", got)
-	}
+// TestStatusGateway: only a configuration status topic under the prefix,
+// of a valid gateway id, names a gateway.
+func TestStatusGateway(t *testing.T) {
 	for topic, want := range map[string]string{
 		"city/gw-001/config/status": "gw-001",
 		"city/gw-001/config/set":    "",
+		"city/gw-001/health":        "",
 		"town/gw-001/config/status": "",
 		"city/a/b/config/status":    "",
 		"city/GW/config/status":     "",
 		"city//config/status":       "",
 	} {
-		id, ok := GatewayOfStatusTopic("city", topic)
+		id, ok := statusGateway("city", topic)
 		if id != want || ok != (want != "") {
-			t.Errorf("GatewayOfStatusTopic(%q) = %q, %v; want %q", topic, id, ok, want)
+			t.Errorf("statusGateway(%q) = %q, %v; want %q", topic, id, ok, want)
 		}
-	}
-	for _, p := range []string{"", "city/", "/city", "a//b", "city/+", "city/#"} {
-		if CheckPrefix(p) == nil {
-			t.Errorf("CheckPrefix(%q) = nil", p)
-		}
-	}
-	if err := CheckPrefix("city/north"); err != nil {
-		t.Errorf("CheckPrefix: %v", err)
 	}
 }

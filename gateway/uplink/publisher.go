@@ -11,7 +11,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -212,8 +212,6 @@ type Publisher struct {
 	src          Source
 	deps         Deps
 	log          *slog.Logger
-	dataPrefix   string
-	auditTopic   string
 	configSet    string
 	configStat   string
 	cur          paho.Client // the connected client, nil between connections; guarded by mu
@@ -283,11 +281,11 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 	if deps.Marshal == nil {
 		return nil, errors.New("uplink: nil marshal function")
 	}
-	if err := checkLevels("topic prefix", cfg.TopicPrefix, true); err != nil {
-		return nil, err
+	if err := topic.CheckPrefix(cfg.TopicPrefix); err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
 	}
-	if err := checkLevels("gateway id", cfg.GatewayID, false); err != nil {
-		return nil, err
+	if err := topic.CheckLevel("gateway id", cfg.GatewayID); err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
 	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = cfg.GatewayID
@@ -344,7 +342,7 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	base := cfg.TopicPrefix + "/" + cfg.GatewayID + "/"
+	prefix, id := cfg.TopicPrefix, cfg.GatewayID
 	p := &Publisher{
 		cfg:           cfg,
 		dial:          dial,
@@ -352,12 +350,10 @@ func New(cfg Config, src Source, deps Deps) (*Publisher, error) {
 		src:           src,
 		deps:          deps,
 		log:           deps.Logger,
-		dataPrefix:    base + "data/",
-		auditTopic:    base + "audit",
-		configSet:     base + "config/set",
-		configStat:    base + "config/status",
-		healthTopic:   base + "health",
-		receiptTopic:  base + "receipt",
+		configSet:     topic.ConfigSet(prefix, id),
+		configStat:    topic.ConfigStatus(prefix, id),
+		healthTopic:   topic.Health(prefix, id),
+		receiptTopic:  topic.Receipt(prefix, id),
 		notify:        make(chan struct{}, 1),
 		receipts:      make(chan []byte, receiptQueue),
 		track:         map[uint64]*entry{},
@@ -385,21 +381,6 @@ func checkCertificate(cfg Config, tc *tls.Config) error {
 
 // receiptsOn reports whether batches are deleted on receipts.
 func (p *Publisher) receiptsOn() bool { return len(p.cfg.Receipts) > 0 }
-
-// checkLevels refuses empty names, wildcards and, unless multi, separators.
-func checkLevels(what, s string, multi bool) error {
-	switch {
-	case s == "":
-		return fmt.Errorf("uplink: empty %s", what)
-	case strings.ContainsAny(s, "+#\x00"):
-		return fmt.Errorf("uplink: %s %q contains a wildcard or nul", what, s)
-	case !multi && strings.Contains(s, "/"):
-		return fmt.Errorf("uplink: %s %q contains a slash", what, s)
-	case multi && (strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.Contains(s, "//")):
-		return fmt.Errorf("uplink: %s %q has an empty level", what, s)
-	}
-	return nil
-}
 
 // Notify wakes the publish loop because a batch was sealed. It never blocks.
 func (p *Publisher) Notify() {
@@ -437,10 +418,7 @@ func (p *Publisher) HealthTopic() string { return p.healthTopic }
 // <prefix>/<id>/data/<class>, except audit records, which go to
 // <prefix>/<id>/audit.
 func (p *Publisher) DataTopic(class string) string {
-	if class == buffer.AuditClass {
-		return p.auditTopic
-	}
-	return p.dataPrefix + class
+	return topic.Batch(p.cfg.TopicPrefix, p.cfg.GatewayID, class)
 }
 
 // Run connects, publishes and reconnects until ctx is done, then publishes
@@ -771,14 +749,14 @@ func (p *Publisher) known(seq uint64) bool {
 
 // send publishes b, refusing a class that is not a single topic level.
 func (p *Publisher) send(c paho.Client, b buffer.Batch) (flight, error) {
-	if strings.ContainsAny(b.Class, "/+#\x00") || b.Class == "" {
+	if topic.CheckLevel("data class", b.Class) != nil {
 		return flight{}, fmt.Errorf("uplink: batch %d: %w: class %q", b.Seq, ErrInvalidBatch, b.Class)
 	}
-	topic := p.DataTopic(b.Class)
-	tok := c.Publish(topic, 1, false, p.deps.Marshal(b))
+	t := p.DataTopic(b.Class)
+	tok := c.Publish(t, 1, false, p.deps.Marshal(b))
 	p.count(1, 0)
-	p.log.Debug("batch published", "topic", topic, "seq", b.Seq)
-	return flight{seq: b.Seq, topic: topic, tok: tok}, nil
+	p.log.Debug("batch published", "topic", t, "seq", b.Seq)
+	return flight{seq: b.Seq, topic: t, tok: tok}, nil
 }
 
 // trackNew tracks b, just published for the first time.

@@ -10,15 +10,16 @@ import (
 
 // pkg is one package of `go list -deps`.
 type pkg struct {
-	path    string
-	imports []string
+	path     string
+	standard bool // part of the standard library
+	imports  []string
 }
 
 // deps lists the packages patterns depend on (themselves included), with
 // their imports, as the default build sees them.
 func deps(t *testing.T, tags string, patterns ...string) map[string]pkg {
 	t.Helper()
-	args := append([]string{"list", "-deps", "-tags", tags, "-f", `{{.ImportPath}} {{join .Imports " "}}`}, patterns...)
+	args := append([]string{"list", "-deps", "-tags", tags, "-f", `{{.ImportPath}} {{.Standard}} {{join .Imports " "}}`}, patterns...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = "../.."
 	out, err := cmd.Output()
@@ -31,8 +32,8 @@ func deps(t *testing.T, tags string, patterns ...string) map[string]pkg {
 	m := map[string]pkg{}
 	for line := range strings.Lines(string(out)) {
 		f := strings.Fields(line)
-		if len(f) > 0 {
-			m[f[0]] = pkg{path: f[0], imports: f[1:]}
+		if len(f) > 1 {
+			m[f[0]] = pkg{path: f[0], standard: f[1] == "true", imports: f[2:]}
 		}
 	}
 	return m
@@ -72,8 +73,9 @@ func forbidden(path string) string {
 
 // TestLowerLayersLinkNoAgent: ./backend/..., ./crypto/... and ./mqtt/...
 // depend on no periph, bbolt, gateway/ or drivers/ package other than the
-// reading model; crypto links no MQTT client, and the backend only the
-// paho packages the mqtt package itself needs.
+// reading model; crypto links no MQTT client (of the mqtt packages, only
+// the topic layout, mqtt/topic), and the backend only the paho packages the
+// mqtt package itself needs.
 func TestLowerLayersLinkNoAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
@@ -86,6 +88,9 @@ func TestLowerLayersLinkNoAgent(t *testing.T) {
 		}
 		for path := range m {
 			why := forbidden(path)
+			if why == "" && strings.HasPrefix(pattern, "./crypto") && strings.HasPrefix(path, module+"mqtt") && path != module+"mqtt/topic" {
+				why = "an MQTT package other than the topic layout (mqtt/topic)"
+			}
 			if why == "" && strings.HasPrefix(path, "github.com/eclipse/paho.mqtt.golang") {
 				switch {
 				case strings.HasPrefix(pattern, "./crypto"):
@@ -102,6 +107,23 @@ func TestLowerLayersLinkNoAgent(t *testing.T) {
 }
 
 func hasKey(m map[string]pkg, k string) bool { _, ok := m[k]; return ok }
+
+// TestTopicLayoutIsAStdlibLeaf: mqtt/topic, which every layer may import
+// (crypto and backend included), links nothing but the standard library.
+func TestTopicLayoutIsAStdlibLeaf(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	m := deps(t, "", "./mqtt/topic")
+	if !hasKey(m, module+"mqtt/topic") || len(m) < 3 {
+		t.Fatalf("go list ./mqtt/topic found %d packages", len(m))
+	}
+	for path, p := range m {
+		if !p.standard && path != module+"mqtt/topic" {
+			t.Errorf("mqtt/topic links %s, imported by %s: only the standard library is allowed", path, strings.Join(importers(m, path), ", "))
+		}
+	}
+}
 
 // TestProductionBuildCarriesNoDemo: the production build (tag nodemo, make
 // build-prod) links no demo, no embedded MQTT broker, no sim driver,

@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/pki"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 const (
@@ -180,34 +182,39 @@ func Start(t testing.TB, opts Options) *Broker {
 // a status, and a gateway's certificate (whose key sits on the box) cannot
 // replace or clear the signed configuration retained for it.
 func ACL(prefix, backend, ops, ingest string) string {
-	return fmt.Sprintf(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/...,
+	const cn = "%u" // Mosquitto's pattern substitution of the user name
+	var b strings.Builder
+	b.WriteString(`# each gateway, identified by its certificate CN, owns <prefix>/<cn>/...,
 # except that only ops writes its config/set; it reads the receipts the
 # ingest signs for it
-pattern readwrite %[1]s/%%u/health
-pattern readwrite %[1]s/%%u/audit
-pattern readwrite %[1]s/%%u/data/#
-pattern readwrite %[1]s/%%u/config/status
-pattern read %[1]s/%%u/config/set
-pattern read %[1]s/%%u/receipt
-# tests only: a gateway's sync message orders their checks
-pattern readwrite %[1]s/%%u/sync
-
-user %[2]s
-topic read %[1]s/+/data/#
-topic read %[1]s/+/health
-topic read %[1]s/+/audit
-
-user %[3]s
-topic write %[1]s/+/config/set
-topic read %[1]s/+/config/status
-
-user %[4]s
-topic read %[1]s/+/data/#
-topic read %[1]s/+/audit
-topic read %[1]s/+/health
-topic read %[1]s/+/config/status
-topic write %[1]s/+/receipt
-`, prefix, backend, ops, ingest)
+`)
+	for _, r := range [][2]string{
+		{"readwrite", topic.Health(prefix, cn)},
+		{"readwrite", topic.Audit(prefix, cn)},
+		{"readwrite", topic.Data(prefix, cn, "#")},
+		{"readwrite", topic.ConfigStatus(prefix, cn)},
+		{"read", topic.ConfigSet(prefix, cn)},
+		{"read", topic.Receipt(prefix, cn)},
+	} {
+		fmt.Fprintf(&b, "pattern %s %s\n", r[0], r[1])
+	}
+	fmt.Fprintf(&b, "# tests only: a gateway's sync message orders their checks\npattern readwrite %s/%s/sync\n", prefix, cn)
+	all := func(k topic.Kind) string { return topic.Filter(prefix, k) }
+	for _, u := range []struct {
+		name  string
+		rules [][2]string
+	}{
+		{backend, [][2]string{{"read", all(topic.KindData)}, {"read", all(topic.KindHealth)}, {"read", all(topic.KindAudit)}}},
+		{ops, [][2]string{{"write", all(topic.KindConfigSet)}, {"read", all(topic.KindConfigStatus)}}},
+		{ingest, [][2]string{{"read", all(topic.KindData)}, {"read", all(topic.KindAudit)}, {"read", all(topic.KindHealth)},
+			{"read", all(topic.KindConfigStatus)}, {"write", all(topic.KindReceipt)}}},
+	} {
+		fmt.Fprintf(&b, "\nuser %s\n", u.name)
+		for _, r := range u.rules {
+			fmt.Fprintf(&b, "topic %s %s\n", r[0], r[1])
+		}
+	}
+	return b.String()
 }
 
 // Config returns the mosquitto.conf Start writes. persistDir must end with

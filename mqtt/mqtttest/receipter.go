@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/mqtt"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // Receipter stands in for `edgegw ingest` where a test needs a backend that
@@ -33,12 +34,12 @@ func StartReceipter(t testing.TB, br *Broker, signer *keys.Identity, interval ti
 	var once sync.Once
 	c, err := mqtt.Dial(context.Background(), mqtt.SubscribeConfig{
 		Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, ClientID: "receipter", CleanSession: true,
-		Topics:      []string{br.Prefix + "/+/data/#", br.Prefix + "/+/audit"},
+		Topics:      topic.Filters(br.Prefix, "", topic.KindData, topic.KindAudit),
 		OnSubscribe: func() { once.Do(func() { close(ready) }) },
-	}, func(topic string, payload []byte) {
-		gw, seq, err := accept(topic, payload)
+	}, func(tp string, payload []byte) {
+		gw, seq, err := accept(tp, payload)
 		if err != nil {
-			t.Errorf("receipter: %s: %v", topic, err)
+			t.Errorf("receipter: %s: %v", tp, err)
 			return
 		}
 		r.mu.Lock()
@@ -76,7 +77,7 @@ func StartReceipter(t testing.TB, br *Broker, signer *keys.Identity, interval ti
 					return
 				}
 				pctx, pcancel := context.WithTimeout(ctx, WaitTimeout)
-				c.Publish(pctx, br.Prefix+"/"+gw+"/receipt", data, true) // a failed publish is retried at the next tick
+				c.Publish(pctx, topic.Receipt(br.Prefix, gw), data, true) // a failed publish is retried at the next tick
 				pcancel()
 			}
 		}

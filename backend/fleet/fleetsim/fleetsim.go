@@ -190,7 +190,7 @@ func Start(t testing.TB, o Options) *Sim {
 	t.Helper()
 	o.defaults()
 	s := &Sim{Clock: &Clock{t: o.Start}, o: o, t: t}
-	s.Broker = mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
+	s.Broker = mqtttest.Start(t, mqtttest.Options{Prefix: prefix})
 	dir := t.TempDir()
 	idDir, rcptDir := filepath.Join(dir, "ingest"), filepath.Join(dir, "recipient")
 	must(t, keys.InitIdentity(idDir, "ingest-sim", false))

@@ -14,9 +14,11 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgegw/edgegw/backend/fleet"
+	"github.com/edgegw/edgegw/backend/ingest"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // Constants of the simulated gateways.
@@ -24,7 +26,11 @@ const (
 	configVersion = 3
 	version       = "1.4.0-sim"
 	device        = "aq-1"
+	class         = "telemetry" // the data class of every batch
 	publishWait   = time.Minute // for a PUBACK
+	// prefix is the topic prefix of the broker's ACL and the gateways: the
+	// ingest's default, which the simulation keeps.
+	prefix = ingest.DefaultTopicPrefix
 )
 
 // offlineDoc is the last will every gateway sets, as the agent does.
@@ -56,7 +62,7 @@ func (g *gateway) dial(broker string, tc *tls.Config) error {
 	opts := paho.NewClientOptions().AddBroker(broker).SetClientID(g.id.ID).SetTLSConfig(tc).
 		SetProtocolVersion(4).SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
 		SetKeepAlive(5*time.Minute).SetOrderMatters(false).SetConnectTimeout(time.Minute).SetWriteTimeout(time.Minute).
-		SetBinaryWill("city/"+g.id.ID+"/health", offlineDoc, 1, true).
+		SetBinaryWill(topic.Health(prefix, g.id.ID), offlineDoc, 1, true).
 		SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 			d := tls.Dialer{Config: o.TLSConfig, NetDialer: &net.Dialer{Timeout: o.ConnectTimeout}}
 			c, err := d.Dial("tcp", uri.Host)
@@ -110,7 +116,7 @@ func (g *gateway) step(s *Sim, now time.Time, elapsed time.Duration) (data, docs
 				g.seq += 3 // 3 sequence numbers never sent
 			case RolledBack:
 				cs := fleet.ConfigStatus{Version: configVersion + 1, State: "rolled-back", Reason: "probation: broker unreachable with the new configuration", Time: now}
-				if err := g.publish("city/"+g.id.ID+"/config/status", true, mustJSON(cs)); err != nil {
+				if err := g.publish(topic.ConfigStatus(prefix, g.id.ID), true, mustJSON(cs)); err != nil {
 					return 0, 0, 0, err
 				}
 				docs++
@@ -132,7 +138,7 @@ func (g *gateway) step(s *Sim, now time.Time, elapsed time.Duration) (data, docs
 	// batch, as the agent's uplink loop does.
 	if elapsed/o.Thresholds.HealthInterval != (elapsed-o.Thresholds.BatchDelay)/o.Thresholds.HealthInterval {
 		body := g.health(now, fault)
-		if err := g.publish("city/"+g.id.ID+"/health", true, body); err != nil {
+		if err := g.publish(topic.Health(prefix, g.id.ID), true, body); err != nil {
 			return 0, docs, 0, err
 		}
 		g.healthBytes += uint64(len(body))
@@ -143,20 +149,20 @@ func (g *gateway) step(s *Sim, now time.Time, elapsed time.Duration) (data, docs
 	if err != nil {
 		return 0, docs, 0, err
 	}
-	if err := g.publish("city/"+g.id.ID+"/data/telemetry", false, wire); err != nil {
+	if err := g.publish(topic.Data(prefix, g.id.ID, class), false, wire); err != nil {
 		return 0, docs, 0, err
 	}
 	return 1, docs, 0, nil
 }
 
 // publish publishes with QoS 1 and waits for the PUBACK.
-func (g *gateway) publish(topic string, retained bool, payload []byte) error {
-	tok := g.c.Publish(topic, 1, retained, payload)
+func (g *gateway) publish(t string, retained bool, payload []byte) error {
+	tok := g.c.Publish(t, 1, retained, payload)
 	if !tok.WaitTimeout(publishWait) {
-		return fmt.Errorf("publish %s: no PUBACK within %v", topic, publishWait)
+		return fmt.Errorf("publish %s: no PUBACK within %v", t, publishWait)
 	}
 	if err := tok.Error(); err != nil {
-		return fmt.Errorf("publish %s: %w", topic, err)
+		return fmt.Errorf("publish %s: %w", t, err)
 	}
 	return nil
 }
@@ -179,7 +185,7 @@ func (g *gateway) health(now time.Time, fault Fault) []byte {
 func (g *gateway) batch(rcpt *keys.RecipientPublic, now time.Time, delay, interval time.Duration, fault Fault) ([]byte, error) {
 	g.seq++
 	from := now.Add(-delay)
-	b, err := envelope.NewBatch(rcpt, g.id.ID, "telemetry", configVersion, from)
+	b, err := envelope.NewBatch(rcpt, g.id.ID, class, configVersion, from)
 	if err != nil {
 		return nil, err
 	}
