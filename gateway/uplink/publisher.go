@@ -410,10 +410,6 @@ func (p *Publisher) State() State {
 	return st
 }
 
-// HealthTopic returns the topic of the retained health document,
-// <prefix>/<id>/health.
-func (p *Publisher) HealthTopic() string { return p.healthTopic }
-
 // DataTopic returns the topic batches of class are published to:
 // <prefix>/<id>/data/<class>, except audit records, which go to
 // <prefix>/<id>/audit.
