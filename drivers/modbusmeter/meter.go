@@ -444,13 +444,6 @@ func (m *Meter) counter(pt Point, v float64) (float64, reading.Flags) {
 	return v, reading.CounterWentBack
 }
 
-// Probe reads the first request of the plan, for the CLI's probe.
-func (m *Meter) Probe(ctx context.Context) error {
-	ln := &line{client: m.client}
-	defer ln.yield()
-	return m.transact(ctx, ln, m.plan[0], make([]float64, len(m.opts.Profile.Points)))
-}
-
 // factory builds a Meter from the gateway configuration.
 func factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o, line, port, err := parseOptions(dev.Options)
