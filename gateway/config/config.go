@@ -104,8 +104,9 @@ type Uplink struct {
 	Cert string `yaml:"cert" check:"path"`
 	// Key is the client private key file.
 	Key string `yaml:"key" check:"path"`
-	// TopicPrefix is the first topic level; no '+', '#' or '/'.
-	TopicPrefix string `yaml:"topic_prefix" check:"required,topiclevel"`
+	// TopicPrefix is the first topic level or levels, e.g. "city" or
+	// "city/north" (the layout of mqtt/topic); no wildcards or empty levels.
+	TopicPrefix string `yaml:"topic_prefix" check:"required,topicprefix"`
 	// ClientID is the MQTT client id; the gateway id by default.
 	ClientID string `yaml:"client_id" check:"clientid"`
 	// Keepalive is the MQTT keepalive, 5s..20m.

@@ -191,11 +191,18 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`t.yaml:11: devices[0].name: "aq:1" must match`},
 		},
 		{
-			name: "topic prefix with slash",
+			name: "topic prefix with an empty level",
 			in: func(t *testing.T) string {
-				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  topic_prefix: a/b\n")
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  topic_prefix: a//b\n")
 			},
-			want: []string{`t.yaml:8: uplink.topic_prefix: "a/b" must not contain '+', '#', '/' or NUL`},
+			want: []string{`t.yaml:8: uplink.topic_prefix: "a//b" must not have an empty level (a leading, trailing or doubled '/')`},
+		},
+		{
+			name: "topic prefix with a wildcard",
+			in: func(t *testing.T) string {
+				return edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  topic_prefix: city/+\n")
+			},
+			want: []string{`t.yaml:8: uplink.topic_prefix: "city/+" must not contain '+', '#' or NUL`},
 		},
 		{
 			name: "inflight out of range",
@@ -785,4 +792,16 @@ func equalValue(a, b any) bool {
 		return ok && (a == b || math.IsNaN(a) && math.IsNaN(b))
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+// TestMultiLevelTopicPrefix: a prefix of several levels, as the topic layout
+// and the ingest allow, is a valid gateway configuration.
+func TestMultiLevelTopicPrefix(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  topic_prefix: city/north\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Uplink.TopicPrefix != "city/north" {
+		t.Errorf("topic_prefix = %q, want city/north", c.Uplink.TopicPrefix)
+	}
 }

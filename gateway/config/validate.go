@@ -146,16 +146,16 @@ func (k *checker) required(path string, v reflect.Value) bool {
 
 // fieldChecks are the checks a check tag names, besides "required".
 var fieldChecks = map[string]func(k *checker, path string, v reflect.Value){
-	"path":       (*checker).path,
-	"gatewayid":  func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkGatewayID) },
-	"broker":     func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkBroker) },
-	"topiclevel": func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkTopicLevel) },
-	"clientid":   func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkClientID) },
-	"socket":     func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkSocket) },
-	"recipients": (*checker).recipients,
-	"devicename": (*checker).deviceName,
-	"driver":     (*checker).driver,
-	"class":      (*checker).class,
+	"path":        (*checker).path,
+	"gatewayid":   func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkGatewayID) },
+	"broker":      func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkBroker) },
+	"topicprefix": func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkTopicPrefix) },
+	"clientid":    func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkClientID) },
+	"socket":      func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkSocket) },
+	"recipients":  (*checker).recipients,
+	"devicename":  (*checker).deviceName,
+	"driver":      (*checker).driver,
+	"class":       (*checker).class,
 }
 
 // msg fails path when check finds something wrong with its string v.
@@ -266,13 +266,17 @@ func checkBroker(s string) string {
 	return ""
 }
 
-// checkTopicLevel returns what is wrong with an MQTT topic level, or "".
-func checkTopicLevel(s string) string {
+// checkTopicPrefix returns what is wrong with an MQTT topic prefix, one or
+// more levels such as "city" or "city/north" (the layout of mqtt/topic), or
+// "".
+func checkTopicPrefix(s string) string {
 	switch {
 	case !utf8.ValidString(s):
 		return "must be valid utf-8"
-	case strings.ContainsAny(s, "+#/\x00"):
-		return "must not contain '+', '#', '/' or NUL"
+	case strings.ContainsAny(s, "+#\x00"):
+		return "must not contain '+', '#' or NUL"
+	case strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.Contains(s, "//"):
+		return "must not have an empty level (a leading, trailing or doubled '/')"
 	case strings.HasPrefix(s, "$"):
 		return "must not start with '$'"
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
