@@ -171,8 +171,14 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 	if r.state().State == StateProbation {
 		r.update(func(st *state) { st.Deadline = started.Add(cfg.Fleet.Probation) })
 	}
-	tick := time.NewTicker(r.Check)
-	defer tick.Stop()
+	// Probation is checked every r.Check until it ends; a proven or
+	// committed configuration needs no ticker waking the agent.
+	var checks <-chan time.Time
+	if r.state().State == StateProbation {
+		tick := time.NewTicker(r.Check)
+		defer tick.Stop()
+		checks = tick.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,13 +199,15 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 			if err == nil {
 				return true, halt()
 			}
-		case <-tick.C:
+		case <-checks:
 			st := r.state()
 			if st.State != StateProbation {
+				checks = nil
 				continue
 			}
 			if why := proven(a.Status(), started); why == "" {
 				r.commit(cfg, a)
+				checks = nil
 			} else if !r.Deps.Now().Before(st.Deadline) {
 				err := halt()
 				r.rollback(fmt.Sprintf("probation (%s): %s", cfg.Fleet.Probation, why))

@@ -49,8 +49,12 @@ const (
 
 const (
 	// pollInterval is the safety net that looks for new batches even when
-	// nobody called Notify.
-	pollInterval = time.Second
+	// nobody called Notify. The agent's buffer notifies each closed batch,
+	// so the net can be coarse; every rescan is a read transaction.
+	pollInterval = 5 * time.Second
+	// retryInterval is the wait before reading the buffer again after a
+	// read failed.
+	retryInterval = time.Second
 	// stopTimeout bounds the graceful stop: the offline health publish and
 	// its PUBACK.
 	stopTimeout = 5 * time.Second
@@ -837,7 +841,7 @@ func (p *Publisher) republish(c paho.Client, inflight *[]flight) error {
 		if err != nil {
 			p.setError(err)
 			p.log.Warn("buffer read failed", "seq", seq, "err", err)
-			p.nextDue = now.Add(pollInterval) // try again later, not in a loop
+			p.nextDue = now.Add(retryInterval) // try again later, not in a loop
 			return nil
 		}
 		if len(bs) == 0 || bs[0].Seq != seq {
