@@ -44,6 +44,34 @@ type BusProvider interface {
 	OpenSerial(name string) (path string, c io.Closer, err error)
 }
 
+// BusKind is the kind of bus a device is attached to.
+type BusKind string
+
+// Bus kinds.
+const (
+	I2CBus    BusKind = "i2c"
+	SPIBus    BusKind = "spi"
+	SerialBus BusKind = "serial"
+)
+
+// DefaultBus is the bus of the kind that a technician command uses when it
+// is given none: the host's first, or with sim the first emulated one.
+func (k BusKind) DefaultBus(sim bool) string {
+	switch {
+	case sim && k == SPIBus:
+		return "sim:spi0.0"
+	case sim && k == SerialBus:
+		return "sim:uart-1"
+	case sim:
+		return "sim:i2c-1"
+	case k == SPIBus:
+		return "/dev/spidev0.0"
+	case k == SerialBus:
+		return "/dev/ttyAMA0"
+	}
+	return "/dev/i2c-1"
+}
+
 var providers = struct {
 	sync.Mutex
 	m map[string]BusProvider

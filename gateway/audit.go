@@ -111,10 +111,10 @@ func (a *auditor) append(line []byte) error {
 // rotate moves a full trail to AuditFile+".1" and starts a new one.
 func (a *auditor) rotate() error {
 	if err := a.f.Close(); err != nil {
-		return fmt.Errorf("audit: close the full local trail: %w", err)
+		return fmt.Errorf("close the full local trail: %w", err)
 	}
 	if err := os.Rename(a.path, a.path+".1"); err != nil {
-		return fmt.Errorf("audit: start a new local trail: %w", err)
+		return fmt.Errorf("start a new local trail: %w", err)
 	}
 	return a.openFile()
 }

@@ -129,7 +129,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	} else if strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
 		io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 	}
-	w := &response{conn: c, bw: bufio.NewWriter(c), header: http.Header{}}
+	w := newResponse(c)
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -166,7 +166,7 @@ func (s *Server) handler(r *http.Request) http.HandlerFunc {
 // answerError answers a request that could not be read.
 func (s *Server) answerError(c net.Conn, code int, msg string) {
 	c.SetWriteDeadline(time.Now().Add(readHeaderTimeout))
-	w := &response{conn: c, bw: bufio.NewWriter(c), header: http.Header{}}
+	w := newResponse(c)
 	writeError(w, code, msg)
 	w.finish()
 	// What the caller sent beyond the point of failure is read and
@@ -192,6 +192,11 @@ type response struct {
 	sent   bool // the header is on its way; the body goes straight to bw
 	failed bool // the handler panicked: close without an answer
 	err    error
+}
+
+// newResponse returns the response writer of a call on c.
+func newResponse(c net.Conn) *response {
+	return &response{conn: c, bw: bufio.NewWriter(c), header: http.Header{}}
 }
 
 // Header implements http.ResponseWriter.
@@ -240,7 +245,6 @@ func (w *response) SetWriteDeadline(t time.Time) error { return w.conn.SetWriteD
 // finish sends what the handler wrote.
 func (w *response) finish() {
 	if !w.sent {
-		w.WriteHeader(http.StatusOK)
 		w.sendHeader(w.body.Len())
 		w.bw.Write(w.body.Bytes())
 	}

@@ -168,13 +168,11 @@ func (r *Runner) run(ctx context.Context, cfg *config.Config, a *gateway.Agent) 
 		r.audit(a, "config.rollback", cfg.Version, "ok: "+r.pending)
 		r.pending = ""
 	}
-	if r.state().State == StateProbation {
-		r.update(func(st *state) { st.Deadline = started.Add(cfg.Fleet.Probation) })
-	}
 	// Probation is checked every r.Check until it ends; a proven or
 	// committed configuration needs no ticker waking the agent.
 	var checks <-chan time.Time
 	if r.state().State == StateProbation {
+		r.update(func(st *state) { st.Deadline = started.Add(cfg.Fleet.Probation) })
 		tick := time.NewTicker(r.Check)
 		defer tick.Stop()
 		checks = tick.C

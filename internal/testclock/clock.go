@@ -15,13 +15,12 @@ var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // Sleep move it forward instead of waiting. The zero value starts at Start.
 // It is safe for concurrent use.
 type Clock struct {
-	mu  sync.Mutex
-	t   time.Time
-	set bool
+	mu sync.Mutex
+	t  time.Time // zero until first read: then Start
 }
 
 // New returns a Clock set to t.
-func New(t time.Time) *Clock { return &Clock{t: t, set: true} }
+func New(t time.Time) *Clock { return &Clock{t: t} }
 
 // Now returns the fake time.
 func (c *Clock) Now() time.Time {
@@ -31,8 +30,8 @@ func (c *Clock) Now() time.Time {
 }
 
 func (c *Clock) nowLocked() time.Time {
-	if !c.set {
-		c.t, c.set = Start, true
+	if c.t.IsZero() {
+		c.t = Start
 	}
 	return c.t
 }
