@@ -32,21 +32,28 @@ type Deps struct {
 	Version     string           // reported in health
 	DrainOnStop time.Duration    // on stop, keep publishing up to this long until the buffer is empty
 	LogLevel    *slog.LevelVar   // the logger's level, if a technician may change it
-	// OnConfig receives signed configuration documents pushed by fleet
-	// operations, and ConfigStatus gives the status to publish back (see
-	// uplink.Deps); both nil when the gateway is not under fleet control.
-	OnConfig     func(doc []byte)
-	ConfigStatus func() []byte
-	// ApplyLocal applies a configuration file given by an admin on the
-	// control socket; nil when the gateway is not under fleet control.
-	ApplyLocal func(ctx context.Context, yaml []byte) (uint64, error)
-	// ConfigSource says where the running configuration comes from, for
-	// the status; nil when the gateway is not under fleet control.
-	ConfigSource func() control.ConfigSource
 	// AllowCertMismatch lets the client certificate's common name differ
 	// from gateway.id (New refuses that otherwise: the broker's ACL would
 	// drop every publish). Only tests of that failure set it.
 	AllowCertMismatch bool
+}
+
+// Fleet is fleet control as an agent sees it: gateway/fleet's Runner, which
+// owns the configuration the agent runs. An agent built without one runs its
+// configuration and refuses configurations pushed or applied.
+type Fleet interface {
+	// Offer receives a signed configuration document pushed by fleet
+	// operations; it must not block.
+	Offer(doc []byte)
+	// ConfigStatus is the document the agent publishes retained on
+	// config/status (see uplink.Deps); nil publishes nothing.
+	ConfigStatus() []byte
+	// ApplyLocal applies a configuration file given by an admin on the
+	// control socket and returns its version.
+	ApplyLocal(ctx context.Context, yaml []byte) (uint64, error)
+	// ConfigSource says where the running configuration comes from, for
+	// the status.
+	ConfigSource() control.ConfigSource
 }
 
 // Buffer is what the agent needs of its buffer: a buffer.Store that keeps
@@ -66,6 +73,7 @@ var _ Buffer = (*buffer.Bolt)(nil)
 type Agent struct {
 	cfg     *config.Config
 	deps    Deps
+	fleet   Fleet // nil when not under fleet control
 	log     *slog.Logger
 	store   Buffer
 	devices []*device
@@ -79,8 +87,9 @@ type Agent struct {
 }
 
 // New builds an agent from a validated configuration: it loads the identity
-// and recipient keys, builds the devices and opens the buffer.
-func New(cfg *config.Config, deps Deps) (*Agent, error) {
+// and recipient keys, builds the devices and opens the buffer. fleet is the
+// fleet runner the agent runs under, or nil.
+func New(cfg *config.Config, deps Deps, fleet Fleet) (*Agent, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -90,7 +99,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 	if deps.ClockSynced == nil {
 		deps.ClockSynced = ClockSynced
 	}
-	a := &Agent{cfg: cfg, deps: deps, log: deps.Logger, started: deps.Now(), flush: make(chan chan error)}
+	a := &Agent{cfg: cfg, deps: deps, fleet: fleet, log: deps.Logger, started: deps.Now(), flush: make(chan chan error)}
 	id, err := keys.LoadIdentity(cfg.Gateway.Keys)
 	if err != nil {
 		return nil, err
@@ -132,7 +141,7 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		return nil, err
 	}
 	a.store = store
-	a.up, err = uplink.New(uplink.Config{
+	upCfg := uplink.Config{
 		Broker:            cfg.Uplink.Broker,
 		CA:                cfg.Uplink.CA,
 		Cert:              cfg.Uplink.Cert,
@@ -149,14 +158,17 @@ func New(cfg *config.Config, deps Deps) (*Agent, error) {
 		ReceiptTimeout:    cfg.Uplink.ReceiptTimeout,
 		Unreceipted:       cfg.Uplink.Unreceipted,
 		AllowCertMismatch: deps.AllowCertMismatch,
-	}, a.store, uplink.Deps{
-		Marshal:      func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) },
-		Health:       func() any { return a.Health() },
-		Logger:       deps.Logger,
-		Now:          deps.Now,
-		OnConfig:     deps.OnConfig,
-		ConfigStatus: deps.ConfigStatus,
-	})
+	}
+	upDeps := uplink.Deps{
+		Marshal: func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) },
+		Health:  func() any { return a.Health() },
+		Logger:  deps.Logger,
+		Now:     deps.Now,
+	}
+	if fleet != nil {
+		upDeps.OnConfig, upDeps.ConfigStatus = fleet.Offer, fleet.ConfigStatus
+	}
+	a.up, err = uplink.New(upCfg, a.store, upDeps)
 	if err != nil {
 		a.halt()
 		return nil, errors.Join(err, a.store.Close())
@@ -393,7 +405,7 @@ func (a *Agent) drain(d time.Duration) {
 	}
 }
 
-// ConfigStatusChanged publishes Deps.ConfigStatus now, or at the next
+// ConfigStatusChanged publishes the fleet's ConfigStatus now, or at the next
 // connection.
 func (a *Agent) ConfigStatusChanged() { a.up.ConfigStatusChanged() }
 

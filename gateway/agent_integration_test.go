@@ -36,7 +36,7 @@ func startAgentWith(t *testing.T, b *bed, deps gateway.Deps) (*gateway.Agent, fu
 	t.Helper()
 	cfg, err := config.Load(b.cfgPath)
 	must(t, err)
-	a, err := gateway.New(cfg, deps)
+	a, err := gateway.New(cfg, deps, nil)
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

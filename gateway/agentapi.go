@@ -153,8 +153,8 @@ func (a *Agent) Status() control.Status {
 			OldestUnsentAge: h.OldestUnsentAge, DroppedBatches: h.DroppedBatches, DroppedReadings: h.DroppedReadings,
 		},
 	}
-	if a.deps.ConfigSource != nil {
-		src := a.deps.ConfigSource()
+	if a.fleet != nil {
+		src := a.fleet.ConfigSource()
 		st.Config = &src
 	}
 	for i, d := range a.devices {
@@ -217,8 +217,8 @@ func (a *Agent) Export(ctx context.Context, emit func(control.ExportedBatch) err
 // ApplyConfig implements control.Agent: the fleet runner checks the file,
 // writes it and runs it on probation.
 func (a *Agent) ApplyConfig(ctx context.Context, yaml []byte) (uint64, error) {
-	if a.deps.ApplyLocal == nil {
+	if a.fleet == nil {
 		return 0, errors.New("config apply: this agent does not run under fleet control (edgegw run does)")
 	}
-	return a.deps.ApplyLocal(ctx, yaml)
+	return a.fleet.ApplyLocal(ctx, yaml)
 }

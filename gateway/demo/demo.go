@@ -71,7 +71,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("demo: the demo runs every driver of drivers/all, which this binary must link (the full build, make build): %w", err)
 	}
-	agent, err := gateway.New(cfg, gateway.Deps{Logger: o.Logger, DrainOnStop: 10 * time.Second, Version: o.Version})
+	agent, err := gateway.New(cfg, gateway.Deps{Logger: o.Logger, DrainOnStop: 10 * time.Second, Version: o.Version}, nil)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ type state struct {
 // refuses is reported (config status, audit, log) with its reason.
 type Runner struct {
 	Path string       // the operator's configuration file (run --config); never written
-	Deps gateway.Deps // for each agent; OnConfig, ConfigStatus, ApplyLocal and ConfigSource are the runner's
+	Deps gateway.Deps // for each agent, which runs under the runner (gateway.Fleet)
 	// Check is the interval of probation checks; 1s when zero.
 	Check time.Duration
 
@@ -67,6 +67,8 @@ type localApply struct {
 	yaml []byte
 	done chan error
 }
+
+var _ gateway.Fleet = (*Runner)(nil)
 
 // LockFile is the file in the state directory whose lock the runner holds
 // while it runs: a second agent on the same directory stops before it
@@ -110,11 +112,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.Check <= 0 {
 		r.Check = time.Second
 	}
-	deps := r.Deps
-	deps.OnConfig = r.offer
-	deps.ConfigStatus = r.statusJSON
-	deps.ApplyLocal = r.applyLocal
-	deps.ConfigSource = r.source
 	loaded := false
 	for {
 		src, err := Resolve(r.Path)
@@ -140,7 +137,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			if src.Note != "" {
 				r.log.Warn("configuration chosen", "err", errors.New(src.Note))
 			}
-			a, err = gateway.New(cfg, deps)
+			a, err = gateway.New(cfg, r.Deps, r)
 		}
 		if err != nil {
 			if loaded && r.state().State == StateProbation {
@@ -235,9 +232,9 @@ func proven(st control.Status, start time.Time) string {
 	return ""
 }
 
-// offer hands a pushed document to the runner; a newer one replaces one not
+// Offer hands a pushed document to the runner; a newer one replaces one not
 // yet handled. It never blocks the uplink.
-func (r *Runner) offer(doc []byte) {
+func (r *Runner) Offer(doc []byte) {
 	for {
 		select {
 		case r.docs <- doc:
@@ -362,8 +359,9 @@ func (r *Runner) rotate(cfg *config.Config, a *gateway.Agent, doc []byte, trust 
 	r.audit(a, "trust.rotate", u.Version, "ok: "+reason)
 }
 
-// applyLocal hands an admin's configuration to the running loop.
-func (r *Runner) applyLocal(ctx context.Context, yaml []byte) (uint64, error) {
+// ApplyLocal hands an admin's configuration to the running loop and returns
+// its version once the loop runs it on probation, or why it was refused.
+func (r *Runner) ApplyLocal(ctx context.Context, yaml []byte) (uint64, error) {
 	cfg, err := config.Parse("config", yaml)
 	if err != nil {
 		return 0, err
@@ -512,8 +510,9 @@ func (r *Runner) running() *Source {
 	return r.src
 }
 
-// source is the agent's Deps.ConfigSource.
-func (r *Runner) source() control.ConfigSource {
+// ConfigSource says which file the running configuration comes from and its
+// fleet state.
+func (r *Runner) ConfigSource() control.ConfigSource {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cs := control.ConfigSource{State: r.st.State, Reason: r.st.Reason}
@@ -538,8 +537,9 @@ func (r *Runner) update(f func(*state)) {
 	}
 }
 
-// statusJSON is the document published on config/status.
-func (r *Runner) statusJSON() []byte {
+// ConfigStatus is the document published on config/status: the fleet state
+// as JSON, nil before there is one.
+func (r *Runner) ConfigStatus() []byte {
 	st := r.state()
 	if st.State == "" {
 		return nil
