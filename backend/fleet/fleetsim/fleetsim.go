@@ -33,6 +33,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/internal/testclock"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -118,26 +119,6 @@ func (o *Options) defaults() {
 	}
 }
 
-// Clock is the simulated time.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the simulated time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *Clock) add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
 // Plan is one gateway's fault, and when the fleet view first showed the
 // state it must bring.
 type Plan struct {
@@ -166,7 +147,7 @@ func (p Plan) Delay() time.Duration {
 
 // Sim is a running simulation.
 type Sim struct {
-	Clock  *Clock
+	Clock  *testclock.Clock
 	Broker *mqtttest.Broker
 	Ingest *ingest.Service
 	Fleet  *fleet.Fleet // on the ingest's database, at the simulated time
@@ -189,7 +170,7 @@ type Sim struct {
 func Start(t testing.TB, o Options) *Sim {
 	t.Helper()
 	o.defaults()
-	s := &Sim{Clock: &Clock{t: o.Start}, o: o, t: t}
+	s := &Sim{Clock: testclock.New(o.Start), o: o, t: t}
 	s.Broker = mqtttest.Start(t, mqtttest.Options{Prefix: prefix})
 	dir := t.TempDir()
 	idDir, rcptDir := filepath.Join(dir, "ingest"), filepath.Join(dir, "recipient")
@@ -322,7 +303,8 @@ func (s *Sim) Run(ctx context.Context, d time.Duration) error {
 }
 
 func (s *Sim) tick(ctx context.Context) error {
-	now := s.Clock.add(s.o.Tick)
+	s.Clock.Advance(s.o.Tick)
+	now := s.Clock.Now()
 	s.ticks++
 	elapsed := now.Sub(s.o.Start)
 	var mu sync.Mutex
