@@ -5,12 +5,12 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 	"github.com/edgegw/edgegw/crypto/keys"
 )
 
@@ -23,6 +23,8 @@ const MaxConfigSize = 1 << 20
 const MaxDocumentSize = MaxConfigSize + MaxTargetIDs*66 + 4096
 
 // encMode is the deterministic (RFC 8949 core) CBOR encoder of payloads.
+// Unlike detcbor.Enc it encodes a nil slice as null, as configuration
+// documents have been signed since their first version.
 var encMode = func() cbor.EncMode {
 	m, err := cbor.CoreDetEncOptions().EncMode()
 	if err != nil {
@@ -33,23 +35,7 @@ var encMode = func() cbor.EncMode {
 
 // decMode decodes payloads strictly; callers also compare a re-encoding with
 // the input to reject non-canonical forms.
-var decMode = func() cbor.DecMode {
-	m, err := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   4,
-		MaxArrayElements:  MaxTargetIDs,
-		MaxMapPairs:       16,
-		IntDec:            cbor.IntDecConvertNone,
-		UTF8:              cbor.UTF8RejectInvalid,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}()
+var decMode = detcbor.Strict(detcbor.Limits{Nesting: 4, Array: MaxTargetIDs, MapPairs: 16})
 
 // sign1 returns payload signed by key as a tagged COSE_Sign1 with protected
 // header {alg: EdDSA, kid} and the payload attached, in canonical form.
@@ -162,15 +148,5 @@ func appendBytes(b, p []byte) []byte {
 // decodeCanonical decodes payload into v strictly and checks that
 // re-encoding v gives payload back.
 func decodeCanonical(payload []byte, v any) error {
-	if err := decMode.Unmarshal(payload, v); err != nil {
-		return err
-	}
-	b, err := encMode.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(b, payload) {
-		return fmt.Errorf("payload not in canonical CBOR")
-	}
-	return nil
+	return detcbor.Decode(decMode, encMode, payload, v)
 }

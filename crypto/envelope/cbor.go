@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 )
 
 // CBOR major types.
@@ -20,42 +20,14 @@ const (
 )
 
 // encMode is the deterministic CBOR encoder of the envelope format.
-var encMode = mustEncMode()
-
-func mustEncMode() cbor.EncMode {
-	o := cbor.CoreDetEncOptions()
-	o.NilContainers = cbor.NilContainerAsEmpty
-	m, err := o.EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
+var encMode = detcbor.Enc
 
 // decMode decodes envelope structures strictly. Callers additionally compare a
 // re-encoding with the input to reject non-canonical forms.
-var decMode = mustDecMode(maxChunks)
+var decMode = detcbor.Strict(detcbor.Limits{Nesting: 8, Array: maxChunks, MapPairs: 64})
 
 // senmlDecMode decodes SenML packs.
-var senmlDecMode = mustDecMode(maxRecords)
-
-func mustDecMode(maxArray int) cbor.DecMode {
-	m, err := cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		IndefLength:       cbor.IndefLengthForbidden,
-		TagsMd:            cbor.TagsForbidden,
-		MaxNestedLevels:   8,
-		MaxArrayElements:  maxArray,
-		MaxMapPairs:       64,
-		IntDec:            cbor.IntDecConvertNone,
-		UTF8:              cbor.UTF8RejectInvalid,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
+var senmlDecMode = detcbor.Strict(detcbor.Limits{Nesting: 8, Array: maxRecords, MapPairs: 64})
 
 // appendHead appends a CBOR head of major type m with argument n in its
 // shortest form.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/veraison/go-cose"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 	"github.com/edgegw/edgegw/crypto/keys"
 )
 
@@ -99,10 +100,10 @@ func OpenManifest(data []byte, trust Trust) (Manifest, error) {
 		return Manifest{}, reject(ReasonMalformed, "manifest: payload is detached")
 	}
 	var w wireManifest
-	if err := decMode.Unmarshal(msg.Payload, &w); err != nil || w.Context != ManifestContext {
+	switch err := detcbor.Decode(decMode, encMode, msg.Payload, &w); {
+	case (err != nil && !errors.Is(err, detcbor.ErrNotCanonical)) || w.Context != ManifestContext:
 		return Manifest{}, reject(ReasonMalformed, "manifest: payload is not an edgegw export manifest")
-	}
-	if re, err := encMode.Marshal(&w); err != nil || !bytes.Equal(re, msg.Payload) {
+	case err != nil:
 		return Manifest{}, reject(ReasonMalformed, "manifest: payload not in deterministic encoding or of the wrong types")
 	}
 	id, ok := trust[w.Gateway]

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 	"github.com/edgegw/edgegw/crypto/keys"
 )
 
@@ -66,35 +66,8 @@ type wire struct {
 	Time    int64
 }
 
-var (
-	encMode = mustEnc()
-	decMode = mustDec()
-)
-
-func mustEnc() cbor.EncMode {
-	o := cbor.CoreDetEncOptions()
-	o.NilContainers = cbor.NilContainerAsEmpty
-	m, err := o.EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
-
-func mustDec() cbor.DecMode {
-	m, err := cbor.DecOptions{
-		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
-		IndefLength:      cbor.IndefLengthForbidden,
-		TagsMd:           cbor.TagsForbidden,
-		MaxNestedLevels:  4,
-		MaxArrayElements: MaxRanges,
-		UTF8:             cbor.UTF8RejectInvalid,
-	}.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return m
-}
+// decMode decodes the wire payload strictly.
+var decMode = detcbor.Strict(detcbor.Limits{Nesting: 4, Array: MaxRanges, MapPairs: 16})
 
 // Errors of Verify. Each is wrapped with the detail; match with errors.Is.
 var (
@@ -131,7 +104,7 @@ func Sign(id *keys.Identity, r Receipt) ([]byte, error) {
 	if err := check(r); err != nil {
 		return nil, fmt.Errorf("sign receipt: %w", err)
 	}
-	payload, err := encMode.Marshal(&wire{Context: Context, Gateway: r.Gateway, Through: r.Through, Ranges: r.Ranges, Time: r.Time.UnixMilli()})
+	payload, err := detcbor.Enc.Marshal(&wire{Context: Context, Gateway: r.Gateway, Through: r.Through, Ranges: r.Ranges, Time: r.Time.UnixMilli()})
 	if err != nil {
 		return nil, fmt.Errorf("sign receipt: %w", err)
 	}
@@ -179,13 +152,13 @@ func Verify(data []byte, gateway string, pinned []keys.PublicIdentity) (Receipt,
 		return Receipt{}, fmt.Errorf("%w: signed as %s: %w", ErrBadSignature, pinned[i].ID, err)
 	}
 	var w wire
-	if err := decMode.Unmarshal(msg.Payload, &w); err != nil || w.Context != Context {
-		return Receipt{}, fmt.Errorf("%w: payload is not an edgegw receipt", ErrMalformed)
-	}
 	// Deterministic CBOR only: the one encoding of what was decoded, so
 	// that a lenient decode (a longer range array, a null) is refused.
-	if again, err := encMode.Marshal(&w); err != nil || !bytes.Equal(again, msg.Payload) {
-		return Receipt{}, fmt.Errorf("%w: payload is not in deterministic CBOR", ErrMalformed)
+	switch err := detcbor.Decode(decMode, detcbor.Enc, msg.Payload, &w); {
+	case (err != nil && !errors.Is(err, detcbor.ErrNotCanonical)) || w.Context != Context:
+		return Receipt{}, fmt.Errorf("%w: payload is not an edgegw receipt", ErrMalformed)
+	case err != nil:
+		return Receipt{}, fmt.Errorf("%w: payload is %w", ErrMalformed, err)
 	}
 	r := Receipt{Gateway: w.Gateway, Through: w.Through, Ranges: w.Ranges, Time: time.UnixMilli(w.Time).UTC(), Signer: pinned[i].ID}
 	if err := check(r); err != nil {
