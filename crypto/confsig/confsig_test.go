@@ -17,7 +17,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Verify(doc, trust, "gw-001", "", 6, t0)
+	d, err := Policy{GatewayID: "gw-001", Running: 6, Now: t0}.Verify(doc, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +46,14 @@ func TestEveryByteFlippedIsRejected(t *testing.T) {
 	key := newKey(t)
 	trust := NewOpsTrust(key.Public())
 	doc := mustSign(t, key, 3, ForGateway("gw-001"), "gw-001")
-	if _, err := Verify(doc, trust, "gw-001", "", 0, t0); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(doc, trust); err != nil {
 		t.Fatal(err)
 	}
 	for i := range doc {
 		for _, mask := range []byte{0x01, 0x80, 0xff} {
 			bad := bytes.Clone(doc)
 			bad[i] ^= mask
-			_, err := Verify(bad, trust, "gw-001", "", 0, t0)
+			_, err := Policy{GatewayID: "gw-001", Now: t0}.Verify(bad, trust)
 			var re *RejectError
 			if !errors.As(err, &re) {
 				t.Fatalf("byte %d ^ %#x: err = %v, want a rejection", i, mask, err)
@@ -61,11 +61,11 @@ func TestEveryByteFlippedIsRejected(t *testing.T) {
 		}
 	}
 	for n := range len(doc) {
-		if _, err := Verify(doc[:n], trust, "gw-001", "", 0, t0); err == nil {
+		if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(doc[:n], trust); err == nil {
 			t.Fatalf("document truncated to %d bytes accepted", n)
 		}
 	}
-	if _, err := Verify(append(bytes.Clone(doc), 0), trust, "gw-001", "", 0, t0); err == nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(append(bytes.Clone(doc), 0), trust); err == nil {
 		t.Fatal("document with a trailing byte accepted")
 	}
 }
@@ -74,19 +74,19 @@ func TestSignatureAndKeys(t *testing.T) {
 	key, other := newKey(t), newKey(t)
 	doc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
 
-	_, err := Verify(doc, NewOpsTrust(other.Public()), "gw-001", "", 0, t0)
+	_, err := Policy{GatewayID: "gw-001", Now: t0}.Verify(doc, NewOpsTrust(other.Public()))
 	wantReject(t, err, ReasonUntrustedKey, key.Public().KID().String())
 
 	// A trust set that maps the signer's key id to another key.
-	_, err = Verify(doc, OpsTrust{key.Public().KID(): other.Public()}, "gw-001", "", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(doc, OpsTrust{key.Public().KID(): other.Public()})
 	wantReject(t, err, ReasonBadSignature, "")
 
 	// Several pinned keys: either signs.
 	both := NewOpsTrust(other.Public(), key.Public())
-	if _, err := Verify(doc, both, "gw-001", "", 0, t0); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(doc, both); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(doc, nil, "gw-001", "", 0, t0); err == nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(doc, nil); err == nil {
 		t.Fatal("accepted with no pinned key")
 	}
 	if _, err := Sign(nil, 1, ForGateway("gw-001"), time.Time{}, time.Time{}, cfgYAML("gw-001", 1)); err == nil {
@@ -118,7 +118,7 @@ func TestTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := Verify(tt.doc, trust, tt.id, tt.group, 0, t0)
+			d, err := Policy{GatewayID: tt.id, Group: tt.group, Now: t0}.Verify(tt.doc, trust)
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -131,7 +131,7 @@ func TestTargets(t *testing.T) {
 			wantReject(t, err, tt.reason, tt.substr)
 		})
 	}
-	d, err := Verify(list, trust, "gw-002", "", 0, t0)
+	d, err := Policy{GatewayID: "gw-002", Now: t0}.Verify(list, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +144,12 @@ func TestReplayAndDowngrade(t *testing.T) {
 	key := newKey(t)
 	trust := NewOpsTrust(key.Public())
 	doc := mustSign(t, key, 5, ForGateway("gw-001"), "gw-001")
-	if _, err := Verify(doc, trust, "gw-001", "", 4, t0); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Running: 4, Now: t0}).Verify(doc, trust); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Verify(doc, trust, "gw-001", "", 5, t0)
+	_, err := Policy{GatewayID: "gw-001", Running: 5, Now: t0}.Verify(doc, trust)
 	wantReject(t, err, ReasonNotNewer, "version 5 is not newer than running version 5")
-	_, err = Verify(doc, trust, "gw-001", "", 9, t0)
+	_, err = Policy{GatewayID: "gw-001", Running: 9, Now: t0}.Verify(doc, trust)
 	wantReject(t, err, ReasonNotNewer, "running version 9")
 }
 
@@ -172,7 +172,7 @@ func TestValidityWindow(t *testing.T) {
 		{exp.Add(time.Hour), ReasonExpired},
 	}
 	for _, tt := range tests {
-		_, err := Verify(doc, trust, "gw-001", "", 0, tt.now)
+		_, err := Policy{GatewayID: "gw-001", Now: tt.now}.Verify(doc, trust)
 		if tt.reason == "" {
 			if err != nil {
 				t.Errorf("at %s: %v", tt.now, err)
@@ -183,11 +183,11 @@ func TestValidityWindow(t *testing.T) {
 	}
 	// Only an expiry; only a not-before.
 	onlyExp, _ := Sign(key, 1, ForGateway("gw-001"), time.Time{}, exp, cfgYAML("gw-001", 1))
-	if _, err := Verify(onlyExp, trust, "gw-001", "", 0, time.Unix(1, 0)); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: time.Unix(1, 0)}).Verify(onlyExp, trust); err != nil {
 		t.Error(err)
 	}
 	onlyNB, _ := Sign(key, 1, ForGateway("gw-001"), nb, time.Time{}, cfgYAML("gw-001", 1))
-	if _, err := Verify(onlyNB, trust, "gw-001", "", 0, t0.AddDate(50, 0, 0)); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0.AddDate(50, 0, 0)}).Verify(onlyNB, trust); err != nil {
 		t.Error(err)
 	}
 }
@@ -292,7 +292,7 @@ func TestNotCanonicalRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(doc, trust, "gw-001", "", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(doc, trust)
 	wantReject(t, err, ReasonMalformed, "")
 
 	// A trust document is not a configuration document, and vice versa.
@@ -300,25 +300,25 @@ func TestNotCanonicalRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(tdoc, trust, "gw-001", "", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(tdoc, trust)
 	wantReject(t, err, ReasonMalformed, "not an edgegw config v1 document")
 	cdoc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
-	_, err = VerifyTrust(cdoc, trust, "gw-001", "", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Now: t0}.VerifyTrust(cdoc, trust)
 	wantReject(t, err, ReasonMalformed, "not an edgegw ops trust v1 document")
 
 	// Oversized input is rejected before parsing.
-	_, err = Verify(make([]byte, MaxDocumentSize+1), trust, "gw-001", "", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(make([]byte, MaxDocumentSize+1), trust)
 	wantReject(t, err, ReasonMalformed, "more than")
 }
 
 func TestRejectErrorUnwraps(t *testing.T) {
 	key := newKey(t)
 	doc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
-	_, err := Verify(doc, NewOpsTrust(key.Public()), "gw-001", "", 0, t0.Add(time.Hour))
+	_, err := Policy{GatewayID: "gw-001", Now: t0.Add(time.Hour)}.Verify(doc, NewOpsTrust(key.Public()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(doc, NewOpsTrust(key.Public()), "gw-001", "", 3, t0)
+	_, err = Policy{GatewayID: "gw-001", Running: 3, Now: t0}.Verify(doc, NewOpsTrust(key.Public()))
 	var re *RejectError
 	if !errors.As(err, &re) || re.Unwrap() == nil || re.Unwrap().Error() != "version 1 is not newer than running version 3" {
 		t.Fatalf("err = %v, want a *RejectError wrapping its cause", err)

@@ -121,11 +121,6 @@ type Policy struct {
 	Now time.Time
 }
 
-// Verify checks a configuration document doc: see Policy.Verify.
-func Verify(doc []byte, trust OpsTrust, gatewayID string, group string, running uint64, now time.Time) (*Document, error) {
-	return Policy{GatewayID: gatewayID, Group: group, Running: running, Now: now}.Verify(doc, trust)
-}
-
 // Verify checks, in this order, that doc is a canonical configuration
 // document, signed by a key of trust, whose target includes p.GatewayID (by
 // id, list or p.Group), whose version is strictly greater than p.Running, and

@@ -25,7 +25,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(tdoc)
 	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := Verify(data, trust, "gw-001", "north", 1, t0)
+		d, err := Policy{GatewayID: "gw-001", Group: "north", Running: 1, Now: t0}.Verify(data, trust)
 		var re *RejectError
 		if err != nil {
 			if d != nil || !errors.As(err, &re) {
@@ -34,7 +34,7 @@ func FuzzVerify(f *testing.F) {
 		} else if !bytes.Equal(data, valid) {
 			t.Fatalf("accepted a document that is not the signed one: %x", data)
 		}
-		u, err := VerifyTrust(data, trust, "gw-001", "north", 0, t0)
+		u, err := Policy{GatewayID: "gw-001", Group: "north", Now: t0}.VerifyTrust(data, trust)
 		if err != nil {
 			if u != nil || !errors.As(err, &re) {
 				t.Fatalf("VerifyTrust: %v (%T)", err, err)

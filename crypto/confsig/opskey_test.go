@@ -37,7 +37,7 @@ func TestInitAndLoadOps(t *testing.T) {
 		t.Fatalf("trust = %v, want the key's public half", trust)
 	}
 	doc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
-	if _, err := Verify(doc, trust, "gw-001", "", 0, t0); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(doc, trust); err != nil {
 		t.Fatal(err)
 	}
 
@@ -107,7 +107,7 @@ func TestTrustRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := VerifyTrust(doc, pinned, "gw-001", "north", 0, t0)
+	u, err := Policy{GatewayID: "gw-001", Group: "north", Now: t0}.VerifyTrust(doc, pinned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,21 +117,21 @@ func TestTrustRotation(t *testing.T) {
 	}
 	// The new set verifies configuration signed by the new key only.
 	cfg := mustSign(t, newK, 1, ForGateway("gw-001"), "gw-001")
-	if _, err := Verify(cfg, u.Trust, "gw-001", "", 0, t0); err != nil {
+	if _, err := (Policy{GatewayID: "gw-001", Now: t0}).Verify(cfg, u.Trust); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Verify(mustSign(t, oldKey, 1, ForGateway("gw-001"), "gw-001"), u.Trust, "gw-001", "", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(mustSign(t, oldKey, 1, ForGateway("gw-001"), "gw-001"), u.Trust)
 	wantReject(t, err, ReasonUntrustedKey, "")
 
 	// Replay, wrong gateway, expired, untrusted signer.
-	_, err = VerifyTrust(doc, pinned, "gw-001", "north", 1, t0)
+	_, err = Policy{GatewayID: "gw-001", Group: "north", Running: 1, Now: t0}.VerifyTrust(doc, pinned)
 	wantReject(t, err, ReasonNotNewer, "")
-	_, err = VerifyTrust(doc, pinned, "gw-001", "south", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Group: "south", Now: t0}.VerifyTrust(doc, pinned)
 	wantReject(t, err, ReasonNotForThisGateway, "")
-	_, err = VerifyTrust(doc, pinned, "gw-001", "north", 0, t0.Add(2*time.Hour))
+	_, err = Policy{GatewayID: "gw-001", Group: "north", Now: t0.Add(2 * time.Hour)}.VerifyTrust(doc, pinned)
 	wantReject(t, err, ReasonExpired, "")
 	forged, _ := SignTrust(stranger, 2, ForGroup("north"), time.Time{}, time.Time{}, NewOpsTrust(stranger.Public()))
-	_, err = VerifyTrust(forged, pinned, "gw-001", "north", 0, t0)
+	_, err = Policy{GatewayID: "gw-001", Group: "north", Now: t0}.VerifyTrust(forged, pinned)
 	wantReject(t, err, ReasonUntrustedKey, "")
 
 	// Adding a key keeps the signer, and comments of kept keys.
@@ -142,7 +142,7 @@ func TestTrustRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err = VerifyTrust(add, pinned, "gw-001", "", 1, t0)
+	u, err = Policy{GatewayID: "gw-001", Running: 1, Now: t0}.VerifyTrust(add, pinned)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,12 +83,6 @@ func SignTrust(key *OpsKey, version uint64, target Target, notBefore, expires ti
 	return doc, nil
 }
 
-// VerifyTrust is the check a gateway applies to a trust document: see
-// Policy.VerifyTrust. running is the version of the current trust set.
-func VerifyTrust(doc []byte, trust OpsTrust, gatewayID string, group string, running uint64, now time.Time) (*TrustUpdate, error) {
-	return Policy{GatewayID: gatewayID, Group: group, Running: running, Now: now}.VerifyTrust(doc, trust)
-}
-
 // VerifyTrust checks that doc is a canonical trust document signed by a key
 // of trust (the currently pinned set), whose target includes the gateway,
 // whose version is strictly greater than p.Running (the current trust
