@@ -37,14 +37,7 @@ func benchCommit(b *testing.B, newDSN func(*testing.B) string, serverCPU func() 
 		b.Run(fmt.Sprintf("batches=%d", group), func(b *testing.B) {
 			ctx := context.Background()
 			dsn := newDSN(b)
-			if _, _, err := store.Migrate(ctx, dsn); err != nil {
-				b.Fatal(err)
-			}
-			st, err := store.Open(ctx, dsn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
+			st := storetest.Open(b, dsn)
 			tmpl := storetest.DataBatch("gw", 1, benchReadings, "")
 			batches := make([]store.Batch, group)
 			seq := uint64(0)

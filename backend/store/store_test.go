@@ -34,14 +34,7 @@ func TestIntegrationPostgres(t *testing.T) {
 func TestIntegrationPostgresRestart(t *testing.T) {
 	ctx := context.Background()
 	c := pgtest.Start(t)
-	if _, _, err := store.Migrate(ctx, c.DSN); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, c.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, c.DSN)
 
 	type result struct {
 		gw  string

@@ -27,14 +27,7 @@ func fleetDB(t *testing.T) string {
 	dir := t.TempDir()
 	dsn := "sqlite:" + filepath.Join(dir, "ingest.db")
 	ctx := context.Background()
-	if _, _, err := store.Migrate(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(t, dsn)
 	now := time.Now()
 	var docs []store.Doc
 	for _, gw := range []string{"north-1", "south-1"} {
@@ -53,7 +46,7 @@ func fleetDB(t *testing.T) string {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ingest.yaml")
-	err = os.WriteFile(cfg, []byte(`broker: ssl://broker.example:8883
+	err := os.WriteFile(cfg, []byte(`broker: ssl://broker.example:8883
 ca: ca.pem
 cert: ingest.pem
 key: ingest.key

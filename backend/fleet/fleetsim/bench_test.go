@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/edgegw/backend/fleetweb"
 	"github.com/edgegw/edgegw/backend/ingest"
 	"github.com/edgegw/edgegw/backend/store"
+	"github.com/edgegw/edgegw/backend/store/storetest"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
@@ -159,14 +160,7 @@ func cpu(b *testing.B) time.Duration {
 func populate(b *testing.B, dsn string, n int, now time.Time) {
 	b.Helper()
 	ctx := context.Background()
-	if _, _, err := store.Migrate(ctx, dsn); err != nil {
-		b.Fatal(err)
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.Open(b, dsn)
 	const chunk = 500
 	for from := 0; from < n; from += chunk {
 		var batches []store.Batch
