@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgegw/edgegw/internal/atomicfile"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -231,7 +232,7 @@ func (b *Bolt) rebuild(next uint64, gaps []Gap, sc salvageScope, cause error) (*
 	if err := os.Rename(tmp, b.path); err != nil {
 		return fail(fmt.Errorf("put the fresh buffer file in place: %w", err))
 	}
-	if err := syncDir(filepath.Dir(b.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(b.path)); err != nil {
 		b.log.Warn("buffer directory not synced after replacing the file", "err", err)
 	}
 	if err := os.Remove(b.path + checkingSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/edgegw/edgegw/internal/atomicfile"
 )
 
 // reserveBlock is how many sequence numbers one write of the sidecar
@@ -130,43 +131,13 @@ func writeSidecar(path string, r reservation, gaps []Gap, h held) error {
 	}
 	line = append(line, bytes.Repeat([]byte{' '}, sidecarSize-1-len(line))...)
 	line = append(line, '\n')
-	err := replaceFile(path, line)
+	err := atomicfile.WriteFile(path, line, 0o600)
 	if errors.Is(err, syscall.ENOSPC) {
 		if inPlace := overwriteFile(path, line); inPlace == nil {
 			return nil
 		}
 	}
 	return err
-}
-
-// replaceFile writes data to a temporary file and renames it to path.
-func replaceFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }
 
 // overwriteFile writes data over the start of the existing file at path and
@@ -185,13 +156,4 @@ func overwriteFile(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/gateway/control"
+	"github.com/edgegw/edgegw/internal/atomicfile"
 )
 
 // AuditFile is the local audit trail in the state directory: one JSON
@@ -147,7 +148,7 @@ func importLegacyTrail(legacy, path string) error {
 	if err = errors.Join(err, db.Close()); err != nil {
 		return fmt.Errorf("import the audit trail %s: %w", legacy, err)
 	}
-	if err := keys.WriteFileAtomic(path, lines, 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, lines, 0o600); err != nil {
 		return fmt.Errorf("import the audit trail %s: %w", legacy, err)
 	}
 	return os.Remove(legacy)

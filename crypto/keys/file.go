@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/edgegw/edgegw/internal/atomicfile"
 )
 
 // CheckPrivateFileMode returns an error if the file at path is not a regular
@@ -70,10 +72,10 @@ func WriteKeyPair(dir, keyName, pubName string, force bool, generate func() (key
 		return err
 	}
 	defer clear(keyPEM)
-	if err := WriteFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return WriteFileAtomic(pubPath, pubLine, 0o644)
+	return atomicfile.WriteFile(pubPath, pubLine, 0o644)
 }
 
 // refuseExisting returns an error naming the first of paths that exists.
@@ -86,44 +88,6 @@ func refuseExisting(paths ...string) error {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("check %s: %w", p, err)
 		}
-	}
-	return nil
-}
-
-// WriteFileAtomic writes data to path with mode perm through a temporary file
-// in the same directory, fsync and rename, so a crash leaves either the old or
-// the new file.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

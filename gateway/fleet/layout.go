@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/internal/atomicfile"
 )
 
 // The files fleet operations write live in the state directory
@@ -118,7 +118,7 @@ func Resolve(path string) (*Source, error) {
 
 // writeAtomic replaces path with data, mode 0600, atomically (temporary
 // file, fsync, rename): a power cut leaves the old file or the new one.
-func writeAtomic(path string, data []byte) error { return keys.WriteFileAtomic(path, data, 0o600) }
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o600) }
 
 // writeFile replaces path with data atomically (temporary file, fsync,
 // rename), mode 0640, creating its directory (0750) if needed.
@@ -130,5 +130,5 @@ func writeFile(path string, data []byte) error {
 	if err := os.Chmod(dir, 0o750); err != nil {
 		return err
 	}
-	return keys.WriteFileAtomic(path, data, fileMode)
+	return atomicfile.WriteFile(path, data, fileMode)
 }
