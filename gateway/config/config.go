@@ -216,10 +216,16 @@ type Device struct {
 	OptionsLine int `line:"options"`
 }
 
+// NamePattern is the syntax of device names and driver kinds.
+const NamePattern = "[a-z0-9][a-z0-9_-]{0,31}"
+
 var (
-	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	nameRE  = regexp.MustCompile("^" + NamePattern + "$")
 	classRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
+
+// ValidName reports whether name is a valid device name (NamePattern).
+func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // Load reads and parses the configuration file at path; see Parse.
 func Load(path string) (*Config, error) {

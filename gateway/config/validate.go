@@ -191,7 +191,7 @@ func (k *checker) recipients(path string, v reflect.Value) {
 func (k *checker) deviceName(path string, v reflect.Value) {
 	name := v.String()
 	if !nameRE.MatchString(name) {
-		k.fail(path, name, "must match [a-z0-9][a-z0-9_-]{0,31}")
+		k.fail(path, name, "must match "+NamePattern)
 	} else if first, dup := k.names[name]; dup {
 		k.fail(path, name, "duplicates "+first+".name")
 	} else {
@@ -202,7 +202,7 @@ func (k *checker) deviceName(path string, v reflect.Value) {
 // driver checks a driver kind, and that the caller of Validate knows it.
 func (k *checker) driver(path string, v reflect.Value) {
 	if d := v.String(); !nameRE.MatchString(d) {
-		k.fail(path, d, "must match [a-z0-9][a-z0-9_-]{0,31}")
+		k.fail(path, d, "must match "+NamePattern)
 	} else if k.known != nil && !k.known(d) {
 		k.fail(path, d, "is not a known driver")
 	}

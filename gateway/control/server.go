@@ -12,10 +12,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"time"
 
+	"github.com/edgegw/edgegw/gateway/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -365,7 +365,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	if s.allow(w, r, "watch", RoleViewer, args("device", device)) == nil {
 		return
 	}
-	if device != "" && !deviceName.MatchString(device) {
+	if device != "" && !config.ValidName(device) {
 		writeError(w, http.StatusBadRequest, badDevice(device))
 		return
 	}
@@ -418,7 +418,7 @@ func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 		writeDecodeError(w, derr)
 		return
 	}
-	if !deviceName.MatchString(req.Device) {
+	if !config.ValidName(req.Device) {
 		writeError(w, http.StatusBadRequest, badDevice(req.Device))
 		return
 	}
@@ -541,7 +541,7 @@ func (s *Server) device(w http.ResponseWriter, r *http.Request) {
 	if p == nil {
 		return
 	}
-	if !deviceName.MatchString(name) {
+	if !config.ValidName(name) {
 		writeError(w, http.StatusBadRequest, badDevice(name))
 		return
 	}
@@ -551,11 +551,8 @@ func (s *Server) device(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// deviceName is the configuration's device name syntax.
-var deviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
-
 func badDevice(name string) string {
-	return fmt.Sprintf("bad device name %q: want [a-z0-9][a-z0-9_-]{0,31}", clip(name))
+	return fmt.Sprintf("bad device name %q: want %s", clip(name), config.NamePattern)
 }
 
 // args returns audit arguments, leaving out an empty value.
