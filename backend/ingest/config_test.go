@@ -46,8 +46,8 @@ func TestParseConfig(t *testing.T) {
 		"plain tcp":     {strings.Replace(goodConfig, "ssl://", "tcp://", 1), "broker:"},
 		"interval":      {goodConfig + "receipt_interval: 1h\n", "receipt_interval: 1h0m0s outside"},
 		"share group":   {goodConfig + "share_group: a/b\n", "share_group:"},
-		"prefix level":  {goodConfig + "topic_prefix: a//b\n", `topic_prefix: topic prefix "a//b" has an empty level`},
-		"prefix +":      {goodConfig + "topic_prefix: a/+\n", `topic_prefix: topic prefix "a/+" contains a wildcard`},
+		"prefix level":  {goodConfig + "topic_prefix: a//b\n", `topic_prefix: topic prefix "a//b" must not have an empty level`},
+		"prefix +":      {goodConfig + "topic_prefix: a/+\n", `topic_prefix: topic prefix "a/+" must not contain '+'`},
 		"empty":         {"", "empty document"},
 	} {
 		if _, err := ingest.ParseConfig([]byte(tc.doc)); err == nil || !strings.Contains(err.Error(), tc.want) {

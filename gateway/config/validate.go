@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
 // Validate checks c as Parse does, and, when known is not nil, also that
@@ -149,7 +150,7 @@ var fieldChecks = map[string]func(k *checker, path string, v reflect.Value){
 	"path":        (*checker).path,
 	"gatewayid":   func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkGatewayID) },
 	"broker":      func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkBroker) },
-	"topicprefix": func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkTopicPrefix) },
+	"topicprefix": func(k *checker, path string, v reflect.Value) { k.msg(path, v, topic.PrefixProblem) },
 	"clientid":    func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkClientID) },
 	"socket":      func(k *checker, path string, v reflect.Value) { k.msg(path, v, checkSocket) },
 	"recipients":  (*checker).recipients,
@@ -262,25 +263,6 @@ func checkBroker(s string) string {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "port must be 1..65535"
-	}
-	return ""
-}
-
-// checkTopicPrefix returns what is wrong with an MQTT topic prefix, one or
-// more levels such as "city" or "city/north" (the layout of mqtt/topic), or
-// "".
-func checkTopicPrefix(s string) string {
-	switch {
-	case !utf8.ValidString(s):
-		return "must be valid utf-8"
-	case strings.ContainsAny(s, "+#\x00"):
-		return "must not contain '+', '#' or NUL"
-	case strings.HasPrefix(s, "/") || strings.HasSuffix(s, "/") || strings.Contains(s, "//"):
-		return "must not have an empty level (a leading, trailing or doubled '/')"
-	case strings.HasPrefix(s, "$"):
-		return "must not start with '$'"
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "must not contain control characters"
 	}
 	return ""
 }

@@ -367,7 +367,7 @@ func TestNewConfigErrors(t *testing.T) {
 		want   string
 	}{
 		{"plain tcp", func(c *uplink.Config) { c.Broker = "tcp://127.0.0.1:1883" }, "not supported"},
-		{"no prefix", func(c *uplink.Config) { c.TopicPrefix = "" }, "empty topic prefix"},
+		{"no prefix", func(c *uplink.Config) { c.TopicPrefix = "" }, `topic prefix "" must not be empty`},
 		{"wildcard id", func(c *uplink.Config) { c.GatewayID = "gw-+" }, "wildcard"},
 		{"slash id", func(c *uplink.Config) { c.GatewayID = "a/b" }, "slash"},
 		{"inflight", func(c *uplink.Config) { c.Inflight = 70000 }, "inflight"},

@@ -1,9 +1,10 @@
 package topic
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is what a topic carries: the levels after the gateway id, but for
@@ -190,16 +191,33 @@ func CheckLevel(what, s string) error {
 	return nil
 }
 
-// CheckPrefix returns an error unless prefix is a usable topic prefix: one
-// or more non-empty levels without wildcards or nul.
-func CheckPrefix(prefix string) error {
+// PrefixProblem says what is wrong with prefix as a topic prefix, as a
+// phrase to follow its name ("must not ..."), or "" when it is usable: one
+// or more non-empty levels of valid UTF-8 without wildcards, NUL or control
+// characters, not starting with '$' (the broker's own topics).
+func PrefixProblem(prefix string) string {
 	switch {
 	case prefix == "":
-		return errors.New("empty topic prefix")
+		return "must not be empty"
+	case !utf8.ValidString(prefix):
+		return "must be valid UTF-8"
 	case strings.ContainsAny(prefix, "+#\x00"):
-		return fmt.Errorf("topic prefix %q contains a wildcard or nul", prefix)
+		return "must not contain '+', '#' or NUL"
 	case strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") || strings.Contains(prefix, "//"):
-		return fmt.Errorf("topic prefix %q has an empty level", prefix)
+		return "must not have an empty level (a leading, trailing or doubled '/')"
+	case strings.HasPrefix(prefix, "$"):
+		return "must not start with '$'"
+	case strings.IndexFunc(prefix, unicode.IsControl) >= 0:
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// CheckPrefix returns an error naming prefix and PrefixProblem's phrase
+// unless prefix is a usable topic prefix.
+func CheckPrefix(prefix string) error {
+	if p := PrefixProblem(prefix); p != "" {
+		return fmt.Errorf("topic prefix %q %s", prefix, p)
 	}
 	return nil
 }

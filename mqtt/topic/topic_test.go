@@ -161,13 +161,16 @@ func TestCheckPrefix(t *testing.T) {
 		{"city", ""},
 		{"city/north", ""},
 		{"a/b/c", ""},
-		{"", "empty topic prefix"},
-		{"city/", `topic prefix "city/" has an empty level`},
-		{"/city", `topic prefix "/city" has an empty level`},
-		{"a//b", `topic prefix "a//b" has an empty level`},
-		{"city/+", `topic prefix "city/+" contains a wildcard or nul`},
-		{"city/#", `topic prefix "city/#" contains a wildcard or nul`},
-		{"ci\x00ty", `contains a wildcard or nul`},
+		{"", `topic prefix "" must not be empty`},
+		{"city/", `topic prefix "city/" must not have an empty level`},
+		{"/city", `topic prefix "/city" must not have an empty level`},
+		{"a//b", `topic prefix "a//b" must not have an empty level`},
+		{"city/+", `topic prefix "city/+" must not contain '+', '#' or NUL`},
+		{"city/#", `topic prefix "city/#" must not contain '+', '#' or NUL`},
+		{"ci\x00ty", `must not contain '+', '#' or NUL`},
+		{"$SYS/city", `topic prefix "$SYS/city" must not start with '$'`},
+		{"city\n", `must not contain control characters`},
+		{"city\xff", `must be valid UTF-8`},
 	} {
 		err := CheckPrefix(tc.prefix)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
