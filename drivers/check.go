@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -24,9 +23,9 @@ var errChecked = errors.New("bus name accepted, not opened (check only)")
 // every option, model and profile before it asks for its bus. Errors are the
 // factory's, naming the option at fault.
 func Check(kind string, dev Device) error {
-	f, ok := Lookup(kind)
-	if !ok {
-		return fmt.Errorf("driver: %q is not a known driver (have %s)", kind, strings.Join(Kinds(), ", "))
+	f, err := Find(kind)
+	if err != nil {
+		return fmt.Errorf("driver: %w", err)
 	}
 	s, err := f(dev, Deps{Now: time.Now, Logger: slog.New(slog.DiscardHandler), Buses: checkBuses{}})
 	switch {

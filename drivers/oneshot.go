@@ -2,8 +2,6 @@ package drivers
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -14,9 +12,9 @@ import (
 // no sample yet, until ctx ends) and halts it. It returns the sensor's name
 // (its String) and its readings. This is `edgegw sensor read`.
 func ReadOnce(ctx context.Context, kind string, dev Device, deps Deps, every time.Duration) (string, []reading.Reading, error) {
-	factory, ok := Lookup(kind)
-	if !ok {
-		return "", nil, fmt.Errorf("%q is not a driver (want one of %s)", kind, strings.Join(Kinds(), ", "))
+	factory, err := Find(kind)
+	if err != nil {
+		return "", nil, err
 	}
 	s, err := factory(dev, deps)
 	if err != nil {

@@ -56,7 +56,7 @@ func TestReadOnce(t *testing.T) {
 		t.Errorf("ReadOnce with options its factory refuses = %v, want the factory's error", err)
 	}
 	if _, _, err := drivers.ReadOnce(context.Background(), "no-such-driver", dev, drivers.Deps{}, time.Millisecond); err == nil ||
-		!strings.Contains(err.Error(), `"no-such-driver" is not a driver (want one of `) || !strings.Contains(err.Error(), "oneshot-test") {
+		!strings.Contains(err.Error(), `"no-such-driver" is not a known driver (have `) || !strings.Contains(err.Error(), "oneshot-test") {
 		t.Errorf("ReadOnce of an unknown kind = %v, want an error listing the kinds", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -115,6 +116,15 @@ func Lookup(kind string) (Factory, bool) {
 	defer registry.Unlock()
 	f, ok := registry.factories[kind]
 	return f, ok
+}
+
+// Find returns the factory of a driver kind, or an error naming kind and the
+// kinds this build has.
+func Find(kind string) (Factory, error) {
+	if f, ok := Lookup(kind); ok {
+		return f, nil
+	}
+	return nil, fmt.Errorf("%q is not a known driver (have %s)", kind, strings.Join(Kinds(), ", "))
 }
 
 // Kinds lists the registered driver kinds in order.

@@ -83,8 +83,8 @@ func newSensorCmd() *cobra.Command {
 			if kind == "" {
 				return usageError{fmt.Errorf("--driver is required (one of %s)", strings.Join(drivers.Kinds(), ", "))}
 			}
-			if _, ok := drivers.Lookup(kind); !ok {
-				return usageError{fmt.Errorf("--driver %q is not a driver (want one of %s)", kind, strings.Join(drivers.Kinds(), ", "))}
+			if _, err := drivers.Find(kind); err != nil {
+				return usageError{fmt.Errorf("--driver %w", err)}
 			}
 			options, err := option.ParseArgs(opts)
 			if err != nil {

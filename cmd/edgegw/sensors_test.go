@@ -33,7 +33,7 @@ func TestSensorCommands(t *testing.T) {
 		{"bad option", []string{"sensor", "read", "--driver", "bme280", "--sim", "--opt", "colour=red"}, 1, []string{"options.colour: unknown option"}},
 		{"bad address", []string{"sensor", "read", "--driver", "bme280", "--sim", "--addr", "0x90"}, 1, []string{"options.addr: 0x90 outside 0x76–0x77"}},
 		{"no driver", []string{"sensor", "read"}, 2, []string{"--driver is required"}},
-		{"unknown driver", []string{"sensor", "read", "--driver", "bme999"}, 2, []string{`"bme999" is not a driver`}},
+		{"unknown driver", []string{"sensor", "read", "--driver", "bme999"}, 2, []string{`--driver "bme999" is not a known driver (have `}},
 		{"bad opt syntax", []string{"sensor", "read", "--driver", "bme280", "--opt", "x"}, 2, []string{`--opt "x" is not key=value`}},
 	}
 	for _, tt := range tests {
