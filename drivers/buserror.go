@@ -17,11 +17,15 @@ var ErrBusUnavailable = errors.New("bus unavailable")
 
 // busHints says, per kind of bus, what to call it, how to enable it and
 // which group may open it.
-var busHints = map[string]struct{ noun, enable, group string }{
+var busHints = map[BusKind]struct{ noun, enable, group string }{
 	"i2c":    {"i2c bus", "enable I2C (raspi-config → Interface Options → I2C, or dtparam=i2c_arm=on in config.txt) and reboot", "i2c"},
 	"spi":    {"spi bus", "enable SPI (raspi-config → Interface Options → SPI, or dtparam=spi=on in config.txt) and reboot", "spi"},
 	"serial": {"serial port", "check the adapter is plugged in, or enable the UART (enable_uart=1 in config.txt)", "dialout"},
 }
+
+// Enable says how a technician enables the host interface of buses of kind
+// k, or connects the adapter of a serial port.
+func (k BusKind) Enable() string { return busHints[k].enable }
 
 // busError is an error opening a bus: its message says what to do, and it
 // matches ErrBusUnavailable and the cause.
@@ -39,7 +43,7 @@ func (e *busError) Unwrap() []error { return []error{ErrBusUnavailable, e.cause}
 // it may not be opened, the group to join. The error matches
 // ErrBusUnavailable and err. It is the one source of these hints, for the
 // agent's read errors and the technician commands alike.
-func BusError(kind, name string, err error) error {
+func BusError(kind BusKind, name string, err error) error {
 	h := busHints[kind]
 	cause := err
 	if strings.HasPrefix(name, "/dev/") && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {

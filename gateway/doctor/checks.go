@@ -300,21 +300,21 @@ func (c *checker) buses() {
 				continue
 			}
 			seen[name] = true
-			st, detail, fix := busStatus(name)
+			st, detail, fix := busStatus(name, drivers.BusKindOf(d.Driver))
 			c.add("bus "+name, st, detail, fix)
 		}
 	}
 }
 
-// busStatus checks one bus or port.
-func busStatus(name string) (Status, string, string) {
+// busStatus checks one bus or port of the given kind.
+func busStatus(name string, kind drivers.BusKind) (Status, string, string) {
 	if strings.Contains(name, ":") {
 		return Pass, "emulated bus", ""
 	}
 	path := devicePath(name)
 	fi, err := os.Stat(path)
 	if err != nil {
-		return Fail, path + " does not exist", "enable the interface (raspi-config → Interface Options for I2C/SPI; plug the RS-485 adapter) and reboot"
+		return Fail, path + " does not exist", kind.Enable()
 	}
 	group := ""
 	if st, ok := fi.Sys().(*unix.Stat_t); ok {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/pki"
+	"github.com/edgegw/edgegw/drivers"
 	_ "github.com/edgegw/edgegw/drivers/sim" // the test box's devices
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -264,5 +265,25 @@ func TestIntegrationDoctorFixHints(t *testing.T) {
 	}
 	if r := res3["config"]; r.Status != Pass {
 		t.Errorf("config = %+v", r)
+	}
+}
+
+// TestBusStatusMissing: a bus or port that does not exist fails with how to
+// enable that kind of interface, the same advice the agent's read errors
+// give.
+func TestBusStatusMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		kind drivers.BusKind
+		fix  string
+	}{
+		{"/dev/i2c-77", drivers.I2CBus, "dtparam=i2c_arm=on"},
+		{"/dev/spidev7.0", drivers.SPIBus, "dtparam=spi=on"},
+		{"/dev/ttyUSB77", drivers.SerialBus, "adapter is plugged in"},
+	} {
+		st, detail, fix := busStatus(tc.name, tc.kind)
+		if st != Fail || detail != tc.name+" does not exist" || !strings.Contains(fix, tc.fix) || fix != tc.kind.Enable() {
+			t.Errorf("busStatus(%s) = %v, %q, %q; want a failure saying how to %s", tc.name, st, detail, fix, tc.fix)
+		}
 	}
 }
