@@ -13,7 +13,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/demo"
 )
 
-func init() { fullBuildCmds = append(fullBuildCmds, newDemoCmd) }
+func init() { optionalCmds = append(optionalCmds, newDemoCmd) }
 
 func newDemoCmd() *cobra.Command {
 	o := demo.Options{}

@@ -9,7 +9,7 @@ import (
 	"github.com/edgegw/edgegw/backend/ingest"
 )
 
-func init() { fullBuildCmds = append(fullBuildCmds, newFleetViewCmd) }
+func init() { optionalCmds = append(optionalCmds, newFleetViewCmd) }
 
 // newFleetViewCmd is `edgegw fleet`: the state of every gateway, computed
 // from what `edgegw ingest` stored.

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
-func init() { fullBuildCmds = append(fullBuildCmds, newGendocsCmd) }
+func init() { optionalCmds = append(optionalCmds, newGendocsCmd) }
 
 // Where gendocs puts each generated file under its root: Debian's places for
 // man pages and the shell completions that bash-completion, zsh and fish

@@ -11,7 +11,7 @@ import (
 	"github.com/edgegw/edgegw/backend/ingest"
 )
 
-func init() { fullBuildCmds = append(fullBuildCmds, newIngestCmd) }
+func init() { optionalCmds = append(optionalCmds, newIngestCmd) }
 
 // newIngestCmd is `edgegw ingest`: the backend service that stores what the
 // gateways send and tells them with signed receipts.

@@ -20,11 +20,13 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// fullBuildCmds are the commands only the full build has (demo.go,
-// ingest.go): a gateway's production build, with the tag nodemo (make
-// build-prod), carries no demo, no emulators, no embedded broker and no
-// database drivers. The backend host runs the full build.
-var fullBuildCmds []func() *cobra.Command
+// optionalCmds are the commands a build may leave out, each added by its
+// file's init: those only the full build has (demo.go, ingest.go, fleet.go,
+// open.go, gendocs.go), since a gateway's production build, with the tag
+// nodemo (make build-prod), carries no demo, no emulators, no embedded
+// broker and no database drivers; and `modbus` (modbus.go), which a custom
+// build without the modbusmeter driver leaves out with it.
+var optionalCmds []func() *cobra.Command
 
 // usageError marks a bad command line: exit code 2.
 type usageError struct{ err error }
@@ -67,9 +69,9 @@ func newRoot() *cobra.Command {
 		c.PrintErrln(c.UsageString())
 		return usageError{err}
 	})
-	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newSelftestCmd(), newDoctorCmd(), newModbusCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
+	root.AddCommand(newRunCmd(), newConfigCmd(), newKeysCmd(), newSelftestCmd(), newDoctorCmd(), newI2CCmd(), newSensorCmd(), newVersionCmd())
 	root.AddCommand(newControlCmds()...)
-	for _, c := range fullBuildCmds {
+	for _, c := range optionalCmds {
 		root.AddCommand(c())
 	}
 	return root

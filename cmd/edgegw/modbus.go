@@ -1,3 +1,5 @@
+//go:build !custom || drivers.modbusmeter
+
 package main
 
 import (
@@ -18,6 +20,8 @@ import (
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
+
+func init() { optionalCmds = append(optionalCmds, newModbusCmd) }
 
 // lineFlags are the serial flags shared by the modbus subcommands.
 type lineFlags struct {

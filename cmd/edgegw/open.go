@@ -13,7 +13,7 @@ import (
 	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
-func init() { fullBuildCmds = append(fullBuildCmds, newOpenCmd) }
+func init() { optionalCmds = append(optionalCmds, newOpenCmd) }
 
 func newOpenCmd() *cobra.Command {
 	var o backend.Options

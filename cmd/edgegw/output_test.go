@@ -1,3 +1,5 @@
+//go:build !custom || drivers.modbusmeter
+
 package main
 
 import (

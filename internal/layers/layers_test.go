@@ -161,6 +161,29 @@ func TestProductionBuildCarriesNoDemo(t *testing.T) {
 	}
 }
 
+// TestCustomBuildLinksItsDrivers: a production build that names its drivers
+// (-tags nodemo,custom,drivers.bme280) links that driver and none of the
+// others, and without the meter driver neither the Modbus client nor the
+// `modbus` commands.
+func TestCustomBuildLinksItsDrivers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	custom := deps(t, "nodemo,custom,drivers.bme280", "./cmd/edgegw")
+	if !hasKey(custom, module+"drivers/bme280") {
+		t.Error("the custom build lacks the bme280 driver it names")
+	}
+	for path := range custom {
+		kind, isDriver := strings.CutPrefix(path, module+"drivers/")
+		switch {
+		case isDriver && kind != "bme280" && !slices.Contains([]string{"all", "option", "reading"}, kind):
+			t.Errorf("the custom build links %s, imported by %s", path, strings.Join(importers(custom, path), ", "))
+		case strings.HasPrefix(path, "github.com/goburrow/"):
+			t.Errorf("the custom build without modbusmeter links %s, imported by %s", path, strings.Join(importers(custom, path), ", "))
+		}
+	}
+}
+
 // TestProductionBuildLinksNoHTTPServer: the production binary answers its
 // control socket without http.Server and calls it without http.Transport;
 // either would add some 500 KB (HTTP/2 included) to every box's binary.
