@@ -7,12 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"github.com/edgegw/edgegw/buffer"
@@ -84,18 +84,6 @@ func TestBoltReopen(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes; it never sleeps.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
-}
-
 func TestBoltDurability(t *testing.T) {
 	t.Run("zero", func(t *testing.T) {
 		b := openBolt(t, buffer.Options{})
@@ -159,7 +147,7 @@ func TestBoltDurability(t *testing.T) {
 		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the committer", func() bool { return b.Stats().Pending == 0 })
+		poll.Until(t, 10*time.Second, "the committer", func() bool { return b.Stats().Pending == 0 })
 		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 {
 			t.Fatalf("Unsealed after the window = %+v", un)
 		}

@@ -21,7 +21,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
-	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // startAgent runs an in-process agent on the bed's configuration and returns
@@ -60,16 +60,16 @@ func TestIntegrationBrokerOutage(t *testing.T) {
 	c := b.subscribe(t)
 	a, stop := startAgent(t, b, 20*time.Second)
 
-	mqtttest.WaitFor(t, 30*time.Second, "first readings at the backend", func() bool { return c.count() > 0 })
+	poll.Until(t, 30*time.Second, "first readings at the backend", func() bool { return c.count() > 0 })
 	b.br.Stop()
-	mqtttest.WaitFor(t, 30*time.Second, "5 batches buffered during the outage", func() bool { return a.Health().BufferBatches >= 5 })
+	poll.Until(t, 30*time.Second, "5 batches buffered during the outage", func() bool { return a.Health().BufferBatches >= 5 })
 	received := c.count()
 	b.br.Restart()
-	mqtttest.WaitFor(t, 30*time.Second, "the backlog drained", func() bool { return c.count() > received && a.Health().BufferBatches == 0 })
+	poll.Until(t, 30*time.Second, "the backlog drained", func() bool { return c.count() > received && a.Health().BufferBatches == 0 })
 	must(t, stop())
 
 	tr := b.traces(t)
-	mqtttest.WaitFor(t, 30*time.Second, "every produced reading at the backend", func() bool { return c.count() == produced(tr) })
+	poll.Until(t, 30*time.Second, "every produced reading at the backend", func() bool { return c.count() == produced(tr) })
 	if m := c.missing(tr, func(string, time.Time) bool { return true }); len(m) > 0 {
 		t.Errorf("%d polls missing, e.g. %v", len(m), m[0])
 	}
@@ -89,7 +89,7 @@ func TestIntegrationBufferFull(t *testing.T) {
 	c := b.subscribe(t)
 	b.br.Stop()
 	a, stop := startAgent(t, b, 20*time.Second)
-	mqtttest.WaitFor(t, 60*time.Second, "the buffer dropping batches", func() bool { return a.Health().DroppedBatches >= 3 })
+	poll.Until(t, 60*time.Second, "the buffer dropping batches", func() bool { return a.Health().DroppedBatches >= 3 })
 	b.br.Restart()
 	must(t, stop())
 	h := a.Health()
@@ -97,7 +97,7 @@ func TestIntegrationBufferFull(t *testing.T) {
 	// Every produced reading is received or reported dropped; a batch
 	// dropped while the uplink was publishing it is both.
 	tr := b.traces(t)
-	mqtttest.WaitFor(t, 30*time.Second, "every kept reading and every gap record at the backend", func() bool {
+	poll.Until(t, 30*time.Second, "every kept reading and every gap record at the backend", func() bool {
 		return c.recv.Summary().Dropped >= h.DroppedReadings &&
 			c.count()-c.receivedDropped() == produced(tr)-int(h.DroppedReadings)
 	})
@@ -171,7 +171,7 @@ func TestIntegrationKill9(t *testing.T) {
 			cmd.Wait()
 		}
 	})
-	mqtttest.WaitFor(t, 60*time.Second, "the last run polling and delivering the killed runs' readings", func() bool {
+	poll.Until(t, 60*time.Second, "the last run polling and delivering the killed runs' readings", func() bool {
 		tr := b.traces(t)
 		polling := false
 		for _, ps := range tr {
@@ -195,7 +195,7 @@ func TestIntegrationKill9(t *testing.T) {
 		}
 		return true
 	}
-	mqtttest.WaitFor(t, 60*time.Second, "every required reading at the backend", func() bool { return len(c.missing(tr, required)) == 0 })
+	poll.Until(t, 60*time.Second, "every required reading at the backend", func() bool { return len(c.missing(tr, required)) == 0 })
 	b.checkValues(t, c)
 	sum := c.recv.Summary()
 	if sum.Reused > 0 {
@@ -219,7 +219,7 @@ func TestIntegrationControlSocket(t *testing.T) {
 	ctx := context.Background()
 	cl := control.Dial(filepath.Join(b.dir, "control.sock"))
 	var st control.Status
-	mqtttest.WaitFor(t, 30*time.Second, "the control socket answering with devices polled", func() bool {
+	poll.Until(t, 30*time.Second, "the control socket answering with devices polled", func() bool {
 		var err error
 		st, err = cl.Status(ctx)
 		return err == nil && len(st.Devices) == 3 && st.Devices[0].Polls > 0
@@ -253,11 +253,11 @@ func TestIntegrationControlSocket(t *testing.T) {
 	if strings.Join(actions, " ") != "device.read device.disable device.enable buffer.flush" {
 		t.Errorf("audited changes = %v", actions)
 	}
-	mqtttest.WaitFor(t, 30*time.Second, "the audit records at the backend", func() bool { return c.recv.Summary().Audits == uint64(len(trail)) })
+	poll.Until(t, 30*time.Second, "the audit records at the backend", func() bool { return c.recv.Summary().Audits == uint64(len(trail)) })
 	must(t, stop())
 	// The one-off read is in the sim's trace but, shown to the technician
 	// only, it is not buffered.
-	mqtttest.WaitFor(t, 30*time.Second, "all scheduled polls after the stop", func() bool {
+	poll.Until(t, 30*time.Second, "all scheduled polls after the stop", func() bool {
 		return c.count() == produced(b.traces(t))-len(rs)
 	})
 	if sum := c.recv.Summary(); len(sum.Missing) > 0 || len(sum.Rejected) > 0 {
@@ -279,7 +279,7 @@ func TestIntegrationBufferExport(t *testing.T) {
 	c := b.subscribe(t, "city/+/audit") // the export holds the audit records of the flush
 	b.br.Stop()
 	a, stop := startAgent(t, b, 20*time.Second)
-	mqtttest.WaitFor(t, 30*time.Second, "batches buffered with the uplink down", func() bool { return a.Health().BufferBatches >= 3 })
+	poll.Until(t, 30*time.Second, "batches buffered with the uplink down", func() bool { return a.Health().BufferBatches >= 3 })
 	ctx := context.Background()
 	cl := control.Dial(filepath.Join(b.dir, "control.sock"))
 	if _, err := cl.Flush(ctx); err != nil {
@@ -309,7 +309,7 @@ func TestIntegrationBufferExport(t *testing.T) {
 	b.br.Restart()
 	must(t, stop())
 	tr := b.traces(t)
-	mqtttest.WaitFor(t, 30*time.Second, "every reading, and the exported batches again from the broker", func() bool {
+	poll.Until(t, 30*time.Second, "every reading, and the exported batches again from the broker", func() bool {
 		sum := c.recv.Summary()
 		return sum.Readings == uint64(produced(tr)) && sum.Duplicates >= uint64(n)
 	})

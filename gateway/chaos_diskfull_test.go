@@ -13,7 +13,7 @@ import (
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
-	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // TestIntegrationDiskFull reproduces a full state filesystem with the real
@@ -71,17 +71,17 @@ func TestIntegrationDiskFull(t *testing.T) {
 
 	b.br.Stop()
 	cmd := run()
-	mqtttest.WaitFor(t, 30*time.Second, "the first polls", func() bool { return produced(b.traces(t)) > 0 })
+	poll.Until(t, 30*time.Second, "the first polls", func() bool { return produced(b.traces(t)) > 0 })
 	free := func() {}
 	if maxBytes == "256MiB" {
 		free = buffertest.FillDisk(t, state) // and another file takes the rest
 	}
-	mqtttest.WaitFor(t, 4*time.Minute, "the buffer dropping the oldest batches", func() bool {
+	poll.Until(t, 4*time.Minute, "the buffer dropping the oldest batches", func() bool {
 		return strings.Contains(agentLog(), "no disk space left for new ones") || strings.Contains(agentLog(), "buffer dropped batches")
 	})
 	// Some more polls while full, then a graceful stop on the full disk.
 	n := produced(b.traces(t))
-	mqtttest.WaitFor(t, 30*time.Second, "more polls on the full disk", func() bool { return produced(b.traces(t)) > n+500 })
+	poll.Until(t, 30*time.Second, "more polls on the full disk", func() bool { return produced(b.traces(t)) > n+500 })
 	stop(cmd)
 	if strings.Contains(agentLog(), "buffer commit failed") {
 		t.Error("a commit failed: the buffer did not keep within its space")
@@ -91,7 +91,7 @@ func TestIntegrationDiskFull(t *testing.T) {
 	b.br.Restart()
 	cmd = run("--drain", "30s")
 	tr := b.traces(t)
-	mqtttest.WaitFor(t, 2*time.Minute, "every sequence number delivered or in a gap record, the gaps counting what was not delivered", func() bool {
+	poll.Until(t, 2*time.Minute, "every sequence number delivered or in a gap record, the gaps counting what was not delivered", func() bool {
 		sum := c.recv.Summary()
 		undelivered := produced(tr) - countTraced(c, tr)
 		return sum.GapRecords > 0 && len(c.recv.Missing("gw-001")) == 0 && undelivered == int(sum.Dropped)-c.receivedDropped()

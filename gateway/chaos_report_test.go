@@ -11,7 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
-	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // finish ends every fault, runs the agent a last time until the backlog has
@@ -43,7 +43,7 @@ func (x *chaos) finish() {
 			cmd.Wait()
 		}
 	})
-	mqtttest.WaitFor(t, time.Minute, "the last run polling", func() bool {
+	poll.Until(t, time.Minute, "the last run polling", func() bool {
 		now := x.lines()
 		for dev, n := range run.from {
 			if now[dev] <= n {

@@ -22,6 +22,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -149,7 +150,7 @@ func (d *delivery) delivered(timeout time.Duration, extra uint64) store.Stats {
 	d.t.Helper()
 	want := uint64(produced(d.traces(d.t))) + extra
 	var st store.Stats
-	mqtttest.WaitFor(d.t, timeout, fmt.Sprintf("%d readings in the database", want), func() bool {
+	poll.Until(d.t, timeout, fmt.Sprintf("%d readings in the database", want), func() bool {
 		st = d.stats()
 		return st.Readings >= want
 	})
@@ -179,7 +180,7 @@ func TestIntegrationDeliveredBrokerKilled(t *testing.T) {
 		"sqlite:"+filepath.Join(t.TempDir(), "ingest.db"))
 	d.startIngest("ingest-a")
 	d.startAgent()
-	mqtttest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	poll.Until(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
 	d.stopIngest("ingest-a")
 	before := d.stats().Batches
 	<-time.After(3 * time.Second) // the gateway publishes into a broker nobody reads: the fault's duration
@@ -204,7 +205,7 @@ func TestIntegrationDeliveredSmallBrokerQueue(t *testing.T) {
 	d.fillBacklog(backlog)
 	d.startIngest("ingest-a")
 	d.startAgent()
-	mqtttest.WaitFor(t, 3*time.Minute, "the backlog in the database", func() bool { return d.stats().Readings >= backlog })
+	poll.Until(t, 3*time.Minute, "the backlog in the database", func() bool { return d.stats().Readings >= backlog })
 	d.stopAgent()
 	st := d.delivered(60*time.Second, backlog)
 	t.Logf("stored %d readings in %d batches", st.Readings, st.Batches)
@@ -265,7 +266,7 @@ func startPostgresDelivery(t *testing.T, replicas ...string) (*pgtest.Cluster, *
 		d.startIngest(id)
 	}
 	d.startAgent()
-	mqtttest.WaitFor(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
+	poll.Until(t, 30*time.Second, "first readings in the database", func() bool { return d.stats().Readings > 0 })
 	return pg, d
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
-	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // TestIntegrationMissingBus runs the real binary with a configuration that
@@ -50,7 +50,7 @@ func TestIntegrationMissingBus(t *testing.T) {
 	p := startBinary(t, bin, "run", "--config", b.cfgPath)
 	cl := control.Dial(filepath.Join(b.dir, "control.sock"))
 	var st control.Status
-	mqtttest.WaitFor(t, 60*time.Second, "the agent polling, co2-1 failing at each poll", func() bool {
+	poll.Until(t, 60*time.Second, "the agent polling, co2-1 failing at each poll", func() bool {
 		if p.exited() {
 			t.Fatalf("agent exited: %v", p.waitErr)
 		}
@@ -71,7 +71,7 @@ func TestIntegrationMissingBus(t *testing.T) {
 		return ok
 	})
 	t.Logf("status: %+v", st.Devices)
-	mqtttest.WaitFor(t, 60*time.Second, "read-error readings of co2-1 and readings of the others at the backend", func() bool {
+	poll.Until(t, 60*time.Second, "read-error readings of co2-1 and readings of the others at the backend", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		readErrors := 0
@@ -84,7 +84,7 @@ func TestIntegrationMissingBus(t *testing.T) {
 		}
 		return readErrors >= 3*3 && len(c.readings["aq-1"]) > 0 && len(c.readings["meter-1"]) > 0
 	})
-	mqtttest.WaitFor(t, 60*time.Second, "health naming the missing bus", func() bool {
+	poll.Until(t, 60*time.Second, "health naming the missing bus", func() bool {
 		for _, m := range health.snapshot() {
 			var h gateway.Health
 			if json.Unmarshal([]byte(m.payload), &h) == nil && h.Devices["co2-1"].Errors > 0 && strings.Contains(h.Devices["co2-1"].LastError, hint) {

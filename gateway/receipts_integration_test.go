@@ -15,6 +15,7 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -57,7 +58,7 @@ func TestIntegrationReceiptsShown(t *testing.T) {
 	cl := control.Dial(filepath.Join(b.dir, "control.sock"))
 
 	var st control.Status
-	mqtttest.WaitFor(t, 30*time.Second, "five batches receipted", func() bool {
+	poll.Until(t, 30*time.Second, "five batches receipted", func() bool {
 		var err error
 		st, err = cl.Status(context.Background())
 		return err == nil && st.Uplink.Receipts != nil && st.Uplink.Receipts.ReceiptedBatches >= 5
@@ -66,7 +67,7 @@ func TestIntegrationReceiptsShown(t *testing.T) {
 	if r.Last == nil || r.Last.Signer != "ingest-1" || r.Last.Through == 0 || r.Last.Time.IsZero() || r.TimeoutSeconds != 60 || len(r.Rejected) != 0 {
 		t.Errorf("status receipts = %+v, last %+v", r, r.Last)
 	}
-	mqtttest.WaitFor(t, 30*time.Second, "a health document with the last receipt", func() bool {
+	poll.Until(t, 30*time.Second, "a health document with the last receipt", func() bool {
 		for _, m := range health.Snapshot() {
 			var h gateway.Health
 			if json.Unmarshal(m.Payload, &h) == nil && h.Receipts != nil && h.Receipts.Last != nil && h.Receipts.Last.Signer == "ingest-1" {
@@ -104,7 +105,7 @@ func TestIntegrationACLDeniedDoctor(t *testing.T) {
 	})
 	cl := control.Dial(filepath.Join(b.dir, "control.sock"))
 	var st control.Status
-	mqtttest.WaitFor(t, 30*time.Second, "batches published and unreceipted for over the receipt timeout", func() bool {
+	poll.Until(t, 30*time.Second, "batches published and unreceipted for over the receipt timeout", func() bool {
 		var err error
 		st, err = cl.Status(context.Background())
 		return err == nil && st.Uplink.Receipts != nil && st.Uplink.Receipts.UnreceiptedBatches >= 2 && st.Uplink.Receipts.OldestUnreceiptedAge >= 2

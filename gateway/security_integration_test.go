@@ -50,6 +50,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/doctor"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -107,7 +108,7 @@ func TestSecurityNoListeningSockets(t *testing.T) {
 		rewriteFile(t, b.cfgPath, "control: {socket: "+filepath.Join(b.dir, "control.sock")+"}", "control: {socket: \"off\"}")
 		c := b.subscribe(t)
 		p := startBinary(t, bin, "run", "--config", b.cfgPath)
-		mqtttest.WaitFor(t, securityWait, "readings at the backend (connected and polling)", func() bool { return c.count() > 0 })
+		poll.Until(t, securityWait, "readings at the backend (connected and polling)", func() bool { return c.count() > 0 })
 		assertNoDoor(t, p.pid(), "", false)
 		p.stop(t)
 	})
@@ -390,7 +391,7 @@ func TestSecurityStateFileModes(t *testing.T) {
 	p := startBinaryUmask0(t, bin, "run", "--config", b.cfgPath)
 	sock := filepath.Join(b.dir, "control.sock")
 	waitConnectedPolling(t, p, sock, len(b.devices))
-	mqtttest.WaitFor(t, securityWait, "a batch acknowledged by the broker", func() bool {
+	poll.Until(t, securityWait, "a batch acknowledged by the broker", func() bool {
 		st, err := control.Dial(sock).Status(context.Background())
 		return err == nil && st.Uplink.Acknowledged > 0
 	})
@@ -540,7 +541,7 @@ func TestSecurityStolenBuffer(t *testing.T) {
 	b := newBed(t, bedOptions{durability: 100 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 50})
 	b.br.Stop()
 	a, stop := startAgent(t, b, 0)
-	mqtttest.WaitFor(t, securityWait, "6 batches buffered with the broker down", func() bool { return a.Health().BufferBatches >= 6 })
+	poll.Until(t, securityWait, "6 batches buffered with the broker down", func() bool { return a.Health().BufferBatches >= 6 })
 	must(t, stop())
 	cfg, err := config.Load(b.cfgPath)
 	must(t, err)
@@ -781,7 +782,7 @@ func TestSecurityGatewayACL(t *testing.T) {
 	// gw-001 watches everything under its id.
 	var watch1 inbox
 	mqttSubscribe(t, mqttConnect(t, br, "gw-001", "gw-001-watch"), &watch1, "city/gw-001/#")
-	mqtttest.WaitFor(t, securityWait, "gw-001's retained configuration", func() bool { return watch1.has("city/gw-001/config/set", doc1) })
+	poll.Until(t, securityWait, "gw-001's retained configuration", func() bool { return watch1.has("city/gw-001/config/set", doc1) })
 
 	// gw-002 forges gw-001's topics, and gw-001 writes its own config/set:
 	// a replacement, then an empty retained message, which would clear it.
@@ -800,7 +801,7 @@ func TestSecurityGatewayACL(t *testing.T) {
 	// Every forged publish was acknowledged (processed) before gw-001's
 	// sync message was sent: anything the broker routed is queued before it.
 	mqttPublish(t, mqttConnect(t, br, "gw-001", "gw-001-sync"), "city/gw-001/sync", false, "sync")
-	mqtttest.WaitFor(t, securityWait, "gw-001's sync message", func() bool { return watch1.has("city/gw-001/sync", "sync") })
+	poll.Until(t, securityWait, "gw-001's sync message", func() bool { return watch1.has("city/gw-001/sync", "sync") })
 	for _, m := range watch1.snapshot() {
 		for _, f := range forged {
 			if m.topic == f.topic && m.payload == f.payload {
@@ -813,7 +814,7 @@ func TestSecurityGatewayACL(t *testing.T) {
 	var fresh inbox
 	mqttSubscribe(t, mqttConnect(t, br, "gw-001", "gw-001-fresh"), &fresh, "city/gw-001/config/set", "city/gw-001/sync")
 	mqttPublish(t, mqttConnect(t, br, "gw-001", "gw-001-sync2"), "city/gw-001/sync", false, "sync-2")
-	mqtttest.WaitFor(t, securityWait, "gw-001's second sync message", func() bool { return fresh.has("city/gw-001/sync", "sync-2") })
+	poll.Until(t, securityWait, "gw-001's second sync message", func() bool { return fresh.has("city/gw-001/sync", "sync-2") })
 	if m := fresh.snapshot(); len(m) != 2 || m[0].topic != "city/gw-001/config/set" || m[0].payload != doc1 || !m[0].retained {
 		t.Errorf("a new subscriber to city/gw-001/config/set got %+v, want only ops's retained %q", m, doc1)
 	}
@@ -827,7 +828,7 @@ func TestSecurityGatewayACL(t *testing.T) {
 	t.Logf("SUBACK for gw-002's wildcard subscriptions: %v (Mosquitto's ACL file filters each delivery)", granted)
 	mqttPublish(t, gw1, "city/gw-001/data/telemetry", false, "gw-001-data")
 	mqttPublish(t, mqttConnect(t, br, "gw-002", "gw-002-sync"), "city/gw-002/sync", false, "sync")
-	mqtttest.WaitFor(t, securityWait, "gw-002's sync message", func() bool { return all.has("city/gw-002/sync", "sync") })
+	poll.Until(t, securityWait, "gw-002's sync message", func() bool { return all.has("city/gw-002/sync", "sync") })
 	if !all.has("city/gw-002/config/set", doc2) {
 		t.Errorf("gw-002 subscribed to '#' did not receive its own configuration: the check proves nothing")
 	}
@@ -1010,7 +1011,7 @@ func waitConnectedPolling(t *testing.T, p *agentProcess, sock string, n int) {
 	t.Helper()
 	cl := control.Dial(sock)
 	var last string
-	mqtttest.WaitFor(t, securityWait, "the agent connected and polling every device", func() bool {
+	poll.Until(t, securityWait, "the agent connected and polling every device", func() bool {
 		if p.exited() {
 			t.Fatalf("agent exited: %v", p.waitErr)
 		}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // TestIntegrationFirstPublish: a device polled every 30 s is polled as the
@@ -17,7 +17,7 @@ func TestIntegrationFirstPublish(t *testing.T) {
 	c := b.subscribe(t)
 	start := time.Now()
 	_, stop := startAgent(t, b, 5*time.Second)
-	mqtttest.WaitFor(t, 20*time.Second, "the first readings at the backend", func() bool { return c.count() > 0 })
+	poll.Until(t, 20*time.Second, "the first readings at the backend", func() bool { return c.count() > 0 })
 	first := time.Since(start)
 	must(t, stop())
 	t.Logf("first readings at the backend %v after the start (max_delay 300ms, interval 30s)", first.Round(time.Millisecond))

@@ -17,18 +17,8 @@ import (
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/poll"
 )
-
-// eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(d); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
 
 // startLine serves the default emulated bus at the given baud rate and
 // opens the real RTU client on it with the given reply timeout.
@@ -206,7 +196,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 	t.Run("waiting in the queue", func(t *testing.T) {
 		emu := start(t)
 		prev := previousProcess(t, emu.Path())
-		eventually(t, 5*time.Second, "the late reply queued", func() bool {
+		poll.Until(t, 5*time.Second, "the late reply queued", func() bool {
 			n, err := unix.IoctlGetInt(int(prev.Fd()), unix.TIOCINQ)
 			return err == nil && n == 5+2*36
 		})
@@ -222,7 +212,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 		emu := start(t)
 		emu.SetFault(1, meteremu.Fault{Delay: 50 * time.Millisecond, Count: 1})
 		previousProcess(t, emu.Path()).Close()
-		eventually(t, 5*time.Second, "the emulator taking the old request", func() bool { return emu.Requests(1) == 1 })
+		poll.Until(t, 5*time.Second, "the emulator taking the old request", func() bool { return emu.Requests(1) == 1 })
 		// The new process's first request is answered after the old one.
 		m := newProcess(t, emu, 150*time.Millisecond)
 		for poll := range 3 {
@@ -278,7 +268,7 @@ func TestIntegrationLineBusyNotBackedOff(t *testing.T) {
 			defer close(done)
 			dead.Read(context.Background())
 		}()
-		eventually(t, 5*time.Second, "the dead unit's request on the line", func() bool { return emu.Requests(3) > before })
+		poll.Until(t, 5*time.Second, "the dead unit's request on the line", func() bool { return emu.Requests(3) > before })
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		_, err := healthy.Read(ctx)
 		cancel()

@@ -23,6 +23,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/control/controltest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -79,7 +80,7 @@ func serve(t *testing.T, srv *control.Server, path string) {
 			t.Errorf("socket %s left behind: %v", path, err)
 		}
 	})
-	waitFor(t, "the socket to appear", func() bool {
+	poll.Until(t, 10*time.Second, "the socket to appear", func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("Serve: %v", err)
@@ -91,18 +92,6 @@ func serve(t *testing.T, srv *control.Server, path string) {
 		}
 		return err == nil
 	})
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 type fixture struct {
@@ -450,7 +439,7 @@ func TestWatch(t *testing.T) {
 		t.Errorf("polls %q, want aq-1's two", got)
 	}
 	// The server ends the agent's watch when the client goes away.
-	waitFor(t, "the agent's watch to end", func() bool {
+	poll.Until(t, 10*time.Second, "the agent's watch to end", func() bool {
 		w := f.agent.Watches()
 		return len(w) == 1 && w[0].Err() != nil
 	})
@@ -476,7 +465,7 @@ func TestShutdownEndsWatch(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, path) }()
-	waitFor(t, "the socket", func() bool { _, err := os.Lstat(path); return err == nil })
+	poll.Until(t, 10*time.Second, "the socket", func() bool { _, err := os.Lstat(path); return err == nil })
 	watched := make(chan error, 1)
 	polls := make(chan struct{}, 3)
 	go func() {

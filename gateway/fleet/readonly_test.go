@@ -14,7 +14,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/confsig"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/mqtt/mqtttest"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // readOnly makes the agent of b run with dir mounted read-only in a private
@@ -142,7 +142,7 @@ func TestIntegrationFleetReadOnlyEtc(t *testing.T) {
 	// document) is rejected, with its reason and an audit record.
 	failing := bytes.Replace(form(5, "0x7b"), []byte("seed: 0x7b}"), []byte("seed: 0x7b, fail_every: 1}"), 1)
 	b.push(t, 5, failing)
-	mqtttest.WaitFor(t, 40*time.Second, "v5 rolled back", func() bool { s := b.current(); return s.State == fleet.StateRolledBack && s.Version == 4 })
+	poll.Until(t, 40*time.Second, "v5 rolled back", func() bool { s := b.current(); return s.State == fleet.StateRolledBack && s.Version == 4 })
 	checkFile(applied, form(4, "0x7a"), 0o640)
 	b.push(t, 5, form(5, "0x7c"))
 	eventually(t, "a later v5 rejected", func() bool {

@@ -23,6 +23,7 @@ import (
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -257,7 +258,7 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	// configuration must poll every device during probation).
 	failing := strings.Replace(string(b.configYAML(4, "300ms", b.br.URL)), "class: telemetry}", "class: telemetry, options: {fail_every: 1}}", 1)
 	b.push(t, 4, []byte(failing))
-	mqtttest.WaitFor(t, 40*time.Second, "v4 rolled back", func() bool {
+	poll.Until(t, 40*time.Second, "v4 rolled back", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && strings.Contains(s.Reason, "device aq-1 not polled")
 	})
@@ -269,7 +270,7 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	// agent cannot even say it is on probation), and the rollback is
 	// reported over the old uplink.
 	b.push(t, 5, b.configYAML(5, "300ms", "ssl://127.0.0.1:1"))
-	mqtttest.WaitFor(t, 40*time.Second, "v5 rolled back", func() bool {
+	poll.Until(t, 40*time.Second, "v5 rolled back", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && strings.Contains(s.Reason, "broker not reached")
 	})
@@ -323,7 +324,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	mqtttest.WaitFor(t, 30*time.Second, what, cond)
+	poll.Until(t, 30*time.Second, what, cond)
 }
 
 func must(t *testing.T, err error) {
@@ -359,7 +360,7 @@ func TestIntegrationFleetKill9(t *testing.T) {
 		t.Fatalf("configuration on disk at version %d after the kill, want the applied 2", v)
 	}
 	start()
-	mqtttest.WaitFor(t, 40*time.Second, "v2 rolled back after the restart", func() bool {
+	poll.Until(t, 40*time.Second, "v2 rolled back after the restart", func() bool {
 		s := b.current()
 		return s.State == fleet.StateRolledBack && s.Version == 1
 	})

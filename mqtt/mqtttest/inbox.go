@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt"
 )
 
@@ -49,22 +50,7 @@ func (in *Inbox) Has(topic, payload string) bool {
 // Eventually polls cond until it holds, or fails the test after WaitTimeout.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	WaitFor(t, WaitTimeout, what, cond)
-}
-
-// WaitFor polls cond until it holds, or fails the test after timeout. It
-// polls a thousand times in timeout, at most every 5ms.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(max(timeout/1000, 5*time.Millisecond))
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	poll.Until(t, WaitTimeout, what, cond)
 }
 
 // Subscribe runs mqtt.Subscribe as cn on br and returns once the first
