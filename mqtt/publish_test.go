@@ -31,6 +31,28 @@ func publishRetained(t *testing.T, cfg mqtt.ClientConfig, msgs ...mqtt.Message) 
 	return errs
 }
 
+// mustPublish publishes msgs retained as cfg and fails t for any the broker
+// did not confirm.
+func mustPublish(t *testing.T, cfg mqtt.ClientConfig, msgs ...mqtt.Message) {
+	t.Helper()
+	for i, err := range publishRetained(t, cfg, msgs...) {
+		if err != nil {
+			t.Errorf("%s (message %d): %v", msgs[i].Topic, i, err)
+		}
+	}
+}
+
+// mustRefuse publishes "forged" retained on topic as cfg, whose identity
+// may not write there: Mosquitto closes the connection, which
+// PublishRetained reports; who names cfg's identity in the failure.
+func mustRefuse(t *testing.T, cfg mqtt.ClientConfig, who, topic string) {
+	t.Helper()
+	errs := publishRetained(t, cfg, mqtt.Message{Topic: topic, Payload: []byte("forged")})
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
+		t.Errorf("%s writing %s: %v, want an unconfirmed publish", who, topic, errs[0])
+	}
+}
+
 // TestIntegrationOpsACL: ops pushes retained configuration to each gateway's
 // config/set, which each gateway reads; gateways publish their status, which
 // ops reads. Ops reads no configuration and forges no status.
@@ -40,19 +62,10 @@ func TestIntegrationOpsACL(t *testing.T) {
 	}
 	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
 	ops := opsClient(t, br, br.Ops)
-	for i, err := range publishRetained(t, ops,
+	mustPublish(t, ops,
 		mqtt.Message{Topic: "city/gw-001/config/set", Payload: []byte("doc-1")},
-		mqtt.Message{Topic: "city/gw-002/config/set", Payload: []byte("doc-2")}) {
-		if err != nil {
-			t.Errorf("message %d: %v", i, err)
-		}
-	}
-	for i, err := range publishRetained(t, opsClient(t, br, "gw-001"),
-		mqtt.Message{Topic: "city/gw-001/config/status", Payload: []byte("status-1")}) {
-		if err != nil {
-			t.Errorf("status %d: %v", i, err)
-		}
-	}
+		mqtt.Message{Topic: "city/gw-002/config/set", Payload: []byte("doc-2")})
+	mustPublish(t, opsClient(t, br, "gw-001"), mqtt.Message{Topic: "city/gw-001/config/status", Payload: []byte("status-1")})
 
 	var gw1, opsRx mqtttest.Inbox
 	mqtttest.Subscribe(t, br, "gw-001", "gw-001-config", true, []string{"city/gw-001/config/set"}, nil, gw1.Handle)
@@ -62,7 +75,7 @@ func TestIntegrationOpsACL(t *testing.T) {
 	mqtttest.Eventually(t, "gw-001's status at ops", func() bool { return opsRx.Has("city/gw-001/config/status", "status-1") })
 	// ops owns city/ops/# by the pattern rule: its sync message follows every
 	// retained message the broker queued at the subscription.
-	publishRetained(t, ops, mqtt.Message{Topic: "city/ops/sync", Payload: []byte("sync")})
+	mustPublish(t, ops, mqtt.Message{Topic: "city/ops/sync", Payload: []byte("sync")})
 	mqtttest.Eventually(t, "ops's sync message", func() bool { return opsRx.Has("city/ops/sync", "sync") })
 	for _, m := range opsRx.Snapshot() {
 		if strings.HasSuffix(m.Topic, "/config/set") {
@@ -70,12 +83,8 @@ func TestIntegrationOpsACL(t *testing.T) {
 		}
 	}
 
-	// A status forged by ops is refused; Mosquitto closes the connection,
-	// which PublishRetained reports.
-	errs := publishRetained(t, ops, mqtt.Message{Topic: "city/gw-002/config/status", Payload: []byte("forged")})
-	if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
-		t.Errorf("forged status: %v, want an unconfirmed publish", errs[0])
-	}
+	// A status forged by ops is refused.
+	mustRefuse(t, ops, "ops", "city/gw-002/config/status")
 }
 
 // TestIntegrationIngestACL: the ingest identity reads every gateway's data,
@@ -87,19 +96,15 @@ func TestIntegrationIngestACL(t *testing.T) {
 	}
 	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
 	ingest := opsClient(t, br, br.Ingest)
-	for i, err := range publishRetained(t, ingest,
+	mustPublish(t, ingest,
 		mqtt.Message{Topic: "city/gw-001/receipt", Payload: []byte("receipt-1")},
-		mqtt.Message{Topic: "city/gw-002/receipt", Payload: []byte("receipt-2")}) {
-		if err != nil {
-			t.Errorf("receipt %d: %v", i, err)
-		}
-	}
+		mqtt.Message{Topic: "city/gw-002/receipt", Payload: []byte("receipt-2")})
 
 	var ingestRx, gw1 mqtttest.Inbox
 	mqtttest.Subscribe(t, br, br.Ingest, "ingest", true, []string{"city/+/data/#", "city/+/audit", "city/+/health"}, nil, ingestRx.Handle)
 	mqtttest.Subscribe(t, br, "gw-001", "gw-001-receipts", true, []string{"city/+/receipt", "city/gw-001/sync"}, nil, gw1.Handle)
 	mqtttest.Eventually(t, "gw-001's retained receipt", func() bool { return gw1.Has("city/gw-001/receipt", "receipt-1") })
-	publishRetained(t, opsClient(t, br, "gw-001"),
+	mustPublish(t, opsClient(t, br, "gw-001"),
 		mqtt.Message{Topic: "city/gw-001/data/telemetry", Payload: []byte("batch")},
 		mqtt.Message{Topic: "city/gw-001/audit", Payload: []byte("audit")},
 		mqtt.Message{Topic: "city/gw-001/health", Payload: []byte("health")},
@@ -118,15 +123,10 @@ func TestIntegrationIngestACL(t *testing.T) {
 	}
 
 	// A gateway cannot replace or clear the receipt retained for it.
-	if errs := publishRetained(t, opsClient(t, br, "gw-001"), mqtt.Message{Topic: "city/gw-001/receipt", Payload: []byte("forged")}); errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
-		t.Errorf("gw-001 writing its receipt topic: %v, want an unconfirmed publish", errs[0])
-	}
+	mustRefuse(t, opsClient(t, br, "gw-001"), "gw-001", "city/gw-001/receipt")
 
 	for _, topic := range []string{"city/gw-001/data/telemetry", "city/gw-001/config/set"} {
-		errs := publishRetained(t, ingest, mqtt.Message{Topic: topic, Payload: []byte("forged")})
-		if errs[0] == nil || !strings.Contains(errs[0].Error(), "closed the connection") {
-			t.Errorf("ingest writing %s: %v, want an unconfirmed publish", topic, errs[0])
-		}
+		mustRefuse(t, ingest, "ingest", topic)
 	}
 }
 
