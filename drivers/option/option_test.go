@@ -49,6 +49,28 @@ func TestIntBoundsNameAddressesInHex(t *testing.T) {
 	}
 }
 
+// TestBadValuesKeepTheDefault: a value of the wrong type is an error
+// naming the option and the value, and the getter returns its default.
+func TestBadValuesKeepTheDefault(t *testing.T) {
+	o := New(map[string]any{"name": 3, "low_power": "yes", "warmup": "-5s", "vref": "high", "rate": 2000})
+	if o.Str("name", "a0") != "a0" || !o.Bool("low_power", true) || o.Duration("warmup", time.Minute) != time.Minute ||
+		o.Number("vref", 3.3) != 3.3 || o.Int("rate", 128, 8, 860) != 128 {
+		t.Error("a bad value did not give the default")
+	}
+	err := o.Err()
+	for _, want := range []string{
+		"options.name: 3 is not a non-empty string",
+		"options.low_power: yes is not true or false",
+		"options.warmup: -5s is not a duration such as 30s",
+		"options.vref: high is not a number",
+		"options.rate: 2000 outside 8–860",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Err() = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
 func TestListNamesItemFields(t *testing.T) {
 	o := New(map[string]any{"channels": []any{
 		map[string]any{"name": "no2", "input": "a0"},
