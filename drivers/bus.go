@@ -156,24 +156,38 @@ func (s *BusSet) initHost() error {
 // I2C implements Buses. A host bus that cannot be opened gives an error
 // matching ErrBusUnavailable that says what to do (see BusError).
 func (s *BusSet) I2C(name string) (i2c.Bus, error) {
+	return openShared(s, s.i2c, "i2c", "i2c bus", name, BusProvider.OpenI2C, s.openHostI2C)
+}
+
+// SPI implements Buses, like I2C.
+func (s *BusSet) SPI(name string) (spi.Port, error) {
+	return openShared(s, s.spi, "spi", "spi port", name, BusProvider.OpenSPI, s.openHostSPI)
+}
+
+// openShared returns the bus called name from opened, or opens it (through
+// its provider with viaProvider, else on the host with onHost) and keeps it
+// in opened to share and in the closers to close. kind and what name the
+// bus in errors.
+func openShared[B io.Closer](s *BusSet, opened map[string]B, kind, what, name string, viaProvider func(BusProvider, string) (B, error), onHost func(string) (B, error)) (B, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, ok := s.i2c[name]; ok {
+	if b, ok := opened[name]; ok {
 		return b, nil
 	}
+	var none B
 	p, err := provider(name)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	var b i2c.BusCloser
+	var b B
 	if p != nil {
-		if b, err = p.OpenI2C(name); err != nil {
-			return nil, fmt.Errorf("i2c bus %q: %w", name, err)
+		if b, err = viaProvider(p, name); err != nil {
+			return none, fmt.Errorf("%s %q: %w", what, name, err)
 		}
-	} else if b, err = s.openHostI2C(name); err != nil {
-		return nil, BusError("i2c", name, err)
+	} else if b, err = onHost(name); err != nil {
+		return none, BusError(kind, name, err)
 	}
-	s.i2c[name] = b
+	opened[name] = b
 	s.closers = append(s.closers, b)
 	return b, nil
 }
@@ -198,31 +212,12 @@ func (s *BusSet) openHostI2C(name string) (i2c.BusCloser, error) {
 	return nil, err
 }
 
-// SPI implements Buses.
-func (s *BusSet) SPI(name string) (spi.Port, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p, ok := s.spi[name]; ok {
-		return p, nil
-	}
-	prov, err := provider(name)
-	if err != nil {
+// openHostSPI opens a host SPI port through periph's registry.
+func (s *BusSet) openHostSPI(name string) (spi.PortCloser, error) {
+	if err := s.initHost(); err != nil {
 		return nil, err
 	}
-	var port spi.PortCloser
-	if prov != nil {
-		if port, err = prov.OpenSPI(name); err != nil {
-			return nil, fmt.Errorf("spi port %q: %w", name, err)
-		}
-	} else if err = s.initHost(); err == nil {
-		port, err = spireg.Open(name)
-	}
-	if err != nil {
-		return nil, BusError("spi", name, err)
-	}
-	s.spi[name] = port
-	s.closers = append(s.closers, port)
-	return port, nil
+	return spireg.Open(name)
 }
 
 // Serial implements Buses.
