@@ -241,6 +241,21 @@ func (o *Set) Common(dev drivers.Device, deps drivers.Deps, bus drivers.BusKind,
 	}
 }
 
+// Build ends a driver's Factory: it reports the errors of o, and only when
+// there are none (options are checked before any I/O) opens the bus called
+// name with open (deps.I2C, SPI or Serial) and builds the device on it with
+// newDev (the driver's New) and opts.
+func Build[B, O any, D drivers.Sensor](o *Set, open func(name string) (B, error), name string, newDev func(B, O) (D, error), opts O) (drivers.Sensor, error) {
+	if err := o.Err(); err != nil {
+		return nil, err
+	}
+	b, err := open(name)
+	if err != nil {
+		return nil, err
+	}
+	return newDev(b, opts)
+}
+
 // StuckAfter returns the stuck_after option: identical polls before a value
 // is flagged stuck, 0 (the default) to never flag it.
 func (o *Set) StuckAfter() int { return int(o.Int("stuck_after", 0, 0, 1_000_000)) }
