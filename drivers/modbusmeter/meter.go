@@ -484,6 +484,25 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 		errs []error
 	)
 	bad := func(k string, err error) { errs = append(errs, fmt.Errorf("options.%s: %w", k, err)) }
+	// num and dur read the value v of option k, recording an error when it
+	// is bad; a duration must also pass check.
+	num := func(k string, v any, lo, hi int64) int {
+		n, err := integer(v, lo, hi)
+		if err != nil {
+			bad(k, err)
+		}
+		return int(n)
+	}
+	dur := func(k string, v any, check func(time.Duration) error) time.Duration {
+		d, err := duration(v)
+		if err == nil {
+			err = check(d)
+		}
+		if err != nil {
+			bad(k, err)
+		}
+		return d
+	}
 	for k, v := range opts {
 		switch k {
 		case "port":
@@ -493,11 +512,7 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 			}
 			port = s
 		case "baud":
-			n, err := integer(v, 300, 230400)
-			if err != nil {
-				bad(k, err)
-			}
-			line.Baud = int(n)
+			line.Baud = num(k, v, 300, 230400)
 		case "parity":
 			s, _ := v.(string)
 			s = strings.ToUpper(s)
@@ -506,17 +521,9 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 			}
 			line.Parity = s
 		case "stop_bits":
-			n, err := integer(v, 1, 2)
-			if err != nil {
-				bad(k, err)
-			}
-			line.StopBits = int(n)
+			line.StopBits = num(k, v, 1, 2)
 		case "unit":
-			n, err := integer(v, 1, 247)
-			if err != nil {
-				bad(k, err)
-			}
-			o.Unit = uint8(n)
+			o.Unit = uint8(num(k, v, 1, 247))
 		case "profile":
 			s, _ := v.(string)
 			p, err := LoadProfile(s)
@@ -525,47 +532,29 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 			}
 			o.Profile = p
 		case "timeout":
-			d, err := duration(v)
-			if err == nil && (d < 10*time.Millisecond || d > 10*time.Second) {
-				err = fmt.Errorf("%v outside 10ms..10s", d)
-			}
-			if err != nil {
-				bad(k, err)
-			}
-			line.Timeout = d
+			line.Timeout = dur(k, v, func(d time.Duration) error {
+				if d < 10*time.Millisecond || d > 10*time.Second {
+					return fmt.Errorf("%v outside 10ms..10s", d)
+				}
+				return nil
+			})
 		case "retries":
-			n, err := integer(v, 0, 5)
-			if err != nil {
-				bad(k, err)
-			}
-			o.Retries = int(n)
-			if n == 0 {
+			if o.Retries = num(k, v, 0, 5); o.Retries == 0 {
 				o.Retries = -1
 			}
 		case "gap_budget":
-			n, err := integer(v, 0, MaxRegs)
-			if err != nil {
-				bad(k, err)
-			}
-			o.GapBudget = int(n)
-			if n == 0 {
+			if o.GapBudget = num(k, v, 0, MaxRegs); o.GapBudget == 0 {
 				o.GapBudget = -1
 			}
 		case "backoff_max":
-			d, err := duration(v)
-			if err == nil && d < time.Second {
-				err = fmt.Errorf("%v is below 1s", d)
-			}
-			if err != nil {
-				bad(k, err)
-			}
-			o.BackoffMax = d
+			o.BackoffMax = dur(k, v, func(d time.Duration) error {
+				if d < time.Second {
+					return fmt.Errorf("%v is below 1s", d)
+				}
+				return nil
+			})
 		case "stuck_after":
-			n, err := integer(v, 0, 1000000)
-			if err != nil {
-				bad(k, err)
-			}
-			o.StuckAfter = int(n)
+			o.StuckAfter = num(k, v, 0, 1000000)
 		default:
 			bad(k, errors.New("unknown option (want port, baud, parity, stop_bits, unit, profile, timeout, retries, gap_budget, backoff_max or stuck_after)"))
 		}
