@@ -89,20 +89,11 @@ func New(client Client, o *Opts) (*Meter, error) {
 	if opts.Unit < 1 || opts.Unit > 247 {
 		errs = append(errs, fmt.Errorf("unit: %d outside 1..247", opts.Unit))
 	}
-	switch {
-	case opts.Retries == 0:
-		opts.Retries = 1
-	case opts.Retries < 0:
-		opts.Retries = 0
-	case opts.Retries > 5:
+	opts.Retries = drivers.Defaulted(opts.Retries, 1)
+	if opts.Retries > 5 {
 		errs = append(errs, fmt.Errorf("retries: %d outside 0..5", opts.Retries))
 	}
-	switch {
-	case opts.GapBudget == 0:
-		opts.GapBudget = 8
-	case opts.GapBudget < 0:
-		opts.GapBudget = 0
-	}
+	opts.GapBudget = drivers.Defaulted(opts.GapBudget, 8)
 	if opts.GapBudget > MaxRegs {
 		errs = append(errs, fmt.Errorf("gap_budget: %d outside 0..125", opts.GapBudget))
 	}
@@ -539,11 +530,13 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 				return nil
 			})
 		case "retries":
-			if o.Retries = num(k, v, 0, 5); o.Retries == 0 {
+			o.Retries = num(k, v, 0, 5)
+			if o.Retries == 0 {
 				o.Retries = -1
 			}
 		case "gap_budget":
-			if o.GapBudget = num(k, v, 0, MaxRegs); o.GapBudget == 0 {
+			o.GapBudget = num(k, v, 0, MaxRegs)
+			if o.GapBudget == 0 {
 				o.GapBudget = -1
 			}
 		case "backoff_max":
