@@ -289,41 +289,27 @@ func (l *lateSPI) String() string { return l.name }
 // Connect implements spi.Port: the connection is made at the first
 // transfer, when the port can be opened.
 func (l *lateSPI) Connect(f physic.Frequency, mode spi.Mode, bits int) (spi.Conn, error) {
-	return &lateSPIConn{port: l, f: f, mode: mode, bits: bits}, nil
+	return &lateSPIConn{name: l.name, conn: opener[spi.Conn]{open: func() (spi.Conn, error) {
+		p, err := l.open(l.name)
+		if err != nil {
+			return nil, err
+		}
+		return p.Connect(f, mode, bits)
+	}}}, nil
 }
 
 // lateSPIConn is a connection to a lateSPI port.
 type lateSPIConn struct {
-	port *lateSPI
-	f    physic.Frequency
-	mode spi.Mode
-	bits int
-	mu   sync.Mutex
-	c    spi.Conn
-}
-
-// get opens the port and connects unless connected.
-func (l *lateSPIConn) get() (spi.Conn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.c == nil {
-		p, err := l.port.open(l.port.name)
-		if err != nil {
-			return nil, err
-		}
-		if l.c, err = p.Connect(l.f, l.mode, l.bits); err != nil {
-			return nil, err
-		}
-	}
-	return l.c, nil
+	name string
+	conn opener[spi.Conn]
 }
 
 // String returns the port name.
-func (l *lateSPIConn) String() string { return l.port.name }
+func (l *lateSPIConn) String() string { return l.name }
 
 // Tx implements conn.Conn.
 func (l *lateSPIConn) Tx(w, r []byte) error {
-	c, err := l.get()
+	c, err := l.conn.get()
 	if err != nil {
 		return err
 	}
@@ -332,7 +318,7 @@ func (l *lateSPIConn) Tx(w, r []byte) error {
 
 // TxPackets implements spi.Conn.
 func (l *lateSPIConn) TxPackets(p []spi.Packet) error {
-	c, err := l.get()
+	c, err := l.conn.get()
 	if err != nil {
 		return err
 	}
@@ -345,7 +331,7 @@ func (l *lateSPIConn) Duplex() conn.Duplex { return conn.Full }
 func (d deferred) I2C(name string) (i2c.Bus, error) {
 	bus, err := d.Buses.I2C(name)
 	if errors.Is(err, ErrBusUnavailable) {
-		return &lateI2C{name: name, open: d.Buses.I2C}, nil
+		return &lateI2C{name: name, bus: opener[i2c.Bus]{open: func() (i2c.Bus, error) { return d.Buses.I2C(name) }}}, nil
 	}
 	return bus, err
 }
@@ -353,23 +339,7 @@ func (d deferred) I2C(name string) (i2c.Bus, error) {
 // lateI2C is an I²C bus opened at its first use that succeeds.
 type lateI2C struct {
 	name string
-	open func(string) (i2c.Bus, error)
-	mu   sync.Mutex
-	bus  i2c.Bus
-}
-
-// get opens the bus unless it is open.
-func (l *lateI2C) get() (i2c.Bus, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.bus == nil {
-		b, err := l.open(l.name)
-		if err != nil {
-			return nil, err
-		}
-		l.bus = b
-	}
-	return l.bus, nil
+	bus  opener[i2c.Bus]
 }
 
 // String returns the bus name.
@@ -377,7 +347,7 @@ func (l *lateI2C) String() string { return l.name }
 
 // Tx implements i2c.Bus.
 func (l *lateI2C) Tx(addr uint16, w, r []byte) error {
-	b, err := l.get()
+	b, err := l.bus.get()
 	if err != nil {
 		return err
 	}
@@ -386,9 +356,32 @@ func (l *lateI2C) Tx(addr uint16, w, r []byte) error {
 
 // SetSpeed implements i2c.Bus.
 func (l *lateI2C) SetSpeed(f physic.Frequency) error {
-	b, err := l.get()
+	b, err := l.bus.get()
 	if err != nil {
 		return err
 	}
 	return b.SetSpeed(f)
+}
+
+// opener opens, at the first use that succeeds, what a deferred bus or port
+// stands for; until then each use tries open again.
+type opener[T any] struct {
+	open   func() (T, error)
+	mu     sync.Mutex
+	v      T
+	opened bool
+}
+
+// get returns what was opened, opening it unless it was.
+func (o *opener[T]) get() (T, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.opened {
+		v, err := o.open()
+		if err != nil {
+			return v, err
+		}
+		o.v, o.opened = v, true
+	}
+	return o.v, nil
 }
