@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
@@ -567,23 +568,15 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 	return o, line, port, errors.Join(errs...)
 }
 
-// integer accepts the integer forms a YAML decoder produces, within [lo, hi].
+// integer accepts the integer forms a YAML decoder produces (option.ToInt,
+// but not strings), within [lo, hi].
 func integer(v any, lo, hi int64) (int64, error) {
-	var n int64
-	switch x := v.(type) {
-	case int:
-		n = int64(x)
-	case int64:
-		n = x
-	case uint64:
-		n = int64(x)
-	case float64:
-		if x != math.Trunc(x) {
-			return 0, fmt.Errorf("%v is not an integer", v)
-		}
-		n = int64(x)
-	default:
+	if _, isStr := v.(string); isStr {
 		return 0, fmt.Errorf("%v is not an integer", v)
+	}
+	n, err := option.ToInt(v)
+	if err != nil {
+		return 0, err
 	}
 	if n < lo || n > hi {
 		return 0, fmt.Errorf("%d outside %d..%d", n, lo, hi)
