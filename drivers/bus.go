@@ -156,24 +156,38 @@ func (s *BusSet) initHost() error {
 // I2C implements Buses. A host bus that cannot be opened gives an error
 // matching ErrBusUnavailable that says what to do (see BusError).
 func (s *BusSet) I2C(name string) (i2c.Bus, error) {
+	return openShared(s, s.i2c, "i2c", "i2c bus", name, BusProvider.OpenI2C, s.openHostI2C)
+}
+
+// SPI implements Buses, like I2C.
+func (s *BusSet) SPI(name string) (spi.Port, error) {
+	return openShared(s, s.spi, "spi", "spi port", name, BusProvider.OpenSPI, s.openHostSPI)
+}
+
+// openShared returns the bus called name from opened, or opens it (through
+// its provider with viaProvider, else on the host with onHost) and keeps it
+// in opened to share and in the closers to close. kind and what name the
+// bus in errors.
+func openShared[B io.Closer](s *BusSet, opened map[string]B, kind, what, name string, viaProvider func(BusProvider, string) (B, error), onHost func(string) (B, error)) (B, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, ok := s.i2c[name]; ok {
+	if b, ok := opened[name]; ok {
 		return b, nil
 	}
+	var none B
 	p, err := provider(name)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
-	var b i2c.BusCloser
+	var b B
 	if p != nil {
-		if b, err = p.OpenI2C(name); err != nil {
-			return nil, fmt.Errorf("i2c bus %q: %w", name, err)
+		if b, err = viaProvider(p, name); err != nil {
+			return none, fmt.Errorf("%s %q: %w", what, name, err)
 		}
-	} else if b, err = s.openHostI2C(name); err != nil {
-		return nil, BusError("i2c", name, err)
+	} else if b, err = onHost(name); err != nil {
+		return none, BusError(kind, name, err)
 	}
-	s.i2c[name] = b
+	opened[name] = b
 	s.closers = append(s.closers, b)
 	return b, nil
 }
@@ -198,31 +212,12 @@ func (s *BusSet) openHostI2C(name string) (i2c.BusCloser, error) {
 	return nil, err
 }
 
-// SPI implements Buses.
-func (s *BusSet) SPI(name string) (spi.Port, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p, ok := s.spi[name]; ok {
-		return p, nil
-	}
-	prov, err := provider(name)
-	if err != nil {
+// openHostSPI opens a host SPI port through periph's registry.
+func (s *BusSet) openHostSPI(name string) (spi.PortCloser, error) {
+	if err := s.initHost(); err != nil {
 		return nil, err
 	}
-	var port spi.PortCloser
-	if prov != nil {
-		if port, err = prov.OpenSPI(name); err != nil {
-			return nil, fmt.Errorf("spi port %q: %w", name, err)
-		}
-	} else if err = s.initHost(); err == nil {
-		port, err = spireg.Open(name)
-	}
-	if err != nil {
-		return nil, BusError("spi", name, err)
-	}
-	s.spi[name] = port
-	s.closers = append(s.closers, port)
-	return port, nil
+	return spireg.Open(name)
 }
 
 // Serial implements Buses.
@@ -294,41 +289,27 @@ func (l *lateSPI) String() string { return l.name }
 // Connect implements spi.Port: the connection is made at the first
 // transfer, when the port can be opened.
 func (l *lateSPI) Connect(f physic.Frequency, mode spi.Mode, bits int) (spi.Conn, error) {
-	return &lateSPIConn{port: l, f: f, mode: mode, bits: bits}, nil
+	return &lateSPIConn{name: l.name, conn: opener[spi.Conn]{open: func() (spi.Conn, error) {
+		p, err := l.open(l.name)
+		if err != nil {
+			return nil, err
+		}
+		return p.Connect(f, mode, bits)
+	}}}, nil
 }
 
 // lateSPIConn is a connection to a lateSPI port.
 type lateSPIConn struct {
-	port *lateSPI
-	f    physic.Frequency
-	mode spi.Mode
-	bits int
-	mu   sync.Mutex
-	c    spi.Conn
-}
-
-// get opens the port and connects unless connected.
-func (l *lateSPIConn) get() (spi.Conn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.c == nil {
-		p, err := l.port.open(l.port.name)
-		if err != nil {
-			return nil, err
-		}
-		if l.c, err = p.Connect(l.f, l.mode, l.bits); err != nil {
-			return nil, err
-		}
-	}
-	return l.c, nil
+	name string
+	conn opener[spi.Conn]
 }
 
 // String returns the port name.
-func (l *lateSPIConn) String() string { return l.port.name }
+func (l *lateSPIConn) String() string { return l.name }
 
 // Tx implements conn.Conn.
 func (l *lateSPIConn) Tx(w, r []byte) error {
-	c, err := l.get()
+	c, err := l.conn.get()
 	if err != nil {
 		return err
 	}
@@ -337,7 +318,7 @@ func (l *lateSPIConn) Tx(w, r []byte) error {
 
 // TxPackets implements spi.Conn.
 func (l *lateSPIConn) TxPackets(p []spi.Packet) error {
-	c, err := l.get()
+	c, err := l.conn.get()
 	if err != nil {
 		return err
 	}
@@ -350,7 +331,7 @@ func (l *lateSPIConn) Duplex() conn.Duplex { return conn.Full }
 func (d deferred) I2C(name string) (i2c.Bus, error) {
 	bus, err := d.Buses.I2C(name)
 	if errors.Is(err, ErrBusUnavailable) {
-		return &lateI2C{name: name, open: d.Buses.I2C}, nil
+		return &lateI2C{name: name, bus: opener[i2c.Bus]{open: func() (i2c.Bus, error) { return d.Buses.I2C(name) }}}, nil
 	}
 	return bus, err
 }
@@ -358,23 +339,7 @@ func (d deferred) I2C(name string) (i2c.Bus, error) {
 // lateI2C is an I²C bus opened at its first use that succeeds.
 type lateI2C struct {
 	name string
-	open func(string) (i2c.Bus, error)
-	mu   sync.Mutex
-	bus  i2c.Bus
-}
-
-// get opens the bus unless it is open.
-func (l *lateI2C) get() (i2c.Bus, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.bus == nil {
-		b, err := l.open(l.name)
-		if err != nil {
-			return nil, err
-		}
-		l.bus = b
-	}
-	return l.bus, nil
+	bus  opener[i2c.Bus]
 }
 
 // String returns the bus name.
@@ -382,7 +347,7 @@ func (l *lateI2C) String() string { return l.name }
 
 // Tx implements i2c.Bus.
 func (l *lateI2C) Tx(addr uint16, w, r []byte) error {
-	b, err := l.get()
+	b, err := l.bus.get()
 	if err != nil {
 		return err
 	}
@@ -391,9 +356,32 @@ func (l *lateI2C) Tx(addr uint16, w, r []byte) error {
 
 // SetSpeed implements i2c.Bus.
 func (l *lateI2C) SetSpeed(f physic.Frequency) error {
-	b, err := l.get()
+	b, err := l.bus.get()
 	if err != nil {
 		return err
 	}
 	return b.SetSpeed(f)
+}
+
+// opener opens, at the first use that succeeds, what a deferred bus or port
+// stands for; until then each use tries open again.
+type opener[T any] struct {
+	open   func() (T, error)
+	mu     sync.Mutex
+	v      T
+	opened bool
+}
+
+// get returns what was opened, opening it unless it was.
+func (o *opener[T]) get() (T, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.opened {
+		v, err := o.open()
+		if err != nil {
+			return v, err
+		}
+		o.v, o.opened = v, true
+	}
+	return o.v, nil
 }

@@ -30,10 +30,18 @@ func (c *Common) Defaults(bus string, warmup time.Duration) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Warmup = Defaulted(c.Warmup, warmup)
+}
+
+// Defaulted returns def when v is 0 and 0 when v is negative: the rule of
+// option fields whose zero value selects a default and whose negative value
+// asks for none.
+func Defaulted[T ~int | ~int64](v, def T) T {
 	switch {
-	case c.Warmup == 0:
-		c.Warmup = warmup
-	case c.Warmup < 0:
-		c.Warmup = 0
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
 	}
+	return v
 }

@@ -62,41 +62,28 @@ var errNoBuses = errors.New("options.bus: no buses available")
 
 // I2C returns the I²C bus named by a device's bus option; errors name
 // options.bus.
-func (d Deps) I2C(name string) (i2c.Bus, error) {
-	if d.Buses == nil {
-		return nil, errNoBuses
-	}
-	b, err := d.Buses.I2C(name)
-	if err != nil {
-		return nil, fmt.Errorf("options.bus: %w", err)
-	}
-	return b, nil
-}
+func (d Deps) I2C(name string) (i2c.Bus, error) { return openBus(d.Buses, Buses.I2C, name) }
 
 // SPI returns the SPI port named by a device's bus option; errors name
 // options.bus.
-func (d Deps) SPI(name string) (spi.Port, error) {
-	if d.Buses == nil {
-		return nil, errNoBuses
-	}
-	p, err := d.Buses.SPI(name)
-	if err != nil {
-		return nil, fmt.Errorf("options.bus: %w", err)
-	}
-	return p, nil
-}
+func (d Deps) SPI(name string) (spi.Port, error) { return openBus(d.Buses, Buses.SPI, name) }
 
 // Serial returns the device path of the serial port named by a device's bus
 // option; errors name options.bus.
-func (d Deps) Serial(name string) (string, error) {
-	if d.Buses == nil {
-		return "", errNoBuses
+func (d Deps) Serial(name string) (string, error) { return openBus(d.Buses, Buses.Serial, name) }
+
+// openBus opens the bus called name on buses with open; errors name
+// options.bus.
+func openBus[B any](buses Buses, open func(Buses, string) (B, error), name string) (B, error) {
+	var none B
+	if buses == nil {
+		return none, errNoBuses
 	}
-	path, err := d.Buses.Serial(name)
+	b, err := open(buses, name)
 	if err != nil {
-		return "", fmt.Errorf("options.bus: %w", err)
+		return none, fmt.Errorf("options.bus: %w", err)
 	}
-	return path, nil
+	return b, nil
 }
 
 // Sleep waits d or until ctx is done, for drivers waiting on a chip.

@@ -56,6 +56,26 @@ func (s *Session) Flags(now time.Time) reading.Flags {
 	return 0
 }
 
+// Stamp gives the readings of one poll their time, now to the millisecond,
+// and their flags (see Flags), and returns them.
+func (s *Session) Stamp(rs []reading.Reading, now time.Time) []reading.Reading {
+	flags := s.Flags(now)
+	for i := range rs {
+		rs[i].Time, rs[i].Flags = now.Truncate(time.Millisecond), flags
+	}
+	return rs
+}
+
+// Readings returns the readings of device for one poll at now, vals[i] on
+// chans[i] in its unit, stamped (see Stamp).
+func (s *Session) Readings(device string, chans []reading.Channel, vals []float64, now time.Time) []reading.Reading {
+	rs := make([]reading.Reading, len(chans))
+	for i, c := range chans {
+		rs[i] = reading.Reading{Device: device, Channel: c.Name, Value: vals[i], Unit: c.Unit}
+	}
+	return s.Stamp(rs, now)
+}
+
 // Poll is the Read of a chip driver: it initialises the chip when needed
 // (onStart, if set, runs after each start), reads it, and marks it lost
 // after an error, unless the error is ErrNoData or matches one of transient

@@ -43,6 +43,35 @@ func TestSession(t *testing.T) {
 	}
 }
 
+// TestSessionReadings: the readings of one poll carry the device, each
+// channel's name and unit, the poll's time to the millisecond, and the
+// warm-up flag only within the warm-up.
+func TestSessionReadings(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	s := drivers.Session{Warmup: 30 * time.Second}
+	if _, err := s.Start(context.Background(), t0, func(context.Context) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	chans := []reading.Channel{{Name: "t", Unit: reading.Celsius}, {Name: "rh", Unit: reading.RelHumid}}
+	at := t0.Add(10*time.Second + 1234567*time.Nanosecond)
+	rs := s.Readings("env", chans, []float64{21.5, 40}, at)
+	want := []reading.Reading{
+		{Device: "env", Channel: "t", Value: 21.5, Unit: reading.Celsius, Time: t0.Add(10*time.Second + time.Millisecond), Flags: reading.WarmingUp},
+		{Device: "env", Channel: "rh", Value: 40, Unit: reading.RelHumid, Time: t0.Add(10*time.Second + time.Millisecond), Flags: reading.WarmingUp},
+	}
+	if len(rs) != len(want) {
+		t.Fatalf("Readings = %+v, want %+v", rs, want)
+	}
+	for i := range want {
+		if rs[i] != want[i] {
+			t.Errorf("reading %d = %+v, want %+v", i, rs[i], want[i])
+		}
+	}
+	if rs := s.Stamp([]reading.Reading{{Channel: "t"}}, t0.Add(30*time.Second)); rs[0].Flags != 0 || !rs[0].Time.Equal(t0.Add(30*time.Second)) {
+		t.Errorf("Stamp after the warm-up = %+v, want no flags", rs[0])
+	}
+}
+
 type name string
 
 func (n name) String() string { return string(n) }

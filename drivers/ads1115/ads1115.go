@@ -191,12 +191,7 @@ func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 		}
 		out = append(out, reading.Reading{Device: d.opts.Device, Channel: in.Name, Value: v, Unit: unit})
 	}
-	now := d.opts.Now()
-	flags := d.sess.Flags(now)
-	for i := range out {
-		out[i].Time, out[i].Flags = now.Truncate(time.Millisecond), flags
-	}
-	return out, nil
+	return d.sess.Stamp(out, d.opts.Now()), nil
 }
 
 // Halt does nothing: in single-shot mode the chip powers down after each

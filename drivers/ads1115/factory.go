@@ -18,14 +18,7 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	opts.Addr = uint16(o.Int("addr", 0x48, 0x48, 0x4B))
 	opts.Rate = int(o.Int("rate", 128, 8, 860))
 	opts.Inputs = inputs(o)
-	if err := o.Err(); err != nil {
-		return nil, err
-	}
-	b, err := deps.I2C(opts.BusName)
-	if err != nil {
-		return nil, err
-	}
-	return New(b, opts)
+	return option.Build(o, deps.I2C, opts.BusName, New, opts)
 }
 
 // inputs reads options.channels.

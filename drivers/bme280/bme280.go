@@ -221,14 +221,7 @@ func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 		return nil, err // the chip was reset: initialise again
 	}
 	t, p, h := d.cal.Compensate(adcT, adcP, adcH)
-	now := d.opts.Now()
-	flags := d.sess.Flags(now)
-	ts := now.Truncate(time.Millisecond)
-	return []reading.Reading{
-		{Device: d.opts.Device, Channel: "t", Value: float64(t) / 100, Unit: reading.Celsius, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "rh", Value: float64(h) / 1024, Unit: reading.RelHumid, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "p", Value: float64(p) / 256, Unit: reading.Pascal, Time: ts, Flags: flags},
-	}, nil
+	return d.sess.Readings(d.opts.Device, channels, []float64{float64(t) / 100, float64(h) / 1024, float64(p) / 256}, d.opts.Now()), nil
 }
 
 // DecodeRaw decodes the burst read of the data registers 0xF7–0xFE into

@@ -21,20 +21,8 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	opts := &Opts{Common: o.Common(dev, deps, drivers.I2CBus, 0)}
 	opts.Addr = uint16(o.Int("addr", 0x76, 0x76, 0x77))
 	opts.Oversampling = int(o.Int("oversampling", 1, 1, 16))
-	if err := o.Err(); err != nil {
-		return nil, err
+	if strings.Contains(strings.ToLower(opts.BusName), "spi") {
+		return option.Build(o, deps.SPI, opts.BusName, NewSPI, opts)
 	}
-	bus := opts.BusName
-	if strings.Contains(strings.ToLower(bus), "spi") {
-		port, err := deps.SPI(bus)
-		if err != nil {
-			return nil, err
-		}
-		return NewSPI(port, opts)
-	}
-	b, err := deps.I2C(bus)
-	if err != nil {
-		return nil, err
-	}
-	return New(b, opts)
+	return option.Build(o, deps.I2C, opts.BusName, New, opts)
 }

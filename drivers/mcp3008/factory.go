@@ -19,14 +19,7 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	opts := &Opts{Common: o.Common(dev, deps, drivers.SPIBus, 0)}
 	opts.VRef = o.Number("vref", 3.3)
 	opts.Inputs = inputs(o)
-	if err := o.Err(); err != nil {
-		return nil, err
-	}
-	b, err := deps.SPI(opts.BusName)
-	if err != nil {
-		return nil, err
-	}
-	return New(b, opts)
+	return option.Build(o, deps.SPI, opts.BusName, New, opts)
 }
 
 // inputs reads options.channels.

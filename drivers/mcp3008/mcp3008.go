@@ -3,7 +3,6 @@ package mcp3008
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"periph.io/x/conn/v3/physic"
 	"periph.io/x/conn/v3/spi"
@@ -149,11 +148,7 @@ func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
 	if started, _ := d.sess.Start(ctx, now, func(context.Context) error { return nil }); started {
 		d.opts.Logger.Info("device answering", "bus", d.opts.BusName)
 	}
-	flags := d.sess.Flags(now)
-	for i := range out {
-		out[i].Time, out[i].Flags = now.Truncate(time.Millisecond), flags
-	}
-	return out, nil
+	return d.sess.Stamp(out, now), nil
 }
 
 // Halt does nothing: the MCP3008 is idle between conversions.

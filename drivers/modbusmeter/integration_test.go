@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
@@ -47,12 +49,6 @@ func newMeter(t *testing.T, c modbusmeter.Client, unit uint8, profile string, no
 	return m
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time      { return c.t }
-func (c *fakeClock) Add(d time.Duration) { c.t = c.t.Add(d) }
-
 func byChannel(rs []reading.Reading) map[string]reading.Reading {
 	out := map[string]reading.Reading{}
 	for _, r := range rs {
@@ -66,7 +62,7 @@ func TestIntegrationSeveralMetersOneDead(t *testing.T) {
 	cfg.Units = append(cfg.Units, meteremu.Unit{ID: 4, Profile: "sdm120"})
 	emu, bus := startBus(t, cfg)
 	emu.SetFault(4, meteremu.Fault{Dead: true})
-	clk := &fakeClock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	meters := []*modbusmeter.Meter{
 		newMeter(t, bus, 1, "sdm630", clk.Now),
 		newMeter(t, bus, 2, "sdm120", clk.Now),
@@ -110,7 +106,7 @@ func TestIntegrationSeveralMetersOneDead(t *testing.T) {
 				t.Errorf("%s: f = %v", m, v)
 			}
 		}
-		clk.Add(500 * time.Millisecond)
+		clk.Advance(500 * time.Millisecond)
 	}
 	if s := meters[3].Stats(); s.Timeouts != 4 || s.Skipped != 1 || s.Failures != 2 {
 		t.Errorf("dead meter stats = %+v, want 4 timeouts, 1 skipped, 2 failures", s)
@@ -120,7 +116,7 @@ func TestIntegrationSeveralMetersOneDead(t *testing.T) {
 	}
 	// The dead meter comes back by itself once the backoff has passed.
 	emu.SetFault(4, meteremu.Fault{})
-	clk.Add(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	if _, err := meters[3].Read(ctx); err != nil {
 		t.Fatalf("meter did not come back: %v", err)
 	}
@@ -176,7 +172,7 @@ func TestIntegrationFaults(t *testing.T) {
 
 func TestIntegrationEmulatorRestart(t *testing.T) {
 	emu, bus := startBus(t, meteremu.DefaultConfig())
-	clk := &fakeClock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	m := newMeter(t, bus, 1, "sdm630", clk.Now)
 	ctx := context.Background()
 	before, err := m.Read(ctx)
@@ -190,7 +186,7 @@ func TestIntegrationEmulatorRestart(t *testing.T) {
 		}
 	}
 	emu.Resume()
-	clk.Add(time.Hour) // past the backoff
+	clk.Advance(time.Hour) // past the backoff
 	after, err := m.Read(ctx)
 	if err != nil {
 		t.Fatalf("after restart: %v", err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/drivers"
+	"github.com/edgegw/edgegw/drivers/option"
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
@@ -89,20 +90,11 @@ func New(client Client, o *Opts) (*Meter, error) {
 	if opts.Unit < 1 || opts.Unit > 247 {
 		errs = append(errs, fmt.Errorf("unit: %d outside 1..247", opts.Unit))
 	}
-	switch {
-	case opts.Retries == 0:
-		opts.Retries = 1
-	case opts.Retries < 0:
-		opts.Retries = 0
-	case opts.Retries > 5:
+	opts.Retries = drivers.Defaulted(opts.Retries, 1)
+	if opts.Retries > 5 {
 		errs = append(errs, fmt.Errorf("retries: %d outside 0..5", opts.Retries))
 	}
-	switch {
-	case opts.GapBudget == 0:
-		opts.GapBudget = 8
-	case opts.GapBudget < 0:
-		opts.GapBudget = 0
-	}
+	opts.GapBudget = drivers.Defaulted(opts.GapBudget, 8)
 	if opts.GapBudget > MaxRegs {
 		errs = append(errs, fmt.Errorf("gap_budget: %d outside 0..125", opts.GapBudget))
 	}
@@ -484,6 +476,25 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 		errs []error
 	)
 	bad := func(k string, err error) { errs = append(errs, fmt.Errorf("options.%s: %w", k, err)) }
+	// num and dur read the value v of option k, recording an error when it
+	// is bad; a duration must also pass check.
+	num := func(k string, v any, lo, hi int64) int {
+		n, err := integer(v, lo, hi)
+		if err != nil {
+			bad(k, err)
+		}
+		return int(n)
+	}
+	dur := func(k string, v any, check func(time.Duration) error) time.Duration {
+		d, err := duration(v)
+		if err == nil {
+			err = check(d)
+		}
+		if err != nil {
+			bad(k, err)
+		}
+		return d
+	}
 	for k, v := range opts {
 		switch k {
 		case "port":
@@ -493,11 +504,7 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 			}
 			port = s
 		case "baud":
-			n, err := integer(v, 300, 230400)
-			if err != nil {
-				bad(k, err)
-			}
-			line.Baud = int(n)
+			line.Baud = num(k, v, 300, 230400)
 		case "parity":
 			s, _ := v.(string)
 			s = strings.ToUpper(s)
@@ -506,17 +513,9 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 			}
 			line.Parity = s
 		case "stop_bits":
-			n, err := integer(v, 1, 2)
-			if err != nil {
-				bad(k, err)
-			}
-			line.StopBits = int(n)
+			line.StopBits = num(k, v, 1, 2)
 		case "unit":
-			n, err := integer(v, 1, 247)
-			if err != nil {
-				bad(k, err)
-			}
-			o.Unit = uint8(n)
+			o.Unit = uint8(num(k, v, 1, 247))
 		case "profile":
 			s, _ := v.(string)
 			p, err := LoadProfile(s)
@@ -525,47 +524,31 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 			}
 			o.Profile = p
 		case "timeout":
-			d, err := duration(v)
-			if err == nil && (d < 10*time.Millisecond || d > 10*time.Second) {
-				err = fmt.Errorf("%v outside 10ms..10s", d)
-			}
-			if err != nil {
-				bad(k, err)
-			}
-			line.Timeout = d
+			line.Timeout = dur(k, v, func(d time.Duration) error {
+				if d < 10*time.Millisecond || d > 10*time.Second {
+					return fmt.Errorf("%v outside 10ms..10s", d)
+				}
+				return nil
+			})
 		case "retries":
-			n, err := integer(v, 0, 5)
-			if err != nil {
-				bad(k, err)
-			}
-			o.Retries = int(n)
-			if n == 0 {
+			o.Retries = num(k, v, 0, 5)
+			if o.Retries == 0 {
 				o.Retries = -1
 			}
 		case "gap_budget":
-			n, err := integer(v, 0, MaxRegs)
-			if err != nil {
-				bad(k, err)
-			}
-			o.GapBudget = int(n)
-			if n == 0 {
+			o.GapBudget = num(k, v, 0, MaxRegs)
+			if o.GapBudget == 0 {
 				o.GapBudget = -1
 			}
 		case "backoff_max":
-			d, err := duration(v)
-			if err == nil && d < time.Second {
-				err = fmt.Errorf("%v is below 1s", d)
-			}
-			if err != nil {
-				bad(k, err)
-			}
-			o.BackoffMax = d
+			o.BackoffMax = dur(k, v, func(d time.Duration) error {
+				if d < time.Second {
+					return fmt.Errorf("%v is below 1s", d)
+				}
+				return nil
+			})
 		case "stuck_after":
-			n, err := integer(v, 0, 1000000)
-			if err != nil {
-				bad(k, err)
-			}
-			o.StuckAfter = int(n)
+			o.StuckAfter = num(k, v, 0, 1000000)
 		default:
 			bad(k, errors.New("unknown option (want port, baud, parity, stop_bits, unit, profile, timeout, retries, gap_budget, backoff_max or stuck_after)"))
 		}
@@ -585,23 +568,15 @@ func parseOptions(opts map[string]any) (Opts, LineConfig, string, error) {
 	return o, line, port, errors.Join(errs...)
 }
 
-// integer accepts the integer forms a YAML decoder produces, within [lo, hi].
+// integer accepts the integer forms a YAML decoder produces (option.ToInt,
+// but not strings), within [lo, hi].
 func integer(v any, lo, hi int64) (int64, error) {
-	var n int64
-	switch x := v.(type) {
-	case int:
-		n = int64(x)
-	case int64:
-		n = x
-	case uint64:
-		n = int64(x)
-	case float64:
-		if x != math.Trunc(x) {
-			return 0, fmt.Errorf("%v is not an integer", v)
-		}
-		n = int64(x)
-	default:
+	if _, isStr := v.(string); isStr {
 		return 0, fmt.Errorf("%v is not an integer", v)
+	}
+	n, err := option.ToInt(v)
+	if err != nil {
+		return 0, err
 	}
 	if n < lo || n > hi {
 		return 0, fmt.Errorf("%d outside %d..%d", n, lo, hi)

@@ -20,3 +20,17 @@ type serialPort interface {
 
 // errSilent reports that nothing arrived on the line before a deadline.
 var errSilent = errors.New("line silent")
+
+// openPort opens path at cfg's line setting (openLine, per platform) and
+// discards whatever waited in its input queue.
+func openPort(path string, cfg LineConfig) (serialPort, error) {
+	p, err := openLine(path, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.flush(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}

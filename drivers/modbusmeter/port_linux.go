@@ -21,9 +21,9 @@ var speeds = map[int]uint32{
 // runtime's poller until its deadline instead of a fixed per-read timeout.
 type ttyPort struct{ f *os.File }
 
-// openPort opens path as a raw 8-bit line at cfg's baud rate, parity and
-// stop bits, and discards whatever waited in its input queue.
-func openPort(path string, cfg LineConfig) (serialPort, error) {
+// openLine opens path as a raw 8-bit line at cfg's baud rate, parity and
+// stop bits.
+func openLine(path string, cfg LineConfig) (serialPort, error) {
 	speed, ok := speeds[cfg.Baud]
 	if !ok {
 		return nil, fmt.Errorf("baud %d: not a standard rate", cfg.Baud)
@@ -51,12 +51,7 @@ func openPort(path string, cfg LineConfig) (serialPort, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("set line %s on %s: %w", cfg, path, err)
 	}
-	p := &ttyPort{f: os.NewFile(uintptr(fd), path)}
-	if err := p.flush(); err != nil {
-		p.Close()
-		return nil, err
-	}
-	return p, nil
+	return &ttyPort{f: os.NewFile(uintptr(fd), path)}, nil
 }
 
 func (p *ttyPort) Write(b []byte) (int, error) { return p.f.Write(b) }

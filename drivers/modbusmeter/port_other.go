@@ -17,19 +17,13 @@ const tick = 10 * time.Millisecond
 // Linux port's poller deadlines are not available.
 type tickPort struct{ p serial.Port }
 
-// openPort opens path at cfg's line setting and discards what waited in its
-// input queue.
-func openPort(path string, cfg LineConfig) (serialPort, error) {
+// openLine opens path at cfg's line setting.
+func openLine(path string, cfg LineConfig) (serialPort, error) {
 	p, err := serial.Open(&serial.Config{Address: path, BaudRate: cfg.Baud, DataBits: 8, StopBits: cfg.StopBits, Parity: cfg.Parity, Timeout: tick})
 	if err != nil {
 		return nil, err
 	}
-	t := &tickPort{p: p}
-	if err := t.flush(); err != nil {
-		p.Close()
-		return nil, err
-	}
-	return t, nil
+	return &tickPort{p: p}, nil
 }
 
 func (t *tickPort) Write(b []byte) (int, error) { return t.p.Write(b) }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 )
@@ -77,7 +79,7 @@ func TestNewRawReadPoints(t *testing.T) {
 // value the test sets, in one request, and decodes it in the right and a
 // wrong word order.
 func TestRawRead(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	emu, bus := memBus(t, meteremu.Config{Units: []meteremu.Unit{{ID: 7, Profile: "testdata/u32counter.yaml"}}, Now: clk.Now})
 	emu.SetCounter(7, "e", 1234.567) // kWh, 1234567 Wh = 0x0012D687 in the register pair
 	tests := []struct {

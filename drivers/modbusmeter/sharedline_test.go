@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
@@ -257,11 +259,11 @@ func TestIntegrationSlowReplyIsATimeout(t *testing.T) {
 func TestIntegrationLineBusyNotBackedOff(t *testing.T) {
 	emu, bus := startLine(t, 9600, 300*time.Millisecond)
 	healthy := newMeter(t, bus, 1, "sdm630", time.Now)
-	clk := &fakeClock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	dead := newMeter(t, bus, 3, "mfm383a", clk.Now)
 	emu.SetFault(3, meteremu.Fault{Dead: true})
 	for i := range 3 {
-		clk.Add(time.Hour) // past the dead unit's backoff: it takes the line each time
+		clk.Advance(time.Hour) // past the dead unit's backoff: it takes the line each time
 		before := emu.Requests(3)
 		done := make(chan struct{})
 		go func() {

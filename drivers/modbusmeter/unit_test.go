@@ -13,6 +13,8 @@ import (
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/spi"
 
+	"github.com/edgegw/edgegw/internal/testclock"
+
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -254,7 +256,7 @@ func memBus(t *testing.T, cfg meteremu.Config) (*meteremu.Emulator, *modbusmeter
 }
 
 func TestCounterRollover(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	emu, bus := memBus(t, meteremu.Config{Units: []meteremu.Unit{{ID: 7, Profile: "testdata/u32counter.yaml"}}, Now: clk.Now, Rate: 3600})
 	m := newMeter(t, bus, 7, "testdata/u32counter.yaml", clk.Now)
 	top := float64(1<<32) * 0.001 // kWh at which the Wh register wraps
@@ -273,7 +275,7 @@ func TestCounterRollover(t *testing.T) {
 			t.Errorf("v = %v", v)
 		}
 		prev = e.Value
-		clk.Add(300 * time.Millisecond) // +0.3 kWh at 3600 kWh/h
+		clk.Advance(300 * time.Millisecond) // +0.3 kWh at 3600 kWh/h
 	}
 	if s := m.Stats(); s.Rollovers != 1 || s.CounterBacks != 0 {
 		t.Errorf("stats = %+v, want one rollover", s)
@@ -290,7 +292,7 @@ func TestCounterRollover(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	emu, bus := memBus(t, meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm120"}}, Now: clk.Now})
 	p, _ := modbusmeter.LoadProfile("sdm120")
 	m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: "p", Unit: 1, Profile: p, Now: clk.Now, Backoff: time.Second, BackoffMax: 4 * time.Second})
@@ -307,7 +309,7 @@ func TestBackoff(t *testing.T) {
 			t.Fatal("dead meter read")
 		}
 		sent = append(sent, emu.Requests(1)-before)
-		clk.Add(500 * time.Millisecond)
+		clk.Advance(500 * time.Millisecond)
 	}
 	want := "[2 2 0 2 0 0 0 2 0 0 0 0 0 0 0 2]"
 	if got := fmt.Sprint(sent); got != want {
@@ -320,7 +322,7 @@ func TestBackoff(t *testing.T) {
 		} else if !errors.Is(err, modbusmeter.ErrBackoff) || i > 8 {
 			t.Fatalf("did not come back: %v", err)
 		}
-		clk.Add(500 * time.Millisecond)
+		clk.Advance(500 * time.Millisecond)
 	}
 	if s := m.Stats(); s.Failures != 0 || !s.BackoffUntil.IsZero() {
 		t.Errorf("stats after recovery = %+v", s)
@@ -369,6 +371,10 @@ func TestFactoryOptions(t *testing.T) {
 		{"unit 248", with("unit", 248), "options.unit"},
 		{"parity", with("parity", "X"), "options.parity"},
 		{"baud", with("baud", 7), "options.baud"},
+		{"baud as a string", with("baud", "9600"), "options.baud: 9600 is not an integer"},
+		{"fractional baud", with("baud", 9600.5), "options.baud: 9600.5 is not an integer"},
+		{"timeout out of range", with("timeout", "5ms"), "options.timeout: 5ms outside 10ms..10s"},
+		{"timeout in seconds", with("timeout", 2), "options.timeout: 2 is not a duration such as 500ms"},
 		{"stop bits", with("stop_bits", 3), "options.stop_bits"},
 		{"profile", with("profile", "sdm999"), "options.profile"},
 		{"timeout", with("timeout", "5"), "options.timeout"},

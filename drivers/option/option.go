@@ -39,33 +39,37 @@ func (o *Set) Get(key string) (any, bool) {
 	return v, ok && v != nil
 }
 
-// Str returns a string option.
-func (o *Set) Str(key, def string) string {
+// value returns the value of key converted by conv and true; def and false
+// when key is not set, or when conv fails, recording conv's error.
+func value[T any](o *Set, key string, def T, conv func(any) (T, error)) (T, bool) {
 	v, ok := o.Get(key)
 	if !ok {
-		return def
+		return def, false
 	}
-	s, isStr := v.(string)
-	if !isStr || s == "" {
-		o.Fail(key, "%v is not a non-empty string", v)
-		return def
+	t, err := conv(v)
+	if err != nil {
+		o.Fail(key, "%v", err)
+		return def, false
 	}
+	return t, true
+}
+
+// Str returns a string option.
+func (o *Set) Str(key, def string) string {
+	s, _ := value(o, key, def, func(v any) (string, error) {
+		if s, isStr := v.(string); isStr && s != "" {
+			return s, nil
+		}
+		return "", fmt.Errorf("%v is not a non-empty string", v)
+	})
 	return s
 }
 
 // Int returns an integer option within [lo, hi]; strings such as
 // "0x76" are accepted.
 func (o *Set) Int(key string, def, lo, hi int64) int64 {
-	v, ok := o.Get(key)
-	if !ok {
-		return def
-	}
-	n, err := ToInt(v)
-	if err != nil {
-		o.Fail(key, "%v", err)
-		return def
-	}
-	if n < lo || n > hi {
+	n, ok := value(o, key, def, ToInt)
+	if ok && (n < lo || n > hi) {
 		o.Fail(key, "%s outside %s–%s", FormatInt(key, n), FormatInt(key, lo), FormatInt(key, hi))
 		return def
 	}
@@ -103,15 +107,7 @@ func ToInt(v any) (int64, error) {
 
 // Number returns a floating-point option.
 func (o *Set) Number(key string, def float64) float64 {
-	v, ok := o.Get(key)
-	if !ok {
-		return def
-	}
-	f, err := ToFloat(v)
-	if err != nil {
-		o.Fail(key, "%v", err)
-		return def
-	}
+	f, _ := value(o, key, def, ToFloat)
 	return f
 }
 
@@ -133,23 +129,21 @@ func ToFloat(v any) (float64, error) {
 
 // Duration returns a duration option given as "30s" or as seconds.
 func (o *Set) Duration(key string, def time.Duration) time.Duration {
-	v, ok := o.Get(key)
-	if !ok {
-		return def
-	}
-	var d time.Duration
-	var err error
-	if s, isStr := v.(string); isStr {
-		d, err = time.ParseDuration(s)
-	} else {
-		var f float64
-		f, err = ToFloat(v)
-		d = time.Duration(f * float64(time.Second))
-	}
-	if err != nil || d < 0 {
-		o.Fail(key, "%v is not a duration such as 30s", v)
-		return def
-	}
+	d, _ := value(o, key, def, func(v any) (time.Duration, error) {
+		var d time.Duration
+		var err error
+		if s, isStr := v.(string); isStr {
+			d, err = time.ParseDuration(s)
+		} else {
+			var f float64
+			f, err = ToFloat(v)
+			d = time.Duration(f * float64(time.Second))
+		}
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%v is not a duration such as 30s", v)
+		}
+		return d, nil
+	})
 	return d
 }
 
@@ -214,15 +208,12 @@ func (o *Set) List(key, hint string, each func(item *Set)) {
 
 // Bool returns a true/false option.
 func (o *Set) Bool(key string, def bool) bool {
-	v, ok := o.Get(key)
-	if !ok {
-		return def
-	}
-	b, isBool := v.(bool)
-	if !isBool {
-		o.Fail(key, "%v is not true or false", v)
-		return def
-	}
+	b, _ := value(o, key, def, func(v any) (bool, error) {
+		if b, isBool := v.(bool); isBool {
+			return b, nil
+		}
+		return false, fmt.Errorf("%v is not true or false", v)
+	})
 	return b
 }
 
@@ -248,6 +239,21 @@ func (o *Set) Common(dev drivers.Device, deps drivers.Deps, bus drivers.BusKind,
 		Now:        deps.Now,
 		Logger:     deps.Logger,
 	}
+}
+
+// Build ends a driver's Factory: it reports the errors of o, and only when
+// there are none (options are checked before any I/O) opens the bus called
+// name with open (deps.I2C, SPI or Serial) and builds the device on it with
+// newDev (the driver's New) and opts.
+func Build[B, O any, D drivers.Sensor](o *Set, open func(name string) (B, error), name string, newDev func(B, O) (D, error), opts O) (drivers.Sensor, error) {
+	if err := o.Err(); err != nil {
+		return nil, err
+	}
+	b, err := open(name)
+	if err != nil {
+		return nil, err
+	}
+	return newDev(b, opts)
 }
 
 // StuckAfter returns the stuck_after option: identical polls before a value

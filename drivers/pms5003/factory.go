@@ -23,14 +23,9 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
 	opts := &Opts{Common: o.Common(dev, deps, drivers.SerialBus, defaultWarmup)}
 	timeout := o.Duration("timeout", 2*time.Second)
-	if err := o.Err(); err != nil {
-		return nil, err
-	}
-	path, err := deps.Serial(opts.BusName)
-	if err != nil {
-		return nil, err
-	}
-	return New(&Port{Config: serial.Config{Address: path, BaudRate: 9600, DataBits: 8, StopBits: 1, Parity: "N", Timeout: timeout}}, opts)
+	return option.Build(o, deps.Serial, opts.BusName, func(path string, opts *Opts) (*Dev, error) {
+		return New(&Port{Config: serial.Config{Address: path, BaudRate: 9600, DataBits: 8, StopBits: 1, Parity: "N", Timeout: timeout}}, opts)
+	}, opts)
 }
 
 // Port is a serial port opened on first use and closed after any error, so

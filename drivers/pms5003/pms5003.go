@@ -169,14 +169,7 @@ func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := d.opts.Now()
-	flags := d.sess.Flags(now)
-	ts := now.Truncate(time.Millisecond)
-	out := make([]reading.Reading, 3)
-	for i, c := range d.Channels() {
-		out[i] = reading.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(f.Atm[i]), Unit: c.Unit, Time: ts, Flags: flags}
-	}
-	return out, nil
+	return d.sess.Readings(d.opts.Device, channels, []float64{float64(f.Atm[0]), float64(f.Atm[1]), float64(f.Atm[2])}, d.opts.Now()), nil
 }
 
 // Halt puts the sensor to sleep and closes the port if it is a Closer.

@@ -18,12 +18,5 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	opts := &Opts{Common: o.Common(dev, deps, drivers.I2CBus, defaultWarmup)}
 	o.Int("addr", Addr, Addr, Addr)
 	opts.LowPower = o.Bool("low_power", false)
-	if err := o.Err(); err != nil {
-		return nil, err
-	}
-	b, err := deps.I2C(opts.BusName)
-	if err != nil {
-		return nil, err
-	}
-	return New(b, opts)
+	return option.Build(o, deps.I2C, opts.BusName, New, opts)
 }

@@ -2,7 +2,6 @@ package scd4x
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"periph.io/x/conn/v3/i2c"
@@ -39,14 +38,7 @@ type Opts struct {
 }
 
 // Dev is an SCD40/SCD41.
-type Dev struct {
-	opts   Opts
-	dev    i2c.Dev
-	name   string
-	period time.Duration
-	sess   drivers.Session // initialisation and warm-up
-	last   time.Time       // when the last sample was read
-}
+type Dev struct{ chip *sensirion.Chip }
 
 var (
 	_ drivers.Sensor    = (*Dev)(nil)
@@ -60,27 +52,27 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	o.Defaults(bus.String(), defaultWarmup)
-	if o.Sleep == nil {
-		o.Sleep = drivers.Sleep
-	}
-	d := &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("scd4x@%s:0x%02x", o.BusName, Addr), period: 5 * time.Second}
+	period, start := 5*time.Second, uint16(cmdStartPeriodic)
 	if o.LowPower {
-		d.period = 30 * time.Second
+		period, start = 30*time.Second, cmdStartLowPower
 	}
-	d.sess.Warmup = d.opts.Warmup
-	if d.opts.ReadyTimeout == 0 {
-		d.opts.ReadyTimeout = d.period + time.Second
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = period + time.Second
 	}
-	return d, nil
+	return &Dev{sensirion.NewChip(bus, sensirion.Config{
+		Model: "scd4x", Addr: Addr, Common: o.Common, DefaultWarmup: defaultWarmup, Sleep: o.Sleep,
+		Period: period, ReadyTimeout: o.ReadyTimeout, Channels: channels,
+		Start: func(ctx context.Context, c *sensirion.Chip) error { return initialise(ctx, c, start) },
+		Ready: ready, Measure: measure, Stop: cmdStopPeriodic,
+	})}, nil
 }
 
 // String returns the instance name, e.g. "scd4x@/dev/i2c-1:0x62".
-func (d *Dev) String() string { return d.name }
+func (d *Dev) String() string { return d.chip.String() }
 
 // Channels declares co2 (ppm, 0…40000), t (°C, −10…60) and rh (%RH, 0…100),
 // the SCD4x's specified ranges.
-func (d *Dev) Channels() []reading.Channel { return drivers.StuckAfter(channels, d.opts.StuckAfter) }
+func (d *Dev) Channels() []reading.Channel { return d.chip.Channels() }
 
 // channels are the channels of every SCD4x (see Channels).
 var channels = []reading.Channel{
@@ -89,61 +81,36 @@ var channels = []reading.Channel{
 	{Name: "rh", Unit: reading.RelHumid, Min: 0, Max: 100},
 }
 
-// command writes cmd, waits its execution time and reads n reply words.
-func (d *Dev) command(ctx context.Context, cmd uint16, exec time.Duration, n int) ([]uint16, error) {
-	return sensirion.Transact(ctx, &d.dev, d.opts.Sleep, cmd, nil, exec, n)
-}
-
-// init stops any running measurement, checks the chip answers and starts
-// periodic measurement.
-func (d *Dev) init(ctx context.Context) error {
-	if _, err := d.command(ctx, cmdStopPeriodic, 500*time.Millisecond, 0); err != nil {
+// initialise stops any running measurement, checks the chip answers and
+// starts periodic measurement with the command start.
+func initialise(ctx context.Context, c *sensirion.Chip, start uint16) error {
+	if _, err := c.Command(ctx, cmdStopPeriodic, nil, 500*time.Millisecond, 0); err != nil {
 		return err
 	}
-	if _, err := d.command(ctx, cmdSerialNumber, time.Millisecond, 3); err != nil {
+	if _, err := c.Command(ctx, cmdSerialNumber, nil, time.Millisecond, 3); err != nil {
 		return err
 	}
-	start := uint16(cmdStartPeriodic)
-	if d.opts.LowPower {
-		start = cmdStartLowPower
-	}
-	_, err := d.command(ctx, start, 0, 0)
+	_, err := c.Command(ctx, start, nil, 0, 0)
 	return err
 }
 
 // Read waits (bounded) for the next sample and returns co2, t and rh.
-func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
-	return d.sess.Poll(ctx, d, d.opts.Now, d.init, d.started, d.read, sensirion.ErrCRC)
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) { return d.chip.Read(ctx) }
+
+// ready reports whether a sample is ready (get_data_ready_status).
+func ready(ctx context.Context, c *sensirion.Chip) (bool, error) {
+	ws, err := c.Command(ctx, cmdDataReady, nil, time.Millisecond, 1)
+	return err == nil && DataReady(ws[0]), err
 }
 
-// started forgets the last sample of the previous measurement.
-func (d *Dev) started() {
-	d.last = time.Time{}
-	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x62")
-}
-
-func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
-	ready := func(ctx context.Context) (bool, error) {
-		ws, err := d.command(ctx, cmdDataReady, time.Millisecond, 1)
-		return err == nil && DataReady(ws[0]), err
-	}
-	if err := sensirion.WaitReady(ctx, ready, d.opts.Now, d.opts.Sleep, d.sess.Started(), d.last, d.period, d.opts.ReadyTimeout); err != nil {
-		return nil, err
-	}
-	ws, err := d.command(ctx, cmdReadMeasurement, time.Millisecond, 3)
+// measure reads the ready sample: co2, t and rh.
+func measure(ctx context.Context, c *sensirion.Chip) ([]float64, error) {
+	ws, err := c.Command(ctx, cmdReadMeasurement, nil, time.Millisecond, 3)
 	if err != nil {
 		return nil, err
 	}
-	now := d.opts.Now()
-	d.last = now
 	co2, t, rh := Convert(ws[0], ws[1], ws[2])
-	flags := d.sess.Flags(now)
-	ts := now.Truncate(time.Millisecond)
-	return []reading.Reading{
-		{Device: d.opts.Device, Channel: "co2", Value: co2, Unit: reading.PPM, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "t", Value: t, Unit: reading.Celsius, Time: ts, Flags: flags},
-		{Device: d.opts.Device, Channel: "rh", Value: rh, Unit: reading.RelHumid, Time: ts, Flags: flags},
-	}, nil
+	return []float64{co2, t, rh}, nil
 }
 
 // DataReady decodes the word of get_data_ready_status: a sample is ready
@@ -157,13 +124,4 @@ func Convert(co2, t, rh uint16) (ppm, celsius, percent float64) {
 }
 
 // Halt stops periodic measurement.
-func (d *Dev) Halt() error {
-	if !d.sess.Ready() {
-		return nil
-	}
-	d.sess.Reset()
-	if err := d.dev.Tx(sensirion.Command(cmdStopPeriodic), nil); err != nil {
-		return fmt.Errorf("%s: halt: %w", d, err)
-	}
-	return nil
-}
+func (d *Dev) Halt() error { return d.chip.Halt() }

@@ -17,12 +17,5 @@ func Factory(dev drivers.Device, deps drivers.Deps) (drivers.Sensor, error) {
 	o := option.New(dev.Options)
 	opts := &Opts{Common: o.Common(dev, deps, drivers.I2CBus, defaultWarmup)}
 	o.Int("addr", Addr, Addr, Addr)
-	if err := o.Err(); err != nil {
-		return nil, err
-	}
-	b, err := deps.I2C(opts.BusName)
-	if err != nil {
-		return nil, err
-	}
-	return New(b, opts)
+	return option.Build(o, deps.I2C, opts.BusName, New, opts)
 }

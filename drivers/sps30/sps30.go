@@ -45,13 +45,7 @@ type Opts struct {
 }
 
 // Dev is an SPS30.
-type Dev struct {
-	opts Opts
-	dev  i2c.Dev
-	name string
-	sess drivers.Session // initialisation and warm-up
-	last time.Time
-}
+type Dev struct{ chip *sensirion.Chip }
 
 var (
 	_ drivers.Sensor    = (*Dev)(nil)
@@ -79,58 +73,45 @@ func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
 	if opts != nil {
 		o = *opts
 	}
-	o.Defaults(bus.String(), defaultWarmup)
-	if o.Sleep == nil {
-		o.Sleep = drivers.Sleep
-	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 1500 * time.Millisecond
 	}
-	return &Dev{opts: o, dev: i2c.Dev{Bus: bus, Addr: Addr}, name: fmt.Sprintf("sps30@%s:0x%02x", o.BusName, Addr), sess: drivers.Session{Warmup: o.Warmup}}, nil
+	return &Dev{sensirion.NewChip(bus, sensirion.Config{
+		Model: "sps30", Addr: Addr, Common: o.Common, DefaultWarmup: defaultWarmup, Sleep: o.Sleep,
+		Period: time.Second, ReadyTimeout: o.ReadyTimeout, Channels: channels,
+		Start: initialise, Ready: ready, Measure: measure, Stop: cmdStop,
+	})}, nil
 }
 
 // String returns the instance name, e.g. "sps30@/dev/i2c-1:0x69".
-func (d *Dev) String() string { return d.name }
+func (d *Dev) String() string { return d.chip.String() }
 
 // Channels declares the mass concentrations pm1, pm25, pm4, pm10 (ug/m3,
 // 0…1000, the specified range), the number concentrations nc05…nc10 (/cm3,
 // 0…3000) and the typical particle size tps (um, 0…10).
-func (d *Dev) Channels() []reading.Channel { return drivers.StuckAfter(channels, d.opts.StuckAfter) }
+func (d *Dev) Channels() []reading.Channel { return d.chip.Channels() }
 
-// command writes cmd with args, waits exec and reads n reply words.
-func (d *Dev) command(ctx context.Context, cmd uint16, args []uint16, exec time.Duration, n int) ([]uint16, error) {
-	return sensirion.Transact(ctx, &d.dev, d.opts.Sleep, cmd, args, exec, n)
-}
-
-// init resets the chip and starts measurement in float format.
-func (d *Dev) init(ctx context.Context) error {
-	if _, err := d.command(ctx, cmdReset, nil, 100*time.Millisecond, 0); err != nil {
+// initialise resets the chip and starts measurement in float format.
+func initialise(ctx context.Context, c *sensirion.Chip) error {
+	if _, err := c.Command(ctx, cmdReset, nil, 100*time.Millisecond, 0); err != nil {
 		return err
 	}
-	_, err := d.command(ctx, cmdStart, []uint16{formatFloat}, 20*time.Millisecond, 0)
+	_, err := c.Command(ctx, cmdStart, []uint16{formatFloat}, 20*time.Millisecond, 0)
 	return err
 }
 
 // Read waits (bounded) for the next sample and returns the ten values.
-func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) {
-	return d.sess.Poll(ctx, d, d.opts.Now, d.init, d.started, d.read, sensirion.ErrCRC)
+func (d *Dev) Read(ctx context.Context) ([]reading.Reading, error) { return d.chip.Read(ctx) }
+
+// ready reports whether a sample is ready (read_data_ready_flag).
+func ready(ctx context.Context, c *sensirion.Chip) (bool, error) {
+	ws, err := c.Command(ctx, cmdDataReady, nil, 0, 1)
+	return err == nil && ws[0] == 1, err
 }
 
-// started forgets the last sample of the previous measurement.
-func (d *Dev) started() {
-	d.last = time.Time{}
-	d.opts.Logger.Info("device initialised", "bus", d.opts.BusName, "addr", "0x69")
-}
-
-func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
-	ready := func(ctx context.Context) (bool, error) {
-		ws, err := d.command(ctx, cmdDataReady, nil, 0, 1)
-		return err == nil && ws[0] == 1, err
-	}
-	if err := sensirion.WaitReady(ctx, ready, d.opts.Now, d.opts.Sleep, d.sess.Started(), d.last, time.Second, d.opts.ReadyTimeout); err != nil {
-		return nil, err
-	}
-	ws, err := d.command(ctx, cmdRead, nil, 0, 20)
+// measure reads the ready sample: the ten values in the order of channels.
+func measure(ctx context.Context, c *sensirion.Chip) ([]float64, error) {
+	ws, err := c.Command(ctx, cmdRead, nil, 0, 20)
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +119,9 @@ func (d *Dev) read(ctx context.Context) ([]reading.Reading, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := d.opts.Now()
-	d.last = now
-	flags := d.sess.Flags(now)
-	ts := now.Truncate(time.Millisecond)
-	out := make([]reading.Reading, len(channels))
-	for i, c := range channels {
-		out[i] = reading.Reading{Device: d.opts.Device, Channel: c.Name, Value: float64(vals[i]), Unit: c.Unit, Time: ts, Flags: flags}
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = float64(v)
 	}
 	return out, nil
 }
@@ -168,13 +145,4 @@ func Decode(ws []uint16) ([10]float32, error) {
 }
 
 // Halt stops measurement.
-func (d *Dev) Halt() error {
-	if !d.sess.Ready() {
-		return nil
-	}
-	d.sess.Reset()
-	if err := d.dev.Tx(sensirion.Command(cmdStop), nil); err != nil {
-		return fmt.Errorf("%s: halt: %w", d, err)
-	}
-	return nil
-}
+func (d *Dev) Halt() error { return d.chip.Halt() }
