@@ -156,19 +156,19 @@ func (s *BusSet) initHost() error {
 // I2C implements Buses. A host bus that cannot be opened gives an error
 // matching ErrBusUnavailable that says what to do (see BusError).
 func (s *BusSet) I2C(name string) (i2c.Bus, error) {
-	return openShared(s, s.i2c, "i2c", "i2c bus", name, BusProvider.OpenI2C, s.openHostI2C)
+	return openShared(s, s.i2c, I2CBus, "i2c bus", name, BusProvider.OpenI2C, s.openHostI2C)
 }
 
 // SPI implements Buses, like I2C.
 func (s *BusSet) SPI(name string) (spi.Port, error) {
-	return openShared(s, s.spi, "spi", "spi port", name, BusProvider.OpenSPI, s.openHostSPI)
+	return openShared(s, s.spi, SPIBus, "spi port", name, BusProvider.OpenSPI, s.openHostSPI)
 }
 
 // openShared returns the bus called name from opened, or opens it (through
 // its provider with viaProvider, else on the host with onHost) and keeps it
 // in opened to share and in the closers to close. kind and what name the
 // bus in errors.
-func openShared[B io.Closer](s *BusSet, opened map[string]B, kind, what, name string, viaProvider func(BusProvider, string) (B, error), onHost func(string) (B, error)) (B, error) {
+func openShared[B io.Closer](s *BusSet, opened map[string]B, kind BusKind, what, name string, viaProvider func(BusProvider, string) (B, error), onHost func(string) (B, error)) (B, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, ok := opened[name]; ok {
