@@ -79,7 +79,7 @@ type appearing struct {
 
 func (a *appearing) I2C(name string) (i2c.Bus, error) {
 	if a.tries++; a.tries < a.n {
-		return nil, drivers.BusError("i2c", name, fmt.Errorf("try %d", a.tries))
+		return nil, drivers.BusError(drivers.I2CBus, name, fmt.Errorf("try %d", a.tries))
 	}
 	return a.bus, nil
 }

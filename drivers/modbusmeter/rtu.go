@@ -47,7 +47,7 @@ func (t *rtu) connect() error {
 	}
 	p, err := openPort(t.path, t.cfg)
 	if err != nil {
-		return drivers.BusError("serial", t.path, err)
+		return drivers.BusError(drivers.SerialBus, t.path, err)
 	}
 	t.port = p
 	return nil
