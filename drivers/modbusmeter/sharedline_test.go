@@ -188,7 +188,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 	// delay.
 	newProcess := func(t *testing.T, emu *meteremu.Bus, delay time.Duration) *modbusmeter.Meter {
 		emu.SetFault(1, meteremu.Fault{Delay: delay, Count: 1})
-		bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: 300 * time.Millisecond})
+		bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,11 +212,15 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 	})
 	t.Run("arriving after the request", func(t *testing.T) {
 		emu := start(t)
-		emu.SetFault(1, meteremu.Fault{Delay: 50 * time.Millisecond, Count: 1})
+		// The old reply comes 300 ms after the old request: time enough for
+		// the new process to open the port and send its request first, even
+		// on a loaded machine.
+		emu.SetFault(1, meteremu.Fault{Delay: 300 * time.Millisecond, Count: 1})
 		previousProcess(t, emu.Path()).Close()
 		poll.Until(t, 5*time.Second, "the emulator taking the old request", func() bool { return emu.Requests(1) == 1 })
-		// The new process's first request is answered after the old one.
-		m := newProcess(t, emu, 150*time.Millisecond)
+		// The new process's first request is answered after the old one,
+		// within the line's timeout.
+		m := newProcess(t, emu, 600*time.Millisecond)
 		for poll := range 3 {
 			if err := readChecked(context.Background(), emu, m, 1); err != nil {
 				t.Errorf("poll %d after the restart: %v", poll, err)
