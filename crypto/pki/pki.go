@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/atomicfile"
 )
 
 // clockSkew backdates NotBefore so that a peer whose clock is slightly behind
@@ -164,34 +166,16 @@ func WriteFiles(dir, name string, cert, key []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("pki: write files %s: %w", name, err)
 	}
-	if err := writeFile(filepath.Join(dir, name+".pem"), cert, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name+".pem"), cert, 0o644); err != nil {
 		return fmt.Errorf("pki: write files %s: %w", name, err)
 	}
 	if key == nil {
 		return nil
 	}
-	if err := writeFile(filepath.Join(dir, name+".key"), key, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name+".key"), key, 0o600); err != nil {
 		return fmt.Errorf("pki: write files %s: %w", name, err)
 	}
 	return nil
-}
-
-// writeFile writes data to path with exactly mode perm, even when the file
-// existed with a wider mode or the umask is unusual.
-func writeFile(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 func encodeKey(key *ecdsa.PrivateKey) ([]byte, error) {
