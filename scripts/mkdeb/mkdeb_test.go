@@ -325,6 +325,12 @@ printf '%s\n' "${COMPREPLY[@]}"`
 		}
 	})
 
+	t.Run("installed agent runs", func(t *testing.T) {
+		root := newRoot(t)
+		dpkgIn(t, root)("-i", deb)
+		runAgent(t, root)
+	})
+
 	t.Run("dpkg install upgrade remove purge", func(t *testing.T) {
 		root := newRoot(t)
 		dpkg := dpkgIn(t, root)
