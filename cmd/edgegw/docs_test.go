@@ -15,7 +15,9 @@ import (
 
 // TestExampleConfigsAreValid: every example in configs/ (installed as
 // /etc/edgegw/edgegw.yaml and under /usr/share/doc/edgegw/examples) passes
-// `edgegw config validate`, drivers' options included.
+// `edgegw config validate`, drivers' options included, and every one in
+// configs/backend/ (installed as /etc/edgegw-ingest/ingest.yaml) is a
+// configuration `edgegw ingest` accepts.
 func TestExampleConfigsAreValid(t *testing.T) {
 	files, err := filepath.Glob("../../configs/*.yaml")
 	if err != nil || len(files) < 3 {
@@ -24,6 +26,15 @@ func TestExampleConfigsAreValid(t *testing.T) {
 	for _, f := range files {
 		if out, code := execute(t, "config", "validate", f); code != 0 {
 			t.Errorf("%s:\n%s", f, out)
+		}
+	}
+	files, err = filepath.Glob("../../configs/backend/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("configs/backend: %v, %v", files, err)
+	}
+	for _, f := range files {
+		if _, err := ingest.LoadConfig(f); err != nil {
+			t.Errorf("%s: %v", f, err)
 		}
 	}
 }

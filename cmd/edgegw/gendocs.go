@@ -1,4 +1,4 @@
-//go:build !nodemo && !nobackend
+//go:build gendocs || (!nodemo && !nobackend)
 
 package main
 
@@ -14,6 +14,10 @@ import (
 	"github.com/spf13/cobra/doc"
 )
 
+// The full build has gendocs; the tag gendocs adds it to a production build
+// (-tags nodemo,gendocs), which the package build runs on its own machine to
+// document the command tree of the production binary it packages, a build
+// of the same tags without gendocs.
 func init() { optionalCmds = append(optionalCmds, newGendocsCmd) }
 
 // Where gendocs puts each generated file under its root: Debian's places for

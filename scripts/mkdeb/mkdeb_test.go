@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,10 +65,17 @@ func needPackagingTools(t *testing.T) {
 	} else if os.Geteuid() != 0 {
 		miss = "needs root (chown, useradd --prefix)"
 	} else {
-		for _, tool := range []string{"dpkg", "dpkg-deb", "useradd", "groupadd", "usermod", "sh", "bash"} {
+		// unshare, mount and chroot run the installed services in a
+		// sandbox, against a real Mosquitto.
+		for _, tool := range []string{"dpkg", "dpkg-deb", "useradd", "groupadd", "usermod", "sh", "bash", "unshare", "mount", "chroot"} {
 			if _, err := exec.LookPath(tool); err != nil {
 				miss = "needs " + tool
 				break
+			}
+		}
+		if _, err := os.Stat("/usr/sbin/mosquitto"); err != nil && miss == "" {
+			if _, err := exec.LookPath("mosquitto"); err != nil {
+				miss = "needs mosquitto"
 			}
 		}
 	}
@@ -90,14 +98,35 @@ func repoRoot(t *testing.T) string {
 	return r
 }
 
-// edgegwBinary builds a static linux/amd64 edgegw, once.
-func edgegwBinary(t *testing.T) string {
+// The edgegw builds the tests package, each built once: the full build (the
+// package edgegw-backend), the production build (the package edgegw) and
+// the production build with gendocs (the generator of its man pages).
+const (
+	fullBuild  = ""
+	prodBuild  = "nodemo"
+	prodGendoc = "nodemo,gendocs"
+)
+
+// edgegwBinary builds a static linux/amd64 edgegw version v1.2.3-rc1 with
+// the build tags tags, once.
+func edgegwBinary(t *testing.T, tags string) string {
 	t.Helper()
-	bin := filepath.Join(binDir, "edgegw-linux-amd64")
+	return edgegwVersion(t, tags, "v1.2.3-rc1")
+}
+
+// edgegwVersion builds a static linux/amd64 edgegw of a version with the
+// build tags tags, once.
+func edgegwVersion(t *testing.T, tags, version string) string {
+	t.Helper()
+	name := "full"
+	if tags != fullBuild {
+		name = strings.ReplaceAll(tags, ",", "-")
+	}
+	bin := filepath.Join(binDir, "edgegw-linux-amd64-"+version+"-"+name)
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v1.2.3-rc1", "-o", bin, "./cmd/edgegw")
+	cmd := exec.Command("go", "build", "-tags", tags, "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", bin, "./cmd/edgegw")
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	run(t, cmd)
@@ -147,19 +176,39 @@ func newRoot(t *testing.T) string {
 	return r
 }
 
+// TestIntegrationDeb: the package edgegw carries the production build, with
+// man pages and completions of exactly its commands, and installs,
+// upgrades, removes and purges as a box needs.
 func TestIntegrationDeb(t *testing.T) {
 	needPackagingTools(t)
-	bin := edgegwBinary(t)
+	bin := edgegwBinary(t, prodBuild)
 	out := t.TempDir()
 	mtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	o := Opts{Arch: "amd64", Binary: bin, Version: "v1.2.3-rc1", Out: out, Repo: repoRoot(t),
+	o := Opts{Package: "edgegw", Arch: "amd64", Binary: bin, Generator: edgegwBinary(t, prodGendoc), Version: "v1.2.3-rc1", Out: out, Repo: repoRoot(t),
 		Maintainer: "Test <test@example.net>", MTime: mtime}
 
-	// A binary for another architecture is refused.
-	wrong := o
-	wrong.Arch = "arm64"
-	if p, err := Build(wrong); err == nil {
-		t.Errorf("Build(amd64 binary as arm64) = %s, want an error", p)
+	// What is not the box's production build, or documents other
+	// commands, is refused.
+	for name, change := range map[string]func(*Opts){
+		"an amd64 binary as arm64":                 func(o *Opts) { o.Arch = "arm64" },
+		"the full build":                           func(o *Opts) { o.Binary = edgegwBinary(t, fullBuild) },
+		"the production build with gendocs":        func(o *Opts) { o.Binary = o.Generator },
+		"the full build as generator":              func(o *Opts) { o.Generator = edgegwBinary(t, fullBuild) },
+		"no generator (the binary has no gendocs)": func(o *Opts) { o.Generator = "" },
+		"an unknown package":                       func(o *Opts) { o.Package = "edgegw-box" },
+		"the production build for the backend":     func(o *Opts) { o.Package = "edgegw-backend" },
+		"a generator of another version":           func(o *Opts) { o.Generator = edgegwVersion(t, prodGendoc, "v9.9.9") },
+	} {
+		bad := o
+		change(&bad)
+		if p, err := Build(bad); err == nil {
+			t.Errorf("Build(%s) = %s, want an error", name, p)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("refused builds left %v in --out", entries)
 	}
 
 	deb, err := Build(o)
@@ -170,116 +219,38 @@ func TestIntegrationDeb(t *testing.T) {
 		t.Errorf("package file %s, want %s", got, want)
 	}
 
-	t.Run("metadata", func(t *testing.T) {
-		for field, want := range map[string]string{
-			"Package":      "edgegw",
-			"Version":      "1.2.3~rc1",
-			"Architecture": "amd64",
-			"Maintainer":   "Test <test@example.net>",
-			"Depends":      "passwd",
-			"Recommends":   "systemd",
-			"Suggests":     "bash-completion",
-			"Section":      "net",
-			"Priority":     "optional",
-		} {
-			if got := strings.TrimSpace(sh(t, "dpkg-deb", "--field", deb, field)); got != want {
-				t.Errorf("%s: %q, want %q", field, got, want)
-			}
+	t.Run("man pages of other commands", func(t *testing.T) {
+		// The full build's pages name commands the production build lacks.
+		full := edgegwBinary(t, fullBuild)
+		dir := t.TempDir()
+		sh(t, full, "gendocs", "--root", dir)
+		if err := checkCommands([]string{bin}, full, dir); err == nil || !strings.Contains(err.Error(), "edgegw-ingest-run.1.gz") {
+			t.Errorf("checkCommands(production build, pages of the full build) = %v, want edgegw-ingest-run.1.gz named", err)
 		}
-		desc := sh(t, "dpkg-deb", "--field", deb, "Description")
-		if !strings.HasPrefix(desc, "edge gateway agent") || !strings.Contains(desc, "operations.md") {
-			t.Errorf("Description:\n%s", desc)
+		// A command without its page.
+		dir = t.TempDir()
+		sh(t, o.Generator, "gendocs", "--root", dir)
+		if err := checkCommands([]string{bin}, o.Generator, dir); err != nil {
+			t.Fatalf("checkCommands(production build, its own pages) = %v", err)
 		}
-		info := sh(t, "dpkg-deb", "-I", deb)
-		for _, s := range []string{"conffiles", "postinst", "prerm", "postrm", "md5sums"} {
-			if !strings.Contains(info, s) {
-				t.Errorf("dpkg-deb -I lists no %s:\n%s", s, info)
-			}
+		if err := os.Remove(filepath.Join(dir, "usr/share/man/man1/edgegw-keys-recipient.1.gz")); err != nil {
+			t.Fatal(err)
 		}
-		if got := sh(t, "dpkg-deb", "-I", deb, "conffiles"); got != "/etc/edgegw/edgegw.yaml\n" {
-			t.Errorf("conffiles = %q, want only /etc/edgegw/edgegw.yaml", got)
+		if err := checkCommands([]string{bin}, o.Generator, dir); err == nil || !strings.Contains(err.Error(), "without a man page [edgegw-keys-recipient.1.gz]") {
+			t.Errorf("checkCommands(a page missing) = %v, want edgegw-keys-recipient.1.gz named", err)
 		}
 	})
 
-	t.Run("contents", func(t *testing.T) {
-		want := map[string]string{ // path → mode and owner
-			"./usr/bin/edgegw":                                  "-rwxr-xr-x root/root",
-			"./lib/systemd/system/edgegw.service":               "-rw-r--r-- root/root",
-			"./etc/edgegw/":                                     "drwxr-xr-x root/root",
-			"./etc/edgegw/edgegw.yaml":                          "-rw-r--r-- root/root",
-			"./usr/share/doc/edgegw/README.md":                  "-rw-r--r-- root/root",
-			"./usr/share/doc/edgegw/copyright":                  "-rw-r--r-- root/root",
-			"./usr/share/man/man1/edgegw.1.gz":                  "-rw-r--r-- root/root",
-			"./usr/share/man/man1/edgegw-run.1.gz":              "-rw-r--r-- root/root",
-			"./usr/share/man/man1/edgegw-keys-recipient.1.gz":   "-rw-r--r-- root/root",
-			"./usr/share/bash-completion/completions/edgegw":    "-rw-r--r-- root/root",
-			"./usr/share/zsh/vendor-completions/_edgegw":        "-rw-r--r-- root/root",
-			"./usr/share/fish/vendor_completions.d/edgegw.fish": "-rw-r--r-- root/root",
-		}
-		// Every document and every example configuration of the repository.
-		for glob, dest := range map[string]string{"docs/*.md": "./usr/share/doc/edgegw/", "configs/*.yaml": "./usr/share/doc/edgegw/examples/"} {
-			files, err := filepath.Glob(filepath.Join(repoRoot(t), glob))
-			if err != nil || len(files) < 3 {
-				t.Fatalf("%s: %v, %v", glob, files, err)
-			}
-			for _, f := range files {
-				want[dest+filepath.Base(f)] = "-rw-r--r-- root/root"
-			}
-		}
-		// The man pages beyond those named: one per command.
-		manPages := 0
-		sc := bufio.NewScanner(strings.NewReader(sh(t, "dpkg-deb", "-c", deb)))
-		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) < 6 {
-				t.Fatalf("dpkg-deb -c line %q", sc.Text())
-			}
-			path, mode := f[5], f[0]+" "+f[1]
-			if f[3] != "2026-01-02" {
-				t.Errorf("%s: date %s, want SOURCE_DATE 2026-01-02", path, f[3])
-			}
-			isMan := strings.HasPrefix(path, "./usr/share/man/man1/edgegw") && strings.HasSuffix(path, ".1.gz")
-			if isMan {
-				manPages++
-			}
-			w, named := want[path]
-			delete(want, path)
-			switch {
-			case named || isMan:
-				if !named {
-					w = "-rw-r--r-- root/root"
-				}
-				if mode != w {
-					t.Errorf("%s: %s, want %s", path, mode, w)
-				}
-			case !strings.HasSuffix(path, "/"):
-				t.Errorf("unexpected file %s", path)
-			case mode != "drwxr-xr-x root/root":
-				t.Errorf("%s: %s", path, mode)
-			}
-		}
-		for p := range want {
-			t.Errorf("missing %s", p)
-		}
-		if manPages < 20 {
-			t.Errorf("%d man pages, want one per command (more than 20)", manPages)
-		}
+	checkDeb(t, deb, debWant{
+		name: "edgegw", other: "edgegw-backend", unit: "edgegw.service", conffile: "/etc/edgegw/edgegw.yaml",
+		examples: "configs/*.yaml", description: "edge gateway agent", suggests: "bash-completion",
+		man: []string{"edgegw", "edgegw-run", "edgegw-keys-recipient", "edgegw-doctor"},
+		// The production build has no backend, no demo and no gendocs.
+		noMan: []string{"edgegw-ingest", "edgegw-fleet", "edgegw-open", "edgegw-demo", "edgegw-gendocs"},
 	})
 
 	t.Run("scripts and unit", func(t *testing.T) {
-		dir := t.TempDir()
-		sh(t, "dpkg-deb", "-e", deb, filepath.Join(dir, "DEBIAN"))
-		sh(t, "dpkg-deb", "-x", deb, dir)
-		for _, s := range []string{"postinst", "prerm", "postrm"} {
-			p := filepath.Join(dir, "DEBIAN", s)
-			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o755 {
-				t.Errorf("%s: %v, %v; want mode 0755", s, fi, err)
-			}
-			sh(t, "sh", "-n", p)
-			if _, err := exec.LookPath("shellcheck"); err == nil {
-				sh(t, "shellcheck", "-s", "sh", p)
-			}
-		}
+		dir := extract(t, deb)
 		// The packaged files are the repository's.
 		for pkg, src := range map[string]string{
 			"etc/edgegw/edgegw.yaml":             "configs/pi-junction.yaml",
@@ -300,20 +271,28 @@ func TestIntegrationDeb(t *testing.T) {
 		if !strings.Contains(out, "v1.2.3-rc1") {
 			t.Errorf("packaged edgegw version: %q", out)
 		}
-		checkUnit(t, filepath.Join(dir, "lib/systemd/system/edgegw.service"), filepath.Join(dir, "usr/bin/edgegw"))
+		// The production build: none of the backend's commands, no demo,
+		// no gendocs.
+		for _, c := range []string{"ingest", "fleet", "open", "demo", "gendocs"} {
+			out, err := exec.Command(filepath.Join(dir, "usr/bin/edgegw"), c, "--help").CombinedOutput()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), `unknown command "`+c+`"`) {
+				t.Errorf("packaged edgegw %s: %v, %q; want exit 2, unknown command", c, err, out)
+			}
+		}
+		checkUnit(t, filepath.Join(dir, "lib/systemd/system/edgegw.service"), filepath.Join(dir, "usr/bin/edgegw"),
+			"/usr/bin/edgegw run --config /etc/edgegw/edgegw.yaml")
 	})
 
 	t.Run("man pages and completion", func(t *testing.T) {
-		dir := t.TempDir()
-		sh(t, "dpkg-deb", "-x", deb, dir)
+		dir := extract(t, deb)
 		page := renderMan(t, filepath.Join(dir, "usr/share/man/man1/edgegw-keys-recipient.1.gz"))
 		for _, want := range []string{"EDGEGW-KEYS-RECIPIENT(1)", "NAME", "edgegw-keys-recipient", "SYNOPSIS", "--name", "SEE ALSO", "edgegw-keys(1)", "edgegw v1.2.3-rc1"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("man edgegw-keys-recipient lacks %q:\n%s", want, page)
 			}
 		}
-		if page := renderMan(t, filepath.Join(dir, "usr/share/man/man1/edgegw.1.gz")); !strings.Contains(page, "edgegw-doctor(1)") || !strings.Contains(page, "Jan 2026") {
-			t.Errorf("man edgegw names no edgegw-doctor(1) or is not dated by SOURCE_DATE_EPOCH:\n%s", page)
+		if page := renderMan(t, filepath.Join(dir, "usr/share/man/man1/edgegw.1.gz")); !strings.Contains(page, "edgegw-doctor(1)") || !strings.Contains(page, "Jan 2026") || strings.Contains(page, "edgegw-ingest(1)") {
+			t.Errorf("man edgegw names no edgegw-doctor(1), names edgegw-ingest(1) or is not dated by SOURCE_DATE_EPOCH:\n%s", page)
 		}
 		// bash completes a subcommand with the packaged script, which asks
 		// the packaged binary (found on PATH, as /usr/bin/edgegw is).
@@ -346,12 +325,15 @@ printf '%s\n' "${COMPREPLY[@]}"`
 		}
 	})
 
+	t.Run("installed agent runs", func(t *testing.T) {
+		root := newRoot(t)
+		dpkgIn(t, root)("-i", deb)
+		runAgent(t, root)
+	})
+
 	t.Run("dpkg install upgrade remove purge", func(t *testing.T) {
 		root := newRoot(t)
-		dpkg := func(args ...string) string {
-			return sh(t, "dpkg", append([]string{"--root=" + root, "--force-script-chrootless",
-				"--force-depends", "--force-confdef", "--force-confold", "--log=/dev/null"}, args...)...)
-		}
+		dpkg := dpkgIn(t, root)
 		out := dpkg("-i", deb)
 		if !strings.Contains(out, "edgegw keys init") {
 			t.Errorf("first install prints no next steps:\n%s", out)
@@ -399,9 +381,133 @@ printf '%s\n' "${COMPREPLY[@]}"`
 	})
 }
 
+// debWant is what a package must hold.
+type debWant struct {
+	name        string   // Package
+	other       string   // the package it conflicts with and replaces
+	unit        string   // its systemd unit's name
+	conffile    string   // its only conffile
+	examples    string   // glob of the repository's examples it carries
+	description string   // start of its Description
+	suggests    string   // Suggests
+	man         []string // some man pages it has (edgegw-keys, ...)
+	noMan       []string // prefixes of man pages it must not have
+}
+
+// checkDeb checks the fields, control files and contents of the package
+// deb, built with TestIntegrationDeb's version, maintainer and time.
+func checkDeb(t *testing.T, deb string, w debWant) {
+	t.Run("metadata", func(t *testing.T) {
+		for field, want := range map[string]string{
+			"Package":      w.name,
+			"Version":      "1.2.3~rc1",
+			"Architecture": "amd64",
+			"Maintainer":   "Test <test@example.net>",
+			"Depends":      "passwd",
+			"Recommends":   "systemd",
+			"Suggests":     w.suggests,
+			"Conflicts":    w.other,
+			"Replaces":     w.other,
+			"Section":      "net",
+			"Priority":     "optional",
+		} {
+			if got := strings.TrimSpace(sh(t, "dpkg-deb", "--field", deb, field)); got != want {
+				t.Errorf("%s: %q, want %q", field, got, want)
+			}
+		}
+		desc := sh(t, "dpkg-deb", "--field", deb, "Description")
+		if !strings.HasPrefix(desc, w.description) || !strings.Contains(desc, "/usr/share/doc/"+w.name+"/operations.md") {
+			t.Errorf("Description:\n%s", desc)
+		}
+		info := sh(t, "dpkg-deb", "-I", deb)
+		for _, s := range []string{"conffiles", "postinst", "prerm", "postrm", "md5sums"} {
+			if !strings.Contains(info, s) {
+				t.Errorf("dpkg-deb -I lists no %s:\n%s", s, info)
+			}
+		}
+		if got := sh(t, "dpkg-deb", "-I", deb, "conffiles"); got != w.conffile+"\n" {
+			t.Errorf("conffiles = %q, want only %s", got, w.conffile)
+		}
+	})
+
+	t.Run("contents", func(t *testing.T) {
+		doc := "./usr/share/doc/" + w.name + "/"
+		want := map[string]string{ // path → mode and owner
+			"./usr/bin/edgegw":                                  "-rwxr-xr-x root/root",
+			"./lib/systemd/system/" + w.unit:                    "-rw-r--r-- root/root",
+			"." + filepath.Dir(w.conffile) + "/":                "drwxr-xr-x root/root",
+			"." + w.conffile:                                    "-rw-r--r-- root/root",
+			doc + "README.md":                                   "-rw-r--r-- root/root",
+			doc + "copyright":                                   "-rw-r--r-- root/root",
+			"./usr/share/bash-completion/completions/edgegw":    "-rw-r--r-- root/root",
+			"./usr/share/zsh/vendor-completions/_edgegw":        "-rw-r--r-- root/root",
+			"./usr/share/fish/vendor_completions.d/edgegw.fish": "-rw-r--r-- root/root",
+		}
+		for _, m := range w.man {
+			want["./usr/share/man/man1/"+m+".1.gz"] = "-rw-r--r-- root/root"
+		}
+		// Every document and every example configuration of the repository.
+		for glob, dest := range map[string]string{"docs/*.md": doc, w.examples: doc + "examples/"} {
+			files, err := filepath.Glob(filepath.Join(repoRoot(t), glob))
+			if err != nil || len(files) == 0 {
+				t.Fatalf("%s: %v, %v", glob, files, err)
+			}
+			for _, f := range files {
+				want[dest+filepath.Base(f)] = "-rw-r--r-- root/root"
+			}
+		}
+		// The man pages beyond those named: one per command.
+		manPages := 0
+		sc := bufio.NewScanner(strings.NewReader(sh(t, "dpkg-deb", "-c", deb)))
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) < 6 {
+				t.Fatalf("dpkg-deb -c line %q", sc.Text())
+			}
+			path, mode := f[5], f[0]+" "+f[1]
+			if f[3] != "2026-01-02" {
+				t.Errorf("%s: date %s, want SOURCE_DATE 2026-01-02", path, f[3])
+			}
+			isMan := strings.HasPrefix(path, "./usr/share/man/man1/edgegw") && strings.HasSuffix(path, ".1.gz")
+			if isMan {
+				manPages++
+				for _, no := range w.noMan {
+					if name := strings.TrimPrefix(path, "./usr/share/man/man1/"); name == no+".1.gz" || strings.HasPrefix(name, no+"-") {
+						t.Errorf("%s: a man page of a command %s does not have", path, w.name)
+					}
+				}
+			}
+			m, named := want[path]
+			delete(want, path)
+			switch {
+			case named || isMan:
+				if !named {
+					m = "-rw-r--r-- root/root"
+				}
+				if mode != m {
+					t.Errorf("%s: %s, want %s", path, mode, m)
+				}
+			case !strings.HasSuffix(path, "/"):
+				t.Errorf("unexpected file %s", path)
+			case mode != "drwxr-xr-x root/root":
+				t.Errorf("%s: %s", path, mode)
+			}
+		}
+		for p := range want {
+			t.Errorf("missing %s", p)
+		}
+		if manPages < 20 {
+			t.Errorf("%d man pages, want one per command (more than 20)", manPages)
+		}
+	})
+}
+
+// TestIntegrationInstallScript: scripts/install.sh installs a box like the
+// package edgegw does, with man pages when the binary can make them (a full
+// build), and says so when it cannot (the production build).
 func TestIntegrationInstallScript(t *testing.T) {
 	needPackagingTools(t)
-	bin := edgegwBinary(t)
+	bin := edgegwBinary(t, fullBuild)
 	root := newRoot(t)
 	script := filepath.Join(repoRoot(t), "scripts/install.sh")
 	sh(t, "bash", "-n", script)
@@ -444,12 +550,54 @@ func TestIntegrationInstallScript(t *testing.T) {
 	}
 	checkInstalled(t, root)
 
+	// The production build installs the same, but for the man pages and
+	// completions, which it cannot generate.
+	prodRoot := newRoot(t)
+	out = sh(t, "bash", script, "--root", prodRoot, "--binary", edgegwBinary(t, prodBuild))
+	if !strings.Contains(out, "edgegw keys init") || !strings.Contains(out, "no man pages or shell completions") {
+		t.Errorf("install of the production build:\n%s", out)
+	}
+	checkInstalled(t, prodRoot)
+	if _, err := os.Stat(filepath.Join(prodRoot, "usr/share/man/man1")); !os.IsNotExist(err) {
+		t.Errorf("man pages of the production build: %v", err)
+	}
+
 	// Bad arguments fail.
 	for _, args := range [][]string{{"--bogus"}, {"--root", root, "--binary", "/nonexistent"}, {"--root", "/nonexistent", "--binary", bin}} {
 		cmd := exec.Command("bash", append([]string{script}, args...)...)
 		if out, err := cmd.CombinedOutput(); err == nil {
 			t.Errorf("install.sh %v succeeded:\n%s", args, out)
 		}
+	}
+}
+
+// extract unpacks deb, its control files under DEBIAN/, into a temp dir,
+// and checks its maintainer scripts.
+func extract(t *testing.T, deb string) string {
+	t.Helper()
+	dir := t.TempDir()
+	sh(t, "dpkg-deb", "-e", deb, filepath.Join(dir, "DEBIAN"))
+	sh(t, "dpkg-deb", "-x", deb, dir)
+	for _, s := range []string{"postinst", "prerm", "postrm"} {
+		p := filepath.Join(dir, "DEBIAN", s)
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: %v, %v; want mode 0755", s, fi, err)
+		}
+		sh(t, "sh", "-n", p)
+		if _, err := exec.LookPath("shellcheck"); err == nil {
+			sh(t, "shellcheck", "-s", "sh", p)
+		}
+	}
+	return dir
+}
+
+// dpkgIn returns a function running dpkg on the throwaway root, as
+// `dpkg --root` with the maintainer scripts run outside a chroot.
+func dpkgIn(t *testing.T, root string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		return sh(t, "dpkg", append([]string{"--root=" + root, "--force-script-chrootless",
+			"--force-depends", "--force-confdef", "--force-confold", "--log=/dev/null"}, args...)...)
 	}
 }
 
@@ -505,7 +653,7 @@ func checkInstalled(t *testing.T, root string) {
 		}
 	}
 	for _, g := range []string{"i2c", "spi", "gpio", "dialout"} {
-		if !contains(strings.Split(members[g], ","), "edgegw") {
+		if !slices.Contains(strings.Split(members[g], ","), "edgegw") {
 			t.Errorf("edgegw not in group %s (%q)", g, members[g])
 		}
 	}
@@ -520,20 +668,23 @@ func checkInstalled(t *testing.T, root string) {
 	}
 }
 
-// checkUnit runs systemd-analyze on the unit, if available: it must verify
-// (with ExecStart pointed at the real binary) and its exposure must stay
-// at 2.0 or below ("OK").
-func checkUnit(t *testing.T, unit, bin string) {
+// checkUnit checks the unit's ExecStart and runs systemd-analyze on it,
+// if available: it must verify (with ExecStart pointed at the real binary)
+// and its exposure must stay at 2.0 or below ("OK").
+func checkUnit(t *testing.T, unit, bin, execStart string) {
 	t.Helper()
+	text := read(t, unit)
+	if !strings.Contains(text, "\nExecStart="+execStart+"\n") {
+		t.Errorf("unit ExecStart is not %s:\n%s", execStart, text)
+	}
 	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		if os.Getenv("EDGEGW_PACKAGING_TEST") == "1" {
+			t.Fatal("no systemd-analyze (package systemd, which scripts/deps.sh installs)")
+		}
 		t.Log("no systemd-analyze: unit not verified")
 		return
 	}
-	text := read(t, unit)
-	if !strings.Contains(text, "\nExecStart=/usr/bin/edgegw run --config /etc/edgegw/edgegw.yaml\n") {
-		t.Errorf("unit ExecStart changed:\n%s", text)
-	}
-	tmp := filepath.Join(t.TempDir(), "edgegw.service")
+	tmp := filepath.Join(t.TempDir(), filepath.Base(unit))
 	write(t, tmp, strings.Replace(text, "ExecStart=/usr/bin/edgegw", "ExecStart="+bin, 1))
 	sh(t, "systemd-analyze", "verify", "--man=no", tmp)
 	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "--threshold=20", tmp).CombinedOutput()
