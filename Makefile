@@ -24,6 +24,9 @@ SUITE    := go test -count=1 -v -timeout 90m ./gateway/
 # as edgegw-backend), `make demo` and the tests keep the full build. Drivers can be trimmed too:
 # PRODTAGS=nodemo,custom,drivers.bme280,drivers.modbusmeter
 PRODTAGS ?= nodemo
+# The backend's build (the package edgegw-backend): the production build
+# plus the backend's commands ingest, fleet and open.
+BACKENDTAGS ?= nodemo,backend
 
 .PHONY: deps build build-prod build-arm test demo check bench fuzz chaos chaos-arm64 soak deb test-deb clean
 
@@ -86,26 +89,28 @@ soak:
 # Debian packages. edgegw, for junction boxes (amd64 for labs, arm64,
 # armhf): the production build (-tags $(PRODTAGS)); the armhf package carries
 # the GOARMv6 build so that it also runs on Pi Zero and Pi 1. edgegw-backend,
-# for the city's servers (amd64, arm64): the full build, with `edgegw
-# ingest`, `fleet` and `open` (the demo comes with it: no tag leaves out the
-# demo but keeps the backend). The man pages and completions are generated
-# from the command tree of the build packaged: by dist/edgegw-gendocs (this
-# machine's production build plus the tag gendocs) for edgegw, by dist/edgegw
-# (this machine's full build) for edgegw-backend; mkdeb checks that each
-# generator is a build of the packaged binary's kind.
+# for the city's servers (amd64, arm64): the backend's build (-tags
+# $(BACKENDTAGS)), with `edgegw ingest`, `fleet` and `open` and, like the
+# box's, no demo and no emulators. The man pages and completions are
+# generated from the command tree of the build packaged, by this machine's
+# build of the same tags plus gendocs (dist/edgegw-gendocs,
+# dist/edgegw-backend-gendocs); mkdeb checks that each generator is a build
+# of the packaged binary's kind.
 MKDEB := go run ./scripts/mkdeb --version $(VERSION) --out dist/
-deb: build build-arm
+deb:
 	$(GOFLAGS_STATIC) go build -tags $(PRODTAGS),gendocs -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-gendocs ./cmd/edgegw
+	$(GOFLAGS_STATIC) go build -tags $(BACKENDTAGS),gendocs -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-backend-gendocs ./cmd/edgegw
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=amd64 go build -tags $(PRODTAGS) -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-prod-linux-amd64 ./cmd/edgegw
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm64 go build -tags $(PRODTAGS) -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-prod-linux-arm64 ./cmd/edgegw
 	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm GOARM=6 go build -tags $(PRODTAGS) -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-prod-linux-armv6 ./cmd/edgegw
-	$(GOFLAGS_STATIC) GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-linux-amd64 ./cmd/edgegw
+	$(GOFLAGS_STATIC) GOOS=linux GOARCH=amd64 go build -tags $(BACKENDTAGS) -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-backend-linux-amd64 ./cmd/edgegw
+	$(GOFLAGS_STATIC) GOOS=linux GOARCH=arm64 go build -tags $(BACKENDTAGS) -trimpath -ldflags "$(LDFLAGS)" -o dist/edgegw-backend-linux-arm64 ./cmd/edgegw
 	rm -f dist/*.deb
 	$(MKDEB) --package edgegw --arch amd64 --binary dist/edgegw-prod-linux-amd64 --generator dist/edgegw-gendocs
 	$(MKDEB) --package edgegw --arch arm64 --binary dist/edgegw-prod-linux-arm64 --generator dist/edgegw-gendocs
 	$(MKDEB) --package edgegw --arch armhf --binary dist/edgegw-prod-linux-armv6 --generator dist/edgegw-gendocs
-	$(MKDEB) --package edgegw-backend --arch amd64 --binary dist/edgegw-linux-amd64 --generator dist/edgegw
-	$(MKDEB) --package edgegw-backend --arch arm64 --binary dist/edgegw-linux-arm64 --generator dist/edgegw
+	$(MKDEB) --package edgegw-backend --arch amd64 --binary dist/edgegw-backend-linux-amd64 --generator dist/edgegw-backend-gendocs
+	$(MKDEB) --package edgegw-backend --arch arm64 --binary dist/edgegw-backend-linux-arm64 --generator dist/edgegw-backend-gendocs
 	@for d in dist/*.deb; do echo "$$d: $$(stat -c %s $$d) bytes, /usr/bin/edgegw $$(dpkg-deb --fsys-tarfile $$d | tar -xOf - ./usr/bin/edgegw | wc -c) bytes"; done
 
 # Packaging: installs into a throwaway root, needs root and dpkg (CI has both).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/pki"
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
 // agentBox is a commissioned gateway in a temp dir whose broker does not
@@ -58,7 +59,7 @@ devices:
 // agent is an `edgegw run` child process.
 type agent struct {
 	cmd    *exec.Cmd
-	stderr *syncBuffer
+	stderr *gatewaytest.SyncBuffer
 	done   chan struct{}
 	err    error
 }
@@ -67,7 +68,7 @@ type agent struct {
 // its control socket (it opened its buffer before), or fails the test.
 func startAgent(t *testing.T, cfg, socket string) *agent {
 	t.Helper()
-	a := &agent{cmd: exec.Command(edgegwBinary(t), "run", "--config", cfg), stderr: &syncBuffer{}, done: make(chan struct{})}
+	a := &agent{cmd: exec.Command(edgegwBinary(t), "run", "--config", cfg), stderr: &gatewaytest.SyncBuffer{}, done: make(chan struct{})}
 	a.cmd.Stderr = a.stderr
 	must(t, a.cmd.Start())
 	go func() { a.err = a.cmd.Wait(); close(a.done) }()

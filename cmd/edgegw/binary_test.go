@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"os/exec"
-	"sync"
 	"testing"
 
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
@@ -36,22 +35,4 @@ func runBinary(t *testing.T, args ...string) (stdout, stderr string, code int) {
 		t.Fatalf("edgegw %v: %v", args, err)
 	}
 	return out.String(), errOut.String(), code
-}
-
-// syncBuffer is a buffer a child process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

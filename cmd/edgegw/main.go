@@ -24,8 +24,10 @@ var version = "dev"
 // file's init: those only the full build has (demo.go, ingest.go, fleet.go,
 // open.go, gendocs.go), since a gateway's production build, with the tag
 // nodemo (make build-prod), carries no demo, no emulators, no embedded
-// broker and no database drivers; and `modbus` (modbus.go), which a custom
-// build without the modbusmeter driver leaves out with it.
+// broker and no database drivers, while the tag backend (the package
+// edgegw-backend: -tags nodemo,backend) adds back ingest, fleet and open;
+// and `modbus` (modbus.go), which a custom build without the modbusmeter
+// driver leaves out with it.
 var optionalCmds []func() *cobra.Command
 
 // usageError marks a bad command line: exit code 2.

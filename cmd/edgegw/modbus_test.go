@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
 // runModbus runs `edgegw modbus args...` and returns stdout and the exit
@@ -125,7 +127,7 @@ func TestIntegrationModbusMissingPort(t *testing.T) {
 // as it goes, and Ctrl-C prints the units found so far before it exits.
 func TestIntegrationModbusScanInterrupted(t *testing.T) {
 	cmd := exec.Command(edgegwBinary(t), "modbus", "scan", "--sim", "--units", "1-247", "--bauds", "9600", "--parity", "N", "--timeout", "50ms")
-	var stdout, stderr syncBuffer
+	var stdout, stderr gatewaytest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-//go:build !nodemo && !nobackend
+//go:build (!nodemo || backend) && !nobackend
 
 package main
 

@@ -1,6 +1,7 @@
 package gatewaytest
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -57,4 +58,25 @@ func ChildLog(t testing.TB, path, what string, max int) *os.File {
 		}
 	})
 	return f
+}
+
+// SyncBuffer is a buffer a child process writes (as its Stdout or Stderr)
+// while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

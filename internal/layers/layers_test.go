@@ -161,6 +161,26 @@ func TestProductionBuildCarriesNoDemo(t *testing.T) {
 	}
 }
 
+// TestBackendBuild: the backend's build (-tags nodemo,backend, the package
+// edgegw-backend) has the ingest, its fleet page and both databases, and
+// like the box's build no demo, no emulators and no embedded broker.
+func TestBackendBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list over the module")
+	}
+	backend := deps(t, "nodemo,backend", "./cmd/edgegw")
+	for _, path := range []string{module + "backend/ingest", module + "backend/fleetweb", module + "backend/store", "github.com/jackc/pgx/v5", "modernc.org/sqlite"} {
+		if !hasKey(backend, path) {
+			t.Errorf("the backend's build lacks %s", path)
+		}
+	}
+	for path := range backend {
+		if path == module+"gateway/demo" || strings.HasPrefix(path, module+"drivers/sim") || strings.HasPrefix(path, "github.com/mochi-mqtt/") || strings.HasPrefix(path, "github.com/creack/pty") {
+			t.Errorf("the backend's build links %s, imported by %s", path, strings.Join(importers(backend, path), ", "))
+		}
+	}
+}
+
 // TestCustomBuildLinksItsDrivers: a production build that names its drivers
 // (-tags nodemo,custom,drivers.bme280) links that driver and none of the
 // others, and without the meter driver neither the Modbus client nor the

@@ -16,20 +16,23 @@ import (
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
-// TestIntegrationBackendDeb: the package edgegw-backend carries the full
-// build with the ingest's unit and configuration, replaces the box's
+// TestIntegrationBackendDeb: the package edgegw-backend carries the
+// backend's build (no demo, no emulators) with the ingest's unit and
+// configuration, replaces the box's
 // package, and its service runs as installed: as the edgegw-ingest user
 // with everything but its state directory read-only, against a real
 // Mosquitto, storing in SQLite, answering with receipts the gateway
 // verifies, and stopping cleanly on SIGTERM.
 func TestIntegrationBackendDeb(t *testing.T) {
 	needPackagingTools(t)
-	bin := edgegwBinary(t, fullBuild)
-	o := Opts{Package: "edgegw-backend", Arch: "amd64", Binary: bin, Version: "v1.2.3-rc1", Out: t.TempDir(), Repo: repoRoot(t),
+	bin := edgegwBinary(t, backendBuild)
+	o := Opts{Package: "edgegw-backend", Arch: "amd64", Binary: bin, Generator: edgegwBinary(t, backendGendoc), Version: "v1.2.3-rc1", Out: t.TempDir(), Repo: repoRoot(t),
 		Maintainer: "Test <test@example.net>", MTime: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	for name, change := range map[string]func(*Opts){
 		"armhf":                     func(o *Opts) { o.Arch = "armhf" },
 		"the production build":      func(o *Opts) { o.Binary = edgegwBinary(t, prodBuild) },
+		"the full build":            func(o *Opts) { o.Binary, o.Generator = edgegwBinary(t, fullBuild), "" },
+		"the backend's generator":   func(o *Opts) { o.Binary = edgegwBinary(t, backendGendoc) },
 		"a production generator":    func(o *Opts) { o.Generator = edgegwBinary(t, prodGendoc) },
 		"a generator of other tags": func(o *Opts) { o.Generator = edgegwVersion(t, "nobackend,gendocs", "v1.2.3-rc1") },
 	} {
@@ -39,7 +42,7 @@ func TestIntegrationBackendDeb(t *testing.T) {
 			t.Errorf("Build(edgegw-backend, %s) = %s, want an error", name, p)
 		}
 	}
-	// The full build for this machine generates its own man pages.
+	// The backend's build with gendocs generates its man pages.
 	deb, err := Build(o)
 	if err != nil {
 		t.Fatal(err)
@@ -53,28 +56,20 @@ func TestIntegrationBackendDeb(t *testing.T) {
 		examples: "configs/backend/*.yaml", description: "edgegw backend", suggests: "bash-completion, postgresql",
 		man: []string{"edgegw", "edgegw-ingest", "edgegw-ingest-run", "edgegw-ingest-migrate", "edgegw-fleet-status", "edgegw-open", "edgegw-keys-init"},
 		// The box's unit and configuration are not in it (checkDeb lists
-		// every file); nor is the packaging tool.
-		noMan: []string{"edgegw-gendocs"},
+		// every file); nor are the packaging tool and the demo.
+		noMan: []string{"edgegw-gendocs", "edgegw-demo"},
 	})
+	checkUnknown(t, bin, "demo", "gendocs")
 
 	t.Run("scripts and unit", func(t *testing.T) {
 		dir := extract(t, deb)
-		for pkg, src := range map[string]string{
+		checkSameFiles(t, dir, map[string]string{
 			"etc/edgegw-ingest/ingest.yaml":                     "configs/backend/ingest.yaml",
 			"lib/systemd/system/edgegw-ingest.service":          "scripts/edgegw-ingest.service",
 			"usr/share/doc/edgegw-backend/operations.md":        "docs/operations.md",
 			"usr/share/doc/edgegw-backend/examples/ingest.yaml": "configs/backend/ingest.yaml",
 			"usr/bin/edgegw": bin,
-		} {
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(repoRoot(t), src)
-			}
-			a, err1 := os.ReadFile(filepath.Join(dir, pkg))
-			b, err2 := os.ReadFile(src)
-			if err1 != nil || err2 != nil || string(a) != string(b) {
-				t.Errorf("%s differs from %s (%v, %v)", pkg, src, err1, err2)
-			}
-		}
+		})
 		checkUnit(t, filepath.Join(dir, "lib/systemd/system/edgegw-ingest.service"), filepath.Join(dir, "usr/bin/edgegw"),
 			"/usr/bin/edgegw ingest run --config /etc/edgegw-ingest/ingest.yaml")
 	})
@@ -91,7 +86,7 @@ func TestIntegrationBackendDeb(t *testing.T) {
 			t.Errorf("the box package is still installed beside edgegw-backend:\n%s", st)
 		}
 		if a, b := read(t, filepath.Join(root, "usr/bin/edgegw")), read(t, bin); a != b {
-			t.Error("/usr/bin/edgegw is not the backend's full build")
+			t.Error("/usr/bin/edgegw is not the backend's build")
 		}
 		if _, err := os.Stat(filepath.Join(root, "lib/systemd/system/edgegw.service")); !os.IsNotExist(err) {
 			t.Errorf("the box's unit stayed: %v", err)

@@ -10,8 +10,9 @@
 // for a junction box (amd64, arm64, armhf, armel), holds the production
 // build (tag nodemo), the unit edgegw.service and /etc/edgegw/edgegw.yaml
 // (a conffile, from configs/pi-junction.yaml); the package edgegw-backend,
-// for the city's servers (amd64, arm64), holds the full build, whose `edgegw
-// ingest`, `edgegw fleet` and `edgegw open` the box's build lacks, the unit
+// for the city's servers (amd64, arm64), holds the backend's build (tags
+// nodemo,backend: the production build plus `edgegw ingest`, `edgegw fleet`
+// and `edgegw open`, still without the demo and emulators), the unit
 // edgegw-ingest.service and /etc/edgegw-ingest/ingest.yaml (a conffile,
 // from configs/backend/ingest.yaml). Both ship /usr/bin/edgegw, so each
 // conflicts with and replaces the other: a host has one of them. Each holds
@@ -23,7 +24,7 @@
 //
 // The man pages and completions are generated at build time by `edgegw
 // gendocs` of --generator, a build for this machine with the packaged
-// binary's build tags plus gendocs (the production build has no gendocs;
+// binary's build tags plus gendocs (the packaged builds have no gendocs;
 // the full build has it without the tag), or of the binary itself when it
 // has gendocs and runs here. Before packaging, mkdeb reads the build
 // information of both and refuses a binary built for another architecture,
@@ -65,7 +66,7 @@ type Opts struct {
 	Binary  string // the static edgegw binary
 	// Generator is an edgegw build with `gendocs` that runs on this
 	// machine, to generate the man pages and completions; by default
-	// Binary, when it runs here and has gendocs (a full build).
+	// Binary, when it runs here and has gendocs.
 	Generator  string
 	Version    string // e.g. 1.2.0, v1.2.0-rc1, v1.2.0-3-gabcdef0-dirty
 	Out        string // output directory
@@ -146,7 +147,7 @@ var specs = map[string]spec{
 		conf:     [2]string{"configs/backend/ingest.yaml", "/etc/edgegw-ingest/ingest.yaml"},
 		examples: "configs/backend/*.yaml",
 		description: "edgegw backend: stores what junction boxes send, signs receipts\n" +
-			"The full edgegw build for the city's servers: the service edgegw ingest\n" +
+			"The edgegw build for the city's servers: the service edgegw ingest\n" +
 			"(edgegw-ingest.service) verifies and opens the gateways' signed and\n" +
 			"sealed batches from the MQTT broker, commits them to SQLite or\n" +
 			"PostgreSQL and publishes signed receipts; edgegw fleet shows every\n" +
@@ -154,10 +155,8 @@ var specs = map[string]spec{
 			"service is not started until its keys and certificates exist: see\n" +
 			"/usr/share/doc/edgegw-backend/operations.md.",
 		checkTags: func(tags []string) error {
-			for _, tag := range tags {
-				if tag == "nodemo" || tag == "nobackend" {
-					return fmt.Errorf("built with -tags %q: the package edgegw-backend carries the full build (without nodemo or nobackend)", strings.Join(tags, ","))
-				}
+			if !slices.Contains(tags, "nodemo") || !slices.Contains(tags, "backend") || slices.Contains(tags, "nobackend") || slices.Contains(tags, gendocsTag) {
+				return fmt.Errorf("built with -tags %q: the package edgegw-backend carries the backend's build, with the tags nodemo and backend and without nobackend or %s (make deb: -tags $(BACKENDTAGS))", strings.Join(tags, ","), gendocsTag)
 			}
 			return nil
 		},
@@ -169,7 +168,7 @@ var specs = map[string]spec{
 
 func main() {
 	var o Opts
-	flag.StringVar(&o.Package, "package", "edgegw", "package: edgegw (the junction box's production build) or edgegw-backend (the full build, for the city's servers)")
+	flag.StringVar(&o.Package, "package", "edgegw", "package: edgegw (the junction box's production build) or edgegw-backend (the backend's build, for the city's servers)")
 	flag.StringVar(&o.Arch, "arch", "", "Debian architecture: amd64, arm64, armhf (GOARM=6 or 7) or armel (GOARM=5)")
 	flag.StringVar(&o.Binary, "binary", "", "static edgegw binary built for --arch")
 	flag.StringVar(&o.Generator, "generator", "", "edgegw build for this machine with the binary's tags and gendocs, to generate man pages and completions (default: --binary, when it runs here and has gendocs)")

@@ -98,13 +98,16 @@ func repoRoot(t *testing.T) string {
 	return r
 }
 
-// The edgegw builds the tests package, each built once: the full build (the
-// package edgegw-backend), the production build (the package edgegw) and
-// the production build with gendocs (the generator of its man pages).
+// The edgegw builds the tests package, each built once: the full build
+// (make build: the install script's man pages), the production build (the
+// package edgegw) and the backend's build (the package edgegw-backend), and
+// each of these two with gendocs (the generators of their man pages).
 const (
-	fullBuild  = ""
-	prodBuild  = "nodemo"
-	prodGendoc = "nodemo,gendocs"
+	fullBuild     = ""
+	prodBuild     = "nodemo"
+	prodGendoc    = "nodemo,gendocs"
+	backendBuild  = "nodemo,backend"
+	backendGendoc = "nodemo,backend,gendocs"
 )
 
 // edgegwBinary builds a static linux/amd64 edgegw version v1.2.3-rc1 with
@@ -252,33 +255,19 @@ func TestIntegrationDeb(t *testing.T) {
 	t.Run("scripts and unit", func(t *testing.T) {
 		dir := extract(t, deb)
 		// The packaged files are the repository's.
-		for pkg, src := range map[string]string{
+		checkSameFiles(t, dir, map[string]string{
 			"etc/edgegw/edgegw.yaml":             "configs/pi-junction.yaml",
 			"lib/systemd/system/edgegw.service":  "scripts/edgegw.service",
 			"usr/share/doc/edgegw/operations.md": "docs/operations.md",
 			"usr/bin/edgegw":                     bin,
-		} {
-			if !filepath.IsAbs(src) {
-				src = filepath.Join(repoRoot(t), src)
-			}
-			a, err1 := os.ReadFile(filepath.Join(dir, pkg))
-			b, err2 := os.ReadFile(src)
-			if err1 != nil || err2 != nil || string(a) != string(b) {
-				t.Errorf("%s differs from %s (%v, %v)", pkg, src, err1, err2)
-			}
-		}
+		})
 		out := sh(t, filepath.Join(dir, "usr/bin/edgegw"), "version")
 		if !strings.Contains(out, "v1.2.3-rc1") {
 			t.Errorf("packaged edgegw version: %q", out)
 		}
 		// The production build: none of the backend's commands, no demo,
 		// no gendocs.
-		for _, c := range []string{"ingest", "fleet", "open", "demo", "gendocs"} {
-			out, err := exec.Command(filepath.Join(dir, "usr/bin/edgegw"), c, "--help").CombinedOutput()
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), `unknown command "`+c+`"`) {
-				t.Errorf("packaged edgegw %s: %v, %q; want exit 2, unknown command", c, err, out)
-			}
-		}
+		checkUnknown(t, filepath.Join(dir, "usr/bin/edgegw"), "ingest", "fleet", "open", "demo", "gendocs")
 		checkUnit(t, filepath.Join(dir, "lib/systemd/system/edgegw.service"), filepath.Join(dir, "usr/bin/edgegw"),
 			"/usr/bin/edgegw run --config /etc/edgegw/edgegw.yaml")
 	})
@@ -711,5 +700,34 @@ func write(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkUnknown fails t unless bin refuses each of cmds as an unknown
+// command, with exit code 2: the build packaged does not carry them.
+func checkUnknown(t *testing.T, bin string, cmds ...string) {
+	t.Helper()
+	for _, c := range cmds {
+		out, err := exec.Command(bin, c, "--help").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), `unknown command "`+c+`"`) {
+			t.Errorf("packaged edgegw %s: %v, %q; want exit 2, unknown command", c, err, out)
+		}
+	}
+}
+
+// checkSameFiles fails t unless each file of the package extracted in dir
+// (a path relative to dir) is the same as its source: a path in the
+// repository, or an absolute path.
+func checkSameFiles(t *testing.T, dir string, sources map[string]string) {
+	t.Helper()
+	for pkg, src := range sources {
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(repoRoot(t), src)
+		}
+		a, err1 := os.ReadFile(filepath.Join(dir, pkg))
+		b, err2 := os.ReadFile(src)
+		if err1 != nil || err2 != nil || string(a) != string(b) {
+			t.Errorf("%s differs from %s (%v, %v)", pkg, src, err1, err2)
+		}
 	}
 }

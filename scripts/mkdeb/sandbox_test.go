@@ -2,17 +2,17 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/gateway/gatewaytest"
 )
 
 // unit is what a packaged systemd unit says about how its service runs.
@@ -182,7 +182,7 @@ func (s *sandbox) run(t *testing.T, args ...string) string {
 // service is the unit's service, started in a sandbox.
 type service struct {
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *gatewaytest.SyncBuffer
 	done   chan error // receives Wait's result once
 	exited bool       // done was received
 }
@@ -191,7 +191,7 @@ type service struct {
 // test ends before stop.
 func (s *sandbox) start(t *testing.T) *service {
 	t.Helper()
-	svc := &service{cmd: s.command(), log: &syncBuffer{}, done: make(chan error, 1)}
+	svc := &service{cmd: s.command(), log: &gatewaytest.SyncBuffer{}, done: make(chan error, 1)}
 	svc.cmd.Stdout = svc.log
 	svc.cmd.Stderr = svc.log
 	if err := svc.cmd.Start(); err != nil {
@@ -245,22 +245,4 @@ func (svc *service) stop(t *testing.T) error {
 		t.Fatal("service still running 30s after SIGTERM (TimeoutStopSec)")
 	}
 	return nil
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
