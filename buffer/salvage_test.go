@@ -194,6 +194,11 @@ func TestBoltSalvage(t *testing.T) {
 				if g.Readings != 9*g.Batches {
 					t.Errorf("gap %+v: want 9 readings a batch", g)
 				}
+				// Numbers 1 to 41 held batches: a gap over them states
+				// their readings or that it does not know them, never zero.
+				if g.FromSeq <= 41 && g.Batches == 0 && !strings.HasSuffix(g.Reason, buffer.ReasonCountUnknown) {
+					t.Errorf("gap %+v: zero readings over numbers the file used", g)
+				}
 				if g.FromSeq <= 41 && g.ToSeq >= 41 && c.minKept == 35 && (g.Batches != 1 || g.Readings != 9) {
 					t.Errorf("gap %+v: want exactly the open batch 41 and its 9 readings", g)
 				}
