@@ -107,8 +107,7 @@ type spec struct {
 	conf        [2]string // the conffile: repository path, installed path
 	examples    string    // glob of the example configurations
 	description string
-	// checkTags refuses a binary whose build tags are not this package's.
-	checkTags func(tags []string) error
+	build       buildRule // the build the package carries
 	// other is the package that also ships /usr/bin/edgegw.
 	other     string
 	suggests  []string
@@ -130,12 +129,7 @@ var specs = map[string]spec{
 			"network port. The production build: no demo, no emulators, no backend\n" +
 			"(package edgegw-backend). The service is not started until keys and\n" +
 			"certificates exist: see /usr/share/doc/edgegw/operations.md.",
-		checkTags: func(tags []string) error {
-			if !slices.Contains(tags, "nodemo") || slices.Contains(tags, gendocsTag) {
-				return fmt.Errorf("built with -tags %q: the package edgegw carries the production build, with the tag nodemo and without %s (make deb: -tags $(PRODTAGS))", strings.Join(tags, ","), gendocsTag)
-			}
-			return nil
-		},
+		build:     buildRule{what: "the production build", makeVar: "PRODTAGS", need: []string{"nodemo"}, refuse: []string{gendocsTag}},
 		other:     "edgegw-backend",
 		recommend: []string{"systemd"},
 		suggests:  []string{"bash-completion"},
@@ -154,16 +148,40 @@ var specs = map[string]spec{
 			"gateway's state and edgegw open opens envelopes to JSON lines. The\n" +
 			"service is not started until its keys and certificates exist: see\n" +
 			"/usr/share/doc/edgegw-backend/operations.md.",
-		checkTags: func(tags []string) error {
-			if !slices.Contains(tags, "nodemo") || !slices.Contains(tags, "backend") || slices.Contains(tags, "nobackend") || slices.Contains(tags, gendocsTag) {
-				return fmt.Errorf("built with -tags %q: the package edgegw-backend carries the backend's build, with the tags nodemo and backend and without nobackend or %s (make deb: -tags $(BACKENDTAGS))", strings.Join(tags, ","), gendocsTag)
-			}
-			return nil
-		},
+		build:     buildRule{what: "the backend's build", makeVar: "BACKENDTAGS", need: []string{"nodemo", "backend"}, refuse: []string{"nobackend", gendocsTag}},
 		other:     "edgegw",
 		recommend: []string{"systemd"},
 		suggests:  []string{"bash-completion", "postgresql"},
 	},
+}
+
+// buildRule says which build of edgegw a package carries: the tags it must
+// have and those it must not.
+type buildRule struct {
+	what         string // such as "the production build"
+	makeVar      string // the Makefile variable of its tags
+	need, refuse []string
+}
+
+// check refuses tags, the build tags of a binary, unless they are the
+// build's; pkg names the package in the error.
+func (r buildRule) check(pkg string, tags []string) error {
+	for _, t := range r.need {
+		if !slices.Contains(tags, t) {
+			return r.refused(pkg, tags)
+		}
+	}
+	for _, t := range r.refuse {
+		if slices.Contains(tags, t) {
+			return r.refused(pkg, tags)
+		}
+	}
+	return nil
+}
+
+func (r buildRule) refused(pkg string, tags []string) error {
+	return fmt.Errorf("built with -tags %q: the package %s carries %s, with the tags %s and without %s (make deb: -tags $(%s))",
+		strings.Join(tags, ","), pkg, r.what, strings.Join(r.need, ","), strings.Join(r.refuse, " or "), r.makeVar)
 }
 
 func main() {
@@ -234,7 +252,7 @@ func Build(o Opts) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := sp.checkTags(buildTags(bin)); err != nil {
+	if err := sp.build.check(sp.name, buildTags(bin)); err != nil {
 		return "", fmt.Errorf("--binary %s: %w", o.Binary, err)
 	}
 	version, err := DebVersion(o.Version)
