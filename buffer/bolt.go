@@ -112,10 +112,10 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		}
 		b.db, sound = db, corrupt == nil
 		if corrupt != nil {
-			b.replaceAtOpen(corrupt)
+			b.replaceAtOpen(corrupt, lastHeld)
 		}
 	} else if res.to > 1 {
-		b.replaceAtOpen(nil)
+		b.replaceAtOpen(nil, lastHeld)
 	}
 	if b.db == nil && b.reopen == nil {
 		if b.db, err = openLocked(path); err != nil {
@@ -131,7 +131,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 			closeQuietly(b.db)
 			return nil, fmt.Errorf("open buffer %s: %w", path, err)
 		}
-		if sound {
+		if sound && lastHeld.tx == b.tx {
 			b.takeHeld(lastHeld)
 		}
 		b.applyCarried()
@@ -275,10 +275,11 @@ func (b *Bolt) viewDB(fn func(x *txn) error) error {
 
 // takeHeld carries the gaps of the batches that the last process held in
 // memory while its commits failed, when it died before committing them or
-// carrying them at Close: the file is still at the transaction the sidecar
-// names, so none of their operations reached it after.
+// carrying them at Close. The caller has found that none of their
+// operations reached the file after: it is still at the transaction the
+// sidecar names, or that process had no file.
 func (b *Bolt) takeHeld(h held) {
-	if len(h.gaps) == 0 || h.tx != b.tx {
+	if len(h.gaps) == 0 {
 		return
 	}
 	b.log.Warn("buffer batches held in memory by a process that stopped before committing them are reported as a gap",

@@ -116,6 +116,25 @@ func openRaw(f io.ReaderAt, size int64) (*rawFile, error) {
 	return &rawFile{f: f, size: size, ps: int64(m.pageSize), meta: m}, nil
 }
 
+// fileTx returns the transaction id of the meta page bbolt would use in the
+// file at path, or 0 when no meta page is valid.
+func fileTx(path string) uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	r, err := openRaw(f, fi.Size())
+	if err != nil {
+		return 0
+	}
+	return r.meta.txid
+}
+
 // pages returns the number of whole pages in the file.
 func (r *rawFile) pages() uint64 { return uint64(r.size / r.ps) }
 

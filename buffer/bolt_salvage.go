@@ -34,7 +34,11 @@ type salvageScope struct {
 	stored   *seqSet
 	// stored, when known (the file was damaged while in use), holds the
 	// numbers that were in the file: the others were delivered or reported.
-	skip   seqSet // numbers accounted for elsewhere: kept in memory, or already in a gap
+	skip seqSet // numbers accounted for elsewhere: kept in memory, or already in a gap
+	// usedTo is the highest number a process used outside the file, with
+	// readings not known: none of the numbers up to it is reported as
+	// never used.
+	usedTo uint64
 	reason string // ReasonCorruptBuffer or ReasonMissingBuffer
 }
 
@@ -96,10 +100,11 @@ func (b *Bolt) salvage(src string, db *bolt.DB, sc salvageScope) salvaged {
 	}
 	flush()
 	// Numbers at or above the damaged file's next number were never used
-	// by it; they need a record all the same.
+	// by it, nor by a process that held batches in memory; they need a
+	// record all the same.
 	unused := sc.to + 1
 	if sc.stored == nil && s.next > 0 {
-		unused = max(s.next, sc.from)
+		unused = max(s.next, sc.from, sc.usedTo+1)
 	}
 	runs := []seqRun{{sc.from, sc.to}}
 	if sc.stored != nil {
@@ -300,7 +305,14 @@ type pendingOpen struct {
 // than a batch per second since 1970 can have used. When the fresh file
 // cannot be created, the store opens without a file, keeps what it accepts
 // in memory and retries at each commit.
-func (b *Bolt) replaceAtOpen(cause error) {
+//
+// h is what the sidecar says the last process held in memory while its
+// commits failed. Those batches reached no file when that process had none
+// (it could not replace a damaged file either), or when the damaged file is
+// still at the transaction h names: they are reported with their readings.
+// Otherwise some may have reached the file; their numbers are reported
+// with the file's, never as unused.
+func (b *Bolt) replaceAtOpen(cause error, h held) {
 	sc := salvageScope{from: max(b.res.low, 1), reason: ReasonCorruptBuffer}
 	next := b.res.to
 	if b.res.to <= 1 {
@@ -311,6 +323,13 @@ func (b *Bolt) replaceAtOpen(cause error) {
 	if cause == nil {
 		sc.reason = ReasonMissingBuffer
 		cause = errors.New("buffer file missing")
+	}
+	if h.tx == 0 || (cause != nil && h.tx == fileTx(b.path)) {
+		b.takeHeld(h)
+	} else {
+		for _, g := range h.gaps {
+			sc.usedTo = max(sc.usedTo, g.ToSeq)
+		}
 	}
 	for _, g := range b.carried {
 		sc.skip.add(g.FromSeq, g.ToSeq)

@@ -80,6 +80,8 @@
 // batches kept only in memory would leave if the process died: the next
 // start reports them as a gap, dropping what of them is in the file, unless
 // the file has moved past bbolt transaction tx (a later commit took them).
+// A tx of 0 means the process had no file (it could not replace a damaged
+// one): nothing of them reached a file.
 // It is written atomically (temporary file, fsync, rename, directory fsync)
 // when the file is opened, before any commit that uses a number at or above
 // the previous "to", when gaps are carried, and after each failed commit;
@@ -108,9 +110,13 @@
 // path+".corrupt-<UTC time>" (such as .corrupt-20261125T090000Z; only the
 // newest two are kept) and the fresh one takes its place. Gaps with reason
 // ReasonCorruptBuffer report the rest: the batches whose records could be
-// read, with their readings; numbers the damaged file never used, with
-// zero counts; and numbers whose records could not be read, with
-// ReasonCountUnknown. When the damage is found in use, the store knows
+// read, with their readings; numbers neither the damaged file nor a
+// process holding batches in memory used, with zero counts; and numbers
+// whose records could not be read, with ReasonCountUnknown. The batches the
+// sidecar's held lines name are reported with their readings (reason
+// ReasonDiskFull) when the damaged file is still at the transaction those
+// lines name or their process had no file; otherwise their numbers are
+// among those with ReasonCountUnknown. When the damage is found in use, the store knows
 // which numbers were in the file (the others were delivered or reported),
 // and the open batches, which it keeps in memory, are written into the
 // fresh file and go on. At open, the numbers from the sidecar's low-water

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -371,40 +373,12 @@ func checkSigned(t *testing.T, b buffer.Batch, class string, n, size int) {
 // accepts in memory, and replaces the file (salvaging it) once there is
 // room; the batch accepted meanwhile is stored after the salvaged ones.
 func TestBoltDamagedOnFullDisk(t *testing.T) {
-	dir := mountTmpfs(t, "4m")
-	path := filepath.Join(dir, "buffer.db")
-	b, err := buffer.OpenBolt(path, buffer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 10 {
-		buffertest.FillSigned(t, b, "telemetry", t0, 3, 300)
-	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ps, id := chunkLeaf(t, path)
-	patch(t, path, int64(id*ps), make([]byte, ps))
-	free := buffertest.FillDisk(t, dir)
-
-	b = openBoltAt(t, path, buffer.Options{Verify: buffertest.Verify, Durability: time.Hour})
-	if r := b.Recovered(); !strings.Contains(r, "not replaced yet") {
-		t.Fatalf("Recovered = %q, want the replacement pending", r)
-	}
+	path, free := damagedOnFullDisk(t)
+	b := openBoltAt(t, path, buffer.Options{Verify: buffertest.Verify, Durability: time.Hour})
 	if kept, err := b.Next(0, 100); err != nil || len(kept) != 0 {
 		t.Fatalf("Next without a file = %v, %v; want nothing", buffertest.Seqs(kept), err)
 	}
-	seq := buffertest.Begin(t, b, "personal", t0)
-	chunk := buffertest.Chunk(seq, 0, 300)
-	if err := b.Append(seq, chunk, 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Seal(seq, buffertest.Signed(buffertest.Header(seq), [][]byte{chunk})); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Sync(); !errors.Is(err, buffer.ErrNotCommitted) {
-		t.Fatalf("Sync on a full disk without a file: %v, want %v", err, buffer.ErrNotCommitted)
-	}
+	seq := holdOne(t, b)
 	free()
 	if err := b.Sync(); err != nil {
 		t.Fatalf("Sync once the disk has room: %v", err)
@@ -420,4 +394,91 @@ func TestBoltDamagedOnFullDisk(t *testing.T) {
 		t.Fatalf("Next = %v, want the batches of 1..10 outside the zeroed page, and %d", buffertest.Seqs(kept), seq)
 	}
 	checkAccounted(t, kept, buffertest.Gaps(t, b), 1, seq)
+}
+
+// TestBoltHeldOnDamagedFileKilled: a store that opens on a damaged file
+// with the disk full cannot replace the file; it numbers on from its
+// reservation and holds what it accepts in memory, and it is killed. At the
+// next start that can replace the file, the batches held so are reported
+// with their readings, also when a start between them found the disk still
+// full and was killed holding one more; no gap says their numbers were
+// never used.
+func TestBoltHeldOnDamagedFileKilled(t *testing.T) {
+	for _, starts := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d-starts-on-a-full-disk", starts), func(t *testing.T) {
+			path, free := damagedOnFullDisk(t)
+			held := map[uint64]bool{}
+			for range starts {
+				// Not closed: the process is killed.
+				b, err := buffer.OpenBolt(path, buffer.Options{Verify: buffertest.Verify, Durability: time.Hour})
+				if err != nil {
+					t.Fatal(err)
+				}
+				held[holdOne(t, b)] = true
+			}
+			free()
+			b := openBoltAt(t, path, buffer.Options{Verify: buffertest.Verify})
+			if r := b.Recovered(); !strings.Contains(r, "corrupt buffer file moved to") {
+				t.Fatalf("Recovered = %q, want the file replaced", r)
+			}
+			var counted uint64
+			for _, g := range buffertest.Gaps(t, b) {
+				for seq := range held {
+					if seq < g.FromSeq || seq > g.ToSeq {
+						continue
+					}
+					if g.Reason != buffer.ReasonDiskFull {
+						t.Errorf("held batch %d in gap %+v, want one with reason %s", seq, g, buffer.ReasonDiskFull)
+					}
+					counted += g.Readings
+				}
+			}
+			if want := uint64(3 * len(held)); counted != want {
+				t.Errorf("gaps count %d readings of the held batches %v, want %d", counted, slices.Sorted(maps.Keys(held)), want)
+			}
+		})
+	}
+}
+
+// damagedOnFullDisk returns the path of a buffer file with ten batches and
+// a zeroed chunk page, on a filesystem filled up, and the function that
+// frees it.
+func damagedOnFullDisk(t *testing.T) (string, func()) {
+	t.Helper()
+	dir := mountTmpfs(t, "4m")
+	path := filepath.Join(dir, "buffer.db")
+	b, err := buffer.OpenBolt(path, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		buffertest.FillSigned(t, b, "telemetry", t0, 3, 300)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ps, id := chunkLeaf(t, path)
+	patch(t, path, int64(id*ps), make([]byte, ps))
+	return path, buffertest.FillDisk(t, dir)
+}
+
+// holdOne requires b to have opened without a file, accepts a sealed batch
+// of 3 readings that b cannot commit, and returns its number.
+func holdOne(t *testing.T, b *buffer.Bolt) uint64 {
+	t.Helper()
+	if r := b.Recovered(); !strings.Contains(r, "not replaced yet") {
+		t.Fatalf("Recovered = %q, want the replacement pending", r)
+	}
+	seq := buffertest.Begin(t, b, "personal", t0)
+	chunk := buffertest.Chunk(seq, 0, 300)
+	if err := b.Append(seq, chunk, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Seal(seq, buffertest.Signed(buffertest.Header(seq), [][]byte{chunk})); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(); !errors.Is(err, buffer.ErrNotCommitted) {
+		t.Fatalf("Sync on a full disk without a file: %v, want %v", err, buffer.ErrNotCommitted)
+	}
+	return seq
 }
