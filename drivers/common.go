@@ -33,6 +33,17 @@ func (c *Common) Defaults(bus string, warmup time.Duration) {
 	c.Warmup = Defaulted(c.Warmup, warmup)
 }
 
+// OptsOf returns a copy of *opts, or the zero value when opts is nil: a
+// driver's New fills its defaults into its own copy, leaving the caller's
+// options as they were.
+func OptsOf[T any](opts *T) T {
+	if opts == nil {
+		var zero T
+		return zero
+	}
+	return *opts
+}
+
 // Defaulted returns def when v is 0 and 0 when v is negative: the rule of
 // option fields whose zero value selects a default and whose negative value
 // asks for none.

@@ -12,18 +12,6 @@ import (
 // ("BME280 (chip id 0x60)"), and false when it is not the driver's chip.
 type Identify func(b i2c.Bus, addr uint16) (string, bool)
 
-// MustRegisterIdentify makes a driver's chip recognisable by ScanI2C at the
-// addresses it answers at. It is called from the driver package's init,
-// after MustRegister, and panics after Freeze.
-func MustRegisterIdentify(kind string, addrs []uint16, id Identify) {
-	registry.Lock()
-	defer registry.Unlock()
-	mustAddTo(kind, "identification")
-	for _, a := range addrs {
-		registry.identifiers[a] = append(registry.identifiers[a], id)
-	}
-}
-
 // ByAddress is the Identify of a chip that is known by its address alone:
 // a scan sends it no command, and says what it probably is.
 func ByAddress(name string) Identify {

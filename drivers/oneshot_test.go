@@ -21,7 +21,7 @@ func (h *halting) Halt() error { h.halted = true; return nil }
 func TestReadOnce(t *testing.T) {
 	var built []*halting
 	var got drivers.Device
-	drivers.MustRegister("oneshot-test", func(dev drivers.Device, _ drivers.Deps) (drivers.Sensor, error) {
+	drivers.MustRegister(drivers.Driver{Kind: "oneshot-test", Factory: func(dev drivers.Device, _ drivers.Deps) (drivers.Sensor, error) {
 		if dev.Options["fail"] == true {
 			return nil, errors.New("options.fail: refused")
 		}
@@ -29,7 +29,7 @@ func TestReadOnce(t *testing.T) {
 		h := &halting{warming: warming{empty: 2}}
 		built = append(built, h)
 		return h, nil
-	})
+	}})
 	dev := drivers.Device{Name: "d", Options: map[string]any{"bus": "sim:i2c-1"}}
 	name, rs, err := drivers.ReadOnce(context.Background(), "oneshot-test", dev, drivers.Deps{}, time.Millisecond)
 	if err != nil || name != "warming" || len(rs) != 1 || rs[0].Channel != "x" {
@@ -42,11 +42,11 @@ func TestReadOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	built = nil
-	drivers.MustRegister("oneshot-never", func(drivers.Device, drivers.Deps) (drivers.Sensor, error) {
+	drivers.MustRegister(drivers.Driver{Kind: "oneshot-never", Factory: func(drivers.Device, drivers.Deps) (drivers.Sensor, error) {
 		h := &halting{warming: warming{empty: 1 << 30}}
 		built = append(built, h)
 		return h, nil
-	})
+	}})
 	if _, _, err := drivers.ReadOnce(ctx, "oneshot-never", dev, drivers.Deps{}, time.Millisecond); !errors.Is(err, drivers.ErrNoData) || !built[0].halted {
 		t.Errorf("ReadOnce of a sensor without a sample = %v (halted %v), want ErrNoData and the sensor halted", err, built[0].halted)
 	}

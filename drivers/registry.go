@@ -13,53 +13,49 @@ import (
 var registry = struct {
 	sync.Mutex
 	frozen      bool
-	factories   map[string]Factory
-	channels    map[string][]reading.Channel
+	drivers     map[string]Driver
 	identifiers map[uint16][]Identify // by I²C address
-	busKinds    map[string]BusKind
-}{factories: map[string]Factory{}, channels: map[string][]reading.Channel{}, identifiers: map[uint16][]Identify{}, busKinds: map[string]BusKind{}}
+}{drivers: map[string]Driver{}, identifiers: map[uint16][]Identify{}}
+
+// Driver is a driver kind as its package registers it.
+type Driver struct {
+	Kind    string // the configuration's devices[].driver
+	Factory Factory
+	// Channels are the channels every device of the kind produces, for
+	// help texts (`edgegw watch --help`); none when the configuration
+	// names them (an ADC's inputs, a meter profile's points).
+	Channels []reading.Channel
+	// Bus is the kind of bus its devices are attached to; I2CBus when
+	// empty.
+	Bus BusKind
+	// Identify recognises the driver's chip at each of Addrs in an I²C
+	// scan (ScanI2C); nil when it cannot be scanned for.
+	Identify Identify
+	Addrs    []uint16
+}
 
 // MustRegister makes a driver kind available to the configuration. It is
 // called from the driver package's init and panics on a duplicate kind or
 // after Freeze.
-func MustRegister(kind string, f Factory) {
+func MustRegister(d Driver) {
 	registry.Lock()
 	defer registry.Unlock()
 	if registry.frozen {
-		panic(fmt.Sprintf("drivers: register %q after start", kind))
+		panic(fmt.Sprintf("drivers: register %q after start", d.Kind))
 	}
-	if _, dup := registry.factories[kind]; dup {
-		panic(fmt.Sprintf("drivers: kind %q registered twice", kind))
+	if _, dup := registry.drivers[d.Kind]; dup {
+		panic(fmt.Sprintf("drivers: kind %q registered twice", d.Kind))
 	}
-	registry.factories[kind] = f
-}
-
-// MustRegisterChannels records the channels every device of a registered
-// driver kind produces, for help texts (`edgegw watch --help`). A kind whose
-// channels the configuration names (an ADC's inputs, a meter profile's
-// points) registers none. It panics for a kind not registered, twice, or
-// after Freeze.
-func MustRegisterChannels(kind string, chans []reading.Channel) {
-	registry.Lock()
-	defer registry.Unlock()
-	mustAddTo(kind, "channels")
-	if registry.channels[kind] != nil {
-		panic(fmt.Sprintf("drivers: channels of %q registered twice", kind))
+	if d.Bus == "" {
+		d.Bus = I2CBus
 	}
-	registry.channels[kind] = slices.Clone(chans)
-}
-
-// MustRegisterBusKind records the kind of bus the devices of a registered
-// driver kind are attached to, when it is not I²C. It panics for a kind not
-// registered, twice, or after Freeze.
-func MustRegisterBusKind(kind string, bus BusKind) {
-	registry.Lock()
-	defer registry.Unlock()
-	mustAddTo(kind, "bus kind")
-	if _, dup := registry.busKinds[kind]; dup {
-		panic(fmt.Sprintf("drivers: bus kind of %q registered twice", kind))
+	d.Channels, d.Addrs = slices.Clone(d.Channels), slices.Clone(d.Addrs)
+	registry.drivers[d.Kind] = d
+	if d.Identify != nil {
+		for _, a := range d.Addrs {
+			registry.identifiers[a] = append(registry.identifiers[a], d.Identify)
+		}
 	}
-	registry.busKinds[kind] = bus
 }
 
 // BusKindOf returns the kind of bus the devices of a driver kind are
@@ -67,22 +63,10 @@ func MustRegisterBusKind(kind string, bus BusKind) {
 func BusKindOf(kind string) BusKind {
 	registry.Lock()
 	defer registry.Unlock()
-	if b, ok := registry.busKinds[kind]; ok {
-		return b
+	if d, ok := registry.drivers[kind]; ok {
+		return d.Bus
 	}
 	return I2CBus
-}
-
-// mustAddTo panics, naming what is being registered, unless kind is a
-// registered driver kind and the registry is not frozen. registry is
-// locked.
-func mustAddTo(kind, what string) {
-	switch _, ok := registry.factories[kind]; {
-	case registry.frozen:
-		panic(fmt.Sprintf("drivers: register %s of %q after start", what, kind))
-	case !ok:
-		panic(fmt.Sprintf("drivers: %s of unregistered kind %q", what, kind))
-	}
 }
 
 // Channels returns the channels every device of a driver kind produces, or
@@ -90,7 +74,7 @@ func mustAddTo(kind, what string) {
 func Channels(kind string) []reading.Channel {
 	registry.Lock()
 	defer registry.Unlock()
-	return slices.Clone(registry.channels[kind])
+	return slices.Clone(registry.drivers[kind].Channels)
 }
 
 // StuckAfter returns a copy of chans with StuckAfter set to n: the
@@ -114,8 +98,8 @@ func Freeze() {
 func Lookup(kind string) (Factory, bool) {
 	registry.Lock()
 	defer registry.Unlock()
-	f, ok := registry.factories[kind]
-	return f, ok
+	d, ok := registry.drivers[kind]
+	return d.Factory, ok
 }
 
 // Find returns the factory of a driver kind, or an error naming kind and the
@@ -131,8 +115,8 @@ func Find(kind string) (Factory, error) {
 func Kinds() []string {
 	registry.Lock()
 	defer registry.Unlock()
-	out := make([]string, 0, len(registry.factories))
-	for k := range registry.factories {
+	out := make([]string, 0, len(registry.drivers))
+	for k := range registry.drivers {
 		out = append(out, k)
 	}
 	sort.Strings(out)

@@ -55,10 +55,7 @@ var (
 
 // New returns an ADS1115 on bus after checking opts. It does no I/O.
 func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
-	var o Opts
-	if opts != nil {
-		o = *opts
-	}
+	o := drivers.OptsOf(opts)
 	if o.Addr == 0 {
 		o.Addr = 0x48
 	}

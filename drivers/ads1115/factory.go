@@ -6,8 +6,7 @@ import (
 )
 
 func init() {
-	drivers.MustRegister("ads1115", Factory)
-	drivers.MustRegisterIdentify("ads1115", Addrs, identify)
+	drivers.MustRegister(drivers.Driver{Kind: "ads1115", Factory: Factory, Identify: identify, Addrs: Addrs})
 }
 
 // Factory builds an ADS1115 from its configuration (see the package

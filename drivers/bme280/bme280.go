@@ -67,10 +67,7 @@ func NewSPI(port spi.Port, opts *Opts) (*Dev, error) {
 
 // defaults returns a copy of opts with defaults set; bus names the bus.
 func defaults(opts *Opts, bus string) Opts {
-	var o Opts
-	if opts != nil {
-		o = *opts
-	}
+	o := drivers.OptsOf(opts)
 	o.Defaults(bus, 0)
 	if o.Sleep == nil {
 		o.Sleep = drivers.Sleep

@@ -8,9 +8,7 @@ import (
 )
 
 func init() {
-	drivers.MustRegister("bme280", Factory)
-	drivers.MustRegisterChannels("bme280", channels)
-	drivers.MustRegisterIdentify("bme280", Addrs, identify)
+	drivers.MustRegister(drivers.Driver{Kind: "bme280", Factory: Factory, Channels: channels, Identify: identify, Addrs: Addrs})
 }
 
 // Factory builds a BME280 from its configuration (see the package

@@ -8,8 +8,7 @@ import (
 )
 
 func init() {
-	drivers.MustRegister("mcp3008", Factory)
-	drivers.MustRegisterBusKind("mcp3008", drivers.SPIBus)
+	drivers.MustRegister(drivers.Driver{Kind: "mcp3008", Factory: Factory, Bus: drivers.SPIBus})
 }
 
 // Factory builds an MCP3008 from its configuration (see the package

@@ -47,10 +47,7 @@ var (
 
 // New connects port (mode 0, 1.35 MHz, 8 bits) and returns an MCP3008.
 func New(port spi.Port, opts *Opts) (*Dev, error) {
-	var o Opts
-	if opts != nil {
-		o = *opts
-	}
+	o := drivers.OptsOf(opts)
 	o.Defaults(port.String(), 0)
 	name := "mcp3008@" + o.BusName
 	if o.VRef == 0 {

@@ -16,7 +16,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
-func init() { drivers.MustRegister("modbusmeter", factory) }
+func init() { drivers.MustRegister(drivers.Driver{Kind: "modbusmeter", Factory: factory}) }
 
 // Opts configures a Meter. Zero values take the documented defaults.
 type Opts struct {

@@ -11,9 +11,7 @@ import (
 )
 
 func init() {
-	drivers.MustRegister("pms5003", Factory)
-	drivers.MustRegisterChannels("pms5003", channels)
-	drivers.MustRegisterBusKind("pms5003", drivers.SerialBus)
+	drivers.MustRegister(drivers.Driver{Kind: "pms5003", Factory: Factory, Channels: channels, Bus: drivers.SerialBus})
 }
 
 // Factory builds a PMS5003 from its configuration (see the package

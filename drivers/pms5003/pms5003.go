@@ -51,10 +51,7 @@ var (
 // (a read that returns no data and an error ends the wait for a frame).
 // It does no I/O. If port is an io.Closer, Halt closes it.
 func New(port io.ReadWriter, opts *Opts) (*Dev, error) {
-	var o Opts
-	if opts != nil {
-		o = *opts
-	}
+	o := drivers.OptsOf(opts)
 	o.Defaults("", defaultWarmup)
 	return &Dev{opts: o, port: port, name: "pms5003@" + o.BusName, sess: drivers.Session{Warmup: o.Warmup}}, nil
 }

@@ -6,9 +6,8 @@ import (
 )
 
 func init() {
-	drivers.MustRegister("scd4x", Factory)
-	drivers.MustRegisterChannels("scd4x", channels)
-	drivers.MustRegisterIdentify("scd4x", []uint16{Addr}, drivers.ByAddress("SCD4x CO2 sensor"))
+	drivers.MustRegister(drivers.Driver{Kind: "scd4x", Factory: Factory, Channels: channels,
+		Identify: drivers.ByAddress("SCD4x CO2 sensor"), Addrs: []uint16{Addr}})
 }
 
 // Factory builds an SCD4x from its configuration (see the package

@@ -48,10 +48,7 @@ var (
 // New returns an SCD4x on bus. It does no I/O: the chip is initialised on
 // the first Read and again after it was lost.
 func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
-	var o Opts
-	if opts != nil {
-		o = *opts
-	}
+	o := drivers.OptsOf(opts)
 	period, start := 5*time.Second, uint16(cmdStartPeriodic)
 	if o.LowPower {
 		period, start = 30*time.Second, cmdStartLowPower

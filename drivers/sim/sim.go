@@ -12,7 +12,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/reading"
 )
 
-func init() { drivers.MustRegister("sim", New) }
+func init() { drivers.MustRegister(drivers.Driver{Kind: "sim", Factory: New}) }
 
 // Dev is a simulated device.
 type Dev struct {

@@ -6,9 +6,8 @@ import (
 )
 
 func init() {
-	drivers.MustRegister("sps30", Factory)
-	drivers.MustRegisterChannels("sps30", channels)
-	drivers.MustRegisterIdentify("sps30", []uint16{Addr}, drivers.ByAddress("SPS30 particulate sensor"))
+	drivers.MustRegister(drivers.Driver{Kind: "sps30", Factory: Factory, Channels: channels,
+		Identify: drivers.ByAddress("SPS30 particulate sensor"), Addrs: []uint16{Addr}})
 }
 
 // Factory builds an SPS30 from its configuration (see the package

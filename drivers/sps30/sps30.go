@@ -69,10 +69,7 @@ var channels = []reading.Channel{
 // New returns an SPS30 on bus. It does no I/O: the chip is initialised on
 // the first Read and again after it was lost.
 func New(bus i2c.Bus, opts *Opts) (*Dev, error) {
-	var o Opts
-	if opts != nil {
-		o = *opts
-	}
+	o := drivers.OptsOf(opts)
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 1500 * time.Millisecond
 	}
