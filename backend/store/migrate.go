@@ -113,12 +113,17 @@ func queryRow(ctx context.Context, q querier, sql string, args []any, dest ...an
 	return rs.Err()
 }
 
+// schemaTable is an engine's SQL for the schema_version table.
+type schemaTable struct {
+	create string // creates it if missing
+	exists string // query: does it exist
+}
+
 // migrator is what applyMigrations needs of an engine.
 type migrator struct {
-	eng         Engine
-	d           *dialect
-	exists      string // query: does schema_version exist
-	createTable string // creates schema_version if missing
+	eng    Engine
+	d      *dialect
+	schema schemaTable
 	// inTx runs fn in a transaction that excludes other migrators.
 	inTx func(ctx context.Context, fn func(q querier) error) error
 }
@@ -135,10 +140,10 @@ func (m *migrator) apply(ctx context.Context) (from, to int, err error) {
 	for {
 		done := false
 		err := m.inTx(ctx, func(q querier) error {
-			if err := q.exec(ctx, m.createTable); err != nil {
+			if err := q.exec(ctx, m.schema.create); err != nil {
 				return fmt.Errorf("create schema_version: %w", err)
 			}
-			v, err := schemaVersion(ctx, q, m.exists)
+			v, err := schemaVersion(ctx, q, m.schema.exists)
 			if err != nil {
 				return err
 			}

@@ -17,12 +17,16 @@ import (
 const (
 	migrateLock   int64 = 0x656467_6567770001 // held by Migrate for its whole run
 	partitionLock int64 = 0x656467_6567770002 // held while a day's readings partition is created
-	// pgExists tells whether schema_version exists.
-	pgExists = `SELECT to_regclass('schema_version') IS NOT NULL`
 	// pgRetries is how often Commit runs a transaction that PostgreSQL aborted
 	// for a deadlock or a serialization failure.
 	pgRetries = 3
 )
+
+// pgSchema is the schema_version table in PostgreSQL.
+var pgSchema = schemaTable{
+	create: `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`,
+	exists: `SELECT to_regclass('schema_version') IS NOT NULL`,
+}
 
 func pgDialect() *dialect {
 	d := &dialect{
@@ -88,7 +92,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgres %s: %w", cfg.ConnConfig.Database, err)
 	}
-	if err := checkSchema(ctx, pgQ{pool}, PostgreSQL, pgExists); err != nil {
+	if err := checkSchema(ctx, pgQ{pool}, PostgreSQL, pgSchema.exists); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres database %s: %w", cfg.ConnConfig.Database, err)
 	}
@@ -121,15 +125,9 @@ func migratePostgres(ctx context.Context, dsn string) (from, to int, err error) 
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLock); err != nil {
 		return 0, 0, fmt.Errorf("lock postgres %s for migration: %w", cfg.Database, err)
 	}
-	m := &migrator{
-		eng:         PostgreSQL,
-		d:           pgDialect(),
-		exists:      pgExists,
-		createTable: `CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`,
-		inTx: func(ctx context.Context, fn func(q querier) error) error {
-			return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return fn(pgQ{tx}) })
-		},
-	}
+	m := &migrator{PostgreSQL, pgDialect(), pgSchema, func(ctx context.Context, fn func(q querier) error) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return fn(pgQ{tx}) })
+	}}
 	from, to, err = m.apply(ctx)
 	if err != nil {
 		return from, to, fmt.Errorf("migrate postgres %s: %w", cfg.Database, err)

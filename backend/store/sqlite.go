@@ -24,9 +24,13 @@ const (
 	sqliteReader = "?_busy_timeout=15000&_query_only=1"
 	// sqliteTime is how SQLite stores times: UTC, fixed width, so text order is time order.
 	sqliteTime = "2006-01-02T15:04:05.000000Z"
-	// sqliteExists tells whether schema_version exists.
-	sqliteExists = `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`
 )
+
+// sqliteSchema is the schema_version table in SQLite.
+var sqliteSchema = schemaTable{
+	create: `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
+	exists: `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`,
+}
 
 func sqliteDialect() *dialect {
 	d := &dialect{
@@ -76,7 +80,7 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 		w: w, r: r, stmts: stmts,
 	}
 	s.commit = s.commitInTx
-	err = checkSchema(ctx, s.read(), SQLite, sqliteExists)
+	err = checkSchema(ctx, s.read(), SQLite, sqliteSchema.exists)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
@@ -91,15 +95,9 @@ func migrateSQLite(ctx context.Context, path string) (from, to int, err error) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	m := &migrator{
-		eng:         SQLite,
-		d:           sqliteDialect(),
-		exists:      sqliteExists,
-		createTable: `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`,
-		inTx: func(ctx context.Context, fn func(q querier) error) error {
-			return sqliteTx(ctx, db, nil, fn)
-		},
-	}
+	m := &migrator{SQLite, sqliteDialect(), sqliteSchema, func(ctx context.Context, fn func(q querier) error) error {
+		return sqliteTx(ctx, db, nil, fn)
+	}}
 	// Two migrations starting at once on a new file can meet SQLITE_BUSY
 	// before the busy timeout applies (setting WAL mode takes the file
 	// exclusively): the later one waits and tries again.
