@@ -115,6 +115,27 @@ func open1(doc []byte, trust OpsTrust) ([]byte, KID, error) {
 	return msg.Payload, kid, nil
 }
 
+// payload is a document's decoded payload: each kind starts with its
+// context string.
+type payload interface{ context() string }
+
+func (w *wireConfig) context() string { return w.Context }
+func (w *wireTrust) context() string  { return w.Context }
+
+// openPayload opens doc with open1 and decodes its payload into w, which
+// must be canonical and carry the context want; what names the kind of
+// document in the error.
+func openPayload(doc []byte, trust OpsTrust, w payload, want, what string) (KID, error) {
+	p, kid, err := open1(doc, trust)
+	if err != nil {
+		return kid, err
+	}
+	if err := decodeCanonical(p, w); err != nil || w.context() != want {
+		return kid, reject(ReasonMalformed, "payload is not an edgegw %s v1 document", what)
+	}
+	return kid, nil
+}
+
 // encodeSign1 returns the canonical document:
 // 18([bstr {1: -8, 4: kid}, {}, bstr payload, bstr sig]).
 func encodeSign1(kid, payload, sig []byte) []byte {

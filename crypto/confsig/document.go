@@ -128,13 +128,10 @@ type Policy struct {
 // *RejectError. The configuration it carries is returned unread: the
 // gateway's check continues with it (gateway/fleet.VerifyConfig).
 func (p Policy) Verify(doc []byte, trust OpsTrust) (*Document, error) {
-	payload, kid, err := open1(doc, trust)
+	var w wireConfig
+	kid, err := openPayload(doc, trust, &w, ConfigContext, "config")
 	if err != nil {
 		return nil, err
-	}
-	var w wireConfig
-	if err := decodeCanonical(payload, &w); err != nil || w.Context != ConfigContext {
-		return nil, reject(ReasonMalformed, "payload is not an edgegw config v1 document")
 	}
 	if len(w.Config) == 0 || len(w.Config) > MaxConfigSize {
 		return nil, reject(ReasonMalformed, "configuration is %d bytes, want 1 to %d", len(w.Config), MaxConfigSize)

@@ -89,13 +89,10 @@ func SignTrust(key *OpsKey, version uint64, target Target, notBefore, expires ti
 // version) and which is valid at p.Now, and returns the new set. Any failure
 // is a *RejectError; a configuration document is malformed here.
 func (p Policy) VerifyTrust(doc []byte, trust OpsTrust) (*TrustUpdate, error) {
-	payload, kid, err := open1(doc, trust)
+	var w wireTrust
+	kid, err := openPayload(doc, trust, &w, TrustContext, "ops trust")
 	if err != nil {
 		return nil, err
-	}
-	var w wireTrust
-	if err := decodeCanonical(payload, &w); err != nil || w.Context != TrustContext {
-		return nil, reject(ReasonMalformed, "payload is not an edgegw ops trust v1 document")
 	}
 	u := &TrustUpdate{Version: w.Version, Target: Target(w.Target), KeyID: kid}
 	if len(w.Keys) == 0 || len(w.Keys) > MaxTrustKeys {
