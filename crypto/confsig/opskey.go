@@ -1,13 +1,11 @@
 package confsig
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -119,29 +117,19 @@ func (t OpsTrust) Marshal() []byte {
 // fails if the files hold no key, so a gateway never pins an empty set.
 func LoadOpsPublic(paths ...string) (OpsTrust, error) {
 	t := make(OpsTrust)
-	for _, path := range paths {
-		b, err := os.ReadFile(path)
+	err := keys.ReadLines(paths, func(line string) error {
+		p, err := ParseOpsPublic(line)
 		if err != nil {
-			return nil, fmt.Errorf("load ops public keys: %w", err)
+			return err
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			p, err := ParseOpsPublic(line)
-			if err != nil {
-				return nil, fmt.Errorf("load ops public keys: %s:%d: %w", path, n, err)
-			}
-			if old, ok := t[p.KID()]; ok && !old.Key.Equal(p.Key) {
-				return nil, fmt.Errorf("load ops public keys: %s:%d: key id %s already used by another key", path, n, p.KID())
-			}
-			t[p.KID()] = p
+		if old, ok := t[p.KID()]; ok && !old.Key.Equal(p.Key) {
+			return fmt.Errorf("key id %s already used by another key", p.KID())
 		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("load ops public keys: %s: %w", path, err)
-		}
+		t[p.KID()] = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load ops public keys: %w", err)
 	}
 	if len(t) == 0 {
 		return nil, fmt.Errorf("load ops public keys: no key in %s", strings.Join(paths, ", "))

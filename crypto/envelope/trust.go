@@ -1,11 +1,7 @@
 package envelope
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
-	"strings"
 
 	"github.com/edgegw/edgegw/crypto/keys"
 )
@@ -30,29 +26,19 @@ func NewTrust(ids ...keys.PublicIdentity) Trust {
 // are ignored. It rejects a gateway id listed twice with different keys.
 func LoadTrust(paths ...string) (Trust, error) {
 	t := make(Trust)
-	for _, path := range paths {
-		b, err := os.ReadFile(path)
+	err := keys.ReadLines(paths, func(line string) error {
+		p, err := keys.ParsePublicIdentity(line)
 		if err != nil {
-			return nil, fmt.Errorf("load trust: %w", err)
+			return err
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for n := 1; sc.Scan(); n++ {
-			line := strings.TrimSpace(sc.Text())
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			p, err := keys.ParsePublicIdentity(line)
-			if err != nil {
-				return nil, fmt.Errorf("load trust: %s:%d: %w", path, n, err)
-			}
-			if old, ok := t[p.ID]; ok && !old.Key.Equal(p.Key) {
-				return nil, fmt.Errorf("load trust: %s:%d: gateway %q already has a different key", path, n, p.ID)
-			}
-			t[p.ID] = p
+		if old, ok := t[p.ID]; ok && !old.Key.Equal(p.Key) {
+			return fmt.Errorf("gateway %q already has a different key", p.ID)
 		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("load trust: %s: %w", path, err)
-		}
+		t[p.ID] = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load trust: %w", err)
 	}
 	return t, nil
 }

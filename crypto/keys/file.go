@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/edgegw/edgegw/internal/atomicfile"
 )
@@ -131,4 +132,27 @@ func LoadEd25519(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: key is %T, want Ed25519", path, k)
 	}
 	return priv, nil
+}
+
+// ReadLines calls add with each line of the public key files at paths, in
+// order, trimmed of surrounding space; blank lines and lines starting with
+// '#' are skipped. An error of add is returned with the file and line it
+// came from.
+func ReadLines(paths []string, add func(line string) error) error {
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for n, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if err := add(line); err != nil {
+				return fmt.Errorf("%s:%d: %w", path, n+1, err)
+			}
+		}
+	}
+	return nil
 }
