@@ -409,13 +409,8 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) read(w http.ResponseWriter, r *http.Request) {
 	var req readRequest
-	derr := decode(w, r, &req)
-	p := s.allow(w, r, "device.read", RoleTechnician, args("device", req.Device))
+	p := s.allowBody(w, r, "device.read", RoleTechnician, &req, MaxBodyBytes, func() map[string]string { return args("device", req.Device) })
 	if p == nil {
-		return
-	}
-	if derr != nil {
-		writeDecodeError(w, derr)
 		return
 	}
 	if !config.ValidName(req.Device) {
@@ -486,13 +481,8 @@ const MaxConfigBytes = 1 << 20
 // new version and hash in the gateway's config status.
 func (s *Server) applyConfig(w http.ResponseWriter, r *http.Request) {
 	var req applyRequest
-	derr := decodeN(w, r, &req, MaxConfigBytes)
-	p := s.allow(w, r, "config.apply", RoleAdmin, nil)
+	p := s.allowBody(w, r, "config.apply", RoleAdmin, &req, MaxConfigBytes, func() map[string]string { return nil })
 	if p == nil {
-		return
-	}
-	if derr != nil {
-		writeDecodeError(w, derr)
 		return
 	}
 	s.change(w, p, "config.apply", args("bytes", fmt.Sprint(len(req.Config))), func() (any, error) {
@@ -508,13 +498,8 @@ var LogLevels = []string{"debug", "info", "warn", "error"}
 
 func (s *Server) logLevel(w http.ResponseWriter, r *http.Request) {
 	var req logLevelRequest
-	derr := decode(w, r, &req)
-	p := s.allow(w, r, "log.level", RoleTechnician, args("level", req.Level))
+	p := s.allowBody(w, r, "log.level", RoleTechnician, &req, MaxBodyBytes, func() map[string]string { return args("level", req.Level) })
 	if p == nil {
-		return
-	}
-	if derr != nil {
-		writeDecodeError(w, derr)
 		return
 	}
 	ok := false
@@ -556,6 +541,24 @@ func badDevice(name string) string {
 }
 
 // args returns audit arguments, leaving out an empty value.
+// allowBody decodes the request's body, of at most limit bytes, into v,
+// then authorizes action for need (see allow) with the audit arguments
+// args returns of what was decoded. It answers the request and returns nil
+// when either fails; a refusal comes before a malformed body, so that a
+// caller without the role learns nothing of the checks.
+func (s *Server) allowBody(w http.ResponseWriter, r *http.Request, action string, need Role, v any, limit int64, args func() map[string]string) *peer {
+	derr := decodeN(w, r, v, limit)
+	p := s.allow(w, r, action, need, args())
+	if p == nil {
+		return nil
+	}
+	if derr != nil {
+		writeDecodeError(w, derr)
+		return nil
+	}
+	return p
+}
+
 func args(key, value string) map[string]string {
 	if value == "" {
 		return nil
@@ -572,13 +575,8 @@ func clip(s string) string {
 	return s
 }
 
-// decode reads a bounded JSON object body into v, refusing unknown fields
-// and trailing data.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	return decodeN(w, r, v, MaxBodyBytes)
-}
-
-// decodeN decodes one JSON object of at most n bytes into v.
+// decodeN decodes one JSON object of at most n bytes into v, refusing
+// unknown fields and trailing data.
 func decodeN(w http.ResponseWriter, r *http.Request, v any, n int64) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, n))
 	dec.DisallowUnknownFields()
