@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -272,24 +273,7 @@ func (s *Service) handle(topic string, payload []byte) {
 // database refuses is logged and dropped: it is state, published again at
 // the next health interval, not data.
 func (s *Service) docLoop(ctx context.Context) {
-	for {
-		first, ok := <-s.docs
-		if !ok {
-			return
-		}
-		docs := []store.Doc{first}
-	fill:
-		for len(docs) < s.cfg.MaxBatch {
-			select {
-			case d, ok := <-s.docs:
-				if !ok {
-					break fill
-				}
-				docs = append(docs, d)
-			default:
-				break fill
-			}
-		}
+	for docs := range batches(s.docs, s.cfg.MaxBatch) {
 		s.recordDocs(ctx, docs)
 	}
 }
@@ -357,25 +341,38 @@ func (s *Service) fleetLoop(ctx context.Context) {
 // commitLoop takes up to MaxBatch queued envelopes at a time, opens them in
 // parallel and commits them in one call, until the queue is closed and empty.
 func (s *Service) commitLoop(ctx context.Context) {
-	for {
-		first, ok := <-s.in
-		if !ok {
-			return
-		}
-		msgs := []message{first}
-	fill:
-		for len(msgs) < s.cfg.MaxBatch {
-			select {
-			case m, ok := <-s.in:
-				if !ok {
+	for msgs := range batches(s.in, s.cfg.MaxBatch) {
+		s.ingest(ctx, msgs)
+	}
+}
+
+// batches yields what ch holds, up to n values at a time: it waits for
+// the first value of each batch and takes the others that are queued
+// without waiting. It ends when ch is closed and empty.
+func batches[T any](ch <-chan T, n int) iter.Seq[[]T] {
+	return func(yield func([]T) bool) {
+		for {
+			first, ok := <-ch
+			if !ok {
+				return
+			}
+			batch := []T{first}
+		fill:
+			for len(batch) < n {
+				select {
+				case v, ok := <-ch:
+					if !ok {
+						break fill
+					}
+					batch = append(batch, v)
+				default:
 					break fill
 				}
-				msgs = append(msgs, m)
-			default:
-				break fill
+			}
+			if !yield(batch) {
+				return
 			}
 		}
-		s.ingest(ctx, msgs)
 	}
 }
 
