@@ -234,7 +234,7 @@ func signRaw(t *testing.T, key *OpsKey, w wireConfig) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := sign1(key, payload)
+	doc, err := signDoc(key, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestNotCanonicalRejected(t *testing.T) {
 	// Version 1 is encoded as 0x01 right after the context string; make it 0x18 0x01.
 	i := bytes.Index(payload, []byte(ConfigContext)) + len(ConfigContext)
 	long := append(append(bytes.Clone(payload[:i]), 0x18, 0x01), payload[i+1:]...)
-	doc, err := sign1(key, long)
+	doc, err := signDoc(key, long)
 	if err != nil {
 		t.Fatal(err)
 	}

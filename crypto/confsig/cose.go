@@ -3,14 +3,13 @@ package confsig
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/binary"
 	"errors"
-	"math"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/internal/detcbor"
+	"github.com/edgegw/edgegw/crypto/internal/sign1"
 	"github.com/edgegw/edgegw/crypto/keys"
 )
 
@@ -37,39 +36,17 @@ var encMode = func() cbor.EncMode {
 // the input to reject non-canonical forms.
 var decMode = detcbor.Strict(detcbor.Limits{Nesting: 4, Array: MaxTargetIDs, MapPairs: 16})
 
-// sign1 returns payload signed by key as a tagged COSE_Sign1 with protected
-// header {alg: EdDSA, kid} and the payload attached, in canonical form.
-func sign1(key *OpsKey, payload []byte) ([]byte, error) {
+// signDoc returns payload signed by key as a document: a tagged COSE_Sign1
+// with the payload attached, in the form of package sign1.
+func signDoc(key *OpsKey, payload []byte) ([]byte, error) {
 	if key == nil || len(key.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("no ops key")
 	}
-	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, key.Key)
-	if err != nil {
-		return nil, err
-	}
 	kid := key.Public().KID()
-	msg := cose.Sign1Message{
-		Headers: cose.Headers{Protected: cose.ProtectedHeader{
-			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
-			cose.HeaderLabelKeyID:     kid[:],
-		}},
-		Payload: payload,
-	}
-	// Ed25519 is deterministic: the random source is not used.
-	if err := msg.Sign(nil, nil, signer); err != nil {
-		return nil, err
-	}
-	b, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(b, encodeSign1(kid[:], payload, msg.Signature)) {
-		return nil, errors.New("COSE encoding is not canonical")
-	}
-	return b, nil
+	return sign1.Sign(key.Key, kid[:], payload, false)
 }
 
-// open1 parses a document in the canonical form of encodeSign1, checks that
+// open1 parses a document in the canonical form of sign1.Encode, checks that
 // its key is in trust and that the signature verifies, and returns the
 // payload and key id. Errors are *RejectError (malformed, untrusted-key,
 // bad-signature).
@@ -97,7 +74,7 @@ func open1(doc []byte, trust OpsTrust) ([]byte, KID, error) {
 	if len(msg.Signature) != ed25519.SignatureSize {
 		return nil, KID{}, reject(ReasonMalformed, "signature is %d bytes, want %d", len(msg.Signature), ed25519.SignatureSize)
 	}
-	if !bytes.Equal(doc, encodeSign1(kidb, msg.Payload, msg.Signature)) {
+	if !bytes.Equal(doc, sign1.Encode(kidb, msg.Payload, msg.Signature)) {
 		return nil, KID{}, reject(ReasonMalformed, "COSE_Sign1 not in canonical form")
 	}
 	kid := KID(kidb)
@@ -134,36 +111,6 @@ func openPayload(doc []byte, trust OpsTrust, w payload, want, what string) (KID,
 		return kid, reject(ReasonMalformed, "payload is not an edgegw %s v1 document", what)
 	}
 	return kid, nil
-}
-
-// encodeSign1 returns the canonical document:
-// 18([bstr {1: -8, 4: kid}, {}, bstr payload, bstr sig]).
-func encodeSign1(kid, payload, sig []byte) []byte {
-	prot := appendBytes([]byte{0xa2, 0x01, 0x27, 0x04}, kid)
-	b := make([]byte, 0, len(payload)+len(prot)+len(sig)+16)
-	b = append(b, 0xd2, 0x84)
-	b = appendBytes(b, prot)
-	b = append(b, 0xa0)
-	b = appendBytes(b, payload)
-	return appendBytes(b, sig)
-}
-
-// appendBytes appends a CBOR byte string with its head in shortest form.
-func appendBytes(b, p []byte) []byte {
-	const m = 2 << 5
-	switch n := uint64(len(p)); {
-	case n < 24:
-		b = append(b, m|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, m|24, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		b = binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	default:
-		b = binary.BigEndian.AppendUint64(append(b, m|27), n)
-	}
-	return append(b, p...)
 }
 
 // decodeCanonical decodes payload into v strictly and checks that

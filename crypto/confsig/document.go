@@ -79,7 +79,7 @@ func Sign(key *OpsKey, version uint64, target Target, notBefore, expires time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("sign config: %w", err)
 	}
-	doc, err := sign1(key, payload)
+	doc, err := signDoc(key, payload)
 	if err != nil {
 		return nil, fmt.Errorf("sign config: %w", err)
 	}

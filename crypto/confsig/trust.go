@@ -76,7 +76,7 @@ func SignTrust(key *OpsKey, version uint64, target Target, notBefore, expires ti
 	if err != nil {
 		return nil, fmt.Errorf("sign trust: %w", err)
 	}
-	doc, err := sign1(key, payload)
+	doc, err := signDoc(key, payload)
 	if err != nil {
 		return nil, fmt.Errorf("sign trust: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/internal/sign1"
+
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/internal/detcbor"
@@ -61,27 +63,9 @@ func SignManifest(id *keys.Identity, m Manifest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign manifest: %w", err)
 	}
-	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, id.Key)
+	b, err := sign1.Sign(id.Key, id.Public().KID(), payload, false)
 	if err != nil {
 		return nil, fmt.Errorf("sign manifest: %w", err)
-	}
-	kid := id.Public().KID()
-	msg := cose.Sign1Message{
-		Headers: cose.Headers{Protected: cose.ProtectedHeader{
-			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
-			cose.HeaderLabelKeyID:     kid,
-		}},
-		Payload: payload,
-	}
-	if err := msg.Sign(nil, nil, signer); err != nil {
-		return nil, fmt.Errorf("sign manifest: %w", err)
-	}
-	b, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("sign manifest: %w", err)
-	}
-	if !bytes.Equal(b, encodeSign1(kid, payload, msg.Signature)) {
-		return nil, errors.New("sign manifest: COSE encoding is not canonical")
 	}
 	return b, nil
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgegw/edgegw/crypto/internal/sign1"
+
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/keys"
@@ -35,29 +37,9 @@ func Sign(id *keys.Identity, header []byte, chunks [][]byte) ([]byte, error) {
 	if len(chunks) > maxChunks {
 		return nil, fmt.Errorf("sign batch: %d chunks, more than %d", len(chunks), maxChunks)
 	}
-	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, id.Key)
+	t, err := sign1.Sign(id.Key, id.Public().KID(), signedPayload(header, chunks), true)
 	if err != nil {
 		return nil, fmt.Errorf("sign batch: %w", err)
-	}
-	kid := id.Public().KID()
-	msg := cose.Sign1Message{
-		Headers: cose.Headers{Protected: cose.ProtectedHeader{
-			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
-			cose.HeaderLabelKeyID:     kid,
-		}},
-		Payload: signedPayload(header, chunks),
-	}
-	// Ed25519 is deterministic: the random source is not used.
-	if err := msg.Sign(nil, nil, signer); err != nil {
-		return nil, fmt.Errorf("sign batch: %w", err)
-	}
-	msg.Payload = nil // detached
-	t, err := msg.MarshalCBOR()
-	if err != nil {
-		return nil, fmt.Errorf("sign batch: %w", err)
-	}
-	if !bytes.Equal(t, encodeSign1(kid, nil, msg.Signature)) {
-		return nil, errors.New("sign batch: COSE encoding is not canonical")
 	}
 	return t, nil
 }
@@ -87,30 +69,8 @@ func signedPayload(header []byte, chunks [][]byte) []byte {
 	return appendHead(b, majorUint, uint64(len(chunks)))
 }
 
-// protectedHeader returns the serialized protected header {1: -8, 4: kid}.
-func protectedHeader(kid []byte) []byte {
-	b := []byte{0xa2, 0x01, 0x27, 0x04}
-	return appendBytes(b, kid)
-}
-
-// encodeSign1 returns the one encoding of a tagged COSE_Sign1 that edgegw
-// writes and accepts: 18([protected {1 (alg): -8 (EdDSA), 4 (kid): kid}, {},
-// payload, signature]), the payload nil (detached) when payload is nil.
-func encodeSign1(kid, payload, sig []byte) []byte {
-	b := make([]byte, 0, 96+len(payload))
-	b = append(b, 0xd2, 0x84)
-	b = appendBytes(b, protectedHeader(kid))
-	b = append(b, 0xa0)
-	if payload == nil {
-		b = append(b, 0xf6)
-	} else {
-		b = appendBytes(b, payload)
-	}
-	return appendBytes(b, sig)
-}
-
 // parseSign1 decodes a tagged COSE_Sign1 with go-cose and requires it to be
-// exactly encodeSign1 of its key id (8 bytes), payload and signature (64
+// exactly sign1.Encode of its key id (8 bytes), payload and signature (64
 // bytes). It returns the message and the key id.
 func parseSign1(b []byte) (*cose.Sign1Message, []byte, error) {
 	var msg cose.Sign1Message
@@ -118,7 +78,7 @@ func parseSign1(b []byte) (*cose.Sign1Message, []byte, error) {
 		return nil, nil, err
 	}
 	kid, _ := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
-	if len(kid) != keys.KIDSize || len(msg.Signature) != signatureSize || !bytes.Equal(b, encodeSign1(kid, msg.Payload, msg.Signature)) {
+	if len(kid) != keys.KIDSize || len(msg.Signature) != signatureSize || !bytes.Equal(b, sign1.Encode(kid, msg.Payload, msg.Signature)) {
 		return nil, nil, errors.New("not 18([{1: -8, 4: 8-byte kid}, {}, payload, 64-byte signature]) in deterministic encoding")
 	}
 	return &msg, kid, nil

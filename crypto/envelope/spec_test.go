@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/internal/sign1"
+
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
@@ -396,7 +398,7 @@ func TestManifestDecisions(t *testing.T) {
 	kid := id.Public().KID()
 	signed := func(payload []byte) []byte {
 		sig := ed25519.Sign(id.Key, sigStructureOf(kid, payload))
-		return encodeSign1(kid, payload, sig)
+		return sign1.Encode(kid, payload, sig)
 	}
 	payload := func(t *testing.T, ranges any) []byte {
 		b, err := encMode.Marshal([]any{ManifestContext, "gw-1", t0.Unix(), ranges, uint64(2), uint64(20)})
@@ -419,7 +421,7 @@ func TestManifestDecisions(t *testing.T) {
 		"range with three numbers":  signed(payload(t, [][]uint64{{1, 2, 3}})),
 		"payload not deterministic": signed(nonShortest),
 		"COSE not deterministic":    long,
-		"payload detached":          encodeSign1(kid, nil, ed25519.Sign(id.Key, sigStructureOf(kid, nil))),
+		"payload detached":          sign1.Encode(kid, nil, ed25519.Sign(id.Key, sigStructureOf(kid, nil))),
 	} {
 		if _, err := OpenManifest(data, trust); reason(err) != ReasonMalformed {
 			t.Errorf("%s: %v, want %s", name, err, ReasonMalformed)

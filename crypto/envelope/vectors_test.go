@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
+	"github.com/edgegw/edgegw/crypto/internal/sign1"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/mqtt/topic"
@@ -256,7 +257,7 @@ func generate(t *testing.T, sp vectorSpec) *envelopetest.Vector {
 // independently of go-cose: ["Signature1", protected, empty bstr, payload].
 func sigStructure(kid, payload []byte) []byte {
 	tbs := append([]byte{0x84, 0x6a}, "Signature1"...)
-	tbs = appendBytes(tbs, protectedHeader(kid))
+	tbs = appendBytes(tbs, sign1.ProtectedHeader(kid))
 	tbs = appendBytes(tbs, nil)
 	return appendBytes(tbs, payload)
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/internal/sign1"
+
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/internal/detcbor"
@@ -108,21 +110,11 @@ func Sign(id *keys.Identity, r Receipt) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign receipt: %w", err)
 	}
-	signer, err := cose.NewSigner(cose.AlgorithmEdDSA, id.Key)
+	b, err := sign1.Sign(id.Key, id.Public().KID(), payload, false)
 	if err != nil {
 		return nil, fmt.Errorf("sign receipt: %w", err)
 	}
-	msg := cose.Sign1Message{
-		Headers: cose.Headers{Protected: cose.ProtectedHeader{
-			cose.HeaderLabelAlgorithm: cose.AlgorithmEdDSA,
-			cose.HeaderLabelKeyID:     id.Public().KID(),
-		}},
-		Payload: payload,
-	}
-	if err := msg.Sign(nil, nil, signer); err != nil {
-		return nil, fmt.Errorf("sign receipt: %w", err)
-	}
-	return msg.MarshalCBOR()
+	return b, nil
 }
 
 // Verify checks that data is a receipt for gateway signed by one of the
