@@ -3,6 +3,7 @@ package buffer
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -111,11 +112,8 @@ func (b *Bolt) commitOnceLocked(extra func(x *txn) error) error {
 	)
 	now := b.opts.now()
 	l := limitOf(b.opts)
-	err := b.update(func(tx *bolt.Tx) error {
-		var err error
-		if x, err = newTxn(tx, b.log); err != nil {
-			return err
-		}
+	err := b.update(func(t *txn) error {
+		x = t
 		for i := range b.pending {
 			if err := x.apply(&b.pending[i]); err != nil {
 				return err
@@ -144,9 +142,7 @@ func (b *Bolt) commitOnceLocked(extra func(x *txn) error) error {
 				return err
 			}
 		}
-		if err := x.save(); err != nil {
-			return err
-		}
+		var err error
 		oldestSeq, oldest, err = x.oldest()
 		return err
 	})
@@ -225,15 +221,33 @@ func (b *Bolt) usableLocked() error {
 	return nil
 }
 
-// update runs fn in a bbolt write transaction, guarded: a panic or fault
-// in bbolt returns an error wrapping ErrCorrupt.
-func (b *Bolt) update(fn func(*bolt.Tx) error) error {
+// update runs fn in a write transaction of the store's file (see
+// updateTxn).
+func (b *Bolt) update(fn func(x *txn) error) error {
 	b.dbMu.RLock()
 	defer b.dbMu.RUnlock()
 	if b.db == nil {
 		return b.brokenErr()
 	}
-	return guard(func() error { return b.db.Update(fn) })
+	return updateTxn(b.db, b.log, fn)
+}
+
+// updateTxn runs fn on the state of db in a write transaction and saves
+// the state fn leaves, guarded: a panic or fault in bbolt returns an error
+// wrapping ErrCorrupt.
+func updateTxn(db *bolt.DB, log *slog.Logger, fn func(x *txn) error) error {
+	return guard(func() error {
+		return db.Update(func(tx *bolt.Tx) error {
+			x, err := newTxn(tx, log)
+			if err != nil {
+				return err
+			}
+			if err := fn(x); err != nil {
+				return err
+			}
+			return x.save()
+		})
+	})
 }
 
 // viewLocked runs fn in a guarded read transaction; b.mu is held, so the

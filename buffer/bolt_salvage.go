@@ -161,38 +161,23 @@ func (b *Bolt) lostGaps(out *salvaged, r seqRun, lost map[uint64]int64, unused u
 
 // storeAll stores closed batches in one transaction of db.
 func (b *Bolt) storeAll(db *bolt.DB, batches []Batch) error {
-	return guard(func() error {
-		return db.Update(func(tx *bolt.Tx) error {
-			x, err := newTxn(tx, b.log)
-			if err != nil {
+	return updateTxn(db, b.log, func(x *txn) error {
+		for i := range batches {
+			if err := x.store(&batches[i]); err != nil {
 				return err
 			}
-			for i := range batches {
-				if err := x.store(&batches[i]); err != nil {
-					return err
-				}
-			}
-			if err := x.flush(); err != nil {
-				return err
-			}
-			return x.save()
-		})
+		}
+		return x.flush()
 	})
 }
 
 // addGaps adds gaps to the pending gaps of db.
 func (b *Bolt) addGaps(db *bolt.DB, gaps []Gap) error {
-	return guard(func() error {
-		return db.Update(func(tx *bolt.Tx) error {
-			x, err := newTxn(tx, b.log)
-			if err != nil {
-				return err
-			}
-			for _, g := range gaps {
-				addGap(&x.gaps, g)
-			}
-			return x.save()
-		})
+	return updateTxn(db, b.log, func(x *txn) error {
+		for _, g := range gaps {
+			addGap(&x.gaps, g)
+		}
+		return nil
 	})
 }
 

@@ -70,11 +70,8 @@ func (b *Bolt) relieveLocked(amount int64) bool {
 		oldestSeq uint64
 		oldest    time.Time
 	)
-	err := b.update(func(tx *bolt.Tx) error {
-		var err error
-		if x, err = newTxn(tx, b.log); err != nil {
-			return err
-		}
+	err := b.update(func(t *txn) error {
+		x = t
 		l := limit{bytes: max(x.st.bytes-amount, 1), reason: ReasonDiskFull}
 		if err := x.enforce(l, b.opts.now()); err != nil {
 			return err
@@ -82,9 +79,7 @@ func (b *Bolt) relieveLocked(amount int64) bool {
 		if len(x.removed) == 0 {
 			return errNothingToDrop
 		}
-		if err := x.save(); err != nil {
-			return err
-		}
+		var err error
 		oldestSeq, oldest, err = x.oldest()
 		return err
 	})
