@@ -65,18 +65,11 @@ func (p OpsPublic) String() string {
 // ParseOpsPublic parses the one-line format written by OpsPublic.String;
 // surrounding white space is ignored and the comment may hold spaces.
 func ParseOpsPublic(line string) (OpsPublic, error) {
-	f := strings.Fields(line)
-	if len(f) < 2 || f[0] != opsPrefix {
-		return OpsPublic{}, fmt.Errorf("ops public key: want %q <base64 key> [comment]", opsPrefix)
-	}
-	k, err := base64.StdEncoding.Strict().DecodeString(f[1])
+	k, rest, err := keys.ParseKeyLine(line, opsPrefix+" <base64 key> [comment]")
 	if err != nil {
 		return OpsPublic{}, fmt.Errorf("ops public key: %w", err)
 	}
-	if len(k) != ed25519.PublicKeySize {
-		return OpsPublic{}, fmt.Errorf("ops public key: key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
-	}
-	return OpsPublic{Key: ed25519.PublicKey(k), Comment: strings.Join(f[2:], " ")}, nil
+	return OpsPublic{Key: k, Comment: strings.Join(rest, " ")}, nil
 }
 
 // OpsTrust is the set of ops public keys a gateway pins, by key id.

@@ -76,21 +76,37 @@ func ValidateID(id string) error {
 // ParsePublicIdentity parses the one-line format written by String; surrounding
 // white space is ignored.
 func ParsePublicIdentity(line string) (PublicIdentity, error) {
+	k, rest, err := ParseKeyLine(line, identityPrefix+" <base64 key> <id>")
+	if err != nil {
+		return PublicIdentity{}, fmt.Errorf("public identity: %w", err)
+	}
+	if len(rest) != 1 {
+		return PublicIdentity{}, fmt.Errorf("public identity: want %q", identityPrefix+" <base64 key> <id>")
+	}
+	if err := ValidateID(rest[0]); err != nil {
+		return PublicIdentity{}, fmt.Errorf("public identity: %w", err)
+	}
+	return PublicIdentity{ID: rest[0], Key: k}, nil
+}
+
+// ParseKeyLine parses a line of a public key file, "<prefix> <base64
+// Ed25519 public key> <fields>", as format describes it (its first word is
+// the prefix); surrounding white space is ignored. It returns the key and
+// the fields after it.
+func ParseKeyLine(line, format string) (ed25519.PublicKey, []string, error) {
+	prefix, _, _ := strings.Cut(format, " ")
 	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != identityPrefix {
-		return PublicIdentity{}, fmt.Errorf("public identity: want %q <base64 key> <id>", identityPrefix)
+	if len(f) < 2 || f[0] != prefix {
+		return nil, nil, fmt.Errorf("want %q", format)
 	}
 	k, err := base64.StdEncoding.Strict().DecodeString(f[1])
 	if err != nil {
-		return PublicIdentity{}, fmt.Errorf("public identity: key: %w", err)
+		return nil, nil, fmt.Errorf("key: %w", err)
 	}
 	if len(k) != ed25519.PublicKeySize {
-		return PublicIdentity{}, fmt.Errorf("public identity: key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		return nil, nil, fmt.Errorf("key is %d bytes, want %d", len(k), ed25519.PublicKeySize)
 	}
-	if err := ValidateID(f[2]); err != nil {
-		return PublicIdentity{}, fmt.Errorf("public identity: %w", err)
-	}
-	return PublicIdentity{ID: f[2], Key: ed25519.PublicKey(k)}, nil
+	return ed25519.PublicKey(k), f[2:], nil
 }
 
 // LoadPublicIdentity reads a public identity file (one line, see String).
