@@ -231,30 +231,44 @@ func (q sqliteQ) stmt(ctx context.Context, query string) *sql.Stmt {
 	return nil
 }
 
-func (q sqliteQ) exec(ctx context.Context, query string, args ...any) error {
-	var err error
+// runner is what runs a statement: a prepared one, a transaction or the
+// database.
+type runner interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// prepared runs its statement, whatever query it is given.
+type prepared struct{ st *sql.Stmt }
+
+func (p prepared) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return p.st.ExecContext(ctx, args...)
+}
+
+func (p prepared) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return p.st.QueryContext(ctx, args...)
+}
+
+// runner returns what runs query in q, and the query in SQLite's form.
+func (q sqliteQ) runner(ctx context.Context, query string) (runner, string) {
 	switch st := q.stmt(ctx, query); {
 	case st != nil:
-		_, err = st.ExecContext(ctx, args...)
+		return prepared{st}, query
 	case q.tx != nil:
-		_, err = q.tx.ExecContext(ctx, rebind(query), args...)
-	default:
-		_, err = q.db.ExecContext(ctx, rebind(query), args...)
+		return q.tx, rebind(query)
 	}
+	return q.db, rebind(query)
+}
+
+func (q sqliteQ) exec(ctx context.Context, query string, args ...any) error {
+	r, query := q.runner(ctx, query)
+	_, err := r.ExecContext(ctx, query, args...)
 	return err
 }
 
 func (q sqliteQ) query(ctx context.Context, query string, args ...any) (rows, error) {
-	var rs *sql.Rows
-	var err error
-	switch st := q.stmt(ctx, query); {
-	case st != nil:
-		rs, err = st.QueryContext(ctx, args...)
-	case q.tx != nil:
-		rs, err = q.tx.QueryContext(ctx, rebind(query), args...)
-	default:
-		rs, err = q.db.QueryContext(ctx, rebind(query), args...)
-	}
+	r, query := q.runner(ctx, query)
+	rs, err := r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
