@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/backend"
+	"github.com/edgegw/edgegw/backend/backendtest"
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -23,19 +25,19 @@ func TestIntegrationOpenSubscribes(t *testing.T) {
 		t.Skip("integration test")
 	}
 	br := mqtttest.Start(t, mqtttest.Options{})
-	g := newGateway(t, "gw-001")
+	g := backendtest.NewGateway(t, "gw-001")
 	store := buffer.NewMemory(buffer.Options{})
 	for seq := uint64(1); seq <= 3; seq++ {
-		wire := g.batch(seq, 4)
+		wire := g.Batch(seq, 4)
 		env, err := envelope.Parse(wire)
-		must(t, err)
-		got, err := store.Begin("telemetry", at, func(uint64) ([]byte, error) { return env.RawHeader, nil })
-		must(t, err)
+		must.NoError(t, err)
+		got, err := store.Begin("telemetry", backendtest.At, func(uint64) ([]byte, error) { return env.RawHeader, nil })
+		must.NoError(t, err)
 		if got != seq {
 			t.Fatalf("memory store assigned seq %d, want %d", got, seq)
 		}
-		must(t, store.Append(seq, env.Chunks[0], 4))
-		must(t, store.Seal(seq, env.Trailer))
+		must.NoError(t, store.Append(seq, env.Chunks[0], 4))
+		must.NoError(t, store.Seal(seq, env.Trailer))
 	}
 
 	beCert, beKey := br.Client(t, br.Backend)
@@ -47,7 +49,7 @@ func TestIntegrationOpenSubscribes(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		sum, err := backend.Open(context.Background(), backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk), backend.Options{
+		sum, err := backend.Open(context.Background(), backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key), backend.Options{
 			Subscribe: mqtt.SubscribeConfig{Broker: br.URL, CA: br.CAFile, Cert: beCert, Key: beKey, ClientID: "open-test",
 				Topics: []string{"city/+/data/#"}, OnSubscribe: func() { subscribed <- struct{}{} }},
 			Count: 12, Timeout: time.Minute,
@@ -63,13 +65,13 @@ func TestIntegrationOpenSubscribes(t *testing.T) {
 	gwCert, gwKey := br.Client(t, "gw-001")
 	pub, err := uplink.New(uplink.Config{Broker: br.URL, CA: br.CAFile, Cert: gwCert, Key: gwKey, TopicPrefix: "city", GatewayID: "gw-001", HealthInterval: -1},
 		store, uplink.Deps{Marshal: func(b buffer.Batch) []byte { return envelope.Marshal(b.Header, b.Chunks, b.Trailer) }})
-	must(t, err)
+	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go pub.Run(ctx)
 
 	r := <-done
-	must(t, r.err)
+	must.NoError(t, r.err)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 12 || r.sum.Readings != 12 || len(r.sum.Missing) != 0 {
 		t.Errorf("printed %d lines, summary %s; want 12 readings, no gaps\n%s", len(lines), r.sum, errOut.String())

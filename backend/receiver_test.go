@@ -9,73 +9,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edgegw/edgegw/backend"
+	"github.com/edgegw/edgegw/backend/backendtest"
 	"github.com/edgegw/edgegw/crypto/envelope"
-	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
-// gw is a test gateway: its identity and the recipient it seals to.
-type gw struct {
-	t   *testing.T
-	id  *keys.Identity
-	pub *keys.RecipientPublic
-	rk  *keys.RecipientPrivate
-}
-
-func newGateway(t *testing.T, name string) *gw {
-	t.Helper()
-	dir := t.TempDir()
-	must(t, keys.InitIdentity(dir, name, false))
-	must(t, keys.GenerateRecipient(dir, keys.SuiteX25519, false))
-	id, err := keys.LoadIdentity(dir)
-	must(t, err)
-	pub, err := keys.LoadRecipientPublic(filepath.Join(dir, "recipient.pub"))
-	must(t, err)
-	rk, err := keys.LoadRecipientPrivate(filepath.Join(dir, "recipient.key"))
-	must(t, err)
-	return &gw{t, id, pub, rk}
-}
-
-var at = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-
-// batch seals one poll of n readings into a signed envelope with sequence seq.
-func (g *gw) batch(seq uint64, n int) []byte {
-	g.t.Helper()
-	b, err := envelope.NewBatch(g.pub, g.id.ID, "telemetry", 1, at)
-	must(g.t, err)
-	h, err := b.Header(seq)
-	must(g.t, err)
-	var rs []reading.Reading
-	for i := range n {
-		rs = append(rs, reading.Reading{Device: "aq-1", Channel: "t", Value: float64(i) + 0.5, Unit: reading.Celsius, Time: at.Add(time.Duration(i) * time.Second)})
-	}
-	chunk, err := b.Seal(rs)
-	must(g.t, err)
-	tr, err := envelope.Sign(g.id, h, [][]byte{chunk})
-	must(g.t, err)
-	return envelope.Marshal(h, [][]byte{chunk}, tr)
-}
-
-// gap builds a signed gap record with sequence seq reporting from..to.
-func (g *gw) gap(seq, from, to, readings uint64) []byte {
-	g.t.Helper()
-	h, err := envelope.GapHeader(g.id.ID, seq, 1, at)
-	must(g.t, err)
-	chunks, err := envelope.GapChunks(envelope.Gap{FromSeq: from, ToSeq: to, Batches: to - from + 1, Readings: readings, Reason: "max-bytes"})
-	must(g.t, err)
-	tr, err := envelope.Sign(g.id, h, chunks)
-	must(g.t, err)
-	return envelope.Marshal(h, chunks, tr)
-}
-
 func TestReceiverAccounting(t *testing.T) {
-	g := newGateway(t, "gw-001")
-	r := backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk)
+	g := backendtest.NewGateway(t, "gw-001")
+	r := backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key)
 	topic := "city/gw-001/data/telemetry"
-	b1 := g.batch(1, 3)
+	b1 := g.Batch(1, 3)
 	for _, step := range []struct {
 		name    string
 		topic   string
@@ -85,8 +30,8 @@ func TestReceiverAccounting(t *testing.T) {
 	}{
 		{"first", topic, b1, 3, false},
 		{"redelivered", topic, b1, 0, true},
-		{"gap record for 3..4", "city/gw-001/data/gap", g.gap(5, 3, 4, 20), 0, false},
-		{"seq 6", topic, g.batch(6, 2), 2, false},
+		{"gap record for 3..4", "city/gw-001/data/gap", g.Gap(5, 3, 4, 20), 0, false},
+		{"seq 6", topic, g.Batch(6, 2), 2, false},
 	} {
 		res, err := r.Handle(step.topic, step.wire)
 		if err != nil {
@@ -110,10 +55,10 @@ func TestReceiverAccounting(t *testing.T) {
 }
 
 func TestReceiverDetectsReusedSequence(t *testing.T) {
-	g := newGateway(t, "gw-001")
-	r := backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk)
+	g := backendtest.NewGateway(t, "gw-001")
+	r := backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key)
 	for range 2 { // the same number, two different batches
-		if _, err := r.Handle("city/gw-001/data/telemetry", g.batch(7, 1)); err != nil {
+		if _, err := r.Handle("city/gw-001/data/telemetry", g.Batch(7, 1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,16 +68,16 @@ func TestReceiverDetectsReusedSequence(t *testing.T) {
 }
 
 func TestReceiverRejects(t *testing.T) {
-	g := newGateway(t, "gw-001")
-	other := newGateway(t, "gw-002")
-	r := backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk)
+	g := backendtest.NewGateway(t, "gw-001")
+	other := backendtest.NewGateway(t, "gw-002")
+	r := backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key)
 	tests := []struct {
 		name, topic string
 		wire        []byte
 		reason      string
 	}{
-		{"untrusted gateway", "city/gw-002/data/telemetry", other.batch(1, 1), "untrusted-gateway"},
-		{"topic of another gateway", "city/gw-009/data/telemetry", g.batch(1, 1), "topic-mismatch"},
+		{"untrusted gateway", "city/gw-002/data/telemetry", other.Batch(1, 1), "untrusted-gateway"},
+		{"topic of another gateway", "city/gw-009/data/telemetry", g.Batch(1, 1), "topic-mismatch"},
 		{"garbage", "city/gw-001/data/telemetry", []byte("not an envelope"), "malformed"},
 	}
 	for _, tt := range tests {
@@ -152,20 +97,20 @@ func TestReceiverRejects(t *testing.T) {
 }
 
 func TestOpenFilesPrintsJSONLines(t *testing.T) {
-	g := newGateway(t, "gw-001")
+	g := backendtest.NewGateway(t, "gw-001")
 	dir := t.TempDir()
 	f1 := filepath.Join(dir, "1.cbor")
-	must(t, os.WriteFile(f1, g.batch(1, 2), 0o600))
-	r := backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk)
+	must.NoError(t, os.WriteFile(f1, g.Batch(1, 2), 0o600))
+	r := backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key)
 	var out, errOut bytes.Buffer
 	sum, err := backend.Open(context.Background(), r, backend.Options{Files: []string{f1}}, &out, &errOut)
-	must(t, err)
+	must.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 || sum.Readings != 2 {
 		t.Fatalf("output %q, summary %+v", out.String(), sum)
 	}
 	var rec map[string]any
-	must(t, json.Unmarshal([]byte(lines[1]), &rec))
+	must.NoError(t, json.Unmarshal([]byte(lines[1]), &rec))
 	want := map[string]any{"kind": "reading", "gateway": "gw-001", "seq": 1.0, "device": "aq-1", "channel": "t", "value": 1.5, "unit": "Cel",
 		"time": "2026-11-25T10:00:01.000Z", "class": "telemetry", "flags": []any{"ok"}}
 	for k, v := range want {
@@ -180,24 +125,17 @@ func TestOpenFilesPrintsJSONLines(t *testing.T) {
 
 func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
-	must(t, err)
+	must.NoError(t, err)
 	return string(b)
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestOpenFilesFailsWhenItRejects(t *testing.T) {
-	g := newGateway(t, "gw-001")
+	g := backendtest.NewGateway(t, "gw-001")
 	dir := t.TempDir()
 	good, bad, huge := filepath.Join(dir, "1.cbor"), filepath.Join(dir, "2.cbor"), filepath.Join(dir, "3.cbor")
-	must(t, os.WriteFile(good, g.batch(1, 1), 0o600))
-	must(t, os.WriteFile(bad, []byte("not an envelope"), 0o600))
-	r := backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk)
+	must.NoError(t, os.WriteFile(good, g.Batch(1, 1), 0o600))
+	must.NoError(t, os.WriteFile(bad, []byte("not an envelope"), 0o600))
+	r := backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key)
 	var out, errOut bytes.Buffer
 	sum, err := backend.Open(context.Background(), r, backend.Options{Files: []string{good, bad}}, &out, &errOut)
 	if !errors.Is(err, backend.ErrRejected) || sum.Readings != 1 {
@@ -216,10 +154,10 @@ func TestOpenFilesFailsWhenItRejects(t *testing.T) {
 
 	// A file larger than any envelope is refused by its size, unread.
 	f, err := os.Create(huge)
-	must(t, err)
-	must(t, f.Truncate(envelope.MaxSize+1))
-	must(t, f.Close())
-	_, err = backend.Open(context.Background(), backend.NewReceiver(envelope.NewTrust(g.id.Public()), g.rk),
+	must.NoError(t, err)
+	must.NoError(t, f.Truncate(envelope.MaxSize+1))
+	must.NoError(t, f.Close())
+	_, err = backend.Open(context.Background(), backend.NewReceiver(envelope.NewTrust(g.ID.Public()), g.Key),
 		backend.Options{Files: []string{huge}}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "more than an envelope's") {
 		t.Fatalf("huge file: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // specPath is the envelope specification, whose vectors `edgegw open` must
@@ -25,9 +26,7 @@ func specVectors(t *testing.T) (envs []*envelopetest.Vector, manifest *envelopet
 	o.Trust = envelope.Trust{}
 	for _, v := range envelopetest.Read(t, specPath, envelopetest.EnvelopeBegin, envelopetest.EnvelopeEnd) {
 		pub, err := keys.ParsePublicIdentity(v.One(t, "identity_line"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		o.Trust[pub.ID] = pub
 		if v.Name() == "manifest" {
 			manifest = v
@@ -42,13 +41,9 @@ func specVectors(t *testing.T) (envs []*envelopetest.Vector, manifest *envelopet
 			t.Fatal(err)
 		}
 		k, err := s.KEM().DeriveKeyPair(v.Hex(t, "recipient_ikm"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		rk, err := keys.NewRecipientPrivate(s, k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		o.Keys = append(o.Keys, rk)
 	}
 	if manifest == nil || len(envs) == 0 {
@@ -68,9 +63,7 @@ func TestSpecVectors(t *testing.T) {
 		t.Run(v.Name(), func(t *testing.T) {
 			topic := v.One(t, "topic")
 			res, err := o.Open(topic, v.Hex(t, "wire"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			switch {
 			case res.Gap != nil:
 				g := res.Gap
@@ -85,9 +78,7 @@ func TestSpecVectors(t *testing.T) {
 				var lines []string
 				for _, r := range res.Records() {
 					j, err := json.Marshal(r)
-					if err != nil {
-						t.Fatal(err)
-					}
+					must.NoError(t, err)
 					lines = append(lines, string(j))
 				}
 				if got, want := strings.Join(lines, "\n"), strings.Join(v.All("reading"), "\n"); got != want {
@@ -117,18 +108,12 @@ func TestSpecVectors(t *testing.T) {
 func TestSpecExport(t *testing.T) {
 	envs, manifest, o := specVectors(t)
 	dir, err := backend.NewExportDir(t.TempDir(), "gw-0001", "spec")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var want []string
 	for _, v := range envs {
 		e, err := envelope.Parse(v.Hex(t, "wire"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dir.Add(e.Header.Seq, e.Header.Class, v.Hex(t, "wire")); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
+		must.NoError(t, dir.Add(e.Header.Seq, e.Header.Class, v.Hex(t, "wire")))
 		want = append(want, v.All("reading")...)
 		want = append(want, recordLines(t, e.Header, v)...)
 	}
@@ -164,8 +149,6 @@ func recordLines(t *testing.T, h envelope.Header, v *envelopetest.Vector) []stri
 		return nil
 	}
 	j, err := json.Marshal(line)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return []string{string(j)}
 }

@@ -7,15 +7,14 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // BenchmarkBoltAppend appends 150-byte chunks with group commit, one Sync per
 // 1000 Appends, as a 1s window would with a busy gateway.
 func BenchmarkBoltAppend(b *testing.B) {
 	s, err := buffer.OpenBolt(filepath.Join(b.TempDir(), "buffer.db"), buffer.Options{Durability: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	defer s.Close()
 	chunk := buffertest.Chunk(1, 0, 150)
 	seq := buffertest.Begin(b, s, "telemetry", t0)
@@ -29,22 +28,16 @@ func BenchmarkBoltAppend(b *testing.B) {
 			}
 			seq = buffertest.Begin(b, s, "telemetry", t0)
 		}
-		if err := s.Append(seq, chunk, 3); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, s.Append(seq, chunk, 3))
 	}
-	if err := s.Sync(); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, s.Sync())
 }
 
 // BenchmarkBoltDrain reads 64 closed batches of 10 chunks and acknowledges
 // them, as the uplink does.
 func BenchmarkBoltDrain(b *testing.B) {
 	s, err := buffer.OpenBolt(filepath.Join(b.TempDir(), "buffer.db"), buffer.Options{Durability: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	defer s.Close()
 	fill := func() {
 		for range 64 {
@@ -60,11 +53,7 @@ func BenchmarkBoltDrain(b *testing.B) {
 		if err != nil || len(bs) != 64 {
 			b.Fatalf("Next = %d batches, %v", len(bs), err)
 		}
-		if err := s.Ack(buffertest.Seqs(bs)...); err != nil {
-			b.Fatal(err)
-		}
-		if err := s.Sync(); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, s.Ack(buffertest.Seqs(bs)...))
+		must.NoError(b, s.Sync())
 	}
 }

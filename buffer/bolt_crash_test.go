@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 const crashEnv = "EDGEGW_BUFFER_CRASH_PATH"
@@ -130,14 +131,10 @@ func startChild(t *testing.T, test string, env ...string) (*exec.Cmd, *bufio.Sca
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, cmd.Start())
 	return cmd, bufio.NewScanner(out), &stderr
 }
 
@@ -151,9 +148,7 @@ func runChild(t *testing.T, path string, killAfter int, log *crashLog) {
 		record(t, sc.Text(), log)
 		lines++
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, cmd.Process.Kill())
 	// What the child printed before it died happened too (an ack it
 	// committed, say): read it all.
 	for sc.Scan() {
@@ -202,22 +197,16 @@ func checkAfterCrash(t *testing.T, path string, log *crashLog, round int) {
 		t.Fatalf("round %d: OpenBolt: %v", round, err)
 	}
 	defer func() {
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Close())
 		checkFile(t, path)
 	}()
 	if r := b.Recovered(); r != "" {
 		t.Fatalf("round %d: file needed recovery after kill -9: %s", round, r)
 	}
 	closed, err := b.Next(0, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	open, err := b.Unsealed()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	stored := map[uint64]buffer.Batch{}
 	for _, x := range append(closed, open...) {
 		stored[x.Seq] = x

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/poll"
-	"github.com/edgegw/edgegw/internal/testclock"
-
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -24,15 +24,11 @@ var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 func TestBoltReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	b, err := buffer.OpenBolt(path, buffer.Options{Durability: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for i := 1; i <= 4; i++ {
 		buffertest.Fill(t, b, "telemetry", t0, i, 64, i == 4)
 	}
-	if err := b.Ack(1); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Ack(1))
 	if b.Stats().Pending == 0 {
 		t.Fatal("Ack and the appends to open batch 4 should be pending")
 	}
@@ -44,9 +40,7 @@ func TestBoltReopen(t *testing.T) {
 		t.Fatalf("Recovered = %q after a clean close", r)
 	}
 	bs, err := b.Next(0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(bs) != 2 {
 		t.Fatalf("Next after reopen = %v, want [2 3]", buffertest.Seqs(bs))
 	}
@@ -62,12 +56,8 @@ func TestBoltReopen(t *testing.T) {
 		t.Fatalf("Stats after reopen = %+v", after)
 	}
 	// The open batch continues where it stopped.
-	if err := b.Append(4, buffertest.Chunk(4, 4, 64), 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Seal(4, buffertest.Trailer(4)); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Append(4, buffertest.Chunk(4, 4, 64), 3))
+	must.NoError(t, b.Seal(4, buffertest.Trailer(4)))
 	bs, _ = b.Next(3, 10)
 	buffertest.CheckBatch(t, bs[0], 4, "telemetry", 5, 64, true)
 	if seq := buffertest.Begin(t, b, "telemetry", t0); seq != 5 {
@@ -75,9 +65,7 @@ func TestBoltReopen(t *testing.T) {
 	}
 	for _, p := range []string{path, path + ".seq"} {
 		fi, err := os.Stat(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s has mode %v, want 0600", p, fi.Mode().Perm())
 		}
@@ -88,9 +76,7 @@ func TestBoltDurability(t *testing.T) {
 	t.Run("zero", func(t *testing.T) {
 		b := openBolt(t, buffer.Options{})
 		seq := buffertest.Begin(t, b, "telemetry", t0)
-		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Append(seq, []byte("chunk"), 1))
 		if p := b.Stats().Pending; p != 0 {
 			t.Fatalf("Pending = %d with a zero window", p)
 		}
@@ -102,9 +88,7 @@ func TestBoltDurability(t *testing.T) {
 		commits := 0
 		b := openBolt(t, buffer.Options{Durability: time.Hour, OnCommit: func() { commits++ }})
 		seq := buffertest.Begin(t, b, "telemetry", t0)
-		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Append(seq, []byte("chunk"), 1))
 		if p := b.Stats().Pending; p != 2 {
 			t.Fatalf("Pending = %d, want 2 (Begin and Append)", p)
 		}
@@ -114,26 +98,18 @@ func TestBoltDurability(t *testing.T) {
 		if st := b.Stats(); st.OpenBatches != 0 || st.NextSeq != 2 {
 			t.Fatalf("Stats = %+v, want no committed batch and NextSeq 2", st)
 		}
-		if err := b.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Sync())
 		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 || b.Stats().Pending != 0 {
 			t.Fatalf("after Sync, Unsealed = %+v, Pending = %d", un, b.Stats().Pending)
 		}
 		// Seal is group-committed too: the batch is published only once
 		// committed, together with what was pending before it.
-		if err := b.Append(seq, []byte("more"), 1); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Seal(seq, []byte("sig")); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Append(seq, []byte("more"), 1))
+		must.NoError(t, b.Seal(seq, []byte("sig")))
 		if bs, _ := b.Next(0, 1); len(bs) != 0 || b.Stats().Pending != 2 {
 			t.Fatalf("after Seal before the window, Next = %+v, Pending = %d", bs, b.Stats().Pending)
 		}
-		if err := b.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Sync())
 		if bs, _ := b.Next(0, 1); len(bs) != 1 || len(bs[0].Chunks) != 2 || b.Stats().Pending != 0 {
 			t.Fatalf("after Seal and Sync, Next = %+v", bs)
 		}
@@ -144,9 +120,7 @@ func TestBoltDurability(t *testing.T) {
 	t.Run("committer", func(t *testing.T) {
 		b := openBolt(t, buffer.Options{Durability: 5 * time.Millisecond})
 		seq := buffertest.Begin(t, b, "telemetry", t0)
-		if err := b.Append(seq, []byte("chunk"), 1); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Append(seq, []byte("chunk"), 1))
 		poll.Until(t, 10*time.Second, "the committer", func() bool { return b.Stats().Pending == 0 })
 		if un, _ := b.Unsealed(); len(un) != 1 || len(un[0].Chunks) != 1 {
 			t.Fatalf("Unsealed after the window = %+v", un)
@@ -160,9 +134,7 @@ func TestBoltReservation(t *testing.T) {
 	b := openBoltAt(t, path, buffer.Options{Durability: time.Hour})
 	readSeq := func() string {
 		s, err := os.ReadFile(path + ".seq")
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return string(s)
 	}
 	want := func(line string) {
@@ -178,9 +150,7 @@ func TestBoltReservation(t *testing.T) {
 		buffertest.Begin(t, b, "telemetry", t0)
 	}
 	want("edgegw-seq 2 00000000000000000001 00000000000000010001 00000000000000020001\n")
-	if err := b.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Sync())
 	if st := b.Stats(); st.NextSeq != 10002 || st.OpenBatches != 10000 {
 		t.Fatalf("Stats = %+v", st)
 	}
@@ -190,23 +160,15 @@ func TestBoltReservation(t *testing.T) {
 var corruptions = map[string]func(t *testing.T, path string){
 	"truncate": func(t *testing.T, path string) {
 		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(path, fi.Size()/2); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
+		must.NoError(t, os.Truncate(path, fi.Size()/2))
 	},
 	"truncate-tiny": func(t *testing.T, path string) {
-		if err := os.Truncate(path, 100); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Truncate(path, 100))
 	},
 	"meta-pages": func(t *testing.T, path string) {
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		defer f.Close()
 		garbage := []byte(strings.Repeat("garbage!", 64))
 		for _, off := range []int64{0, int64(os.Getpagesize())} {
@@ -217,31 +179,23 @@ var corruptions = map[string]func(t *testing.T, path string){
 	},
 	"random": func(t *testing.T, path string) {
 		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		r := rand.New(rand.NewPCG(1, 2))
 		b := make([]byte, fi.Size())
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(path, b, 0o600))
 	},
 	"data-pages": func(t *testing.T, path string) {
 		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		ps := os.Getpagesize()
 		r := rand.New(rand.NewPCG(3, 4))
 		for i := 2 * ps; i < len(b); i++ {
 			b[i] = byte(r.Uint32())
 		}
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(path, b, 0o600))
 	},
 }
 
@@ -259,15 +213,11 @@ func testCorrupt(t *testing.T, corrupt func(*testing.T, string), sidecar bool) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "buffer.db")
 	b, err := buffer.OpenBolt(path, buffer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for i := range 20 {
 		buffertest.Fill(t, b, "telemetry", t0, 3, 300, i == 19)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Close())
 	corrupt(t, path)
 	if !sidecar {
 		os.Remove(path + ".seq")
@@ -334,22 +284,14 @@ func checkCover(t *testing.T, gaps []buffer.Gap, from, to uint64) {
 func TestBoltMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	b, err := buffer.OpenBolt(path, buffer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for range 3 {
 		buffertest.Fill(t, b, "telemetry", t0, 1, 10, false)
 	}
-	if err := b.Ack(1, 2); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Ack(1, 2))
 	buffertest.Begin(t, b, "telemetry", t0) // crosses nothing: low water stays 1
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Close())
+	must.NoError(t, os.Remove(path))
 	b = openBoltAt(t, path, buffer.Options{})
 	if b.Recovered() == "" {
 		t.Fatal("Recovered is empty after the file disappeared")
@@ -371,18 +313,12 @@ func TestBoltMissingFile(t *testing.T) {
 func TestBoltKeepsTwoCorruptCopies(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	for _, old := range []string{"20240101T000000Z", "20250101T000000Z"} {
-		if err := os.WriteFile(path+".corrupt-"+old, []byte("old"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(path+".corrupt-"+old, []byte("old"), 0o600))
 	}
-	if err := os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file"), 1024), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(path, bytes.Repeat([]byte("not a bbolt file"), 1024), 0o600))
 	openBoltAt(t, path, buffer.Options{Now: testclock.New(t0).Now})
 	aside, err := filepath.Glob(path + ".corrupt-*")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	want := []string{path + ".corrupt-20250101T000000Z", path + ".corrupt-20261125T090000Z"}
 	if !slices.Equal(aside, want) {
 		t.Errorf("moved-aside files = %v, want %v", aside, want)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // mountTmpfs mounts a tmpfs of size bytes on a temp dir for the test, or
@@ -122,30 +123,20 @@ func TestFileSizeCoversGrowth(t *testing.T) {
 					open[class] = buffertest.Begin(t, b, class, t0)
 				}
 				size := chunk/2 + r.IntN(chunk)
-				if err := b.Append(open[class], make([]byte, size), 10); err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, b.Append(open[class], make([]byte, size), 10))
 				written += int64(size)
 				if n[class]++; n[class] == 10 {
-					if err := b.Seal(open[class], make([]byte, 90)); err != nil {
-						t.Fatal(err)
-					}
+					must.NoError(t, b.Seal(open[class], make([]byte, 90)))
 					open[class], n[class] = 0, 0
 				}
 				if r.IntN(20) == 0 {
-					if err := b.Sync(); err != nil {
-						t.Fatal(err)
-					}
+					must.NoError(t, b.Sync())
 					peak = max(peak, fileHWM(t, path))
 				}
 				if r.IntN(300) == 0 {
 					bs, err := b.Next(0, r.IntN(40))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := b.Ack(buffertest.Seqs(bs)...); err != nil {
-						t.Fatal(err)
-					}
+					must.NoError(t, err)
+					must.NoError(t, b.Ack(buffertest.Seqs(bs)...))
 				}
 			}
 			t.Logf("max_bytes %d, chunks of about %d bytes: file used %d bytes, %.2f × max_bytes", maxBytes, chunk, peak, float64(peak)/float64(maxBytes))
@@ -208,9 +199,7 @@ func checkDiskAccount(t *testing.T, s buffer.Store, written map[uint64]int, dama
 		t.Fatalf("TakeGap: %v", err)
 	}
 	stored, err := s.Next(0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var gaps []buffer.Gap
 	kept := map[uint64]int{}
 	for _, b := range stored {
@@ -286,9 +275,7 @@ func TestBoltDiskFullCarried(t *testing.T) {
 	dir := mountTmpfs(t, "8m")
 	path := filepath.Join(dir, "buffer.db")
 	b, err := buffer.OpenBolt(path, buffer.Options{Durability: time.Hour, MaxPending: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	free := buffertest.FillDisk(t, dir)
 	written := diskRun(t, b, 60)
 	st := b.Stats()
@@ -309,9 +296,7 @@ func TestBoltDiskFullCarried(t *testing.T) {
 func checkNumbersNotReused(t *testing.T, b buffer.Store, written map[uint64]int) {
 	t.Helper()
 	seq, err := b.Begin("telemetry", t0, func(uint64) ([]byte, error) { return []byte("header"), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for w := range written {
 		if seq <= w {
 			t.Fatalf("the next batch is numbered %d, a number used before the restart (up to %d)", seq, slices.Max(slices.Collect(maps.Keys(written))))
@@ -330,18 +315,14 @@ func TestHelperDiskFullWriter(t *testing.T) {
 		t.Skip("helper process for TestBoltDiskFullKilled")
 	}
 	b, err := buffer.OpenBolt(filepath.Join(dir, "buffer.db"), buffer.Options{Durability: time.Hour, MaxPending: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	free := buffertest.FillDisk(t, dir)
 	for seq, n := range diskRun(t, b, 60) {
 		fmt.Printf("written %d %d\n", seq, n)
 	}
 	if os.Getenv(diskKillEnv+"_RECOVER") != "" {
 		free()
-		if err := b.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.Sync())
 	}
 	fmt.Println("done")
 	select {} // until killed
@@ -382,9 +363,7 @@ func diskFullKilled(t *testing.T, recovered, damaged bool) {
 			written[seq] = n
 		}
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, cmd.Process.Kill())
 	_ = cmd.Wait()
 	if !done {
 		t.Fatalf("the writer stopped before it was done; stderr: %s", stderr.String())

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/testclock"
-
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 // boltMeta returns the page size, root page, freelist page and high-water
@@ -26,9 +26,7 @@ import (
 func boltMeta(t *testing.T, path string) (ps, root, freelist, hwm uint64) {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer f.Close()
 	b := make([]byte, 2*65536)
 	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
@@ -51,9 +49,7 @@ func bucketRoot(t *testing.T, path, name string) (ps, id uint64, file []byte) {
 	t.Helper()
 	ps, root, _, _ := boltMeta(t, path)
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	le := binary.LittleEndian
 	page := b[root*ps:]
 	for i := range uint64(le.Uint16(page[10:])) {
@@ -84,15 +80,11 @@ func chunkLeaf(t *testing.T, path string) (ps, id uint64) {
 func patch(t *testing.T, path string, off int64, data []byte) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := f.WriteAt(data, off); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, f.Close())
 }
 
 // freelistListing makes the freelist list one page, chosen by pick from
@@ -141,9 +133,7 @@ var salvageCases = []struct {
 		if cut >= hwm {
 			t.Fatalf("batch records on page %d, the last below the high-water mark %d: nothing to cut after them", records, hwm)
 		}
-		if err := os.Truncate(path, int64(cut*ps)); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Truncate(path, int64(cut*ps)))
 	}, 10},
 }
 
@@ -156,19 +146,13 @@ func TestBoltSalvage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "buffer.db")
 			b, err := buffer.OpenBolt(path, buffer.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			for range 40 {
 				buffertest.FillSigned(t, b, "telemetry", t0, 3, 300)
 			}
 			buffertest.Fill(t, b, "personal", t0, 3, 300, true) // 41, open
-			if err := b.Ack(1, 2, 3, 4, 5); err != nil {
-				t.Fatal(err)
-			}
-			if err := b.Close(); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, b.Ack(1, 2, 3, 4, 5))
+			must.NoError(t, b.Close())
 			c.damage(t, path)
 
 			b = openBoltAt(t, path, buffer.Options{Verify: buffertest.Verify})
@@ -177,9 +161,7 @@ func TestBoltSalvage(t *testing.T) {
 			}
 			t.Logf("recovered: %s", b.Recovered())
 			kept, err := b.Next(0, 1000)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			gaps := buffertest.Gaps(t, b)
 			salvaged := 0
 			for _, k := range kept {
@@ -229,9 +211,7 @@ func damageUnder(t *testing.T, path string, how string) {
 	case "zero": // every page but the meta pages: bbolt panics on them
 		patch(t, path, int64(2*ps), make([]byte, (hwm-2)*ps))
 	case "truncate": // the mapped pages vanish: reading them faults (SIGBUS)
-		if err := os.Truncate(path, int64(2*ps)); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Truncate(path, int64(2*ps)))
 	}
 }
 
@@ -251,12 +231,8 @@ func TestBoltDamagedWhileOpen(t *testing.T) {
 				}
 				open := buffertest.Begin(t, b, "personal", t0) // 21
 				chunks := [][]byte{buffertest.Chunk(open, 0, 300)}
-				if err := b.Append(open, chunks[0], 3); err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Ack(1, 2); err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, b.Append(open, chunks[0], 3))
+				must.NoError(t, b.Ack(1, 2))
 				damageUnder(t, file, how)
 
 				switch path {
@@ -274,16 +250,10 @@ func TestBoltDamagedWhileOpen(t *testing.T) {
 				if err := b.Append(open, chunks[1], 3); err != nil {
 					t.Fatalf("Append to the open batch after the damage: %v", err)
 				}
-				if err := b.Seal(open, buffertest.Signed(buffertest.Header(open), chunks)); err != nil {
-					t.Fatal(err)
-				}
-				if err := b.Sync(); err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, b.Seal(open, buffertest.Signed(buffertest.Header(open), chunks)))
+				must.NoError(t, b.Sync())
 				kept, err := b.Next(0, 100)
-				if err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, err)
 				i := slices.IndexFunc(kept, func(k buffer.Batch) bool { return k.Seq == open })
 				if i < 0 {
 					t.Fatalf("open batch %d lost: Next = %v", open, buffertest.Seqs(kept))
@@ -317,19 +287,13 @@ func TestBoltDamagedWhileOpen(t *testing.T) {
 func TestBoltVerifyDropsDamagedBatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	b, err := buffer.OpenBolt(path, buffer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for range 3 {
 		buffertest.FillSigned(t, b, "telemetry", t0, 2, 300)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Close())
 	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	at := bytes.Index(data, buffertest.Chunk(2, 1, 300))
 	if at < 0 {
 		t.Fatal("chunk 1 of batch 2 not found in the file")
@@ -341,9 +305,7 @@ func TestBoltVerifyDropsDamagedBatch(t *testing.T) {
 		t.Fatalf("a flipped byte in a value failed the open check: %s", r)
 	}
 	kept, err := b.Next(0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got := buffertest.Seqs(kept); !slices.Equal(got, []uint64{1, 3}) {
 		t.Fatalf("Next = %v, want [1 3]: batch 2 fails Verify", got)
 	}
@@ -387,9 +349,7 @@ func TestBoltDamagedOnFullDisk(t *testing.T) {
 		t.Fatalf("Recovered = %q, want the file replaced", r)
 	}
 	kept, err := b.Next(0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(kept) < 5 || kept[len(kept)-1].Seq != seq {
 		t.Fatalf("Next = %v, want the batches of 1..10 outside the zeroed page, and %d", buffertest.Seqs(kept), seq)
 	}
@@ -411,9 +371,7 @@ func TestBoltHeldOnDamagedFileKilled(t *testing.T) {
 			for range starts {
 				// Not closed: the process is killed.
 				b, err := buffer.OpenBolt(path, buffer.Options{Verify: buffertest.Verify, Durability: time.Hour})
-				if err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, err)
 				held[holdOne(t, b)] = true
 			}
 			free()
@@ -448,15 +406,11 @@ func damagedOnFullDisk(t *testing.T) (string, func()) {
 	dir := mountTmpfs(t, "4m")
 	path := filepath.Join(dir, "buffer.db")
 	b, err := buffer.OpenBolt(path, buffer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for range 10 {
 		buffertest.FillSigned(t, b, "telemetry", t0, 3, 300)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Close())
 	ps, id := chunkLeaf(t, path)
 	patch(t, path, int64(id*ps), make([]byte, ps))
 	return path, buffertest.FillDisk(t, dir)
@@ -471,12 +425,8 @@ func holdOne(t *testing.T, b *buffer.Bolt) uint64 {
 	}
 	seq := buffertest.Begin(t, b, "personal", t0)
 	chunk := buffertest.Chunk(seq, 0, 300)
-	if err := b.Append(seq, chunk, 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Seal(seq, buffertest.Signed(buffertest.Header(seq), [][]byte{chunk})); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Append(seq, chunk, 3))
+	must.NoError(t, b.Seal(seq, buffertest.Signed(buffertest.Header(seq), [][]byte{chunk})))
 	if err := b.Sync(); !errors.Is(err, buffer.ErrNotCommitted) {
 		t.Fatalf("Sync on a full disk without a file: %v, want %v", err, buffer.ErrNotCommitted)
 	}

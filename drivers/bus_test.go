@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/i2c/i2ctest"
 	"periph.io/x/conn/v3/physic"
@@ -92,9 +94,7 @@ func TestDeferredBusComes(t *testing.T) {
 	play := &i2ctest.Playback{Ops: []i2ctest.IO{{Addr: 0x62, W: []byte{1}}, {Addr: 0x62, W: []byte{2}}}}
 	a := &appearing{n: 4, bus: play} // missing when the device is built and at its first two transfers
 	b, err := drivers.Deferred(a).I2C("I2C5")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var got []error
 	for i := byte(0); i < 4; i++ {
 		got = append(got, b.Tx(0x62, []byte{i - 1}, nil))

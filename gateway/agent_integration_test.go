@@ -20,8 +20,9 @@ import (
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // startAgent runs an in-process agent on the bed's configuration and returns
@@ -35,9 +36,9 @@ func startAgent(t *testing.T, b *bed, drain time.Duration) (*gateway.Agent, func
 func startAgentWith(t *testing.T, b *bed, deps gateway.Deps) (*gateway.Agent, func() error) {
 	t.Helper()
 	cfg, err := config.Load(b.cfgPath)
-	must(t, err)
+	must.NoError(t, err)
 	a, err := gateway.New(cfg, deps, nil)
-	must(t, err)
+	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -66,7 +67,7 @@ func TestIntegrationBrokerOutage(t *testing.T) {
 	received := c.count()
 	b.br.Restart()
 	poll.Until(t, 30*time.Second, "the backlog drained", func() bool { return c.count() > received && a.Health().BufferBatches == 0 })
-	must(t, stop())
+	must.NoError(t, stop())
 
 	tr := b.traces(t)
 	poll.Until(t, 30*time.Second, "every produced reading at the backend", func() bool { return c.count() == produced(tr) })
@@ -91,7 +92,7 @@ func TestIntegrationBufferFull(t *testing.T) {
 	a, stop := startAgent(t, b, 20*time.Second)
 	poll.Until(t, 60*time.Second, "the buffer dropping batches", func() bool { return a.Health().DroppedBatches >= 3 })
 	b.br.Restart()
-	must(t, stop())
+	must.NoError(t, stop())
 	h := a.Health()
 
 	// Every produced reading is received or reported dropped; a batch
@@ -120,14 +121,14 @@ func TestIntegrationBufferFull(t *testing.T) {
 func TestIntegrationKill9(t *testing.T) {
 	const durability = 300 * time.Millisecond
 	b := newBed(t, bedOptions{durability: durability, maxDelay: 400 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100})
-	bin := gatewaytest.Edgegw(t)
+	bin := proctest.Edgegw(t)
 	c := b.subscribe(t)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
 	t.Logf("seed-independent schedule, random kill points")
 
 	type run struct{ start, kill time.Time }
 	var runs []run
-	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
+	logf := proctest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
 	for i := range 24 {
 		switch i {
 		case 8:
@@ -138,10 +139,10 @@ func TestIntegrationKill9(t *testing.T) {
 		cmd := exec.Command(bin, "run", "--config", b.cfgPath)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		start := time.Now()
-		must(t, cmd.Start())
+		must.NoError(t, cmd.Start())
 		<-time.After(time.Duration(300+rng.IntN(1200)) * time.Millisecond) // a random kill point, not a wait for a condition
 		kill := time.Now()
-		must(t, cmd.Process.Kill())
+		must.NoError(t, cmd.Process.Kill())
 		cmd.Wait()
 		runs = append(runs, run{start, kill})
 	}
@@ -163,7 +164,7 @@ func TestIntegrationKill9(t *testing.T) {
 	cmd := exec.Command(bin, "run", "--config", b.cfgPath, "--drain", "20s")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	lastStart := time.Now()
-	must(t, cmd.Start())
+	must.NoError(t, cmd.Start())
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped { // the test failed before the graceful stop
@@ -184,9 +185,9 @@ func TestIntegrationKill9(t *testing.T) {
 	if err != nil || len(socks) > 0 {
 		t.Errorf("the running agent's listening sockets: %v, %v", socks, err)
 	}
-	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	must.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	stopped = true
-	must(t, cmd.Wait())
+	must.NoError(t, cmd.Wait())
 
 	tr := b.traces(t)
 	required := func(dev string, at time.Time) bool {
@@ -234,16 +235,16 @@ func TestIntegrationControlSocket(t *testing.T) {
 	if _, err := cl.Read(ctx, "toaster"); !errors.Is(err, control.ErrNotFound) {
 		t.Errorf("read of an unknown device: %v, want not found", err)
 	}
-	must(t, cl.SetDeviceEnabled(ctx, "aq-2", false))
+	must.NoError(t, cl.SetDeviceEnabled(ctx, "aq-2", false))
 	if st, _ := cl.Status(ctx); st.Devices[1].Enabled {
 		t.Error("aq-2 still enabled")
 	}
-	must(t, cl.SetDeviceEnabled(ctx, "aq-2", true))
+	must.NoError(t, cl.SetDeviceEnabled(ctx, "aq-2", true))
 	if _, err := cl.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	trail, err := cl.Audit(ctx, 100)
-	must(t, err)
+	must.NoError(t, err)
 	var actions []string
 	for _, e := range trail {
 		if e.Result == "ok" {
@@ -254,7 +255,7 @@ func TestIntegrationControlSocket(t *testing.T) {
 		t.Errorf("audited changes = %v", actions)
 	}
 	poll.Until(t, 30*time.Second, "the audit records at the backend", func() bool { return c.recv.Summary().Audits == uint64(len(trail)) })
-	must(t, stop())
+	must.NoError(t, stop())
 	// The one-off read is in the sim's trace but, shown to the technician
 	// only, it is not buffered.
 	poll.Until(t, 30*time.Second, "all scheduled polls after the stop", func() bool {
@@ -286,11 +287,11 @@ func TestIntegrationBufferExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, err := backend.NewExportDir(t.TempDir(), "gw-001", "test")
-	must(t, err)
+	must.NoError(t, err)
 	manifest, err := cl.Export(ctx, func(x control.ExportedBatch) error { return dir.Add(x.Seq, x.Class, x.Envelope) })
-	must(t, err)
+	must.NoError(t, err)
 	n, err := dir.Finish(manifest)
-	must(t, err)
+	must.NoError(t, err)
 	if n < 3 {
 		t.Fatalf("exported %d batches", n)
 	}
@@ -301,13 +302,13 @@ func TestIntegrationBufferExport(t *testing.T) {
 	}
 	// A file lost on the way is reported against the signed manifest.
 	files, _ := filepath.Glob(filepath.Join(dir.Path, "*.env"))
-	must(t, os.Remove(files[0]))
+	must.NoError(t, os.Remove(files[0]))
 	if _, err := backend.Open(ctx, backend.NewReceiver(b.trust, b.rks...), backend.Options{Dirs: []string{dir.Path}}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "not in it") {
 		t.Errorf("open of an export missing a file: %v", err)
 	}
 
 	b.br.Restart()
-	must(t, stop())
+	must.NoError(t, stop())
 	tr := b.traces(t)
 	poll.Until(t, 30*time.Second, "every reading, and the exported batches again from the broker", func() bool {
 		sum := c.recv.Summary()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/edgegw/edgegw/buffer"
@@ -25,9 +27,7 @@ func openTestAuditor(t *testing.T, dir string) (*auditor, *buffer.Memory) {
 	store := buffer.NewMemory(buffer.Options{})
 	_, id := newTestBatcher(t, store, time.Now)
 	a, err := openAuditor(dir, store, id, 1, func() time.Time { return t0 })
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { a.Close() })
 	return a, store
 }
@@ -53,14 +53,10 @@ func TestAuditTrail(t *testing.T) {
 	dir := t.TempDir()
 	a, store := openTestAuditor(t, dir)
 	for i := range 5 {
-		if err := a.Record(event(i)); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, a.Record(event(i)))
 	}
 	got, err := a.Trail(3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if s := strings.Join(actions(got), " "); s != "aq-2 aq-3 aq-4" {
 		t.Errorf("Trail(3) = %s, want aq-2 aq-3 aq-4", s)
 	}
@@ -68,9 +64,7 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("buffer holds %d batches, want 5 signed audit records", st.Batches)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, AuditFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if n := strings.Count(string(data), "\n"); n != 5 {
 		t.Errorf("trail has %d lines, want 5", n)
 	}
@@ -92,21 +86,15 @@ func TestAuditTrailCutLine(t *testing.T) {
 	dir := t.TempDir()
 	a, _ := openTestAuditor(t, dir)
 	for i := range 2 {
-		if err := a.Record(event(i)); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, a.Record(event(i)))
 	}
 	a.Close()
 	f, err := os.OpenFile(filepath.Join(dir, AuditFile), os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	f.WriteString(`{"time":"2026-12-01T10:00:09Z","action":"dev`)
 	f.Close()
 	b, _ := openTestAuditor(t, dir)
-	if err := b.Record(event(3)); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.Record(event(3)))
 	got, err := b.Trail(0)
 	if s := strings.Join(actions(got), " "); err != nil || s != "aq-0 aq-1 aq-3" {
 		t.Errorf("Trail = %s, %v; want aq-0 aq-1 aq-3", s, err)
@@ -121,9 +109,7 @@ func TestAuditTrailRotates(t *testing.T) {
 	line, _ := json.Marshal(event(0))
 	n := 2*AuditMaxBytes/(len(line)+1) + 10 // more than two files' worth
 	for i := range n {
-		if err := a.Record(event(i)); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, a.Record(event(i)))
 	}
 	for _, name := range []string{AuditFile, AuditFile + ".1"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
@@ -153,9 +139,7 @@ func TestAuditTrailImportsLegacy(t *testing.T) {
 	dir := t.TempDir()
 	legacy := filepath.Join(dir, auditLegacyFile)
 	db, err := bolt.Open(legacy, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucket(auditLegacyBucket)
 		if err != nil {
@@ -173,9 +157,7 @@ func TestAuditTrailImportsLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := openTestAuditor(t, dir)
-	if err := a.Record(event(3)); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, a.Record(event(3)))
 	got, err := a.Trail(0)
 	if s := strings.Join(actions(got), " "); err != nil || s != "aq-0 aq-1 aq-2 aq-3" {
 		t.Errorf("Trail = %s, %v; want the 3 imported events, then the new one", s, err)

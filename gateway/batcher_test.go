@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // newTestBatcher returns a batcher on store for class telemetry, and the
@@ -19,20 +20,12 @@ import (
 func newTestBatcher(t *testing.T, store buffer.Store, now func() time.Time) (*batcher, *keys.Identity) {
 	t.Helper()
 	dir := t.TempDir()
-	if err := keys.InitIdentity(dir, "gw-001", false); err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.GenerateRecipient(dir, keys.SuiteX25519, false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, keys.InitIdentity(dir, "gw-001", false))
+	must.NoError(t, keys.GenerateRecipient(dir, keys.SuiteX25519, false))
 	id, err := keys.LoadIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	rcpt, err := keys.LoadRecipientPublic(filepath.Join(dir, "recipient.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return &batcher{gatewayID: "gw-001", configVersion: 1, identity: id,
 		recipients: map[string]*keys.RecipientPublic{"telemetry": rcpt},
 		store:      store, maxReadings: 100, maxDelay: time.Second, now: now,
@@ -46,9 +39,7 @@ func TestBatcherClosesAfterClockWentBack(t *testing.T) {
 	store := buffer.NewMemory(buffer.Options{})
 	b, _ := newTestBatcher(t, store, clock.Now)
 	rd := reading.Reading{Device: "dev", Channel: "x", Value: 1, Time: clock.Now()}
-	if err := b.add(poll{class: "telemetry", readings: []reading.Reading{rd}}); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, b.add(poll{class: "telemetry", readings: []reading.Reading{rd}}))
 	if next, err := b.closeDue(); err != nil || next.IsZero() || store.Stats().Batches != 0 {
 		t.Fatalf("before the jump: next %v, err %v, %d closed batches; want the batch open", next, err, store.Stats().Batches)
 	}
@@ -85,15 +76,11 @@ func TestBatcherFollowsTheBuffer(t *testing.T) {
 	add := func(v float64) {
 		t.Helper()
 		rd := reading.Reading{Device: "dev", Channel: "x", Value: v, Time: time.Now()}
-		if err := b.add(poll{class: "telemetry", readings: []reading.Reading{rd}}); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.add(poll{class: "telemetry", readings: []reading.Reading{rd}}))
 	}
 	closeAll := func() {
 		t.Helper()
-		if err := b.closeAll(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, b.closeAll())
 	}
 	store.err = fmt.Errorf("append: %w: no space left on device", buffer.ErrNotCommitted)
 	add(1)
@@ -104,9 +91,7 @@ func TestBatcherFollowsTheBuffer(t *testing.T) {
 	add(4) // batch 2 was dropped: batch 3
 	closeAll()
 	bs, err := store.Next(0, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	verify := verifier(id)
 	for _, bt := range bs {
 		if err := verify(bt); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/gateway"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -72,16 +73,16 @@ func newBed(t *testing.T, o bedOptions) *bed {
 	b.br = mqtttest.Start(t, o.broker)
 	cert, key := b.br.Client(t, "gw-001")
 	keyDir := filepath.Join(b.dir, "keys")
-	must(t, keys.InitIdentity(keyDir, "gw-001", false))
+	must.NoError(t, keys.InitIdentity(keyDir, "gw-001", false))
 	id, err := keys.LoadIdentity(keyDir)
-	must(t, err)
+	must.NoError(t, err)
 	b.trust = envelope.NewTrust(id.Public())
 	pubs := map[string]string{}
 	for class, suite := range map[string]keys.Suite{"telemetry": keys.SuiteX25519, "personal": keys.SuiteMLKEM768X25519} {
 		rdir := filepath.Join(b.dir, "recipient-"+class)
-		must(t, keys.GenerateRecipient(rdir, suite, false))
+		must.NoError(t, keys.GenerateRecipient(rdir, suite, false))
 		rk, err := keys.LoadRecipientPrivate(filepath.Join(rdir, "recipient.key"))
-		must(t, err)
+		must.NoError(t, err)
 		b.rks = append(b.rks, rk)
 		pubs[class] = filepath.Join(rdir, "recipient.pub")
 	}
@@ -108,7 +109,7 @@ devices:
 %s`, keyDir, o.state, b.br.URL, b.br.CAFile, cert, key, o.uplink, pubs["telemetry"], pubs["personal"],
 		o.maxReadings, o.maxDelay, o.durability, o.maxBytes, filepath.Join(b.dir, "control.sock"), devs.String())
 	b.cfgPath = filepath.Join(b.dir, "edgegw.yaml")
-	must(t, os.WriteFile(b.cfgPath, []byte(cfg), 0o600))
+	must.NoError(t, os.WriteFile(b.cfgPath, []byte(cfg), 0o600))
 	return b
 }
 
@@ -247,7 +248,7 @@ func (b *bed) traces(t *testing.T) map[string][]tracedPoll {
 		if os.IsNotExist(err) {
 			continue
 		}
-		must(t, err)
+		must.NoError(t, err)
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
 			var ns int64
@@ -320,11 +321,4 @@ func (c *collector) missing(tr map[string][]tracedPoll, required func(device str
 		}
 	}
 	return out
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

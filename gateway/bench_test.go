@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/edgegw/edgegw/backend/backendtest"
 	"github.com/edgegw/edgegw/backend/store/pgtest"
 	"github.com/edgegw/edgegw/buffer"
@@ -30,6 +32,7 @@ import (
 	"github.com/edgegw/edgegw/drivers/sim"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/internal/proctest"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 	"gopkg.in/yaml.v3"
@@ -40,27 +43,17 @@ import (
 func benchBatcher(b *testing.B, dir string) (*batcher, *buffer.Bolt, drivers.Sensor) {
 	b.Helper()
 	for _, err := range []error{keys.InitIdentity(dir, "gw-001", false), keys.GenerateRecipient(dir, keys.SuiteX25519, false)} {
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 	}
 	id, err := keys.LoadIdentity(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	rcpt, err := keys.LoadRecipientPublic(filepath.Join(dir, "recipient.pub"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	store, err := buffer.OpenBolt(filepath.Join(dir, BufferFile), buffer.Options{Durability: time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	b.Cleanup(func() { store.Close() })
 	meter, err := sim.New(drivers.Device{Name: "hh-meter-12", Model: "meter3p"}, drivers.Deps{Now: time.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	return &batcher{
 		gatewayID: "gw-001", configVersion: 1, identity: id,
 		recipients: map[string]*keys.RecipientPublic{"personal": rcpt},
@@ -79,9 +72,7 @@ func BenchmarkPipeline(b *testing.B) {
 	polls := make([][]reading.Reading, 64)
 	for i := range polls {
 		rs, err := meter.Read(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 		polls[i] = rs
 	}
 	b.ReportAllocs()
@@ -89,20 +80,14 @@ func BenchmarkPipeline(b *testing.B) {
 	readings := 0
 	for i := range b.N {
 		rs := polls[i%len(polls)]
-		if err := bt.add(poll{class: "personal", readings: rs}); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, bt.add(poll{class: "personal", readings: rs}))
 		readings += len(rs)
 	}
-	if err := errors.Join(bt.closeAll(), store.Sync()); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, errors.Join(bt.closeAll(), store.Sync()))
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(readings), "µs/reading")
 	batches, err := store.Next(0, 1<<20)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	var wire, packets, n int
 	topic := "city/gw-001/data/personal"
 	for _, x := range batches {
@@ -135,13 +120,9 @@ func mqttPublishSize(topic string, payload int) int {
 // startDrainStandIn runs a receipting stand-in on br and returns its key.
 func startDrainStandIn(b *testing.B, br *mqtttest.Broker) keys.PublicIdentity {
 	dir := filepath.Join(b.TempDir(), "stand-in")
-	if err := keys.InitIdentity(dir, "ingest-1", false); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, keys.InitIdentity(dir, "ingest-1", false))
 	id, err := keys.LoadIdentity(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	mqtttest.StartReceipter(b, br, id, 200*time.Millisecond, func(_ string, payload []byte) (string, uint64, error) {
 		env, err := envelope.Parse(payload)
 		if err != nil {
@@ -202,17 +183,11 @@ func benchDrain(b *testing.B, backend drainBackend) {
 		dir := b.TempDir()
 		bt, store, meter := benchBatcher(b, dir)
 		rs, err := meter.Read(context.Background())
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 		for n := 0; n < drainBacklog; n += len(rs) {
-			if err := bt.add(poll{class: "personal", readings: rs}); err != nil {
-				b.Fatal(err)
-			}
+			must.NoError(b, bt.add(poll{class: "personal", readings: rs}))
 		}
-		if err := errors.Join(bt.closeAll(), store.Sync()); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, errors.Join(bt.closeAll(), store.Sync()))
 		total := store.Stats().Readings
 		br := mqtttest.Start(b, mqtttest.Options{})
 		cert, key := br.Client(b, "gw-001")
@@ -226,9 +201,7 @@ func benchDrain(b *testing.B, backend drainBackend) {
 			cfg.Receipts = []keys.PublicIdentity{startDrainStandIn(b, br)}
 		}
 		up, err := uplink.New(cfg, store, uplink.Deps{Marshal: func(x buffer.Batch) []byte { return envelope.Marshal(x.Header, x.Chunks, x.Trailer) }})
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		var ingestCPU0 int64
@@ -248,9 +221,7 @@ func benchDrain(b *testing.B, backend drainBackend) {
 		cpu := processCPU(b) - cpu0
 		tick.Stop()
 		cancel()
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, <-done)
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "readings/s")
 		b.ReportMetric(float64(total)/cpu.Seconds(), "readings/gateway-cpu-s")
 		if ing != nil {
@@ -281,13 +252,9 @@ func startDrainIngest(b *testing.B, agent []string, br *mqtttest.Broker, gwDir s
 	b.Helper()
 	dir := b.TempDir()
 	idDir := filepath.Join(dir, "identity")
-	if err := keys.InitIdentity(idDir, "ingest-1", false); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, keys.InitIdentity(idDir, "ingest-1", false))
 	id, err := keys.LoadIdentity(idDir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	probe := backendtest.NewGateway(b, "gw-probe")
 	cert, key := br.Client(b, br.Ingest)
 	ing := &drainIngest{agent: agent, cfgPath: filepath.Join(dir, "ingest.yaml"), signer: id.Public()}
@@ -302,33 +269,12 @@ recipient_keys: [%s, %s]
 database: %q
 `, br.URL, br.CAFile, cert, key, idDir, filepath.Join(gwDir, keys.IdentityPubFile), filepath.Join(probe.Dir, keys.IdentityPubFile),
 		filepath.Join(gwDir, keys.RecipientKeyFile), filepath.Join(probe.Dir, keys.RecipientKeyFile), pgtest.Start(b).DSN)
-	if err := os.WriteFile(ing.cfgPath, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, os.WriteFile(ing.cfgPath, []byte(cfg), 0o600))
 	if out, err := ing.command("migrate").CombinedOutput(); err != nil {
 		b.Fatalf("edgegw ingest migrate: %v\n%s", err, out)
 	}
-	logPath := filepath.Join(dir, "ingest.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ing.cmd = ing.command("run")
-	ing.cmd.Stdout, ing.cmd.Stderr = logf, logf
-	if err := ing.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if ing.cmd.ProcessState == nil {
-			ing.cmd.Process.Kill()
-			ing.cmd.Wait()
-		}
-		logf.Close()
-		if b.Failed() {
-			out, _ := os.ReadFile(logPath)
-			b.Logf("ingest log:\n%s", out)
-		}
-	})
+	proctest.Start(b, ing.cmd, proctest.ChildLog(b, filepath.Join(dir, "ingest.log"), "ingest log", 0))
 	ing.probe(b, br, probe)
 	return ing
 }
@@ -352,9 +298,7 @@ func (ing *drainIngest) probe(b *testing.B, br *mqtttest.Broker, gw *backendtest
 			receipted.Store(true)
 		}
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	defer c.Close()
 	env := gw.Batch(1, 1)
 	deadline := time.Now().Add(time.Minute)
@@ -368,9 +312,7 @@ func (ing *drainIngest) probe(b *testing.B, br *mqtttest.Broker, gw *backendtest
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := c.Publish(ctx, "city/"+gw.ID.ID+"/data/telemetry", env, false)
 			cancel()
-			if err != nil {
-				b.Fatal(err)
-			}
+			must.NoError(b, err)
 		}
 		<-tick.C
 	}
@@ -405,9 +347,7 @@ func (ing *drainIngest) stop(b *testing.B) {
 // used.
 func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -437,9 +377,7 @@ func BenchmarkIntegrationFootprint(b *testing.B) {
 // reports the agent's CPU and memory like BenchmarkIntegrationFootprint.
 func BenchmarkIntegrationMeterCPU(b *testing.B) {
 	meter, err := meteremu.Start(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm630"}}, Baud: 9600, Parity: "N", StopBits: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	b.Cleanup(func() { meter.Close() })
 	profile := filepath.Join(b.TempDir(), "sdm630-14.yaml")
 	n := writeSubProfile(b, profile, "sdm630", telegrafPoints)
@@ -458,9 +396,7 @@ var telegrafPoints = []string{"v1", "v2", "v3", "i1", "i2", "i3", "p1", "p2", "p
 func writeSubProfile(b *testing.B, path, name string, points []string) int {
 	b.Helper()
 	p, err := modbusmeter.LoadProfile(name)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	sub := *p
 	sub.Name, sub.Points = name+"-sub", nil
 	for _, pt := range p.Points {
@@ -469,16 +405,10 @@ func writeSubProfile(b *testing.B, path, name string, points []string) int {
 		}
 	}
 	data, err := yaml.Marshal(&sub)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
+	must.NoError(b, os.WriteFile(path, data, 0o600))
 	loaded, err := modbusmeter.LoadProfile(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	if n := len(loaded.Channels(0)); n != len(points) {
 		b.Fatalf("profile %s has %d channels, want %d", path, n, len(points))
 	}
@@ -533,9 +463,7 @@ func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 func unitEnvironment(b *testing.B) []string {
 	b.Helper()
 	data, err := os.ReadFile("../scripts/edgegw.service")
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	var env []string
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Environment="); ok {
@@ -591,6 +519,7 @@ type benchGateway struct {
 	dir, cfgPath string
 	br           *mqtttest.Broker
 	env          []string // added to the agent's environment
+	starts       int      // agents started, each with its own log
 }
 
 // newBenchGateway starts a Mosquitto, creates the gateway's keys and writes
@@ -603,9 +532,7 @@ func newBenchGateway(b *testing.B, rest string) *benchGateway {
 	gw.br = mqtttest.Start(b, mqtttest.Options{})
 	cert, key := gw.br.Client(b, "gw-001")
 	for _, err := range []error{keys.InitIdentity(gw.dir, "gw-001", false), keys.GenerateRecipient(gw.dir, keys.SuiteX25519, false)} {
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 	}
 	cfg := fmt.Sprintf(`gateway: {id: gw-001, keys: %[1]s, state: %[1]s}
 uplink: {broker: %q, ca: %s, cert: %s, key: %s}
@@ -614,9 +541,7 @@ log: {level: warn}
 control: {socket: %[1]s/control.sock}
 `, gw.dir, gw.br.URL, gw.br.CAFile, cert, key) + rest
 	gw.cfgPath = filepath.Join(gw.dir, "edgegw.yaml")
-	if err := os.WriteFile(gw.cfgPath, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, os.WriteFile(gw.cfgPath, []byte(cfg), 0o600))
 	return gw
 }
 
@@ -660,28 +585,11 @@ func (gw *benchGateway) firstEnvelope(b *testing.B) <-chan time.Time {
 // stop it.
 func (gw *benchGateway) start(b *testing.B, agent []string) *exec.Cmd {
 	b.Helper()
-	logPath := filepath.Join(gw.dir, "edgegw.log")
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
+	gw.starts++
+	log := proctest.ChildLog(b, filepath.Join(gw.dir, fmt.Sprintf("edgegw-%d.log", gw.starts)), "edgegw log", 0)
 	cmd := exec.Command(agent[0], append(agent[1:], "run", "--config", gw.cfgPath)...)
 	cmd.Env = append(os.Environ(), gw.env...)
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		logf.Close()
-		if b.Failed() {
-			out, _ := os.ReadFile(logPath)
-			b.Logf("edgegw log:\n%s", out)
-		}
-	})
+	proctest.Start(b, cmd, log)
 	return cmd
 }
 
@@ -717,9 +625,7 @@ func edgegwCommand(b *testing.B, tags ...string) []string {
 // cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100 on Linux).
 func cpuTicks(b *testing.B, pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	// Fields after the command name in parentheses; utime and stime are
 	// fields 14 and 15 (1-based) of the whole line.
 	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
@@ -732,9 +638,7 @@ func cpuTicks(b *testing.B, pid int) int64 {
 // statusKB returns a kB field of /proc/pid/status.
 func statusKB(b *testing.B, pid int, field string) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	for _, line := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(line, field) {
 			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)

@@ -12,8 +12,9 @@ import (
 
 	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/buffer/buffertest"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // TestIntegrationDiskFull reproduces a full state filesystem with the real
@@ -30,12 +31,12 @@ func TestIntegrationDiskFull(t *testing.T) {
 		t.Skip("integration test")
 	}
 	state := filepath.Join(t.TempDir(), "state")
-	must(t, os.Mkdir(state, 0o700))
+	must.NoError(t, os.Mkdir(state, 0o700))
 	maxBytes, reason := "256MiB", buffer.ReasonDiskFull
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", state).CombinedOutput(); err == nil {
 		t.Cleanup(func() { exec.Command("umount", state).Run() })
 		base := filepath.Join(state, "base")
-		must(t, os.Mkdir(base, 0o700))
+		must.NoError(t, os.Mkdir(base, 0o700))
 		buffertest.FillDiskLeaving(t, base, 1<<20)
 	} else {
 		maxBytes, reason = "256KiB", buffer.ReasonMaxBytes
@@ -43,27 +44,20 @@ func TestIntegrationDiskFull(t *testing.T) {
 	}
 	b := newBed(t, bedOptions{durability: 300 * time.Millisecond, maxDelay: 400 * time.Millisecond, maxBytes: maxBytes, maxReadings: 100, state: state})
 	c := b.subscribe(t)
-	bin := gatewaytest.Edgegw(t)
-	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 32<<10)
+	bin := proctest.Edgegw(t)
+	logf := proctest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 32<<10)
 	agentLog := func() string {
 		out, _ := os.ReadFile(logf.Name())
 		return string(out)
 	}
 	run := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"run", "--config", b.cfgPath}, args...)...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		must(t, cmd.Start())
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				cmd.Process.Kill()
-				cmd.Wait()
-			}
-		})
+		proctest.Start(t, cmd, logf)
 		return cmd
 	}
 	stop := func(cmd *exec.Cmd) {
 		t.Helper()
-		must(t, cmd.Process.Signal(syscall.SIGTERM))
+		must.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 		if err := cmd.Wait(); err != nil {
 			t.Fatalf("the agent stopped with %v after SIGTERM", err)
 		}

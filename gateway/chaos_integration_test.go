@@ -22,6 +22,8 @@ import (
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 var (
@@ -168,13 +170,13 @@ func (x *chaos) setup(seed uint64) {
 	}
 	x.cmd = strings.Fields(*chaosCmd)
 	if len(x.cmd) == 0 {
-		x.cmd = []string{gatewaytest.Edgegw(t)}
+		x.cmd = []string{proctest.Edgegw(t)}
 	}
 	if strings.Contains(x.cmd[0], "qemu") {
 		x.slack *= 8 // an emulated CPU commits more slowly
 	}
 	x.state = filepath.Join(t.TempDir(), "state")
-	must(t, os.Mkdir(x.state, 0o700))
+	must.NoError(t, os.Mkdir(x.state, 0o700))
 	maxBytes := x.p.maxBytes
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+x.p.tmpfs+",mode=0700", "tmpfs", x.state).CombinedOutput(); err == nil {
 		x.tmpfs = true
@@ -187,14 +189,14 @@ func (x *chaos) setup(seed uint64) {
 	}
 	if x.p.leave > 0 {
 		base := filepath.Join(x.state, "base")
-		must(t, os.Mkdir(base, 0o700))
+		must.NoError(t, os.Mkdir(base, 0o700))
 		buffertest.FillDiskLeaving(t, base, x.p.leave)
 	}
 	var devices []string
 	if x.p.i2cFaults != "" {
 		var err error
 		x.meter, err = meteremu.Start(meteremu.DefaultConfig())
-		must(t, err)
+		must.NoError(t, err)
 		t.Cleanup(func() { x.meter.Close() })
 		i2c := fmt.Sprintf("sim:i2c-1?faults=%s&seed=%d", x.p.i2cFaults, seed)
 		devices = []string{
@@ -208,7 +210,7 @@ func (x *chaos) setup(seed uint64) {
 	x.c = x.b.subscribe(t, "city/+/health")
 	var err error
 	x.log, err = os.Create(filepath.Join(x.b.dir, "agent.log"))
-	must(t, err)
+	must.NoError(t, err)
 	t.Cleanup(func() {
 		x.log.Close()
 		if t.Failed() {
@@ -261,7 +263,7 @@ func (x *chaos) runBinary(end time.Time) bool {
 	t := x.t
 	cmd := exec.Command(x.cmd[0], append(x.cmd[1:], "run", "--config", x.b.cfgPath)...)
 	cmd.Stdout, cmd.Stderr = x.log, x.log
-	must(t, cmd.Start())
+	must.NoError(t, cmd.Start())
 	started := time.Now()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -276,7 +278,7 @@ func (x *chaos) runBinary(end time.Time) bool {
 	x.sampleMemory(cmd.Process.Pid)
 	if x.p.life > 0 && !x.chance(x.p.term) {
 		x.event("kill -9", "")
-		must(t, cmd.Process.Kill())
+		must.NoError(t, cmd.Process.Kill())
 		<-exited
 		return true
 	}
@@ -292,7 +294,7 @@ func (x *chaos) runBinary(end time.Time) bool {
 		}
 	}
 	x.event("SIGTERM", "")
-	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	must.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-exited:
 		if err != nil {
@@ -418,7 +420,7 @@ func (x *chaos) corruptBuffer() {
 	const page = 4096
 	if x.chance(0.5) {
 		n := 2 + x.rng.Int64N(used-2)
-		must(x.t, os.Truncate(path, n*page))
+		must.NoError(x.t, os.Truncate(path, n*page))
 		x.event("buffer truncated", fmt.Sprintf(" to %d of %d pages", n, used))
 	} else {
 		noise := make([]byte, page)
@@ -426,10 +428,10 @@ func (x *chaos) corruptBuffer() {
 			noise[i] = byte(x.rng.UintN(256))
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		must(x.t, err)
+		must.NoError(x.t, err)
 		n := 2 + x.rng.Int64N(used-2)
 		_, err = f.WriteAt(noise, n*page)
-		must(x.t, errors.Join(err, f.Close()))
+		must.NoError(x.t, errors.Join(err, f.Close()))
 		x.event("buffer page overwritten", fmt.Sprintf(" %d of %d", n, used))
 	}
 	x.corruptedAt = append(x.corruptedAt, x.lines())

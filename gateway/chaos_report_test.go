@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
 )
 
@@ -35,7 +36,7 @@ func (x *chaos) finish() {
 	run := chaosRun{start: time.Now(), from: x.lines()}
 	cmd := exec.Command(x.cmd[0], append(x.cmd[1:], "run", "--config", x.b.cfgPath, "--drain", "60s")...)
 	cmd.Stdout, cmd.Stderr = x.log, x.log
-	must(t, cmd.Start())
+	must.NoError(t, cmd.Start())
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
@@ -54,7 +55,7 @@ func (x *chaos) finish() {
 	})
 	x.settle(3*time.Minute, "the last run delivering what earlier runs left")
 	x.sampleMemory(cmd.Process.Pid)
-	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	must.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	stopped = true
 	if err := cmd.Wait(); err != nil {
 		x.fatalf("the last run stopped with %v after SIGTERM", err)

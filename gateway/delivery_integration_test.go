@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to count rows
 
 	"github.com/edgegw/edgegw/backend/store"
@@ -21,8 +23,8 @@ import (
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/proctest"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -49,10 +51,10 @@ func newDelivery(t *testing.T, o bedOptions, dsn string) *delivery {
 		t.Skip("integration test")
 	}
 	idDir := filepath.Join(t.TempDir(), "ingest-identity")
-	must(t, keys.InitIdentity(idDir, "ingest-1", false))
+	must.NoError(t, keys.InitIdentity(idDir, "ingest-1", false))
 	o.uplink += fmt.Sprintf(", receipts: [%s], receipt_timeout: %s", filepath.Join(idDir, keys.IdentityPubFile), receiptTimeout)
-	d := &delivery{bed: newBed(t, o), t: t, bin: gatewaytest.Edgegw(t), dsn: dsn, idDir: idDir, procs: map[string]*exec.Cmd{}}
-	d.logf = gatewaytest.ChildLog(t, filepath.Join(d.dir, "processes.log"), "agent and ingest logs", 0)
+	d := &delivery{bed: newBed(t, o), t: t, bin: proctest.Edgegw(t), dsn: dsn, idDir: idDir, procs: map[string]*exec.Cmd{}}
+	d.logf = proctest.ChildLog(t, filepath.Join(d.dir, "processes.log"), "agent and ingest logs", 0)
 	t.Cleanup(func() {
 		for id := range d.procs {
 			d.kill(id)
@@ -72,7 +74,7 @@ func newDelivery(t *testing.T, o bedOptions, dsn string) *delivery {
 func (d *delivery) ingestConfig(clientID string) string {
 	cert, key := d.br.Client(d.t, d.br.Ingest)
 	path := filepath.Join(d.dir, "ingest-"+clientID+".yaml")
-	must(d.t, os.WriteFile(path, []byte(fmt.Sprintf(`broker: %s
+	must.NoError(d.t, os.WriteFile(path, []byte(fmt.Sprintf(`broker: %s
 ca: %s
 cert: %s
 key: %s
@@ -92,7 +94,7 @@ func (d *delivery) startIngest(clientID string) {
 	d.t.Helper()
 	cmd := exec.Command(d.bin, "ingest", "run", "--config", d.ingestConfig(clientID))
 	cmd.Stdout, cmd.Stderr = d.logf, d.logf
-	must(d.t, cmd.Start())
+	must.NoError(d.t, cmd.Start())
 	d.procs[clientID] = cmd
 }
 
@@ -109,8 +111,8 @@ func (d *delivery) kill(clientID string) {
 func (d *delivery) stopIngest(clientID string) {
 	d.t.Helper()
 	if cmd := d.procs[clientID]; cmd != nil {
-		must(d.t, cmd.Process.Signal(syscall.SIGTERM))
-		must(d.t, cmd.Wait())
+		must.NoError(d.t, cmd.Process.Signal(syscall.SIGTERM))
+		must.NoError(d.t, cmd.Wait())
 		delete(d.procs, clientID)
 	}
 }
@@ -120,15 +122,15 @@ func (d *delivery) startAgent() {
 	d.t.Helper()
 	d.agent = exec.Command(d.bin, "run", "--config", d.cfgPath, "--drain", "60s")
 	d.agent.Stdout, d.agent.Stderr = d.logf, d.logf
-	must(d.t, d.agent.Start())
+	must.NoError(d.t, d.agent.Start())
 }
 
 // stopAgent stops the agent gracefully: it closes its open batches and
 // waits for their receipts.
 func (d *delivery) stopAgent() {
 	d.t.Helper()
-	must(d.t, d.agent.Process.Signal(syscall.SIGTERM))
-	must(d.t, d.agent.Wait())
+	must.NoError(d.t, d.agent.Process.Signal(syscall.SIGTERM))
+	must.NoError(d.t, d.agent.Wait())
 	d.agent = nil
 }
 
@@ -136,10 +138,10 @@ func (d *delivery) stopAgent() {
 func (d *delivery) stats() store.Stats {
 	d.t.Helper()
 	db, err := store.Open(context.Background(), d.dsn)
-	must(d.t, err)
+	must.NoError(d.t, err)
 	defer db.Close()
 	st, err := db.Stats(context.Background())
-	must(d.t, err)
+	must.NoError(d.t, err)
 	return st
 }
 
@@ -155,10 +157,10 @@ func (d *delivery) delivered(timeout time.Duration, extra uint64) store.Stats {
 		return st.Readings >= want
 	})
 	db, err := store.Open(context.Background(), d.dsn)
-	must(d.t, err)
+	must.NoError(d.t, err)
 	defer db.Close()
 	missing, err := db.Missing(context.Background(), "gw-001")
-	must(d.t, err)
+	must.NoError(d.t, err)
 	for _, m := range missing {
 		if m.Cause == store.CauseNotReceived {
 			d.t.Errorf("sequence numbers %d..%d neither stored nor covered by a gap record", m.From, m.To)
@@ -213,7 +215,7 @@ func TestIntegrationDeliveredSmallBrokerQueue(t *testing.T) {
 	// is reached depends on how fast the ingest takes messages on this
 	// machine, so it is reported, not required.
 	log, err := os.ReadFile(filepath.Join(d.br.Dir, "mosquitto.log"))
-	must(t, err)
+	must.NoError(t, err)
 	t.Logf("the broker dropped messages past its queue limit: %v", bytes.Contains(log, []byte("dropped")))
 }
 
@@ -231,11 +233,11 @@ func TestIntegrationDeliveredReplicasKilled(t *testing.T) {
 	d.stopAgent()
 	d.delivered(90*time.Second, 0)
 	db, err := sql.Open("pgx", pg.DSN)
-	must(t, err)
+	must.NoError(t, err)
 	defer db.Close()
 	var rows, dups int
-	must(t, db.QueryRow(`SELECT count(*) FROM readings`).Scan(&rows))
-	must(t, db.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY gateway, seq, device, channel, time HAVING count(*) > 1) d`).Scan(&dups))
+	must.NoError(t, db.QueryRow(`SELECT count(*) FROM readings`).Scan(&rows))
+	must.NoError(t, db.QueryRow(`SELECT count(*) FROM (SELECT 1 FROM readings GROUP BY gateway, seq, device, channel, time HAVING count(*) > 1) d`).Scan(&dups))
 	if want := produced(d.traces(t)); rows != want || dups != 0 {
 		t.Errorf("%d reading rows, want %d; %d stored more than once", rows, want, dups)
 	}
@@ -276,18 +278,18 @@ func startPostgresDelivery(t *testing.T, replicas ...string) (*pgtest.Cluster, *
 func (d *delivery) fillBacklog(n int) {
 	d.t.Helper()
 	state := filepath.Join(d.dir, "state")
-	must(d.t, os.MkdirAll(state, 0o700))
+	must.NoError(d.t, os.MkdirAll(state, 0o700))
 	st, err := buffer.OpenBolt(filepath.Join(state, gateway.BufferFile), buffer.Options{Durability: time.Second})
-	must(d.t, err)
+	must.NoError(d.t, err)
 	id, err := keys.LoadIdentity(filepath.Join(d.dir, "keys"))
-	must(d.t, err)
+	must.NoError(d.t, err)
 	rp, err := keys.LoadRecipientPublic(filepath.Join(d.dir, "recipient-personal", "recipient.pub"))
-	must(d.t, err)
+	must.NoError(d.t, err)
 	at := time.Now().Add(-time.Hour).Truncate(time.Second)
 	rs := make([]reading.Reading, 100)
 	for done := 0; done < n; done += len(rs) {
 		b, err := envelope.NewBatch(rp, "gw-001", "personal", 1, at)
-		must(d.t, err)
+		must.NoError(d.t, err)
 		for i := range rs {
 			rs[i] = reading.Reading{Device: "backlog", Channel: "e", Value: float64(done + i), Unit: reading.KWh, Time: at.Add(time.Duration(done+i) * time.Millisecond)}
 		}
@@ -303,7 +305,7 @@ func (d *delivery) fillBacklog(n int) {
 			tr, err := envelope.Sign(id, h, [][]byte{chunk})
 			return buffer.Batch{Seq: seq, Class: "personal", Header: h, Chunks: [][]byte{chunk}, Trailer: tr, Readings: len(rs), Created: at}, err
 		})
-		must(d.t, err)
+		must.NoError(d.t, err)
 	}
-	must(d.t, st.Close())
+	must.NoError(d.t, st.Close())
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/config"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -35,12 +36,8 @@ func BenchmarkIntegrationHealthTraffic(b *testing.B) {
   - {name: m-2, driver: sim, model: meter3p, interval: 10s, class: telemetry}
 `)
 		cfg, err := os.ReadFile(gw.cfgPath)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(gw.cfgPath, bytes.Replace(cfg, []byte("uplink: {"), []byte("uplink: {health_interval: 1s, "), 1), 0o600); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
+		must.NoError(b, os.WriteFile(gw.cfgPath, bytes.Replace(cfg, []byte("uplink: {"), []byte("uplink: {health_interval: 1s, "), 1), 0o600))
 		const topic = "city/gw-001/health"
 		var in mqtttest.Inbox
 		mqtttest.Subscribe(b, gw.br, gw.br.Backend, "health", true, []string{topic}, nil, in.Handle)

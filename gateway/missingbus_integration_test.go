@@ -12,8 +12,8 @@ import (
 
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // TestIntegrationMissingBus runs the real binary with a configuration that
@@ -36,7 +36,7 @@ func TestIntegrationMissingBus(t *testing.T) {
 	c := b.subscribe(t)
 	health := &inbox{}
 	mqttSubscribe(t, mqttConnect(t, b.br, b.br.Backend, "health-reader"), health, "city/gw-001/health")
-	bin := gatewaytest.Edgegw(t)
+	bin := proctest.Edgegw(t)
 
 	// The hint the technician command gives for the same bus.
 	scan, err := runToExit(t, bin, "i2c", "scan", "--bus", bus)

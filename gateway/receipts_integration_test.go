@@ -15,6 +15,7 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -24,9 +25,9 @@ import (
 func pinReceipts(t *testing.T, b *bed, timeout string) *keys.Identity {
 	t.Helper()
 	dir := filepath.Join(b.dir, "ingest")
-	must(t, keys.InitIdentity(dir, "ingest-1", false))
+	must.NoError(t, keys.InitIdentity(dir, "ingest-1", false))
 	id, err := keys.LoadIdentity(dir)
-	must(t, err)
+	must.NoError(t, err)
 	rewriteFile(t, b.cfgPath, "health_interval: 1s}", "health_interval: 1s, receipts: ["+filepath.Join(dir, "identity.pub")+"], receipt_timeout: "+timeout+"}")
 	return id
 }
@@ -80,7 +81,7 @@ func TestIntegrationReceiptsShown(t *testing.T) {
 	if i := slices.IndexFunc(res, func(r doctor.Result) bool { return r.Check == "receipts" }); i < 0 || res[i].Status != doctor.Pass || !strings.Contains(res[i].Detail, "by ingest-1, through") {
 		t.Errorf("doctor: %+v", res)
 	}
-	must(t, stop())
+	must.NoError(t, stop())
 	if h := a.Health(); h.Receipts == nil || h.Receipts.ReceiptedBatches == 0 {
 		t.Errorf("health receipts %+v", h.Receipts)
 	}
@@ -121,7 +122,7 @@ func TestIntegrationACLDeniedDoctor(t *testing.T) {
 		!strings.Contains(res[i].Detail, `CN "gw-002" is not the gateway id "gw-001"`) || !strings.Contains(res[i].Fix, "CN = gw-001") {
 		t.Errorf("doctor's receipts check does not name the certificate:\n%s", out.String())
 	}
-	must(t, stop())
+	must.NoError(t, stop())
 	if n := c.count(); n != 0 {
 		t.Errorf("the backend received %d readings published under gw-002's certificate", n)
 	}

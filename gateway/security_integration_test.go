@@ -38,6 +38,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"gopkg.in/yaml.v3"
 
@@ -49,8 +51,8 @@ import (
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/doctor"
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/proctest"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -71,11 +73,11 @@ func TestSecurityNoListeningSockets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	bin := gatewaytest.Edgegw(t)
+	bin := proctest.Edgegw(t)
 	checkSocketDetectors(t)
 
 	shipped, err := filepath.Glob("../configs/*.yaml")
-	must(t, err)
+	must.NoError(t, err)
 	for _, want := range []string{"demo.yaml", "pi-junction.yaml", "meter-panel.yaml"} {
 		if !slices.Contains(shipped, "../configs/"+want) {
 			t.Errorf("configs/%s not found (have %v)", want, shipped)
@@ -85,7 +87,7 @@ func TestSecurityNoListeningSockets(t *testing.T) {
 		t.Run(filepath.Base(path), func(t *testing.T) {
 			cfgPath, sock := adaptShippedConfig(t, path)
 			cfg, err := config.Load(cfgPath)
-			must(t, err)
+			must.NoError(t, err)
 			p := startBinary(t, bin, "run", "--config", cfgPath)
 			waitConnectedPolling(t, p, sock, len(cfg.Devices))
 			assertNoDoor(t, p.pid(), sock, true)
@@ -120,18 +122,18 @@ func TestSecurityNoListeningSockets(t *testing.T) {
 func checkSocketDetectors(t *testing.T) {
 	t.Helper()
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	must.NoError(t, err)
 	defer tl.Close()
 	ul, err := net.ListenPacket("udp", "127.0.0.1:0")
-	must(t, err)
+	must.NoError(t, err)
 	defer ul.Close()
 	unixPath := filepath.Join(t.TempDir(), "probe.sock")
 	xl, err := net.Listen("unix", unixPath)
-	must(t, err)
+	must.NoError(t, err)
 	defer xl.Close()
 
 	socks, err := doctor.ListeningSockets(os.Getpid())
-	must(t, err)
+	must.NoError(t, err)
 	tcpPort := fmt.Sprintf(":%04X", tl.Addr().(*net.TCPAddr).Port)
 	udpPort := fmt.Sprintf(":%04X", ul.LocalAddr().(*net.UDPAddr).Port)
 	var sawTCP, sawUDP bool
@@ -182,7 +184,7 @@ func assertNoDoor(t *testing.T, pid int, sock string, ownDir bool) {
 	}
 	if ownDir {
 		di, err := os.Stat(filepath.Dir(sock))
-		must(t, err)
+		must.NoError(t, err)
 		if perm := di.Mode().Perm(); perm != 0o750 {
 			t.Errorf("control socket directory %s has mode %#o, want 0750", filepath.Dir(sock), perm)
 		}
@@ -196,7 +198,7 @@ func listeningUnixSockets(t *testing.T, pid int) []string {
 	t.Helper()
 	inodes := socketInodes(t, pid)
 	f, err := os.Open(fmt.Sprintf("/proc/%d/net/unix", pid))
-	must(t, err)
+	must.NoError(t, err)
 	defer f.Close()
 	var out []string
 	sc := bufio.NewScanner(f)
@@ -216,7 +218,7 @@ func listeningUnixSockets(t *testing.T, pid int) []string {
 		}
 		out = append(out, path)
 	}
-	must(t, sc.Err())
+	must.NoError(t, sc.Err())
 	return out
 }
 
@@ -225,7 +227,7 @@ func socketInodes(t *testing.T, pid int) map[string]bool {
 	t.Helper()
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	fds, err := os.ReadDir(dir)
-	must(t, err)
+	must.NoError(t, err)
 	out := map[string]bool{}
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join(dir, fd.Name()))
@@ -245,9 +247,9 @@ func socketInodes(t *testing.T, pid int) map[string]bool {
 func adaptShippedConfig(t *testing.T, path string) (cfgPath, sock string) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
-	must(t, err)
+	must.NoError(t, err)
 	var doc map[string]any
-	must(t, yaml.Unmarshal(raw, &doc))
+	must.NoError(t, yaml.Unmarshal(raw, &doc))
 	gw := section(t, doc, "gateway")
 	up := section(t, doc, "uplink")
 	id, _ := gw["id"].(string)
@@ -259,13 +261,13 @@ func adaptShippedConfig(t *testing.T, path string) (cfgPath, sock string) {
 	br := mqtttest.Start(t, mqtttest.Options{Prefix: prefix})
 	cert, key := br.Client(t, id)
 	keyDir := filepath.Join(dir, "keys")
-	must(t, keys.InitIdentity(keyDir, id, false))
+	must.NoError(t, keys.InitIdentity(keyDir, id, false))
 	gw["keys"], gw["state"] = keyDir, filepath.Join(dir, "state")
 	up["broker"], up["ca"], up["cert"], up["key"] = br.URL, br.CAFile, cert, key
 	up["backoff_min"], up["backoff_max"] = "100ms", "500ms"
 	for class := range section(t, doc, "recipients") {
 		rdir := filepath.Join(dir, "recipient-"+class)
-		must(t, keys.GenerateRecipient(rdir, keys.SuiteX25519, false))
+		must.NoError(t, keys.GenerateRecipient(rdir, keys.SuiteX25519, false))
 		section(t, doc, "recipients")[class] = filepath.Join(rdir, keys.RecipientPubFile)
 	}
 	sock = filepath.Join(dir, "run", "control.sock")
@@ -288,9 +290,9 @@ func adaptShippedConfig(t *testing.T, path string) (cfgPath, sock string) {
 		}
 	}
 	out, err := yaml.Marshal(doc)
-	must(t, err)
+	must.NoError(t, err)
 	cfgPath = filepath.Join(dir, filepath.Base(path))
-	must(t, os.WriteFile(cfgPath, out, 0o600))
+	must.NoError(t, os.WriteFile(cfgPath, out, 0o600))
 	return cfgPath, sock
 }
 
@@ -334,31 +336,31 @@ func emulatedBus(t *testing.T, name string) string {
 // the same configuration runs.
 func TestSecurityRefusesExposedKeys(t *testing.T) {
 	b := newBed(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100})
-	bin := gatewaytest.Edgegw(t)
+	bin := proctest.Edgegw(t)
 	cfg, err := config.Load(b.cfgPath)
-	must(t, err)
+	must.NoError(t, err)
 	exposed := map[string]string{
 		"identity key":   filepath.Join(cfg.Gateway.Keys, keys.IdentityKeyFile),
 		"TLS client key": cfg.Uplink.Key,
 	}
 	for what, path := range exposed {
 		for _, mode := range []fs.FileMode{0o640, 0o644} {
-			must(t, os.Chmod(path, mode))
+			must.NoError(t, os.Chmod(path, mode))
 			out, err := runToExit(t, bin, "run", "--config", b.cfgPath)
 			if err == nil {
 				t.Errorf("%s mode %#o: the agent ran and exited cleanly; output:\n%s", what, mode, out)
 			} else if !strings.Contains(out, path) || !strings.Contains(out, "chmod 600") {
 				t.Errorf("%s mode %#o: %v; the error does not name %s and the fix:\n%s", what, mode, err, path, out)
 			}
-			must(t, os.Chmod(path, 0o600))
+			must.NoError(t, os.Chmod(path, 0o600))
 		}
 	}
 
 	recipientKey := filepath.Join(b.dir, "recipient-telemetry", keys.RecipientKeyFile)
 	withPrivate := filepath.Join(b.dir, "recipient-private.yaml")
 	data, err := os.ReadFile(b.cfgPath)
-	must(t, err)
-	must(t, os.WriteFile(withPrivate, bytes.Replace(data, []byte(cfg.Recipients["telemetry"]), []byte(recipientKey), 1), 0o600))
+	must.NoError(t, err)
+	must.NoError(t, os.WriteFile(withPrivate, bytes.Replace(data, []byte(cfg.Recipients["telemetry"]), []byte(recipientKey), 1), 0o600))
 	if out, err := runToExit(t, bin, "run", "--config", withPrivate); err == nil || !strings.Contains(out, recipientKey) {
 		t.Errorf("a recipient private key as recipients.telemetry: %v, want a refusal naming %s:\n%s", err, recipientKey, out)
 	}
@@ -382,9 +384,9 @@ func TestSecurityRefusesExposedKeys(t *testing.T) {
 // stops.
 func TestSecurityStateFileModes(t *testing.T) {
 	b := newBed(t, bedOptions{durability: 200 * time.Millisecond, maxDelay: 300 * time.Millisecond, maxBytes: "64MiB", maxReadings: 100})
-	bin := gatewaytest.Edgegw(t)
+	bin := proctest.Edgegw(t)
 	cfg, err := config.Load(b.cfgPath)
-	must(t, err)
+	must.NoError(t, err)
 	if _, err := os.Stat(cfg.Gateway.State); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("state directory %s exists before the agent ran: %v", cfg.Gateway.State, err)
 	}
@@ -442,7 +444,7 @@ func checkPrivateTree(t *testing.T, dir string, required []string, running bool)
 		}
 		return nil
 	})
-	must(t, err)
+	must.NoError(t, err)
 	for _, name := range required {
 		if !seen[name] {
 			t.Errorf("%s not in the state directory (have %v)", name, slices.Sorted(maps.Keys(seen)))
@@ -467,7 +469,7 @@ func checkMode(t *testing.T, path string, want fs.FileMode) {
 func procUmask(t *testing.T, pid int) string {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	must(t, err)
+	must.NoError(t, err)
 	for line := range strings.Lines(string(data)) {
 		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
 			return strings.TrimSpace(v)
@@ -487,7 +489,7 @@ func TestSecurityKeyGenerationModes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	bin := gatewaytest.Edgegw(t)
+	bin := proctest.Edgegw(t)
 	dir := t.TempDir()
 	for _, k := range []struct {
 		args           []string
@@ -508,14 +510,14 @@ func TestSecurityKeyGenerationModes(t *testing.T) {
 
 	idKey := filepath.Join(dir, "keys", keys.IdentityKeyFile)
 	before, err := os.ReadFile(idKey)
-	must(t, err)
+	must.NoError(t, err)
 	if out, err := runToExitUmask0(t, bin, "keys", "init", "--id", "gw-001", "--dir", filepath.Join(dir, "keys")); err == nil || !strings.Contains(out, "already exists") {
 		t.Errorf("keys init over an existing identity: %v\n%s", err, out)
 	}
 	if after, _ := os.ReadFile(idKey); !bytes.Equal(before, after) {
 		t.Error("keys init without --force replaced the identity key")
 	}
-	must(t, os.Chmod(idKey, 0o644))
+	must.NoError(t, os.Chmod(idKey, 0o644))
 	if out, err := runToExitUmask0(t, bin, "keys", "init", "--id", "gw-001", "--force", "--dir", filepath.Join(dir, "keys")); err != nil {
 		t.Fatalf("keys init --force: %v\n%s", err, out)
 	}
@@ -542,32 +544,32 @@ func TestSecurityStolenBuffer(t *testing.T) {
 	b.br.Stop()
 	a, stop := startAgent(t, b, 0)
 	poll.Until(t, securityWait, "6 batches buffered with the broker down", func() bool { return a.Health().BufferBatches >= 6 })
-	must(t, stop())
+	must.NoError(t, stop())
 	cfg, err := config.Load(b.cfgPath)
-	must(t, err)
+	must.NoError(t, err)
 
 	// The thief copies the card.
 	stolen := filepath.Join(t.TempDir(), gateway.BufferFile)
 	copyFile(t, filepath.Join(cfg.Gateway.State, gateway.BufferFile), stolen)
 	copyFile(t, filepath.Join(cfg.Gateway.State, gateway.BufferFile+".seq"), stolen+".seq")
 	raw, err := os.ReadFile(stolen)
-	must(t, err)
+	must.NoError(t, err)
 	for _, d := range b.devices {
 		if bytes.Contains(raw, []byte(d.name)) {
 			t.Errorf("device name %q in clear in buffer.db", d.name)
 		}
 	}
 	st, err := buffer.OpenBolt(stolen, buffer.Options{})
-	must(t, err)
+	must.NoError(t, err)
 	batches, err := st.Next(0, 1<<20)
-	must(t, errors.Join(err, st.Close()))
+	must.NoError(t, errors.Join(err, st.Close()))
 
 	secrets := gatewaySecrets(t, cfg)
 	classes := map[string]int{}
 	var attempts, aeadAttempts, opened int
 	for _, bt := range batches {
 		env, err := envelope.Parse(envelope.Marshal(bt.Header, bt.Chunks, bt.Trailer))
-		must(t, err)
+		must.NoError(t, err)
 		if !env.Header.Suite.Encrypted() {
 			continue // gap and audit records are signed, not sealed, by design
 		}
@@ -595,7 +597,7 @@ func TestSecurityStolenBuffer(t *testing.T) {
 			for _, suite := range []keys.Suite{keys.SuiteX25519, keys.SuiteMLKEM768X25519} {
 				for _, k := range candidateKeys(suite, secret) {
 					rk, err := keys.NewRecipientPrivate(suite, k)
-					must(t, err)
+					must.NoError(t, err)
 					attempts++
 					if _, err := env.Open(rk); err == nil {
 						opened++
@@ -643,7 +645,7 @@ func gatewaySecrets(t *testing.T, cfg *config.Config) map[string][]byte {
 		files = append(files, p)
 	}
 	for _, dir := range []string{cfg.Gateway.Keys, cfg.Gateway.State} {
-		must(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		must.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && d.Type().IsRegular() {
 				files = append(files, path)
 			}
@@ -659,7 +661,7 @@ func gatewaySecrets(t *testing.T, cfg *config.Config) map[string][]byte {
 	var sawIdentity, sawTLS bool
 	for _, path := range files {
 		data, err := os.ReadFile(path)
-		must(t, err)
+		must.NoError(t, err)
 		rest := data
 		for n := 0; ; n++ {
 			var blk *pem.Block
@@ -680,7 +682,7 @@ func gatewaySecrets(t *testing.T, cfg *config.Config) map[string][]byte {
 			case "EDGEGW HPKE PRIVATE KEY":
 				t.Fatalf("the gateway holds a recipient private key: %s", path)
 			}
-			must(t, err)
+			must.NoError(t, err)
 			switch k := key.(type) {
 			case ed25519.PrivateKey:
 				sawIdentity = sawIdentity || path == filepath.Join(cfg.Gateway.Keys, keys.IdentityKeyFile)
@@ -690,7 +692,7 @@ func gatewaySecrets(t *testing.T, cfg *config.Config) map[string][]byte {
 			case *ecdsa.PrivateKey:
 				sawTLS = sawTLS || path == cfg.Uplink.Key
 				s, err := k.Bytes()
-				must(t, err)
+				must.NoError(t, err)
 				add(name+" ECDSA scalar", s)
 			case *ecdh.PrivateKey:
 				add(name+" ECDH scalar", k.Bytes())
@@ -749,8 +751,8 @@ func chunkAAD(header []byte, i uint32) []byte {
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
 	data, err := os.ReadFile(src)
-	must(t, err)
-	must(t, os.WriteFile(dst, data, 0o600))
+	must.NoError(t, err)
+	must.NoError(t, os.WriteFile(dst, data, 0o600))
 }
 
 // ---------------------------------------------------------------------------
@@ -872,9 +874,9 @@ func mqttConnect(t *testing.T, br *mqtttest.Broker, cn, clientID string) paho.Cl
 	t.Helper()
 	certFile, keyFile := br.Client(t, cn)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	must(t, err)
+	must.NoError(t, err)
 	caPEM, err := os.ReadFile(br.CAFile)
-	must(t, err)
+	must.NoError(t, err)
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(caPEM) {
 		t.Fatal("no CA certificate")
@@ -961,9 +963,9 @@ func startBinaryUmask0(t *testing.T, bin string, args ...string) *agentProcess {
 func startCmd(t *testing.T, cmd *exec.Cmd) *agentProcess {
 	t.Helper()
 	logf, err := os.CreateTemp(t.TempDir(), "agent-*.log")
-	must(t, err)
+	must.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	must(t, cmd.Start())
+	must.NoError(t, cmd.Start())
 	p := &agentProcess{cmd: cmd, log: logf.Name(), done: make(chan struct{})}
 	go func() { p.waitErr = cmd.Wait(); logf.Close(); close(p.done) }()
 	t.Cleanup(func() {
@@ -994,7 +996,7 @@ func (p *agentProcess) exited() bool {
 // stop sends SIGTERM and requires a clean exit within the deadline.
 func (p *agentProcess) stop(t *testing.T) {
 	t.Helper()
-	must(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	must.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case <-p.done:
 	case <-time.After(securityWait):
@@ -1051,7 +1053,7 @@ func runCmdToExit(t *testing.T, cmd *exec.Cmd) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	must(t, cmd.Start())
+	must.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -1069,9 +1071,9 @@ func runCmdToExit(t *testing.T, cmd *exec.Cmd) (string, error) {
 func rewriteFile(t *testing.T, path, old, new string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
-	must(t, err)
+	must.NoError(t, err)
 	if !bytes.Contains(data, []byte(old)) {
 		t.Fatalf("%s does not contain %q", path, old)
 	}
-	must(t, os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o600))
+	must.NoError(t, os.WriteFile(path, bytes.Replace(data, []byte(old), []byte(new), 1), 0o600))
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
 )
 
@@ -19,7 +20,7 @@ func TestIntegrationFirstPublish(t *testing.T) {
 	_, stop := startAgent(t, b, 5*time.Second)
 	poll.Until(t, 20*time.Second, "the first readings at the backend", func() bool { return c.count() > 0 })
 	first := time.Since(start)
-	must(t, stop())
+	must.NoError(t, stop())
 	t.Logf("first readings at the backend %v after the start (max_delay 300ms, interval 30s)", first.Round(time.Millisecond))
 	if first > 3*time.Second {
 		t.Errorf("first readings %v after the start, want within max_delay and a connection (3s)", first)

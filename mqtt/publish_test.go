@@ -2,6 +2,7 @@ package mqtt_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -42,6 +43,25 @@ func mustPublish(t *testing.T, cfg mqtt.ClientConfig, msgs ...mqtt.Message) {
 	}
 }
 
+// retainedPerGateway starts a broker with the prefix "city", where the
+// identity who names publishes, retained, payload-1 on gw-001's topic kind
+// and payload-2 on gw-002's; it returns the broker and that identity's
+// client configuration.
+func retainedPerGateway(t *testing.T, who func(*mqtttest.Broker) string, kind, payload string) (*mqtttest.Broker, mqtt.ClientConfig) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test skipped with -short")
+	}
+	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
+	cfg := opsClient(t, br, who(br))
+	var msgs []mqtt.Message
+	for i, gw := range []string{"gw-001", "gw-002"} {
+		msgs = append(msgs, mqtt.Message{Topic: "city/" + gw + "/" + kind, Payload: fmt.Appendf(nil, "%s-%d", payload, i+1)})
+	}
+	mustPublish(t, cfg, msgs...)
+	return br, cfg
+}
+
 // mustRefuse publishes "forged" retained on topic as cfg, whose identity
 // may not write there: Mosquitto closes the connection, which
 // PublishRetained reports; who names cfg's identity in the failure.
@@ -57,14 +77,7 @@ func mustRefuse(t *testing.T, cfg mqtt.ClientConfig, who, topic string) {
 // config/set, which each gateway reads; gateways publish their status, which
 // ops reads. Ops reads no configuration and forges no status.
 func TestIntegrationOpsACL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test skipped with -short")
-	}
-	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
-	ops := opsClient(t, br, br.Ops)
-	mustPublish(t, ops,
-		mqtt.Message{Topic: "city/gw-001/config/set", Payload: []byte("doc-1")},
-		mqtt.Message{Topic: "city/gw-002/config/set", Payload: []byte("doc-2")})
+	br, ops := retainedPerGateway(t, func(br *mqtttest.Broker) string { return br.Ops }, "config/set", "doc")
 	mustPublish(t, opsClient(t, br, "gw-001"), mqtt.Message{Topic: "city/gw-001/config/status", Payload: []byte("status-1")})
 
 	var gw1, opsRx mqtttest.Inbox
@@ -91,14 +104,7 @@ func TestIntegrationOpsACL(t *testing.T) {
 // audit and health and writes each gateway's retained receipt, which only
 // that gateway reads; it can neither forge data nor push configuration.
 func TestIntegrationIngestACL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test skipped with -short")
-	}
-	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
-	ingest := opsClient(t, br, br.Ingest)
-	mustPublish(t, ingest,
-		mqtt.Message{Topic: "city/gw-001/receipt", Payload: []byte("receipt-1")},
-		mqtt.Message{Topic: "city/gw-002/receipt", Payload: []byte("receipt-2")})
+	br, ingest := retainedPerGateway(t, func(br *mqtttest.Broker) string { return br.Ingest }, "receipt", "receipt")
 
 	var ingestRx, gw1 mqtttest.Inbox
 	mqtttest.Subscribe(t, br, br.Ingest, "ingest", true, []string{"city/+/data/#", "city/+/audit", "city/+/health"}, nil, ingestRx.Handle)

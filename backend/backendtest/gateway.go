@@ -11,6 +11,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // At is the time of the first reading of every batch.
@@ -29,14 +30,14 @@ type Gateway struct {
 func NewGateway(t testing.TB, id string) *Gateway {
 	t.Helper()
 	dir := t.TempDir()
-	must(t, keys.InitIdentity(dir, id, false))
-	must(t, keys.GenerateRecipient(dir, keys.SuiteX25519, false))
+	must.NoError(t, keys.InitIdentity(dir, id, false))
+	must.NoError(t, keys.GenerateRecipient(dir, keys.SuiteX25519, false))
 	ident, err := keys.LoadIdentity(dir)
-	must(t, err)
+	must.NoError(t, err)
 	pub, err := keys.LoadRecipientPublic(filepath.Join(dir, "recipient.pub"))
-	must(t, err)
+	must.NoError(t, err)
 	rk, err := keys.LoadRecipientPrivate(filepath.Join(dir, "recipient.key"))
-	must(t, err)
+	must.NoError(t, err)
 	return &Gateway{t: t, ID: ident, Pub: pub, Key: rk, Dir: dir}
 }
 
@@ -45,17 +46,17 @@ func NewGateway(t testing.TB, id string) *Gateway {
 func (g *Gateway) Batch(seq uint64, n int) []byte {
 	g.t.Helper()
 	b, err := envelope.NewBatch(g.Pub, g.ID.ID, "telemetry", 1, At)
-	must(g.t, err)
+	must.NoError(g.t, err)
 	h, err := b.Header(seq)
-	must(g.t, err)
+	must.NoError(g.t, err)
 	rs := make([]reading.Reading, n)
 	for i := range rs {
 		rs[i] = reading.Reading{Device: "aq-1", Channel: "t", Value: float64(i) + 0.5, Unit: reading.Celsius, Time: At.Add(time.Duration(i) * time.Second)}
 	}
 	chunk, err := b.Seal(rs)
-	must(g.t, err)
+	must.NoError(g.t, err)
 	tr, err := envelope.Sign(g.ID, h, [][]byte{chunk})
-	must(g.t, err)
+	must.NoError(g.t, err)
 	return envelope.Marshal(h, [][]byte{chunk}, tr)
 }
 
@@ -64,17 +65,10 @@ func (g *Gateway) Batch(seq uint64, n int) []byte {
 func (g *Gateway) Gap(seq, from, to, readings uint64) []byte {
 	g.t.Helper()
 	h, err := envelope.GapHeader(g.ID.ID, seq, 1, At)
-	must(g.t, err)
+	must.NoError(g.t, err)
 	chunks, err := envelope.GapChunks(envelope.Gap{FromSeq: from, ToSeq: to, Batches: to - from + 1, Readings: readings, Reason: "max-bytes"})
-	must(g.t, err)
+	must.NoError(g.t, err)
 	tr, err := envelope.Sign(g.ID, h, chunks)
-	must(g.t, err)
+	must.NoError(g.t, err)
 	return envelope.Marshal(h, chunks, tr)
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

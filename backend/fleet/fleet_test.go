@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/storetest"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 var t0 = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
@@ -140,13 +141,9 @@ func (tf *testFleet) tick(t *testing.T, d time.Duration, gw string, seq uint64, 
 	if !alive {
 		body = []byte(`{"state":"offline"}`)
 	}
-	if err := tf.Store.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocHealth, Received: tf.now, Body: body}}, 10); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, tf.Store.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocHealth, Received: tf.now, Body: body}}, 10))
 	_, ts, err := tf.Record(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return ts
 }
 
@@ -178,9 +175,7 @@ func TestRecordFlappingAlertsOnce(t *testing.T) {
 		t.Errorf("flapping gateway: %d alerts over %d changes, want 1 over 4", alerts, changes)
 	}
 	sum, err := tf.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	b := sum.Boxes[0]
 	if b.State != fleet.OK || !b.Flapping || b.Changes != 4 || !b.Since.Equal(tf.now) || b.Version != "1.2.0" {
 		t.Errorf("box = %+v, want OK, flapping with 4 changes, since now, version 1.2.0", b)
@@ -200,9 +195,7 @@ func TestStatusCountsAndOrder(t *testing.T) {
 	tf.tick(t, 0, "south-1", 1, true, false) // last will: OFFLINE
 	tf.tick(t, 0, "south-2", 1, true, true)
 	sum, err := tf.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if sum.Counts[fleet.OK] != 2 || sum.Counts[fleet.Silent] != 1 || sum.Counts[fleet.Offline] != 1 || len(sum.Boxes) != 4 {
 		t.Errorf("counts = %v over %d boxes, want 2 OK, 1 SILENT, 1 OFFLINE", sum.Counts, len(sum.Boxes))
 	}
@@ -297,9 +290,7 @@ func TestRecent(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := tf.Recent(ctx, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if !got.Time.Equal(rec) || len(got.Boxes) != 1 {
 		t.Errorf("Recent within the age: %v with %d boxes, want the recorded %v with 1", got.Time, len(got.Boxes), rec)
 	}

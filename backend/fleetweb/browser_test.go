@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -42,7 +44,7 @@ func artifacts(t *testing.T) string {
 	if dir == "" {
 		return t.TempDir()
 	}
-	must(t, os.MkdirAll(dir, 0o755))
+	must.NoError(t, os.MkdirAll(dir, 0o755))
 	return dir
 }
 
@@ -61,13 +63,13 @@ func TestIntegrationBrowser(t *testing.T) {
 	profile := t.TempDir()
 	sf := newSimFleet(t)
 	srv, err := fleetweb.Listen(fleetweb.Config{Listen: "127.0.0.1:0"}, fleetweb.Deps{Fleet: sf.fleet})
-	must(t, err)
+	must.NoError(t, err)
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx) }()
 	defer func() {
 		stopServe()
-		must(t, <-served)
+		must.NoError(t, <-served)
 	}()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -83,7 +85,7 @@ func TestIntegrationBrowser(t *testing.T) {
 
 	var mu sync.Mutex
 	var requests []string
-	must(t, chromedp.Listen(bctx, func(ev any) {
+	must.NoError(t, chromedp.Listen(bctx, func(ev any) {
 		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
 			mu.Lock()
 			requests = append(requests, e.Request.URL)
@@ -91,13 +93,13 @@ func TestIntegrationBrowser(t *testing.T) {
 		}
 	}))
 	_, err = chromedp.Call(bctx, network.Enable, network.EnableParams{})
-	must(t, err)
+	must.NoError(t, err)
 
 	// The overview: the counts, and the colour of every box of the grid.
-	must(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL()), chromedp.WaitVisible(chromedp.CSS("#counts"))))
+	must.NoError(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL()), chromedp.WaitVisible(chromedp.CSS("#counts"))))
 	counts, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]int](
 		`Object.fromEntries([...document.querySelectorAll('#counts a')].map(a => [a.dataset.state, +a.querySelector('b').textContent]))`))
-	must(t, err)
+	must.NoError(t, err)
 	colours, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][]string](`(() => {
 		const m = {};
 		for (const a of document.querySelectorAll('.grid a')) {
@@ -107,9 +109,9 @@ func TestIntegrationBrowser(t *testing.T) {
 		}
 		return m;
 	})()`))
-	must(t, err)
+	must.NoError(t, err)
 	overviewPNG, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	must(t, err)
+	must.NoError(t, err)
 	for _, st := range fleet.States {
 		if counts[string(st)] != simCounts[st] {
 			t.Errorf("the overview shows %d %s, want %d", counts[string(st)], st, simCounts[st])
@@ -137,13 +139,13 @@ func TestIntegrationBrowser(t *testing.T) {
 	}
 
 	// A box page: the pm25 sparkline has one point per reading with a value.
-	must(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL()+"box/"+chartGateway), chromedp.WaitVisible(chromedp.CSS(`svg.spark[data-channel="pm25"]`))))
+	must.NoError(t, chromedp.Do(bctx, chromedp.Navigate(srv.URL()+"box/"+chartGateway), chromedp.WaitVisible(chromedp.CSS(`svg.spark[data-channel="pm25"]`))))
 	points, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelector('svg.spark[data-channel="pm25"] polyline').points.numberOfItems`))
-	must(t, err)
+	must.NoError(t, err)
 	width, err := chromedp.Run(bctx, chromedp.Evaluate[float64](`document.querySelector('svg.spark[data-channel="pm25"]').getBoundingClientRect().width`))
-	must(t, err)
+	must.NoError(t, err)
 	state, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS("#state")))
-	must(t, err)
+	must.NoError(t, err)
 	// Its gap on the time axis: seq 2..3 dropped between 6 h and 5 h ago,
 	// drawn where the 24-hour axis puts them (3/4 to 19/24 of its width).
 	gaps, err := chromedp.Run(bctx, chromedp.Evaluate[[]map[string]float64](`(() => {
@@ -154,9 +156,9 @@ func TestIntegrationBrowser(t *testing.T) {
 				start: (b.left - axis.left) / axis.width, end: (b.right - axis.left) / axis.width, height: b.height};
 		});
 	})()`))
-	must(t, err)
+	must.NoError(t, err)
 	boxPNG, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-	must(t, err)
+	must.NoError(t, err)
 	if points != chartPoints {
 		t.Errorf("the pm25 sparkline has %d points, want %d", points, chartPoints)
 	}
@@ -179,7 +181,7 @@ func TestIntegrationBrowser(t *testing.T) {
 			continue
 		}
 		p := filepath.Join(out, name)
-		must(t, os.WriteFile(p, png, 0o644))
+		must.NoError(t, os.WriteFile(p, png, 0o644))
 		t.Logf("screenshot: %s", p)
 	}
 	mu.Lock()

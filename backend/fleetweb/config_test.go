@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/backend/fleetweb"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestConfigCheck(t *testing.T) {
@@ -59,35 +60,22 @@ func TestConfigCheck(t *testing.T) {
 func selfSigned(t *testing.T, dir string) (cert, key string, pool *x509.CertPool) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleet web test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	kder, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	cert, key = filepath.Join(dir, "web.pem"), filepath.Join(dir, "web.key")
-	must(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
-	must(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600))
+	must.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	must.NoError(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600))
 	c, err := x509.ParseCertificate(der)
-	must(t, err)
+	must.NoError(t, err)
 	pool = x509.NewCertPool()
 	pool.AddCert(c)
 	return cert, key, pool
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestListenTLSAndToken: a server with TLS and a token file answers only
@@ -99,10 +87,10 @@ func TestListenTLSAndToken(t *testing.T) {
 	cert, key, pool := selfSigned(t, dir)
 	tokFile := filepath.Join(dir, "web.token")
 	tok := "s3cret-token-of-the-fleet-page"
-	must(t, os.WriteFile(tokFile, []byte(tok+"\n"), 0o600))
+	must.NoError(t, os.WriteFile(tokFile, []byte(tok+"\n"), 0o600))
 	cfg := fleetweb.Config{Listen: "127.0.0.1:0", Cert: cert, Key: key, TokenFile: tokFile}
 	srv, err := fleetweb.Listen(cfg, fleetweb.Deps{Fleet: sf.fleet})
-	must(t, err)
+	must.NoError(t, err)
 	if !strings.HasPrefix(srv.URL(), "https://127.0.0.1:") {
 		t.Errorf("URL %s", srv.URL())
 	}
@@ -122,9 +110,7 @@ func TestListenTLSAndToken(t *testing.T) {
 			req.Header.Set("Authorization", auth)
 		}
 		res, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
 		return res.StatusCode
@@ -151,8 +137,8 @@ func TestListenTLSAndToken(t *testing.T) {
 		"readable": {tok, 0o644, "readable by others (mode -rw-r--r--): chmod 600"},
 	} {
 		p := filepath.Join(dir, name+".token")
-		must(t, os.WriteFile(p, []byte(tc.body), tc.mode))
-		must(t, os.Chmod(p, tc.mode))
+		must.NoError(t, os.WriteFile(p, []byte(tc.body), tc.mode))
+		must.NoError(t, os.Chmod(p, tc.mode))
 		cfg.TokenFile = p
 		if _, err := fleetweb.Listen(cfg, fleetweb.Deps{Fleet: sf.fleet}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s token: %v, want %q", name, err, tc.want)

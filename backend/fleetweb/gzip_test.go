@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -21,25 +23,25 @@ import (
 func fetch(t *testing.T, srv *httptest.Server, method, path, ae string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, nil)
-	must(t, err)
+	must.NoError(t, err)
 	if ae != "" {
 		req.Header.Set("Accept-Encoding", ae)
 	}
 	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
 	res, err := c.Do(req)
-	must(t, err)
+	must.NoError(t, err)
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
-	must(t, err)
+	must.NoError(t, err)
 	return res, body
 }
 
 func gunzip(t *testing.T, b []byte) []byte {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(b))
-	must(t, err)
+	must.NoError(t, err)
 	out, err := io.ReadAll(zr)
-	must(t, err)
+	must.NoError(t, err)
 	return out
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/fleetweb"
 	"github.com/edgegw/edgegw/backend/store"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // get requests path from h and returns the status and body.
@@ -164,9 +165,7 @@ func TestReadOnly(t *testing.T) {
 	defer srv.Close()
 	for _, path := range []string{"/", "/box/" + chartGateway, "/metrics"} {
 		res, err := http.Head(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != 200 || len(body) != 0 {
@@ -214,9 +213,7 @@ func TestEscaping(t *testing.T) {
 	evil := []string{`<script>alert(1)</script>`, `a"b'c&d`, `x/y?z#w%`, `javascript:alert(1)`}
 	for _, gw := range evil {
 		body := fmt.Sprintf(`{"gateway":%q,"version":"<b>1</b>","devices":{"<i>dev</i>":{"polls":1}}}`, gw)
-		if err := sf.fleet.Store.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocHealth, Received: now.Add(-time.Second), Body: []byte(body)}}, 10); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, sf.fleet.Store.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocHealth, Received: now.Add(-time.Second), Body: []byte(body)}}, 10))
 	}
 	if _, _, err := sf.fleet.Record(ctx); err != nil { // as the ingest does every fleet interval
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/storetest"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // now is the simulated fleet's clock.
@@ -68,9 +69,7 @@ func (sf *simFleet) build(t testing.TB, gw string, state fleet.State) {
 	st := sf.fleet.Store
 	health := func(at time.Duration, body string) {
 		t.Helper()
-		if err := st.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocHealth, Received: now.Add(-at), Body: []byte(body)}}, 10); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, st.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocHealth, Received: now.Add(-at), Body: []byte(body)}}, 10))
 	}
 	alive := func(at time.Duration, buffered int) {
 		health(at, fmt.Sprintf(`{"gateway":%q,"version":"1.4.0","config_version":3,"buffer_batches":%d,"devices":{"aq-1":{"polls":2880,"errors":1,"last_ok":%q}}}`,
@@ -108,9 +107,7 @@ func (sf *simFleet) build(t testing.TB, gw string, state fleet.State) {
 		commit(1, 5*time.Second, day)
 		alive(20*time.Second, 0)
 		body := fmt.Sprintf(`{"gateway":%q,"version":4,"state":"rolled-back","reason":"probation: broker unreachable","time":%q}`, gw, now.Add(-time.Hour).Format(time.RFC3339))
-		if err := st.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocConfigStatus, Received: now.Add(-time.Hour), Body: []byte(body)}}, 10); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, st.RecordDocs(ctx, []store.Doc{{Gateway: gw, Kind: store.DocConfigStatus, Received: now.Add(-time.Hour), Body: []byte(body)}}, 10))
 	case state == fleet.Backlog:
 		commit(1, 5*time.Second, day)
 		alive(3*time.Minute, 10)
@@ -150,9 +147,7 @@ func dayOfReadings(withError bool) []store.Reading {
 func TestSimFleetStates(t *testing.T) {
 	sf := newSimFleet(t)
 	sum, err := sf.fleet.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(sum.Boxes) != 50 {
 		t.Fatalf("%d gateways, want 50", len(sum.Boxes))
 	}

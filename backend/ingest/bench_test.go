@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgegw/edgegw/backend/store"
@@ -94,7 +97,7 @@ func benchIngest(b *testing.B, bin string, gateways, perGateway int, newDB func(
 			envs[g] = make([]sealed, perGateway)
 		}
 		at := time.Now().Truncate(time.Second)
-		must(b, parallel(gateways*perGateway, func(i int) (err error) {
+		must.NoError(b, parallel(gateways*perGateway, func(i int) (err error) {
 			g, k := i/perGateway, i%perGateway
 			envs[g][k], err = bed.gws[g].seal(bed.rcpt, bed.gws[g].first+uint64(k), at.Add(time.Duration(k)*benchPolls*time.Second))
 			return err
@@ -155,7 +158,7 @@ func BenchmarkIntegrationReceiptLatency(b *testing.B) {
 		bed.probe(b)
 		envs := make([]sealed, gateways*(rounds+1))
 		at := time.Now().Truncate(time.Second)
-		must(b, parallel(len(envs), func(i int) (err error) {
+		must.NoError(b, parallel(len(envs), func(i int) (err error) {
 			r, g := i/gateways, i%gateways
 			gw := bed.gws[g]
 			envs[i], err = gw.seal(bed.rcpt, gw.first+uint64(r), at.Add(time.Duration(r)*interval))
@@ -223,31 +226,31 @@ func newIngestBed(b *testing.B, dsn string, gateways int) *ingestBed {
 	b.Helper()
 	bed := &ingestBed{br: mqtttest.Start(b, mqtttest.Options{Prefix: "city"}), dir: b.TempDir(), dsn: dsn}
 	idDir, rcptDir := filepath.Join(bed.dir, "identity"), filepath.Join(bed.dir, "recipient")
-	must(b, keys.InitIdentity(idDir, "ingest-1", false))
-	must(b, keys.GenerateRecipient(rcptDir, keys.SuiteX25519, false))
+	must.NoError(b, keys.InitIdentity(idDir, "ingest-1", false))
+	must.NoError(b, keys.GenerateRecipient(rcptDir, keys.SuiteX25519, false))
 	id, err := keys.LoadIdentity(idDir)
-	must(b, err)
+	must.NoError(b, err)
 	bed.pinned = []keys.PublicIdentity{id.Public()}
 	bed.rcpt, err = keys.LoadRecipientPublic(filepath.Join(rcptDir, keys.RecipientPubFile))
-	must(b, err)
+	must.NoError(b, err)
 
 	var trust strings.Builder
 	for i := range gateways {
 		_, priv, err := ed25519.GenerateKey(nil)
-		must(b, err)
+		must.NoError(b, err)
 		gw := &simGateway{id: &keys.Identity{ID: fmt.Sprintf("gw-%04d", i), Key: priv}, pinned: bed.pinned, first: 1, sent: map[uint64]sentBatch{}}
 		gw.topic = "city/" + gw.id.ID + "/data/telemetry"
 		trust.WriteString(gw.id.Public().String() + "\n")
 		bed.gws = append(bed.gws, gw)
 	}
 	trustPath := filepath.Join(bed.dir, "gateways.pub")
-	must(b, os.WriteFile(trustPath, []byte(trust.String()), 0o644))
+	must.NoError(b, os.WriteFile(trustPath, []byte(trust.String()), 0o644))
 	if _, _, err := store.Migrate(context.Background(), dsn); err != nil {
 		b.Fatal(err)
 	}
 	cert, key := bed.br.Client(b, bed.br.Ingest)
 	bed.cfgPath = filepath.Join(bed.dir, "ingest.yaml")
-	must(b, os.WriteFile(bed.cfgPath, []byte(fmt.Sprintf(`broker: %s
+	must.NoError(b, os.WriteFile(bed.cfgPath, []byte(fmt.Sprintf(`broker: %s
 ca: %s
 cert: %s
 key: %s
@@ -266,29 +269,15 @@ database: %q
 // unless stopIngest stopped it.
 func (bed *ingestBed) startIngest(b *testing.B, bin string) *exec.Cmd {
 	b.Helper()
-	logf, err := os.Create(bed.logPath)
-	must(b, err)
 	cmd := exec.Command(bin, "ingest", "run", "--config", bed.cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(b, cmd.Start())
-	b.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-		logf.Close()
-		if b.Failed() {
-			out, _ := os.ReadFile(bed.logPath)
-			b.Logf("ingest log:\n%s", out)
-		}
-	})
+	proctest.Start(b, cmd, proctest.ChildLog(b, bed.logPath, "ingest log", 0))
 	return cmd
 }
 
 // stopIngest stops the ingest with SIGTERM and requires a clean exit.
 func (bed *ingestBed) stopIngest(b *testing.B, cmd *exec.Cmd) {
 	b.Helper()
-	must(b, cmd.Process.Signal(os.Interrupt))
+	must.NoError(b, cmd.Process.Signal(os.Interrupt))
 	if err := cmd.Wait(); err != nil {
 		b.Fatalf("edgegw ingest run: %v", err)
 	}
@@ -332,7 +321,7 @@ func (bed *ingestBed) probe(b *testing.B) {
 	b.Helper()
 	gw := bed.gws[0]
 	env, err := gw.seal(bed.rcpt, 1, time.Now())
-	must(b, err)
+	must.NoError(b, err)
 	gw.first = 2
 	deadline := time.Now().Add(time.Minute)
 	tick := time.NewTicker(200 * time.Millisecond)
@@ -388,10 +377,10 @@ func (bed *ingestBed) receipted(b *testing.B) time.Time {
 func (bed *ingestBed) stats(b *testing.B) store.Stats {
 	b.Helper()
 	db, err := store.Open(context.Background(), bed.dsn)
-	must(b, err)
+	must.NoError(b, err)
 	defer db.Close()
 	st, err := db.Stats(context.Background())
-	must(b, err)
+	must.NoError(b, err)
 	return st
 }
 
@@ -607,7 +596,7 @@ func buildEdgegw(b *testing.B) string {
 func procCPU(b *testing.B, pid int) time.Duration {
 	b.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	must(b, err)
+	must.NoError(b, err)
 	// utime and stime are fields 14 and 15; count after the command name,
 	// which is in parentheses and may contain spaces.
 	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
@@ -624,6 +613,6 @@ func cpuOf(b *testing.B, f func() (time.Duration, error)) time.Duration {
 		return 0
 	}
 	d, err := f()
-	must(b, err)
+	must.NoError(b, err)
 	return d
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/backend/ingest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 const goodConfig = `broker: ssl://broker.example:8883
@@ -23,9 +24,7 @@ database: sqlite:/var/lib/edgegw-ingest/ingest.db
 
 func TestParseConfig(t *testing.T) {
 	c, err := ingest.ParseConfig([]byte(goodConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if c.TopicPrefix != "city" || c.ShareGroup != "edgegw-ingest" || c.ReceiptInterval != 200*time.Millisecond {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -33,9 +32,7 @@ func TestParseConfig(t *testing.T) {
 		t.Errorf("topics %v", got)
 	}
 	c2, err := ingest.ParseConfig([]byte(goodConfig + "share_group: \"-\"\ntopic_prefix: town/a\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got := c2.Topics(); got[0] != "town/a/+/data/#" || got[3] != "town/a/+/config/status" {
 		t.Errorf("no share group: %v", got)
 	}
@@ -58,9 +55,7 @@ func TestParseConfig(t *testing.T) {
 
 func TestLoadConfigNamesTheFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "ingest.yaml")
-	if err := os.WriteFile(p, []byte(goodConfig+"bogus: 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(p, []byte(goodConfig+"bogus: 1\n"), 0o600))
 	if _, err := ingest.LoadConfig(p); err == nil || !strings.Contains(err.Error(), p+": line 10: field bogus") {
 		t.Errorf("error %v", err)
 	}

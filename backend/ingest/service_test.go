@@ -18,6 +18,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/receipt"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -39,10 +40,10 @@ func newWorld(t *testing.T, dsn string) *world {
 	br := mqtttest.Start(t, mqtttest.Options{Prefix: "city"})
 	w := &world{br: br, gw: backendtest.NewGateway(t, "gw-001"), dsn: dsn}
 	dir := t.TempDir()
-	must(t, keys.InitIdentity(dir, "ingest-test", false))
+	must.NoError(t, keys.InitIdentity(dir, "ingest-test", false))
 	var err error
 	w.signer, err = keys.LoadIdentity(dir)
-	must(t, err)
+	must.NoError(t, err)
 	if _, _, err := store.Migrate(context.Background(), dsn); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ recipient_keys: [` + filepath.Join(w.gw.Dir, "recipient.key") + `]
 database: ` + dsn + `
 receipt_interval: 50ms
 `))
-	must(t, err)
+	must.NoError(t, err)
 	return w
 }
 
@@ -67,10 +68,10 @@ receipt_interval: 50ms
 func (w *world) start(t *testing.T) (svc *ingest.Service, stop func()) {
 	t.Helper()
 	db, err := store.Open(context.Background(), w.dsn)
-	must(t, err)
+	must.NoError(t, err)
 	svc, err = ingest.New(w.cfg, ingest.Deps{Store: db, Signer: w.signer, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Opener: backend.Opener{Trust: envelope.NewTrust(w.gw.ID.Public()), Keys: []*keys.RecipientPrivate{w.gw.Key}}})
-	must(t, err)
+	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -88,7 +89,7 @@ func (w *world) start(t *testing.T) (svc *ingest.Service, stop func()) {
 			if err := <-done; err != nil {
 				t.Errorf("ingest: %v", err)
 			}
-			must(t, db.Close())
+			must.NoError(t, db.Close())
 		})
 	}
 	t.Cleanup(stop)
@@ -124,7 +125,7 @@ func (w *world) gateway(t *testing.T) *gateway {
 		}
 		g.last = r
 	})
-	must(t, err)
+	must.NoError(t, err)
 	t.Cleanup(c.Close)
 	select {
 	case <-ready:
@@ -139,7 +140,7 @@ func (g *gateway) publish(t *testing.T, topic string, wire []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), mqtttest.WaitTimeout)
 	defer cancel()
-	must(t, g.c.Publish(ctx, topic, wire, false))
+	must.NoError(t, g.c.Publish(ctx, topic, wire, false))
 }
 
 func (g *gateway) receipt() receipt.Receipt {
@@ -206,15 +207,15 @@ func ingestScenario(t *testing.T, w *world) {
 	g.publish(t, data, w.gw.Batch(11, 1))
 	mqtttest.Eventually(t, "the restarted ingest's duplicate", func() bool { return svc2.Stats().Duplicates == 1 && svc2.Stats().Committed == 1 })
 	db, err := store.Open(context.Background(), w.dsn)
-	must(t, err)
+	must.NoError(t, err)
 	defer db.Close()
 	stats, err := db.Stats(context.Background())
-	must(t, err)
+	must.NoError(t, err)
 	if stats.Batches != 7 || stats.Readings != 15 || stats.GapRecords != 1 || stats.DroppedReadings != 40 || stats.Rejects["malformed"] != 1 {
 		t.Errorf("database stats %+v", stats)
 	}
 	missing, err := db.Missing(context.Background(), "gw-001")
-	must(t, err)
+	must.NoError(t, err)
 	// 7..9 are covered by the gap record; 10 was never sent.
 	var notReceived []store.MissingRange
 	for _, m := range missing {
@@ -227,13 +228,6 @@ func ingestScenario(t *testing.T, w *world) {
 	}
 	if g.bad != 0 {
 		t.Errorf("%d receipts failed verification", g.bad)
-	}
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -253,7 +247,7 @@ func TestIntegrationIngestHealth(t *testing.T) {
 		return err1 == nil && err2 == nil && len(h) == 1 && len(c) == 1
 	})
 	sum, err := svc.Fleet.Status(ctx)
-	must(t, err)
+	must.NoError(t, err)
 	if len(sum.Boxes) != 1 || sum.Boxes[0].State != fleet.Silent || !strings.Contains(sum.Boxes[0].Reason, "rolled-back") {
 		t.Errorf("fleet status = %+v, want gw-001 SILENT (health, no data), its rolled-back configuration among the reasons", sum.Boxes)
 	}

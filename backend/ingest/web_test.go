@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -21,14 +23,14 @@ import (
 func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
 	res, err := http.Get(base + "metrics")
-	must(t, err)
+	must.NoError(t, err)
 	defer res.Body.Close()
 	if res.StatusCode != 200 {
 		t.Fatalf("GET /metrics = %d", res.StatusCode)
 	}
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, err := p.TextToMetricFamilies(res.Body)
-	must(t, err)
+	must.NoError(t, err)
 	return mfs
 }
 
@@ -115,14 +117,14 @@ func TestIntegrationIngestWebAndMetrics(t *testing.T) {
 	}
 
 	res, err := http.Get(base)
-	must(t, err)
+	must.NoError(t, err)
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 || !strings.Contains(string(body), `href="/box/gw-001"`) {
 		t.Errorf("GET / = %d, without gw-001", res.StatusCode)
 	}
 	res, err = http.Post(base, "text/plain", strings.NewReader("x"))
-	must(t, err)
+	must.NoError(t, err)
 	res.Body.Close()
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST / = %d, want 405", res.StatusCode)
@@ -133,7 +135,7 @@ func TestIntegrationIngestWebAndMetrics(t *testing.T) {
 // and an address that is not loopback needs TLS and a token.
 func TestWebNotServedByDefault(t *testing.T) {
 	c, err := ingest.ParseConfig([]byte(goodConfig))
-	must(t, err)
+	must.NoError(t, err)
 	if c.HTTP.Enabled() {
 		t.Errorf("http enabled by default: %+v", c.HTTP)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/pgtest"
 	"github.com/edgegw/edgegw/backend/store/storetest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // benchReadings is the readings per batch of the commit benchmarks.
@@ -68,9 +69,7 @@ func benchCommit(b *testing.B, newDSN func(*testing.B) string, serverCPU func() 
 // processCPU returns the processor time this process has used.
 func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -79,8 +78,6 @@ func cpuOf(b *testing.B, f func() (time.Duration, error)) time.Duration {
 		return 0
 	}
 	d, err := f()
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	return d
 }

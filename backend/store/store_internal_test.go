@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestMissingRanges(t *testing.T) {
@@ -151,13 +153,9 @@ func TestParseDSN(t *testing.T) {
 // migrations, so that one version number means one schema.
 func TestMigrationsMatch(t *testing.T) {
 	lite, err := migrations(SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	pg, err := migrations(PostgreSQL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(lite) == 0 || len(lite) != len(pg) {
 		t.Fatalf("%d SQLite and %d PostgreSQL migrations", len(lite), len(pg))
 	}
@@ -217,9 +215,7 @@ func TestSQLiteSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer st.Close()
 	w := st.(*sqliteStore).w
 	var mode string

@@ -14,6 +14,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/pgtest"
 	"github.com/edgegw/edgegw/backend/store/storetest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func sqliteDSN(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "ingest.db") }
@@ -105,9 +106,7 @@ func TestIntegrationPostgresRestart(t *testing.T) {
 
 	for gw, top := range acked {
 		got, err := st.Committed(ctx, gw)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if len(got) != 1 || got[0][0] != 1 || got[0][1] < top {
 			t.Errorf("%s: Committed = %v, want 1..%d (every acknowledged batch) at least", gw, got, top)
 		}
@@ -145,12 +144,8 @@ func TestIntegrationSQLiteKilledWriter(t *testing.T) {
 	cmd.Env = append(os.Environ(), writerEnv+"="+dsn)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
+	must.NoError(t, cmd.Start())
 	t.Cleanup(func() { cmd.Process.Kill() })
 	var acked uint64
 	lines := bufio.NewScanner(out)
@@ -159,9 +154,7 @@ func TestIntegrationSQLiteKilledWriter(t *testing.T) {
 			t.Fatalf("writer said %q", lines.Text())
 		}
 		if acked == 30 {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, cmd.Process.Kill())
 		}
 	}
 	cmd.Wait()
@@ -170,14 +163,10 @@ func TestIntegrationSQLiteKilledWriter(t *testing.T) {
 	}
 
 	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer st.Close()
 	got, err := st.Committed(ctx, "gw-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(got) != 1 || got[0][0] != 1 || got[0][1] < acked {
 		t.Fatalf("after kill -9: Committed = %v, want 1..%d at least", got, acked)
 	}
@@ -197,9 +186,7 @@ const killedWriterReadings = 50
 // killed, saying "committed SEQ" after each Commit returns.
 func killedWriter(t *testing.T, dsn string) {
 	st, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for seq := uint64(1); seq < 100_000; seq++ {
 		if _, err := st.Commit(context.Background(), []store.Batch{storetest.DataBatch("gw-1", seq, killedWriterReadings, "a")}); err != nil {
 			t.Fatal(err)

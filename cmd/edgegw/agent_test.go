@@ -17,7 +17,8 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/pki"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // agentBox is a commissioned gateway in a temp dir whose broker does not
@@ -30,13 +31,13 @@ func newAgentBox(t *testing.T) *agentBox {
 	t.Helper()
 	dir := t.TempDir()
 	ca, err := pki.NewCA("city ca", time.Hour)
-	must(t, err)
-	must(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
+	must.NoError(t, err)
+	must.NoError(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
 	crt, key, err := ca.Issue("gw-001", false, nil, time.Hour)
-	must(t, err)
-	must(t, pki.WriteFiles(dir, "client", crt, key))
-	must(t, keys.InitIdentity(filepath.Join(dir, "keys"), "gw-001", false))
-	must(t, keys.GenerateRecipient(filepath.Join(dir, "r"), keys.SuiteX25519, false))
+	must.NoError(t, err)
+	must.NoError(t, pki.WriteFiles(dir, "client", crt, key))
+	must.NoError(t, keys.InitIdentity(filepath.Join(dir, "keys"), "gw-001", false))
+	must.NoError(t, keys.GenerateRecipient(filepath.Join(dir, "r"), keys.SuiteX25519, false))
 	return &agentBox{dir: dir}
 }
 
@@ -45,7 +46,7 @@ func newAgentBox(t *testing.T) *agentBox {
 func (b *agentBox) config(t *testing.T, name, state string) string {
 	t.Helper()
 	p := filepath.Join(b.dir, name+".yaml")
-	must(t, os.WriteFile(p, fmt.Appendf(nil, `gateway: {id: gw-001, keys: %[1]s/keys, state: %[2]s}
+	must.NoError(t, os.WriteFile(p, fmt.Appendf(nil, `gateway: {id: gw-001, keys: %[1]s/keys, state: %[2]s}
 uplink: {broker: "ssl://127.0.0.1:1", ca: %[1]s/ca.pem, cert: %[1]s/client.pem, key: %[1]s/client.key}
 recipients: {telemetry: %[1]s/r/recipient.pub}
 buffer: {max_bytes: 1MiB}
@@ -59,7 +60,7 @@ devices:
 // agent is an `edgegw run` child process.
 type agent struct {
 	cmd    *exec.Cmd
-	stderr *gatewaytest.SyncBuffer
+	stderr *proctest.SyncBuffer
 	done   chan struct{}
 	err    error
 }
@@ -68,9 +69,9 @@ type agent struct {
 // its control socket (it opened its buffer before), or fails the test.
 func startAgent(t *testing.T, cfg, socket string) *agent {
 	t.Helper()
-	a := &agent{cmd: exec.Command(edgegwBinary(t), "run", "--config", cfg), stderr: &gatewaytest.SyncBuffer{}, done: make(chan struct{})}
+	a := &agent{cmd: exec.Command(edgegwBinary(t), "run", "--config", cfg), stderr: &proctest.SyncBuffer{}, done: make(chan struct{})}
 	a.cmd.Stderr = a.stderr
-	must(t, a.cmd.Start())
+	must.NoError(t, a.cmd.Start())
 	go func() { a.err = a.cmd.Wait(); close(a.done) }()
 	t.Cleanup(func() {
 		a.cmd.Process.Signal(syscall.SIGTERM)
@@ -94,13 +95,6 @@ func startAgent(t *testing.T, cfg, socket string) *agent {
 		if time.Now().After(deadline) {
 			t.Fatalf("edgegw run --config %s: no control socket %s after 20s\n%s", cfg, socket, a.stderr)
 		}
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -152,9 +146,7 @@ func TestIntegrationSecondAgentNamesHolder(t *testing.T) {
 	files := func() map[string]string {
 		m := map[string]string{}
 		entries, err := os.ReadDir(state)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		for _, e := range entries {
 			if data, err := os.ReadFile(filepath.Join(state, e.Name())); err == nil && !strings.HasPrefix(e.Name(), "buffer") {
 				m[e.Name()] = string(data)

@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"math"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 
 	"golang.org/x/sys/unix"
 
@@ -59,31 +60,8 @@ func ctlServer(t *testing.T, role control.Role) (string, *controltest.Agent, *co
 		},
 	}
 	audit := &controltest.Auditor{}
-	dir, err := os.MkdirTemp("", "ctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "control.sock")
-	srv := control.NewServer(agent, audit, control.Options{Authorize: func(unix.Ucred) (control.Role, error) { return role, nil }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, path) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		os.RemoveAll(dir)
-	})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		if c, err := net.Dial("unix", path); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("control socket did not appear")
-		}
-	}
+	path := filepath.Join(controltest.SocketDir(t), "control.sock")
+	controltest.Serve(t, control.NewServer(agent, audit, control.Options{Authorize: func(unix.Ucred) (control.Role, error) { return role, nil }}), path)
 	return path, agent, audit
 }
 
@@ -91,12 +69,7 @@ func TestControlCommands(t *testing.T) {
 	tech, _, techAudit := ctlServer(t, control.RoleTechnician)
 	viewer, _, _ := ctlServer(t, control.RoleViewer)
 	missing := filepath.Join(t.TempDir(), "none.sock")
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want []string
-	}{
+	tests := []commandCase{
 		{"status", []string{"status", "--socket", viewer}, 0, []string{
 			"gw-042 (edgegw 1.2.3), up 1h2m3s, config version 7", "NOT synchronised", "disconnected ssl://broker.city:8883 since",
 			"last error: dial tcp: connection refused", "1234 readings in 3 batches, 2.0 MiB; oldest unsent 1h30m0s", "dropped 17 readings in 1 batches",
@@ -128,19 +101,7 @@ func TestControlCommands(t *testing.T) {
 		{"whoami json", []string{"whoami", "--json", "--socket", viewer}, 0, []string{`"role": "viewer"`}},
 		{"help", []string{"status", "--help"}, 0, []string{"Examples:", "edgegw status --json", "technician  members of group edgegw-tech", "--socket string", "(default \"/run/edgegw/control.sock\")"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, code := ctlExecute(t, tt.args...)
-			if code != tt.code {
-				t.Errorf("edgegw %s: exit %d, want %d\n%s", strings.Join(tt.args, " "), code, tt.code, out)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("edgegw %s: output lacks %q:\n%s", strings.Join(tt.args, " "), w, out)
-				}
-			}
-		})
-	}
+	runCommands(t, ctlExecute, tests)
 	// The technician's changes above reached the audit trail with results.
 	var changes []string
 	for _, e := range techAudit.Events() {
@@ -261,9 +222,7 @@ func TestSocketFromConfig(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "edgegw.yaml")
 	data := "gateway: {id: gw-042}\nuplink: {broker: ssl://b:8883, ca: /c, cert: /c, key: /k}\nrecipients: {telemetry: /r}\ncontrol: {socket: " + sock + "}\n" +
 		"devices:\n  - {name: aq-1, driver: sim, interval: 5s, class: telemetry}\n"
-	if err := os.WriteFile(cfg, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(cfg, []byte(data), 0o600))
 	if out, code := ctlExecute(t, "status", "--config", cfg); code != 0 || !strings.Contains(out, "gw-042") {
 		t.Errorf("status --config: exit %d\n%s", code, out)
 	}
@@ -280,9 +239,7 @@ func TestPrintStatusConfigSource(t *testing.T) {
 		Note: "/etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer; give the file a version above 5 to run it",
 	}}
 	var out bytes.Buffer
-	if err := printStatus(&out, st, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, printStatus(&out, st, time.Now()))
 	for _, want := range []string{
 		"Config    /var/lib/edgegw/config/applied.yaml (applied by a fleet push or config apply), committed\n",
 		"          /etc/edgegw/edgegw.yaml (version 1) is not used: the applied version 5 is newer",
@@ -306,9 +263,7 @@ func TestStatusReceiptsOffAndNone(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		st := control.Status{Gateway: "gw-042", Uplink: control.UplinkStatus{Connected: true, Receipts: tc.receipts}}
-		if err := printStatus(&out, st, ctlT0); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, printStatus(&out, st, ctlT0))
 		if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("status lacks %q:\n%s", tc.want, out.String())
 		}

@@ -6,7 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // edgegwBinary builds the edgegw binary once per test process, for tests
@@ -16,7 +16,7 @@ func edgegwBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	return gatewaytest.Edgegw(t)
+	return proctest.Edgegw(t)
 }
 
 // runBinary runs the edgegw binary with args to its end and returns its

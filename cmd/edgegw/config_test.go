@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestConfigCommandsAgree: a driver option that `edgegw run` refuses is
@@ -21,9 +22,7 @@ func TestConfigCommandsAgree(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	key, err := confsig.LoadOpsKey(filepath.Join(ops, "ops.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	const head = `version: 2
 gateway: {id: gw-001, keys: %[1]s/keys, state: %[1]s/state}
 uplink: {broker: "mqtts://broker.example:8883", ca: ca.pem, cert: c.pem, key: c.key}
@@ -46,9 +45,7 @@ devices:
 		t.Run(tt.name, func(t *testing.T) {
 			yaml := strings.ReplaceAll(head, "%[1]s", dir) + tt.device + "\n"
 			file := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".yaml")
-			if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, os.WriteFile(file, []byte(yaml), 0o644))
 			want := file + ":6: " + tt.want
 			check := func(cmd string, code int, stderr string) {
 				t.Helper()
@@ -74,13 +71,9 @@ devices:
 			// A document signed elsewhere (an older edgegw, another tool):
 			// the gateway's check refuses it, and so does config verify.
 			doc, err := confsig.Sign(key, 2, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, []byte(yaml))
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			signed := file + ".signed"
-			if err := os.WriteFile(signed, doc, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, os.WriteFile(signed, doc, 0o644))
 			_, errOut, code = fleetExecute(t, "config", "verify", "--trust", filepath.Join(ops, "ops.pub"), "--gateway", "gw-001", signed)
 			check("config verify", code, errOut)
 			if !strings.Contains(errOut, "invalid-config: signed config v2:6: "+tt.want) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/edgegw/edgegw/backend/ingest"
 	"gopkg.in/yaml.v3"
 )
@@ -51,9 +53,7 @@ type snippet struct {
 func snippets(t *testing.T, path string) []snippet {
 	t.Helper()
 	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer f.Close()
 	var out []snippet
 	var cur *snippet
@@ -71,9 +71,7 @@ func snippets(t *testing.T, path string) []snippet {
 			cur.text += line + "\n"
 		}
 	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, sc.Err())
 	if cur != nil {
 		t.Fatalf("%s:%d: fence not closed", path, cur.line)
 	}
@@ -104,9 +102,7 @@ const ingestMark = "# edgegw ingest\n"
 // escapes this test by not saying it is yaml.
 func TestDocsYAMLIsValid(t *testing.T) {
 	files, err := filepath.Glob("../../docs/*.md")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	files = append(files, "../../README.md")
 	dir := t.TempDir()
 	checked := 0
@@ -139,9 +135,7 @@ func TestDocsYAMLIsValid(t *testing.T) {
 			}
 			full.WriteString(s.text)
 			path := filepath.Join(dir, fmt.Sprintf("%s-%d.yaml", strings.TrimSuffix(filepath.Base(s.file), ".md"), s.line))
-			if err := os.WriteFile(path, []byte(full.String()), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, os.WriteFile(path, []byte(full.String()), 0o644))
 			out, code := execute(t, "config", "validate", path)
 			if code != 0 {
 				t.Errorf("%s: the yaml block does not validate:\n%s\n(as %s:\n%s)", where, out, path, full.String())

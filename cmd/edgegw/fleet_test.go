@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/storetest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // fleetDB writes an ingest configuration on a SQLite database holding three
@@ -42,9 +43,7 @@ func fleetDB(t *testing.T) string {
 			Body: fmt.Appendf(nil, `{"gateway":%q,"version":"1.4.0","config_version":3,"devices":{"sps30":{"polls":5,"errors":1,"last_ok":%q}}}`, gw, now.Format(time.RFC3339))})
 	}
 	docs = append(docs, store.Doc{Gateway: "south-1", Kind: store.DocHealth, Received: now, Body: []byte(`{"state":"offline"}`)})
-	if err := st.RecordDocs(ctx, docs, 10); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, st.RecordDocs(ctx, docs, 10))
 	cfg := filepath.Join(dir, "ingest.yaml")
 	err := os.WriteFile(cfg, []byte(`broker: ssl://broker.example:8883
 ca: ca.pem
@@ -56,9 +55,7 @@ trust: [gateways.pub]
 recipient_keys: [telemetry.key]
 database: `+dsn+`
 `), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return cfg
 }
 

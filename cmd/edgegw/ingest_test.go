@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/backend/store"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestIngestCommands: migrate, status and gaps on an SQLite database, as an
@@ -48,9 +49,7 @@ database: %s
 
 	// Batches 1 and 4 of gw-001, and a gap record (5) for 3: seq 2 is missing.
 	db, err := store.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	v := 21.5
 	now := time.Now()
 	batch := func(seq uint64) store.Batch {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestIntegrationKeysInitRefusesBadID: `edgegw keys init --id BAD_ID`
@@ -26,14 +27,10 @@ func TestIntegrationKeysInitRefusesBadID(t *testing.T) {
 	}
 	// The configuration refuses the same id, by the same check.
 	doc, err := os.ReadFile("../../configs/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	bad := strings.Replace(string(doc), "id: demo-gw", "id: BAD_ID", 1)
 	cfg := filepath.Join(dir, "edgegw.yaml")
-	if err := os.WriteFile(cfg, []byte(bad), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(cfg, []byte(bad), 0o600))
 	if stdout, stderr, code := runBinary(t, "config", "validate", cfg); code != 1 || !strings.Contains(stdout+stderr, `gateway.id: "BAD_ID" must match [a-z0-9][a-z0-9-]{0,62}`) {
 		t.Errorf("config validate with gateway.id BAD_ID: exit %d, %s%s", code, stdout, stderr)
 	}
@@ -134,9 +131,7 @@ func checkRecipientPair(t *testing.T, key, pub string) {
 		t.Fatalf("%s: %v, %v; want mode 0600", key, fi, err)
 	}
 	priv, err := keys.LoadRecipientPrivate(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got := strings.TrimSpace(read(t, pub)); got != priv.Public().String() {
 		t.Errorf("%s = %q, not the public half of %s (%q)", pub, got, key, priv.Public().String())
 	}
@@ -145,8 +140,6 @@ func checkRecipientPair(t *testing.T, key, pub string) {
 func read(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return string(b)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/spf13/cobra"
 )
 
@@ -69,33 +71,46 @@ func attach(root *cobra.Command, parent string, subs ...*cobra.Command) {
 func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("gateway:\n  id: gw-001\n  colour: red\n"), 0o600); err != nil {
-		t.Fatal(err)
+	must.NoError(t, os.WriteFile(bad, []byte("gateway:\n  id: gw-001\n  colour: red\n"), 0o600))
+	tests := []commandCase{
+		{"version", []string{"version"}, 0, []string{"edgegw dev linux/"}},
+		{"unknown command", []string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}},
+		{"unknown flag", []string{"run", "--colour", "red"}, 2, []string{"unknown flag: --colour"}},
+		{"extra argument", []string{"version", "now"}, 2, []string{"accepts 0 arg(s)"}},
+		{"config validate ok", []string{"config", "validate", "../../configs/demo.yaml"}, 0, []string{"valid (gateway"}},
+		{"config validate names line and field", []string{"config", "validate", bad}, 1, []string{"bad.yaml:3: gateway.colour: unknown field"}},
+		{"config validate without file", []string{"config", "validate"}, 2, []string{"accepts 1 arg(s)"}},
+		{"keys init needs id", []string{"keys", "init", "--dir", dir}, 2, []string{"--id is required"}},
+		{"keys recipient bad suite", []string{"keys", "recipient", "--dir", dir, "--suite", "rot13"}, 2, []string{"rot13"}},
+		{"open needs keys", []string{"open", "--broker", "ssl://127.0.0.1:1"}, 2, []string{"--trust and --recipient-key are required"}},
+		{"demo too short", []string{"demo", "--duration", "1s"}, 2, []string{"--duration must be at least 10s"}},
+		{"run missing config", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, 1, []string{"none.yaml"}},
 	}
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"version", []string{"version"}, 0, "edgegw dev linux/"},
-		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"unknown flag", []string{"run", "--colour", "red"}, 2, "unknown flag: --colour"},
-		{"extra argument", []string{"version", "now"}, 2, "accepts 0 arg(s)"},
-		{"config validate ok", []string{"config", "validate", "../../configs/demo.yaml"}, 0, "valid (gateway"},
-		{"config validate names line and field", []string{"config", "validate", bad}, 1, "bad.yaml:3: gateway.colour: unknown field"},
-		{"config validate without file", []string{"config", "validate"}, 2, "accepts 1 arg(s)"},
-		{"keys init needs id", []string{"keys", "init", "--dir", dir}, 2, "--id is required"},
-		{"keys recipient bad suite", []string{"keys", "recipient", "--dir", dir, "--suite", "rot13"}, 2, "rot13"},
-		{"open needs keys", []string{"open", "--broker", "ssl://127.0.0.1:1"}, 2, "--trust and --recipient-key are required"},
-		{"demo too short", []string{"demo", "--duration", "1s"}, 2, "--duration must be at least 10s"},
-		{"run missing config", []string{"run", "--config", filepath.Join(dir, "none.yaml")}, 1, "none.yaml"},
-	}
-	for _, tt := range tests {
+	runCommands(t, execute, tests)
+}
+
+// commandCase is a command line and what it must do: exit with code, its
+// output holding each of want.
+type commandCase struct {
+	name string
+	args []string
+	code int
+	want []string
+}
+
+// runCommands runs each case with execute as a subtest.
+func runCommands(t *testing.T, execute func(t *testing.T, args ...string) (string, int), cases []commandCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			out, code := execute(t, tt.args...)
-			if code != tt.code || !strings.Contains(out, tt.want) {
-				t.Errorf("edgegw %s: exit %d, output %q; want exit %d and %q", strings.Join(tt.args, " "), code, out, tt.code, tt.want)
+			if code != tt.code {
+				t.Errorf("edgegw %s: exit %d, want %d\n%s", strings.Join(tt.args, " "), code, tt.code, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("edgegw %s: output lacks %q:\n%s", strings.Join(tt.args, " "), w, out)
+				}
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // metersDoc documents the meter profiles.
@@ -23,9 +24,7 @@ var updateDocs = flag.Bool("update-docs", false, "rewrite the command outputs sh
 // validates).
 func TestDocsMetersShowEveryProfile(t *testing.T) {
 	profiles, err := modbusmeter.Profiles()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var yamlText strings.Builder
 	for _, s := range snippets(t, metersDoc) {
 		if s.lang == "yaml" {
@@ -71,9 +70,7 @@ func TestIntegrationDocsMeterCommands(t *testing.T) {
 		t.Errorf("docs/meters.md shows %d `edgegw modbus` commands with their output, want at least 2", shown)
 	}
 	if *updateDocs {
-		if err := os.WriteFile(metersDoc, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(metersDoc, []byte(doc), 0o644))
 	}
 }
 

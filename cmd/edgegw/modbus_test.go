@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // runModbus runs `edgegw modbus args...` and returns stdout and the exit
@@ -127,11 +128,9 @@ func TestIntegrationModbusMissingPort(t *testing.T) {
 // as it goes, and Ctrl-C prints the units found so far before it exits.
 func TestIntegrationModbusScanInterrupted(t *testing.T) {
 	cmd := exec.Command(edgegwBinary(t), "modbus", "scan", "--sim", "--units", "1-247", "--bauds", "9600", "--parity", "N", "--timeout", "50ms")
-	var stdout, stderr gatewaytest.SyncBuffer
+	var stdout, stderr proctest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, cmd.Start())
 	exited := make(chan struct{})
 	var waitErr error
 	go func() { waitErr = cmd.Wait(); close(exited) }()
@@ -150,9 +149,7 @@ func TestIntegrationModbusScanInterrupted(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, cmd.Process.Signal(os.Interrupt))
 	select {
 	case <-exited:
 	case <-time.After(10 * time.Second):

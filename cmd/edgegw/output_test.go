@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // decodeStrict decodes out into v, refusing fields v does not have: the
@@ -48,9 +49,7 @@ func TestIntegrationJSONOutput(t *testing.T) {
 			t.Errorf("config validate --json demo.yaml: exit %d, %+v", code, v)
 		}
 		bad := filepath.Join(t.TempDir(), "bad.yaml")
-		if err := os.WriteFile(bad, []byte("gateway:\n  id: gw-001\n  colour: red\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(bad, []byte("gateway:\n  id: gw-001\n  colour: red\n"), 0o600))
 		out, _, code = runBinary(t, "config", "validate", "--json", bad)
 		v = validation{}
 		decodeStrict(t, "config validate --json bad.yaml", out, &v)
@@ -142,9 +141,7 @@ func TestIntegrationReadingPrecision(t *testing.T) {
 		t.Fatalf("modbus read: exit %d: %s", code, errOut)
 	}
 	p, err := modbusmeter.LoadProfile("sdm630")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	want := map[string]string{"V": `\d+\.\d\d V`, "A": `\d+\.\d{3} A`, "W": `-?\d+ W`, "kWh": `\d+\.\d\d kWh`, "Hz": `\d+\.\d\d Hz`}
 	checked := 0
 	for _, pt := range p.Points {

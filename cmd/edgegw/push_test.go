@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -101,18 +103,6 @@ func watch(t *testing.T, br *mqtttest.Broker, cn string, topics ...string) *inbo
 	return in
 }
 
-// until polls cond until it holds or pushWait passes.
-func until(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(pushWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", pushWait, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, bounded by the deadline
-	}
-}
-
 // publishAs publishes retained messages with cn's certificate.
 func publishAs(t *testing.T, br *mqtttest.Broker, cn string, msgs ...mqtt.Message) {
 	t.Helper()
@@ -120,13 +110,9 @@ func publishAs(t *testing.T, br *mqtttest.Broker, cn string, msgs ...mqtt.Messag
 	ctx, cancel := context.WithTimeout(context.Background(), pushWait)
 	defer cancel()
 	errs, err := mqtt.PublishRetained(ctx, mqtt.ClientConfig{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key}, msgs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 	}
 }
 
@@ -170,7 +156,7 @@ func TestIntegrationConfigPush(t *testing.T) {
 	cfgDoc, _ := os.ReadFile(cfg)
 
 	gw1 := watch(t, br, "gw-001", "city/gw-001/config/set")
-	until(t, "gw-001's retained configuration", func() bool {
+	poll.Until(t, pushWait, "gw-001's retained configuration", func() bool {
 		m := gw1.get("city/gw-001/config/set")
 		return len(m) == 1 && bytes.Equal(m[0], cfgDoc)
 	})
@@ -180,7 +166,7 @@ func TestIntegrationConfigPush(t *testing.T) {
 	// it queued at the subscription, nothing of gw-001's came.
 	gw2 := watch(t, br, "gw-002", "city/gw-001/config/set", "city/gw-002/config/set", "city/gw-002/sync")
 	publishAs(t, br, "gw-002", mqtt.Message{Topic: "city/gw-002/sync", Payload: []byte("sync")})
-	until(t, "gw-002's sync message", func() bool { return len(gw2.get("city/gw-002/sync")) == 1 })
+	poll.Until(t, pushWait, "gw-002's sync message", func() bool { return len(gw2.get("city/gw-002/sync")) == 1 })
 	if m := gw2.get("city/gw-002/config/set"); len(m) != 1 || !bytes.Equal(m[0], trustDoc) {
 		t.Errorf("gw-002 read %d documents on its config/set, want the trust document", len(m))
 	}

@@ -16,12 +16,7 @@ func executeSensors(t *testing.T, args ...string) (string, int) {
 }
 
 func TestSensorCommands(t *testing.T) {
-	tests := []struct {
-		name string
-		args []string
-		code int
-		want []string
-	}{
+	tests := []commandCase{
 		{"scan sim", []string{"i2c", "scan", "--sim"}, 0, []string{"0x76  BME280 (chip id 0x60)", "0x62  SCD4x", "0x69  SPS30", "0x48  ADS1x15 ADC (config 0x8583)"}},
 		{"scan absent bus names the group", []string{"i2c", "scan", "--bus", "/dev/i2c-9"}, 1, []string{"i2c bus /dev/i2c-9 does not exist", "group i2c"}},
 		{"read bme280 sim", []string{"sensor", "read", "--driver", "bme280", "--sim"}, 0, []string{"bme280@sim:i2c-1:0x76", "t ", " °C ", "rh ", " %RH ", "p ", " hPa "}},
@@ -36,19 +31,7 @@ func TestSensorCommands(t *testing.T) {
 		{"unknown driver", []string{"sensor", "read", "--driver", "bme999"}, 2, []string{`--driver "bme999" is not a known driver (have `}},
 		{"bad opt syntax", []string{"sensor", "read", "--driver", "bme280", "--opt", "x"}, 2, []string{`--opt "x" is not key=value`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			out, code := executeSensors(t, tt.args...)
-			if code != tt.code {
-				t.Errorf("edgegw %s: exit %d, want %d; output %q", strings.Join(tt.args, " "), code, tt.code, out)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("edgegw %s: output %q lacks %q", strings.Join(tt.args, " "), out, w)
-				}
-			}
-		})
-	}
+	runCommands(t, executeSensors, tests)
 }
 
 func TestSensorReadJSON(t *testing.T) {

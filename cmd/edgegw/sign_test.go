@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/spf13/cobra"
 
 	"github.com/edgegw/edgegw/crypto/confsig"
@@ -43,9 +45,7 @@ recipients: {telemetry: telemetry.pub}
 devices:
   - {name: air, driver: bme280, interval: 10s, class: telemetry, options: {bus: "sim:i2c-1", addr: 0x76}}
 `, version, id)
-	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(p, []byte(yaml), 0o644))
 	return p
 }
 
@@ -74,9 +74,7 @@ func TestFleetSignAndVerify(t *testing.T) {
 		t.Fatalf("config sign: exit %d, %s", code, errOut)
 	}
 	signed := filepath.Join(dir, "config.signed")
-	if err := os.WriteFile(signed, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(signed, []byte(doc), 0o644))
 	// The same with --out.
 	out2 := filepath.Join(dir, "out.signed")
 	if _, errOut, code := fleetExecute(t, "config", "sign", "--key", key, "--version", "7", "--gateway", "gw-001", "--out", out2, cfg7); code != 0 {
@@ -129,9 +127,7 @@ func TestFleetSignAndVerify(t *testing.T) {
 	bad := []byte(doc)
 	bad[len(bad)-70] ^= 1
 	flipped := filepath.Join(dir, "flipped.signed")
-	if err := os.WriteFile(flipped, bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(flipped, bad, 0o644))
 	if _, errOut, code := fleetExecute(t, "config", "verify", "--trust", pub, "--gateway", "gw-001", flipped); code != 1 || !strings.Contains(errOut, "bad-signature") {
 		t.Errorf("flipped byte: exit %d, %s", code, errOut)
 	}
@@ -147,9 +143,7 @@ func TestFleetSignRefusals(t *testing.T) {
 	cfg := fleetConfig(t, dir, "gw-001", 7)
 	unknown := filepath.Join(dir, "unknown.yaml")
 	b, _ := os.ReadFile(cfg)
-	if err := os.WriteFile(unknown, bytes.Replace(b, []byte("bme280"), []byte("flux-capacitor"), 1), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(unknown, bytes.Replace(b, []byte("bme280"), []byte("flux-capacitor"), 1), 0o644))
 	tests := []struct {
 		name string
 		args []string
@@ -177,9 +171,7 @@ func TestFleetSignRefusals(t *testing.T) {
 			}
 		})
 	}
-	if err := os.Chmod(key, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Chmod(key, 0o644))
 	if _, errOut, code := fleetExecute(t, "config", "sign", "--key", key, "--version", "7", cfg); code != 1 || !strings.Contains(errOut, "chmod 600") {
 		t.Errorf("world-readable key: exit %d, %s", code, errOut)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -14,13 +16,9 @@ func TestRoundTrip(t *testing.T) {
 	trust := NewOpsTrust(key.Public())
 	nb, exp := t0.Add(-time.Hour), t0.Add(time.Hour)
 	doc, err := Sign(key, 7, ForGateway("gw-001"), nb, exp, cfgYAML("gw-001", 7))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	d, err := Policy{GatewayID: "gw-001", Running: 6, Now: t0}.Verify(doc, trust)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	// The configuration comes back byte for byte, comments and all.
 	want := cfgYAML("gw-001", 7)
 	switch {
@@ -120,9 +118,7 @@ func TestTargets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d, err := Policy{GatewayID: tt.id, Group: tt.group, Now: t0}.Verify(tt.doc, trust)
 			if tt.reason == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, err)
 				return
 			}
 			if d != nil {
@@ -132,9 +128,7 @@ func TestTargets(t *testing.T) {
 		})
 	}
 	d, err := Policy{GatewayID: "gw-002", Now: t0}.Verify(list, trust)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got := strings.Join(d.Target.IDs, ","); d.Target.Kind != KindList || got != "gw-001,gw-002,gw-003" {
 		t.Errorf("list target = %+v, want sorted unique ids", d.Target)
 	}
@@ -158,9 +152,7 @@ func TestValidityWindow(t *testing.T) {
 	trust := NewOpsTrust(key.Public())
 	nb, exp := t0, t0.Add(24*time.Hour)
 	doc, err := Sign(key, 1, ForGateway("gw-001"), nb, exp, cfgYAML("gw-001", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	tests := []struct {
 		now    time.Time
 		reason string
@@ -231,13 +223,9 @@ func signRaw(t *testing.T, key *OpsKey, w wireConfig) []byte {
 	t.Helper()
 	w.Context = ConfigContext
 	payload, err := encMode.Marshal(&w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	doc, err := signDoc(key, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return doc
 }
 
@@ -289,17 +277,13 @@ func TestNotCanonicalRejected(t *testing.T) {
 	i := bytes.Index(payload, []byte(ConfigContext)) + len(ConfigContext)
 	long := append(append(bytes.Clone(payload[:i]), 0x18, 0x01), payload[i+1:]...)
 	doc, err := signDoc(key, long)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(doc, trust)
 	wantReject(t, err, ReasonMalformed, "")
 
 	// A trust document is not a configuration document, and vice versa.
 	tdoc, err := SignTrust(key, 1, ForGateway("gw-001"), time.Time{}, time.Time{}, trust)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	_, err = Policy{GatewayID: "gw-001", Now: t0}.Verify(tdoc, trust)
 	wantReject(t, err, ReasonMalformed, "not an edgegw config v1 document")
 	cdoc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
@@ -315,9 +299,7 @@ func TestRejectErrorUnwraps(t *testing.T) {
 	key := newKey(t)
 	doc := mustSign(t, key, 1, ForGateway("gw-001"), "gw-001")
 	_, err := Policy{GatewayID: "gw-001", Now: t0.Add(time.Hour)}.Verify(doc, NewOpsTrust(key.Public()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	_, err = Policy{GatewayID: "gw-001", Running: 3, Now: t0}.Verify(doc, NewOpsTrust(key.Public()))
 	var re *RejectError
 	if !errors.As(err, &re) || re.Unwrap() == nil || re.Unwrap().Error() != "version 1 is not newer than running version 3" {
@@ -346,13 +328,9 @@ func TestKind(t *testing.T) {
 func TestInspect(t *testing.T) {
 	key := newKey(t)
 	doc, err := Sign(key, 4, ForGateways("gw-001"), time.Time{}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), cfgYAML("gw-001", 4))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	h, err := Inspect(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if h.Kind != DocConfig || h.Version != 4 || !bytes.Equal(h.Config, cfgYAML("gw-001", 4)) || !h.Target.Includes("gw-001", "") || h.Expires.Year() != 2027 || !h.NotBefore.IsZero() {
 		t.Errorf("Inspect = %+v", h)
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // FuzzVerify checks that Verify and VerifyTrust never panic, that every
@@ -14,13 +16,9 @@ func FuzzVerify(f *testing.F) {
 	key := seededKey(1)
 	trust := NewOpsTrust(key.Public())
 	valid, err := Sign(key, 2, ForGateways("gw-001", "gw-002"), t0.Add(-time.Hour), t0.Add(time.Hour), cfgYAML("gw-001", 2))
-	if err != nil {
-		f.Fatal(err)
-	}
+	must.NoError(f, err)
 	tdoc, err := SignTrust(key, 1, ForGroup("north"), time.Time{}, time.Time{}, NewOpsTrust(key.Public(), seededKey(2).Public()))
-	if err != nil {
-		f.Fatal(err)
-	}
+	must.NoError(f, err)
 	f.Add(valid)
 	f.Add(tdoc)
 	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // t0 is the injected "now" of the tests.
@@ -16,9 +18,7 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func newKey(t testing.TB) *OpsKey {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return &OpsKey{Key: priv}
 }
 
@@ -53,9 +53,7 @@ devices:
 func mustSign(t testing.TB, key *OpsKey, version uint64, target Target, id string) []byte {
 	t.Helper()
 	doc, err := Sign(key, version, target, time.Time{}, time.Time{}, cfgYAML(id, version))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return doc
 }
 

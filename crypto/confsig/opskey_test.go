@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestInitAndLoadOps(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ops")
-	if err := InitOps(dir, false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, InitOps(dir, false))
 	keyPath, pubPath := filepath.Join(dir, OpsKeyFile), filepath.Join(dir, OpsPubFile)
 	if fi, err := os.Stat(keyPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("ops.key: %v, %v", fi, err)
@@ -25,13 +25,9 @@ func TestInitAndLoadOps(t *testing.T) {
 		t.Fatalf("ops.pub = %q", pub)
 	}
 	key, err := LoadOpsKey(keyPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	trust, err := LoadOpsPublic(pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	p, ok := trust[key.Public().KID()]
 	if len(trust) != 1 || !ok || !p.Key.Equal(key.Public().Key) || p.Comment != "kid:"+p.KID().String() {
 		t.Fatalf("trust = %v, want the key's public half", trust)
@@ -44,16 +40,12 @@ func TestInitAndLoadOps(t *testing.T) {
 	if err := InitOps(dir, false); err == nil || !strings.Contains(err.Error(), "ops.key already exists") {
 		t.Fatalf("second InitOps: %v", err)
 	}
-	if err := InitOps(dir, true); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, InitOps(dir, true))
 	if k2, _ := LoadOpsKey(keyPath); k2 == nil || k2.Key.Equal(key.Key) {
 		t.Fatal("InitOps with force did not write a new key")
 	}
 
-	if err := os.Chmod(keyPath, 0o640); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Chmod(keyPath, 0o640))
 	if _, err := LoadOpsKey(keyPath); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("LoadOpsKey of a group-readable file: %v", err)
 	}
@@ -65,17 +57,13 @@ func TestLoadOpsPublic(t *testing.T) {
 	a.Comment = "ops team 2026 rotation"
 	write := func(name, s string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(p, []byte(s), 0o644))
 		return p
 	}
 	f1 := write("one.pub", "# pinned at commissioning\n\n"+a.String()+"\n")
 	f2 := write("two.pub", b.String()+"\n"+a.String()+"\n")
 	trust, err := LoadOpsPublic(f1, f2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(trust) != 2 || trust[a.KID()].Comment != "ops team 2026 rotation" {
 		t.Fatalf("trust = %v", trust)
 	}
@@ -104,13 +92,9 @@ func TestTrustRotation(t *testing.T) {
 
 	// Signed by the pinned key: retire it, add the new one.
 	doc, err := SignTrust(oldKey, 1, ForGroup("north"), time.Time{}, t0.Add(time.Hour), next)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	u, err := Policy{GatewayID: "gw-001", Group: "north", Now: t0}.VerifyTrust(doc, pinned)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if u.Version != 1 || len(u.Trust) != 1 || len(u.Added) != 1 || len(u.Retired) != 1 ||
 		!u.Added[0].Key.Equal(newK.Public().Key) || !u.Retired[0].Key.Equal(oldKey.Public().Key) || u.KeyID != oldKey.Public().KID() {
 		t.Fatalf("update = %+v", u)
@@ -139,13 +123,9 @@ func TestTrustRotation(t *testing.T) {
 	p.Comment = "primary"
 	pinned = NewOpsTrust(p)
 	add, err := SignTrust(oldKey, 2, ForGateway("gw-001"), time.Time{}, time.Time{}, NewOpsTrust(oldKey.Public(), newK.Public()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	u, err = Policy{GatewayID: "gw-001", Running: 1, Now: t0}.VerifyTrust(add, pinned)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(u.Trust) != 2 || len(u.Added) != 1 || len(u.Retired) != 0 || u.Trust[p.KID()].Comment != "primary" {
 		t.Fatalf("update = %+v", u)
 	}

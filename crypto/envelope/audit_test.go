@@ -4,30 +4,24 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestAuditRecord(t *testing.T) {
 	id := testIdentity(t, "gw-001", 1)
 	at := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	h, err := RecordHeader("gw-001", AuditClass, 9, 2, at)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	event := []byte(`{"action":"buffer.flush","uid":1000,"result":"ok"}`)
 	tr, err := Sign(id, h, [][]byte{event})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	env, err := Parse(Marshal(h, [][]byte{event}, tr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := env.Audit(); !errors.Is(err, errNotVerified) {
 		t.Errorf("Audit before Verify: %v", err)
 	}
-	if err := env.Verify(NewTrust(id.Public())); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, env.Verify(NewTrust(id.Public())))
 	got, err := env.Audit()
 	if err != nil || string(got) != string(event) {
 		t.Errorf("Audit = %q, %v", got, err)
@@ -45,9 +39,7 @@ func TestAuditRecord(t *testing.T) {
 	if err == nil {
 		err = env.Verify(NewTrust(id.Public()))
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := env.Audit(); reasonOf(err) != ReasonMalformed {
 		t.Errorf("Audit of a non-JSON record: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -16,9 +17,7 @@ func TestRoundTrip(t *testing.T) {
 			polls := meterReadings("meter-1", 100)
 			header, chunks, trailer, wire := seal(t, id, rk.Public(), 42, polls)
 			e, err := Parse(wire)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if e.Header.Seq != 42 || e.Header.GatewayID != "gw-1" || e.Header.Class != "telemetry" ||
 				e.Header.ConfigVersion != 7 || e.Header.Suite != s || !e.Header.Created.Equal(t0) ||
 				!bytes.Equal(e.Header.RecipientKID, rk.KID()) || len(e.Header.Enc) != s.EncSize() {
@@ -27,13 +26,9 @@ func TestRoundTrip(t *testing.T) {
 			if _, err := e.Open(rk); err == nil {
 				t.Error("Open before Verify succeeded")
 			}
-			if err := e.Verify(NewTrust(id.Public())); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, e.Verify(NewTrust(id.Public())))
 			got, err := e.Open(testRecipient(t, s, 99), rk)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			sameReadings(t, got, flatten(polls))
 			t.Logf("%s: header %d B, trailer %d B, %d chunks, wire %d B (%.2f B/reading)",
 				s, len(header), len(trailer), len(chunks), len(wire), float64(len(wire))/100)
@@ -49,17 +44,11 @@ func TestTamperEveryByte(t *testing.T) {
 	trust := NewTrust(id.Public())
 	_, _, _, sealed := seal(t, id, rk.Public(), 1, [][]reading.Reading{meterPoll("m", 0)[:2], meterPoll("m", 1)[:1]})
 	gh, err := GapHeader("gw-1", 2, 7, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	gc, err := GapChunks(Gap{FromSeq: 1, ToSeq: 1, Batches: 1, Readings: 3, Reason: "buffer-full"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	gt, err := Sign(id, gh, gc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	gap := Marshal(gh, gc, gt)
 	for name, wire := range map[string][]byte{"sealed": sealed, "gap": gap} {
 		if _, err := openAny(wire, trust, rk); err != nil {
@@ -113,9 +102,7 @@ func TestRejections(t *testing.T) {
 	// A batch by gw-2 claiming to be gw-1: gw-2 signs a header naming gw-1.
 	forged := func() []byte {
 		tr, err := Sign(&keys.Identity{ID: "gw-1", Key: other.Key}, hA, cA)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return Marshal(hA, cA, tr)
 	}()
 	// The gateway itself signs a corrupted ciphertext, and a chunk whose
@@ -128,23 +115,17 @@ func TestRejections(t *testing.T) {
 	}()
 	notSenML := func() []byte {
 		b, err := NewBatch(rk.Public(), "gw-1", "telemetry", 1, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		h, _ := b.Header(9)
 		hh := headerHash(h)
 		ct, err := b.sender.Seal(chunkAAD(&hh, 0), []byte{0x82, 0x01})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		tr, _ := Sign(id, h, [][]byte{ct})
 		return Marshal(h, [][]byte{ct}, tr)
 	}()
 	v2 := func() []byte {
 		h, err := encMode.Marshal([]any{2, "gw-1", 1})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return Marshal(h, nil, tA)
 	}()
 	tests := []struct {
@@ -199,31 +180,21 @@ func TestSignAfterCrash(t *testing.T) {
 	var stored [][]byte // what the buffer persisted
 	func() {
 		b, err := NewBatch(rk.Public(), "gw-1", "personal", 3, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		h, err := b.Header(77)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		stored = append(stored, bytes.Clone(h))
 		for k := range 3 {
 			c, err := b.Seal(meterPoll("m", k))
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			stored = append(stored, bytes.Clone(c))
 		}
 		// crash: the Batch and its HPKE context are lost.
 	}()
 	tr, err := Sign(id, stored[0], stored[1:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	got, err := openWire(Marshal(stored[0], stored[1:], tr), NewTrust(id.Public()), rk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	sameReadings(t, got, flatten([][]reading.Reading{meterPoll("m", 0), meterPoll("m", 1), meterPoll("m", 2)}))
 }
 
@@ -231,27 +202,17 @@ func TestGap(t *testing.T) {
 	id := testIdentity(t, "gw-1", 1)
 	g := Gap{FromSeq: 10, ToSeq: 14, Batches: 5, Readings: 600, Reason: "buffer-full"}
 	h, err := GapHeader("gw-1", 15, 7, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	c, err := GapChunks(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	tr, err := Sign(id, h, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	e, err := Parse(Marshal(h, c, tr))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := e.Gap(); err == nil {
 		t.Error("Gap before Verify succeeded")
 	}
-	if err := e.Verify(NewTrust(id.Public())); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, e.Verify(NewTrust(id.Public())))
 	got, err := e.Gap()
 	if err != nil || got != g {
 		t.Fatalf("Gap() = %+v, %v; want %+v", got, err, g)
@@ -284,16 +245,12 @@ func TestAPIMisuse(t *testing.T) {
 		t.Error("NewBatch with a key of the wrong suite succeeded")
 	}
 	b, err := NewBatch(rk.Public(), "gw-1", "telemetry", 1, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := b.Seal(meterPoll("m", 0)); err == nil {
 		t.Error("Seal before Header succeeded")
 	}
 	h, err := b.Header(1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := b.Header(2); err == nil {
 		t.Error("second Header succeeded")
 	}
@@ -326,9 +283,7 @@ func TestTrailerForm(t *testing.T) {
 func TestSealClearsPlaintext(t *testing.T) {
 	rk := testRecipient(t, keys.SuiteX25519, 2)
 	b, err := NewBatch(rk.Public(), "gw-1", "telemetry", 1, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := b.Header(1); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package envelope
 import (
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestManifest(t *testing.T) {
@@ -10,13 +12,9 @@ func TestManifest(t *testing.T) {
 	other := testIdentity(t, "gw-002", 2)
 	m := Manifest{Gateway: "gw-001", Created: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), Ranges: [][2]uint64{{3, 7}, {9, 9}}, Batches: 6, Readings: 600}
 	signed, err := SignManifest(id, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	got, err := OpenManifest(signed, NewTrust(id.Public()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got.Gateway != m.Gateway || !got.Created.Equal(m.Created) || len(got.Ranges) != 2 || got.Readings != 600 || !got.Contains(5) || got.Contains(8) {
 		t.Errorf("OpenManifest = %+v", got)
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/fxamacker/cbor/v2"
 )
@@ -52,12 +54,8 @@ func TestSenMLRoundTrip(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b, err := EncodeSenML(tc.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cbor.Wellformed(b); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
+			must.NoError(t, cbor.Wellformed(b))
 			got, err := DecodeSenML(b)
 			if err != nil {
 				t.Fatalf("decode %x: %v", b, err)
@@ -76,9 +74,7 @@ func TestSenMLRoundTrip(t *testing.T) {
 func referenceSenML(t *testing.T, rs []reading.Reading) []byte {
 	t.Helper()
 	em, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	secs := func(ms int64) any {
 		if ms%1000 == 0 {
 			return ms / 1000
@@ -115,9 +111,7 @@ func referenceSenML(t *testing.T, rs []reading.Reading) []byte {
 		pack = append(pack, m)
 	}
 	b, err := em.Marshal(pack)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return b
 }
 
@@ -125,9 +119,7 @@ func referenceSenML(t *testing.T, rs []reading.Reading) []byte {
 // edge cases and random values.
 func TestFloat16(t *testing.T) {
 	em, err := cbor.EncOptions{ShortestFloat: cbor.ShortestFloat16}.EncMode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	vals := []float64{0, 1, -1, 0.5, 65504, 65505, 65520, 6.103515625e-05, 6.097555160522461e-05,
 		5.960464477539063e-08, 2.9802322387695312e-08, 1.7881393432617188e-07, 1e-45, math.MaxFloat32,
 		math.SmallestNonzeroFloat32, math.SmallestNonzeroFloat64, 230.1, 1 << 15, 1 << 16, 3.0517578125e-05}
@@ -144,9 +136,7 @@ func TestFloat16(t *testing.T) {
 			continue
 		}
 		want, err := em.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if got := appendFloat(nil, v); !bytes.Equal(got, want) {
 			t.Fatalf("appendFloat(%g) = %x, want %x", v, got, want)
 		}
@@ -158,9 +148,7 @@ func TestFloat16(t *testing.T) {
 func TestSenMLSize(t *testing.T) {
 	poll := meterPoll("meter-1", 0)
 	b, err := EncodeSenML(poll)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	// Budget: per record a map head (1), the name label and text (2+len), the
 	// value label and float32 (1+5); plus the array head (1), the base name
 	// (1+1+len("meter-1:")), the base time (1+5) and one base unit per unit
@@ -228,9 +216,7 @@ func TestSenMLDecodeErrors(t *testing.T) {
 	em, _ := cbor.CoreDetEncOptions().EncMode()
 	enc := func(v any) []byte {
 		b, err := em.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return b
 	}
 	rec := func(kv ...any) map[any]any {
@@ -302,9 +288,7 @@ func TestSenMLDecodeErrors(t *testing.T) {
 func FuzzDecodeSenML(f *testing.F) {
 	for k := range 3 {
 		b, err := EncodeSenML(meterPoll("m", k))
-		if err != nil {
-			f.Fatal(err)
-		}
+		must.NoError(f, err)
 		f.Add(b)
 	}
 	b, _ := EncodeSenML([]reading.Reading{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/internal/sign1"
+	"github.com/edgegw/edgegw/internal/must"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -30,9 +31,7 @@ import (
 func pack(t *testing.T, h string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.Join(strings.Fields(h), ""))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return b
 }
 
@@ -105,25 +104,17 @@ func TestDeterministicSenML(t *testing.T) {
 func sealRaw(t *testing.T, id *keys.Identity, r *keys.RecipientPublic, seq uint64, plaintexts ...[]byte) []byte {
 	t.Helper()
 	b, err := NewBatch(r, id.ID, "telemetry", 1, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	h, err := b.Header(seq)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var chunks [][]byte
 	for i, pt := range plaintexts {
 		ct, err := b.sender.Seal(chunkAAD(&b.hh, i), pt)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		chunks = append(chunks, ct)
 	}
 	tr, err := Sign(id, h, chunks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return Marshal(h, chunks, tr)
 }
 
@@ -205,9 +196,7 @@ func manyLabels(n int) string {
 func rawHeader(t *testing.T, w wireHeader) []byte {
 	t.Helper()
 	b, err := encMode.Marshal(&w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return b
 }
 
@@ -225,19 +214,13 @@ func TestHeaderDecisions(t *testing.T) {
 	}
 	record := func(class string, chunks [][]byte) []byte {
 		h, err := RecordHeader("gw-1", class, 5, 1, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		tr, err := Sign(id, h, chunks)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return Marshal(h, chunks, tr)
 	}
 	gapChunk, err := GapChunks(Gap{FromSeq: 1, ToSeq: 4, Batches: 4, Readings: 40, Reason: "max-bytes"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := Parse(sealed(func(*wireHeader) {})); err != nil {
 		t.Fatalf("the unmodified header: %v", err)
 	}
@@ -275,9 +258,7 @@ func TestHeaderDecisions(t *testing.T) {
 	}
 	// Printable: every visible ASCII character but / + # is allowed.
 	h, err := RecordHeader("Gw!\"$%&'()*,-.:;<=>?@[\\]^_`{|}~9", AuditClass, 1, 1, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := ParseHeader(h); err != nil {
 		t.Fatal(err)
 	}
@@ -295,9 +276,7 @@ func TestBatchDecisions(t *testing.T) {
 		if err == nil {
 			err = e.Verify(trust)
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return e
 	}
 	t.Run("sealed batch without chunks", func(t *testing.T) {
@@ -311,17 +290,11 @@ func TestBatchDecisions(t *testing.T) {
 	})
 	gap := func(t *testing.T, g Gap) (Gap, error) {
 		h, err := GapHeader("gw-1", 20, 1, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		c, err := encMode.Marshal(&wireGap{FromSeq: g.FromSeq, ToSeq: g.ToSeq, Batches: g.Batches, Readings: g.Readings, Reason: g.Reason})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		tr, err := Sign(id, h, [][]byte{c})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return verified(t, Marshal(h, [][]byte{c}, tr)).Gap()
 	}
 	for _, r := range []string{"max-bytes", "max-age", "corrupt-buffer", "missing-buffer", "disk-full", "damaged", "max-bytes,max-age", "buffer-full", "a reason of a later version", strings.Repeat("r", 256)} {
@@ -341,13 +314,9 @@ func TestBatchDecisions(t *testing.T) {
 	}
 	audit := func(t *testing.T, record string) error {
 		h, err := RecordHeader("gw-1", AuditClass, 21, 1, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		tr, err := Sign(id, h, [][]byte{[]byte(record)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		_, err = verified(t, Marshal(h, [][]byte{[]byte(record)}, tr)).Audit()
 		return err
 	}
@@ -402,9 +371,7 @@ func TestManifestDecisions(t *testing.T) {
 	}
 	payload := func(t *testing.T, ranges any) []byte {
 		b, err := encMode.Marshal([]any{ManifestContext, "gw-1", t0.Unix(), ranges, uint64(2), uint64(20)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return b
 	}
 	if _, err := OpenManifest(signed(payload(t, [][2]uint64{{1, 2}})), trust); err != nil {
@@ -447,13 +414,9 @@ func sigStructureOf(kid, payload []byte) []byte {
 // rejected.
 func TestCheckDeterministicAgainstReference(t *testing.T) {
 	det, err := cbor.CoreDetEncOptions().EncMode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	loose, err := cbor.EncOptions{Sort: cbor.SortNone, ShortestFloat: cbor.ShortestFloatNone}.EncMode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var value func(depth int) any
 	value = func(depth int) any {
@@ -489,16 +452,12 @@ func TestCheckDeterministicAgainstReference(t *testing.T) {
 	for i := range 2000 {
 		v := value(0)
 		d, err := det.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if err := checkDeterministic(d); err != nil {
 			t.Fatalf("value %d: deterministic encoding %x rejected: %v", i, d, err)
 		}
 		l, err := loose.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if !bytes.Equal(l, d) {
 			if err := checkDeterministic(l); err == nil {
 				t.Fatalf("value %d: %x accepted, its deterministic encoding is %x", i, l, d)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // This file implements the two suites of docs/envelope.md from the text of
@@ -39,17 +40,13 @@ func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 // labeledExtract and labeledExpand are RFC 9180 section 4 with HKDF-SHA256.
 func labeledExtract(t testing.TB, suiteID, salt []byte, label string, ikm []byte) []byte {
 	prk, err := hkdf.Extract(sha256.New, cat([]byte("HPKE-v1"), suiteID, []byte(label), ikm), salt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return prk
 }
 
 func labeledExpand(t testing.TB, suiteID, prk []byte, label string, info []byte, n int) []byte {
 	out, err := hkdf.Expand(sha256.New, prk, string(cat(i2osp2(n), []byte("HPKE-v1"), suiteID, []byte(label), info)), n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return out
 }
 
@@ -68,9 +65,7 @@ func specDeriveKey(t testing.TB, s keys.Suite, ikm []byte) specKey {
 		kemID := cat([]byte("KEM"), i2osp2(kemX25519))
 		sk := labeledExpand(t, kemID, labeledExtract(t, kemID, nil, "dkp_prk", ikm), "sk", nil, 32)
 		priv, err := ecdh.X25519().NewPrivateKey(sk)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		pk := priv.PublicKey().Bytes()
 		// SerializePrivateKey clamps (RFC 9180 section 7.1.2).
 		clamped := bytes.Clone(sk)
@@ -78,13 +73,9 @@ func specDeriveKey(t testing.TB, s keys.Suite, ikm []byte) specKey {
 		clamped[31] = clamped[31]&127 | 64
 		return specKey{private: clamped, public: pk, decap: func(t testing.TB, enc []byte) []byte {
 			pe, err := ecdh.X25519().NewPublicKey(enc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			dh, err := priv.ECDH(pe)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			// ExtractAndExpand(dh, kem_context = enc || pkR).
 			prk := labeledExtract(t, kemID, nil, "eae_prk", dh)
 			return labeledExpand(t, kemID, prk, "shared_secret", cat(enc, pk), 32)
@@ -103,13 +94,9 @@ func specDeriveKey(t testing.TB, s keys.Suite, ikm []byte) specKey {
 		x.Read(pqSeed)
 		x.Read(tSeed)
 		dk, err := mlkem.NewDecapsulationKey768(pqSeed)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		skT, err := ecdh.X25519().NewPrivateKey(tSeed)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		pkT := skT.PublicKey().Bytes()
 		return specKey{private: seed, public: cat(dk.EncapsulationKey().Bytes(), pkT), decap: func(t testing.TB, enc []byte) []byte {
 			if len(enc) != mlkem.CiphertextSize768+32 {
@@ -117,17 +104,11 @@ func specDeriveKey(t testing.TB, s keys.Suite, ikm []byte) specKey {
 			}
 			ctPQ, ctT := enc[:mlkem.CiphertextSize768], enc[mlkem.CiphertextSize768:]
 			ssPQ, err := dk.Decapsulate(ctPQ)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			pe, err := ecdh.X25519().NewPublicKey(ctT)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			ssT, err := skT.ECDH(pe)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			ss := sha3.Sum256(cat(ssPQ, ssT, ctT, pkT, xwingLabel))
 			return ss[:]
 		}}
@@ -167,18 +148,12 @@ func checkSuiteAsSpecified(t *testing.T, s keys.Suite, ikm, private, public, kid
 		t.Fatalf("shared secret %x, documented %x", ss, sharedSecret)
 	}
 	hk, err := s.KEM().DeriveKeyPair(ikm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	r, err := hpke.NewRecipient(enc, hk, s.KDF(), s.AEAD(), []byte(HPKEInfo))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	const label = "edgegw specification check"
 	got, err := r.Export(label, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if want := specExport(t, s, ss, label, 32); !bytes.Equal(got, want) {
 		t.Fatalf("crypto/hpke exports %x, the specified key schedule %x", got, want)
 	}

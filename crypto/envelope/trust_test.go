@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestLoadTrust(t *testing.T) {
@@ -12,9 +14,7 @@ func TestLoadTrust(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, s string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(p, []byte(s), 0o644))
 		return p
 	}
 	p1 := write("fleet.pub", "# fleet\n\n"+a.String()+"\n"+b.String()+"\n")

@@ -18,6 +18,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/internal/sign1"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt/topic"
 )
 
@@ -125,9 +126,7 @@ func openLines(t testing.TB, h *Header, rs []reading.Reading) []string {
 			rec.Value = &v
 		}
 		j, err := json.Marshal(rec)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		out = append(out, string(j))
 	}
 	return out
@@ -162,64 +161,42 @@ func generate(t *testing.T, sp vectorSpec) *envelopetest.Vector {
 	switch {
 	case sp.gap != nil:
 		header, err = GapHeader(sp.gatewayID, sp.seq, sp.config, sp.created)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		chunks, err = GapChunks(*sp.gap)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		v.Add("gap", fmt.Sprintf("%d %d %d %d %s", sp.gap.FromSeq, sp.gap.ToSeq, sp.gap.Batches, sp.gap.Readings, sp.gap.Reason))
 	case sp.audit != "":
 		header, err = RecordHeader(sp.gatewayID, AuditClass, sp.seq, sp.config, sp.created)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		chunks = [][]byte{[]byte(sp.audit)}
 		v.Add("audit", sp.audit)
 	default:
 		k, err := sp.suite.KEM().DeriveKeyPair(sp.ikm)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		rk, err := keys.NewRecipientPrivate(sp.suite, k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		kb, err := k.Bytes()
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		v.Add("recipient_ikm", hex.EncodeToString(sp.ikm))
 		v.Add("recipient_private", hex.EncodeToString(kb))
 		v.Add("recipient_public", hex.EncodeToString(k.PublicKey().Bytes()))
 		v.Add("recipient_kid", hex.EncodeToString(rk.KID()))
 		v.Add("random_seed", strconv.FormatUint(sp.randSeed, 10))
 		b, err := NewBatch(rk.Public(), sp.gatewayID, sp.class, sp.config, sp.created)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		header, err = b.Header(sp.seq)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		h, err := ParseHeader(header)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		for _, line := range openLines(t, h, flatten(sp.polls)) {
 			v.Add("reading", line)
 		}
 		hh := headerHash(header)
 		for i, p := range sp.polls {
 			pt, err := EncodeSenML(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			c, err := b.Seal(p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			chunks = append(chunks, c)
 			v.Add("plaintext", hex.EncodeToString(pt))
 			v.Add("aad", hex.EncodeToString(chunkAAD(&hh, i)))
@@ -239,9 +216,7 @@ func generate(t *testing.T, sp vectorSpec) *envelopetest.Vector {
 	tbs := sigStructure(id.Public().KID(), payload)
 	v.Add("sig_structure", hex.EncodeToString(tbs))
 	tr, err := Sign(id, header, chunks)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if !ed25519.Verify(id.Public().Key, tbs, tr[len(tr)-64:]) {
 		t.Fatal("documented Sig_structure does not verify")
 	}
@@ -270,13 +245,9 @@ func generateManifest(t *testing.T, v *envelopetest.Vector, id *keys.Identity, m
 	v.Add("batches", strconv.FormatUint(m.Batches, 10))
 	v.Add("readings", strconv.FormatUint(m.Readings, 10))
 	signed, err := SignManifest(id, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	msg, _, err := parseSign1(signed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	v.Add("payload", hex.EncodeToString(msg.Payload))
 	tbs := sigStructure(id.Public().KID(), msg.Payload)
 	v.Add("sig_structure", hex.EncodeToString(tbs))
@@ -306,9 +277,7 @@ func TestVectors(t *testing.T) {
 func checkVector(t *testing.T, v *envelopetest.Vector) {
 	id := &keys.Identity{ID: "", Key: ed25519.NewKeyFromSeed(v.Hex(t, "identity_seed"))}
 	pub, err := keys.ParsePublicIdentity(v.One(t, "identity_line"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if !pub.Key.Equal(id.Key.Public()) || !bytes.Equal(pub.KID(), v.Hex(t, "identity_kid")) {
 		t.Fatal("identity line or kid does not match the seed")
 	}
@@ -320,15 +289,9 @@ func checkVector(t *testing.T, v *envelopetest.Vector) {
 		return
 	}
 	e, err := Parse(v.Hex(t, "wire"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckTopic(v.One(t, "topic"), &e.Header); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Verify(NewTrust(pub)); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
+	must.NoError(t, CheckTopic(v.One(t, "topic"), &e.Header))
+	must.NoError(t, e.Verify(NewTrust(pub)))
 	if !bytes.Equal(e.RawHeader, v.Hex(t, "header")) || !bytes.Equal(e.Trailer, v.Hex(t, "trailer")) {
 		t.Fatal("wire does not hold the documented header and trailer")
 	}
@@ -343,9 +306,7 @@ func checkVector(t *testing.T, v *envelopetest.Vector) {
 	switch e.Header.Class {
 	case GapClass:
 		g, err := e.Gap()
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if s := fmt.Sprintf("%d %d %d %d %s", g.FromSeq, g.ToSeq, g.Batches, g.Readings, g.Reason); s != v.One(t, "gap") {
 			t.Fatalf("gap %q, documented %q", s, v.One(t, "gap"))
 		}
@@ -362,17 +323,11 @@ func checkVector(t *testing.T, v *envelopetest.Vector) {
 	checkSuiteAsSpecified(t, s, ikm, v.Hex(t, "recipient_private"), v.Hex(t, "recipient_public"),
 		v.Hex(t, "recipient_kid"), e.Header.Enc, v.Hex(t, "kem_shared_secret"))
 	k, err := s.KEM().DeriveKeyPair(ikm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	rk, err := keys.NewRecipientPrivate(s, k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	got, err := e.Open(rk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if lines, want := openLines(t, &e.Header, got), v.All("reading"); strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("opened:\n%s\ndocumented:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
@@ -381,9 +336,7 @@ func checkVector(t *testing.T, v *envelopetest.Vector) {
 // checkManifestVector verifies the documented manifest.
 func checkManifestVector(t *testing.T, v *envelopetest.Vector, pub keys.PublicIdentity) {
 	m, err := OpenManifest(v.Hex(t, "manifest"), NewTrust(pub))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	got := []string{m.Gateway, strconv.FormatInt(m.Created.Unix(), 10), fmt.Sprint(m.Ranges), strconv.FormatUint(m.Batches, 10), strconv.FormatUint(m.Readings, 10)}
 	want := []string{v.One(t, "gateway"), v.One(t, "created"), v.One(t, "ranges"), v.One(t, "batches"), v.One(t, "readings")}
 	if strings.Join(got, " ") != strings.Join(want, " ") {

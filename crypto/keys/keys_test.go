@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestIdentity(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
-	if err := InitIdentity(dir, "gw-1", false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, InitIdentity(dir, "gw-1", false))
 	for name, want := range map[string]os.FileMode{"": 0o700, IdentityKeyFile: 0o600} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || fi.Mode().Perm() != want {
@@ -21,9 +21,7 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 	id, err := LoadIdentity(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if id.ID != "gw-1" || len(id.Key) != ed25519.PrivateKeySize {
 		t.Fatalf("identity %q", id.ID)
 	}
@@ -42,16 +40,12 @@ func TestIdentity(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), IdentityKeyFile) || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("overwrite without force: %v", err)
 	}
-	if err := InitIdentity(dir, "gw-1", true); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, InitIdentity(dir, "gw-1", true))
 	id2, err := LoadIdentity(dir)
 	if err != nil || id2.Key.Equal(id.Key) {
 		t.Fatalf("force did not replace the key: %v", err)
 	}
-	if err := os.Chmod(filepath.Join(dir, IdentityKeyFile), 0o640); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Chmod(filepath.Join(dir, IdentityKeyFile), 0o640))
 	_, err = LoadIdentity(dir)
 	if err == nil || !strings.Contains(err.Error(), IdentityKeyFile) || !strings.Contains(err.Error(), "chmod 600") || !strings.Contains(err.Error(), "0640") {
 		t.Errorf("group-readable key: %v", err)
@@ -64,9 +58,7 @@ func TestIdentity(t *testing.T) {
 	}
 	// A public file of another key is refused.
 	other := t.TempDir()
-	if err := InitIdentity(other, "gw-1", false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, InitIdentity(other, "gw-1", false))
 	os.Chmod(filepath.Join(dir, IdentityKeyFile), 0o600)
 	b, _ := os.ReadFile(filepath.Join(other, IdentityPubFile))
 	os.WriteFile(filepath.Join(dir, IdentityPubFile), b, 0o644)
@@ -108,17 +100,11 @@ func TestRecipient(t *testing.T) {
 				t.Fatalf("ParseSuite(%q) = %v, %v", s, p, err)
 			}
 			dir := t.TempDir()
-			if err := GenerateRecipient(dir, s, false); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, GenerateRecipient(dir, s, false))
 			priv, err := LoadRecipientPrivate(filepath.Join(dir, RecipientKeyFile))
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			pub, err := LoadRecipientPublic(filepath.Join(dir, RecipientPubFile))
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if priv.Suite != s || pub.Suite != s || !bytes.Equal(priv.KID(), pub.KID()) || len(pub.KID()) != 8 {
 				t.Fatalf("suite %v/%v kid %x/%x", priv.Suite, pub.Suite, priv.KID(), pub.KID())
 			}
@@ -139,9 +125,7 @@ func TestRecipient(t *testing.T) {
 			if err := GenerateRecipient(dir, s, false); err == nil || !strings.Contains(err.Error(), RecipientKeyFile) {
 				t.Errorf("overwrite without force: %v", err)
 			}
-			if err := GenerateRecipient(dir, s, true); err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, GenerateRecipient(dir, s, true))
 			os.Chmod(filepath.Join(dir, RecipientKeyFile), 0o604)
 			if _, err := LoadRecipientPrivate(filepath.Join(dir, RecipientKeyFile)); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 				t.Errorf("world-readable key: %v", err)

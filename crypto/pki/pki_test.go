@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/pki"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func parse(t *testing.T, certPEM []byte) *x509.Certificate {
@@ -20,17 +21,13 @@ func parse(t *testing.T, certPEM []byte) *x509.Certificate {
 		t.Fatalf("no certificate in %q", certPEM)
 	}
 	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return c
 }
 
 func TestIssueVerifies(t *testing.T) {
 	ca, err := pki.NewCA("edgegw test ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	roots := x509.NewCertPool()
 	if !roots.AppendCertsFromPEM(ca.CertPEM()) {
 		t.Fatal("ca certificate does not parse")
@@ -38,9 +35,7 @@ func TestIssueVerifies(t *testing.T) {
 
 	t.Run("server", func(t *testing.T) {
 		certPEM, keyPEM, err := ca.Issue("broker", true, []string{"127.0.0.1", "localhost"}, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 			t.Fatalf("key pair: %v", err)
 		}
@@ -64,9 +59,7 @@ func TestIssueVerifies(t *testing.T) {
 
 	t.Run("client", func(t *testing.T) {
 		certPEM, keyPEM, err := ca.Issue("gw-001", false, nil, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if _, err := tls.X509KeyPair(certPEM, keyPEM); err != nil {
 			t.Fatalf("key pair: %v", err)
 		}
@@ -84,13 +77,9 @@ func TestIssueVerifies(t *testing.T) {
 
 	t.Run("other ca", func(t *testing.T) {
 		other, err := pki.NewCA("other", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		certPEM, _, err := other.Issue("gw-001", false, nil, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if _, err := parse(t, certPEM).Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
 			t.Error("certificate from another ca verifies")
 		}
@@ -99,9 +88,7 @@ func TestIssueVerifies(t *testing.T) {
 
 func TestIssueErrors(t *testing.T) {
 	ca, err := pki.NewCA("ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for _, tc := range []struct {
 		name     string
 		cn       string
@@ -125,22 +112,14 @@ func TestIssueErrors(t *testing.T) {
 
 func TestWriteFiles(t *testing.T) {
 	ca, err := pki.NewCA("ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	certPEM, keyPEM, err := ca.Issue("gw-001", false, nil, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	dir := t.TempDir() + "/certs"
-	if err := pki.WriteFiles(dir, "gw-001", certPEM, keyPEM); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, pki.WriteFiles(dir, "gw-001", certPEM, keyPEM))
 	certFile, keyFile := filepath.Join(dir, "gw-001.pem"), filepath.Join(dir, "gw-001.key")
 	fi, err := os.Stat(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("key mode %v, want 0600", fi.Mode().Perm())
 	}

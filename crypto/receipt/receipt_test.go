@@ -13,14 +13,13 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/crypto/receipt"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func identity(t *testing.T, id string) *keys.Identity {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return &keys.Identity{ID: id, Key: k}
 }
 
@@ -30,14 +29,10 @@ func TestSignVerify(t *testing.T) {
 	now := time.UnixMilli(1_790_000_000_123).UTC()
 	r := receipt.Receipt{Gateway: "gw-001", Through: 41, Ranges: [][2]uint64{{43, 50}, {60, 60}}, Time: now}
 	data, err := receipt.Sign(ingest, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	pinned := []keys.PublicIdentity{other.Public(), ingest.Public()}
 	got, err := receipt.Verify(data, "gw-001", pinned)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got.Through != 41 || !slices.Equal(got.Ranges, r.Ranges) || !got.Time.Equal(now) || got.Signer != "ingest-1" {
 		t.Fatalf("got %+v", got)
 	}
@@ -58,9 +53,7 @@ func TestSignVerify(t *testing.T) {
 	}
 	// A forger who copies the pinned key id but signs with their own key.
 	fdata, err := receipt.Sign(&keys.Identity{ID: "x", Key: other.Key}, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if _, err := receipt.Verify(fdata, "gw-001", []keys.PublicIdentity{ingest.Public()}); !errors.Is(err, receipt.ErrUntrusted) {
 		t.Errorf("forged: %v", err)
 	}
@@ -119,17 +112,13 @@ func TestLoadKeys(t *testing.T) {
 	a, b := identity(t, "ingest-b"), identity(t, "ingest-a")
 	write := func(name, text string) string {
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.WriteFile(path, []byte(text), 0o644))
 		return path
 	}
 	one := write("one.pub", a.Public().String()+"\n")
 	two := write("two.pub", "# ingest replicas\n\n"+b.Public().String()+"\n")
 	got, err := receipt.LoadKeys(one, two)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(got) != 2 || got[0].ID != "ingest-a" || got[1].ID != "ingest-b" || !got[1].Key.Equal(a.Public().Key) {
 		t.Fatalf("got %v", got)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
@@ -45,9 +47,7 @@ func vectorReceipt() receipt.Receipt {
 // ["Signature1", protected {1: -8, 4: kid}, empty bstr, payload].
 func sigStructure(t testing.TB, kid, payload []byte) []byte {
 	b, err := cbor.Marshal([]any{"Signature1", protected(kid), []byte{}, payload})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return b
 }
 
@@ -61,9 +61,7 @@ func protected(kid []byte) []byte {
 func sign1(t testing.TB, key ed25519.PrivateKey, kid, payload []byte) []byte {
 	sig := ed25519.Sign(key, sigStructure(t, kid, payload))
 	b, err := cbor.Marshal(cbor.Tag{Number: 18, Content: []any{protected(kid), map[int]int{}, payload, sig}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return b
 }
 
@@ -82,13 +80,9 @@ func generate(t *testing.T) *envelopetest.Vector {
 	v.Add("ranges", fmt.Sprint(r.Ranges))
 	v.Add("time", fmt.Sprintf("%d (%s)", r.Time.UnixMilli(), r.Time.Format(time.RFC3339Nano)))
 	signed, err := receipt.Sign(id, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	payload, err := cbor.Marshal([]any{receipt.Context, r.Gateway, r.Through, r.Ranges, r.Time.UnixMilli()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	v.Add("payload", hex.EncodeToString(payload))
 	v.Add("sig_structure", hex.EncodeToString(sigStructure(t, id.Public().KID(), payload)))
 	if want := sign1(t, id.Key, id.Public().KID(), payload); !bytes.Equal(signed, want) {
@@ -106,9 +100,7 @@ func TestVectors(t *testing.T) {
 	vs := envelopetest.Sync(t, docPath, envelopetest.ReceiptBegin, envelopetest.ReceiptEnd, []*envelopetest.Vector{generate(t)}, *update)
 	v := vs[0]
 	pub, err := keys.ParsePublicIdentity(v.One(t, "ingest_line"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if sum := sha256.Sum256(pub.Key); !bytes.Equal(sum[:8], v.Hex(t, "ingest_kid")) {
 		t.Fatal("the ingest key id is not as specified")
 	}
@@ -117,9 +109,7 @@ func TestVectors(t *testing.T) {
 		t.Fatal("the documented Sig_structure does not verify")
 	}
 	r, err := receipt.Verify(signed, v.One(t, "gateway"), []keys.PublicIdentity{pub})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	got := []string{r.Gateway, strconv.FormatUint(r.Through, 10), fmt.Sprint(r.Ranges), fmt.Sprintf("%d (%s)", r.Time.UnixMilli(), r.Time.Format(time.RFC3339Nano)), r.Signer}
 	want := []string{v.One(t, "gateway"), v.One(t, "through"), v.One(t, "ranges"), v.One(t, "time"), pub.ID}
 	if !slices.Equal(got, want) {
@@ -137,9 +127,7 @@ func TestVerifyAsSpecified(t *testing.T) {
 	ms := vectorReceipt().Time.UnixMilli()
 	payload := func(items ...any) []byte {
 		b, err := cbor.Marshal(items)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return b
 	}
 	// A payload with a non-shortest integer: refused, like every

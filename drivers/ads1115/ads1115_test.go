@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c"
@@ -55,9 +56,7 @@ func TestPlayback(t *testing.T) {
 			{Name: "no2", Mux: "a0", FS: 4.096, Cal: &ads1115.Calibration{Zero: 0.048, Span: 2.048, SpanPPB: 1000}},
 		}})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if rs[0].Value != 1000 || rs[0].Unit != reading.PPB {
 		t.Errorf("reading %+v, want 1000 ppb", rs[0])
 	}
@@ -71,15 +70,11 @@ func TestEmulator(t *testing.T) {
 		{Name: "v", Mux: "a2", FS: 4.096},
 		{Name: "sat", Mux: "a3", FS: 0.256},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	chip.SetInput(2, 1.5)
 	chip.SetInput(3, 1.0)
 	rs, err := d.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if math.Abs(rs[0].Value-1.5) > 125e-6 || rs[0].Flags != reading.WarmingUp {
 		t.Errorf("v = %+v", rs[0])
 	}

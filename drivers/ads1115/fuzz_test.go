@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -58,16 +59,12 @@ func FuzzConversion(f *testing.F) {
 			{Addr: 0x48, W: []byte{0x00}, R: reg[:]},
 		}}
 		d, err := ads1115.New(bus, &ads1115.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep, Inputs: []ads1115.Input{{Name: "a0", Mux: "a0", FS: fs}}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		rs, err := d.Read(context.Background())
 		if err != nil || len(rs) != 1 || rs[0].Value != ads1115.Volts(raw, fs) {
 			t.Fatalf("register % x at ±%g V: Read = %v, %v", reg, fs, rs, err)
 		}
-		if err := bus.Close(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, bus.Close())
 
 		// Round trip through the emulator.
 		if math.IsNaN(volts) || math.IsInf(volts, 0) {
@@ -77,12 +74,8 @@ func FuzzConversion(f *testing.F) {
 		chip.SetInput(0, volts)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		var out [2]byte
-		if err := chip.Tx(now, []byte{0x01, byte(cfg >> 8), byte(cfg)}, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := chip.Tx(now.Add(time.Second), []byte{0x00}, out[:]); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, chip.Tx(now, []byte{0x01, byte(cfg >> 8), byte(cfg)}, nil))
+		must.NoError(t, chip.Tx(now.Add(time.Second), []byte{0x00}, out[:]))
 		got := ads1115.Volts(ads1115.Conversion(out), fs)
 		lsb := fs / 32768
 		switch {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c"
@@ -63,9 +64,7 @@ func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 	rs, err := drivertest.Replay(t, ops, func(bus i2c.Bus, clk *testclock.Clock) (*bme280.Dev, error) {
 		return bme280.New(bus, &bme280.Opts{Common: drivers.Common{Device: "aq", Now: clk.Now}, Sleep: clk.Sleep})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	want := map[string]float64{"t": 25.08, "p": 25767233.0 / 256, "rh": 59317.0 / 1024}
 	for _, r := range rs {
 		if math.Abs(r.Value-want[r.Channel]) > 1e-9 || r.Flags != 0 || r.Device != "aq" {
@@ -83,13 +82,9 @@ func TestPlaybackDatasheetMatchesPeriph(t *testing.T) {
 		{Addr: 0x76, W: []byte{0xF7}, R: dataF7},
 	}}
 	pd, err := bmxx80.NewI2C(pb, 0x76, &bmxx80.DefaultOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var e physic.Env
-	if err := pd.Sense(&e); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, pd.Sense(&e))
 	if got := e.Temperature.Celsius(); math.Abs(got-rs[0].Value) > 0.001 {
 		t.Errorf("bmxx80 t = %v, ours %v", got, rs[0].Value)
 	}
@@ -120,9 +115,7 @@ func newEmu(t *testing.T, opts bme280.Opts) (*bme280.Dev, *chips.BME280, *testcl
 	clk, bus := drivertest.I2C(0x76, chip)
 	opts.Now, opts.Sleep = clk.Now, clk.Sleep
 	d, err := bme280.New(bus, &opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return d, chip, clk
 }
 
@@ -174,9 +167,7 @@ func TestEmulatorLifecycle(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if len(rs) != 3 {
 				t.Fatalf("%d readings", len(rs))
 			}
@@ -192,9 +183,7 @@ func TestEmulatorStuck(t *testing.T) {
 	for i := range 4 {
 		clk.Advance(time.Minute)
 		rs, err := d.Read(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		if i > 0 && rs[0].Value != prev[0].Value {
 			t.Fatalf("frozen chip changed: %v → %v", prev[0].Value, rs[0].Value)
 		}
@@ -218,14 +207,10 @@ func TestSPIEmulator(t *testing.T) {
 	chip := chips.NewBME280()
 	port := chips.NewPort("sim:spi0.1", clk.Now, chip)
 	d, err := bme280.NewSPI(port, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	chip.SetRaw(519888, 415148, 30000)
 	rs, err := d.Read(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if rs[0].Value != 25.08 || rs[2].Value != 25767233.0/256 {
 		t.Errorf("SPI read %v", rs)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c"
@@ -145,12 +146,8 @@ func FuzzDecodeRaw(f *testing.F) {
 		chip.SetRaw(rawT, rawP, rawH)
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		var data [8]byte
-		if err := chip.Tx(now, []byte{0xF2, 0x01, 0xF4, 0x25}, nil); err != nil {
-			t.Fatal(err)
-		}
-		if err := chip.Tx(now.Add(time.Second), []byte{0xF7}, data[:]); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, chip.Tx(now, []byte{0xF2, 0x01, 0xF4, 0x25}, nil))
+		must.NoError(t, chip.Tx(now.Add(time.Second), []byte{0xF7}, data[:]))
 		gotT, gotP, gotH, err := bme280.DecodeRaw(data)
 		if rawT == 0x80000 || rawP == 0x80000 || rawH == 0x8000 {
 			if err == nil {

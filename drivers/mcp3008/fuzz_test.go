@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"periph.io/x/conn/v3/conntest"
 	"periph.io/x/conn/v3/spi/spitest"
 
@@ -73,14 +75,10 @@ func FuzzDecode(f *testing.F) {
 		chip.SetInput(n, volts)
 		chip.SetInput(n^1, 0)
 		c, err := chips.NewPort("sim:spi0.0", nil, chip).Connect(1350000, 0, 8)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		w := mcp3008.Frame(single, n)
 		var r [3]byte
-		if err := c.Tx(w[:], r[:]); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, c.Tx(w[:], r[:]))
 		got, err := mcp3008.Decode(r)
 		if err != nil {
 			t.Fatalf("emulator reply % x: %v", r, err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/conntest"
@@ -36,9 +37,7 @@ func TestPlayback(t *testing.T) {
 		{W: []byte{1, 0xB0, 0}, R: []byte{0xFF, 0xFF, 0xFF}}, // MISO floating high: no chip
 	}}}
 	d, err := mcp3008.New(port, &mcp3008.Opts{VRef: 3.3, Inputs: []mcp3008.Input{{Name: "a0", Single: true, Ch: 0}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	rs, err := d.Read(context.Background())
 	if err != nil || rs[0].Value != 1.65 {
 		t.Fatalf("Read = %v, %v; want 1.65 V", rs, err)
@@ -57,16 +56,12 @@ func TestEmulator(t *testing.T) {
 		{Name: "o3", Single: true, Ch: 2, Cal: &mcp3008.Calibration{Zero: 0.4, Span: 0.9, SpanPPB: 500}},
 		{Name: "d", Ch: 4},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	chip.SetInput(2, 0.65)
 	chip.SetInput(4, 2.0)
 	chip.SetInput(5, 1.0)
 	rs, err := d.Read(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if rs[0].Unit != reading.PPB || rs[0].Value < 248 || rs[0].Value > 252 || rs[0].Flags != reading.WarmingUp {
 		t.Errorf("o3 = %+v, want ≈250 ppb warming up", rs[0])
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // wireMS converts line characters to milliseconds at 9600 baud 8N1 (10
@@ -24,19 +25,13 @@ func BenchmarkPoll(b *testing.B) {
 	for _, name := range []string{"sdm630", "sdm120", "pm5300", "mfm383a"} {
 		b.Run(name, func(b *testing.B) {
 			emu, err := meteremu.New(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: name}}})
-			if err != nil {
-				b.Fatal(err)
-			}
+			must.NoError(b, err)
 			bus, err := modbusmeter.OpenBus("mem:bench-"+name, modbusmeter.LineConfig{Transporter: emu})
-			if err != nil {
-				b.Fatal(err)
-			}
+			must.NoError(b, err)
 			defer bus.Close()
 			p, _ := modbusmeter.LoadProfile(name)
 			m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: "mem", Unit: 1, Profile: p})
-			if err != nil {
-				b.Fatal(err)
-			}
+			must.NoError(b, err)
 			ctx := context.Background()
 			b.ReportAllocs()
 			polls := 0

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // replay is a transporter that answers every request with one frame.
@@ -23,9 +24,7 @@ func (r *replay) Send([]byte) ([]byte, error) { return r.reply, nil }
 // length.
 func FuzzResponse(f *testing.F) {
 	file, err := os.Open("testdata/frames.txt")
-	if err != nil {
-		f.Fatal(err)
-	}
+	must.NoError(f, err)
 	sc := bufio.NewScanner(file)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -33,17 +32,13 @@ func FuzzResponse(f *testing.F) {
 			continue
 		}
 		b, err := hex.DecodeString(strings.ReplaceAll(line, " ", ""))
-		if err != nil {
-			f.Fatal(err)
-		}
+		must.NoError(f, err)
 		f.Add(b, uint8(2), uint8(0), uint8(4))
 	}
 	file.Close()
 	tr := &replay{}
 	bus, err := modbusmeter.OpenBus("mem:fuzz", modbusmeter.LineConfig{Transporter: tr})
-	if err != nil {
-		f.Fatal(err)
-	}
+	must.NoError(f, err)
 	types := []modbusmeter.Type{modbusmeter.Uint16, modbusmeter.Int16, modbusmeter.Uint32, modbusmeter.Int32, modbusmeter.Float32, modbusmeter.Uint64, modbusmeter.Int64}
 	f.Fuzz(func(t *testing.T, reply []byte, count, typ, order uint8) {
 		tr.reply = reply

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/testclock"
-
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 // startBus serves the default emulated bus on a pty and opens the real
@@ -24,14 +24,10 @@ func startBus(t *testing.T, cfg meteremu.Config) (*meteremu.Bus, *modbusmeter.Bu
 	}
 	cfg.Baud = 115200
 	emu, err := meteremu.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { emu.Close() })
 	bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { bus.Close() })
 	return emu, bus
 }
@@ -39,13 +35,9 @@ func startBus(t *testing.T, cfg meteremu.Config) (*meteremu.Bus, *modbusmeter.Bu
 func newMeter(t *testing.T, c modbusmeter.Client, unit uint8, profile string, now func() time.Time) *modbusmeter.Meter {
 	t.Helper()
 	p, err := modbusmeter.LoadProfile(profile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	m, err := modbusmeter.New(c, &modbusmeter.Opts{Name: profile, Port: "sim:rs485-1", Unit: unit, Profile: p, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return m
 }
 
@@ -176,9 +168,7 @@ func TestIntegrationEmulatorRestart(t *testing.T) {
 	m := newMeter(t, bus, 1, "sdm630", clk.Now)
 	ctx := context.Background()
 	before, err := m.Read(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	emu.Stop()
 	for range 2 {
 		if _, err := m.Read(ctx); !errors.Is(err, modbusmeter.ErrTimeout) {
@@ -204,9 +194,7 @@ func TestIntegrationCounterReset(t *testing.T) {
 	}
 	emu.ResetCounters(3)
 	rs, err := m.Read(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if f := byChannel(rs)["e"].Flags; f&reading.CounterWentBack == 0 {
 		t.Errorf("reset counter flags = %v, want counter-went-back", f)
 	}

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/testclock"
-
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 func TestNewRawReadRejects(t *testing.T) {
@@ -59,9 +59,7 @@ func TestNewRawReadPoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, err := modbusmeter.NewRawRead(tt.typ, modbusmeter.CDAB, modbusmeter.ReadHolding, tt.addr, tt.count)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if r.FC != modbusmeter.ReadHolding || r.Addr != tt.addr || r.Count != tt.wantCount || len(r.Points) != len(tt.wantAddrs) {
 				t.Fatalf("NewRawRead = fc %d addr %#x count %d with %d points; want fc 3 addr %#x count %d with %d",
 					r.FC, r.Addr, r.Count, len(r.Points), tt.addr, tt.wantCount, len(tt.wantAddrs))
@@ -92,14 +90,10 @@ func TestRawRead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(string(tt.order), func(t *testing.T) {
 			r, err := modbusmeter.NewRawRead(modbusmeter.Uint32, tt.order, modbusmeter.ReadInput, 0x10, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			before := emu.Requests(7)
 			vs, err := r.Read(context.Background(), bus, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if n := emu.Requests(7) - before; n != 1 {
 				t.Errorf("%d requests, want 1", n)
 			}
@@ -114,9 +108,7 @@ func TestRawReadException(t *testing.T) {
 	_, bus := memBus(t, meteremu.Config{Units: []meteremu.Unit{{ID: 7, Profile: "testdata/u32counter.yaml"}}})
 	// The test meter refuses reads through holding registers 1..3.
 	r, err := modbusmeter.NewRawRead(modbusmeter.Uint16, modbusmeter.ABCD, modbusmeter.ReadHolding, 0, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	_, err = r.Read(context.Background(), bus, 7)
 	var ex *modbusmeter.ExceptionError
 	if !errors.As(err, &ex) || !strings.Contains(err.Error(), "read unit 7 fc 3 0x0000+5 on mem:") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestParseUnits(t *testing.T) {
@@ -45,14 +46,10 @@ func TestIntegrationScan(t *testing.T) {
 		Units: []meteremu.Unit{{ID: 1, Profile: "sdm630", Order: modbusmeter.CDAB}, {ID: 2, Profile: "sdm120"}},
 		Baud:  9600, Parity: "N", StopBits: 1,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer emu.Close()
 	p, err := modbusmeter.LoadProfile("sdm630")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var progress []modbusmeter.ScanProgress
 	found, probes, err := modbusmeter.Scan(context.Background(), emu.Path(), modbusmeter.ScanConfig{
 		Units: []uint8{1, 2, 3, 4}, Bauds: []int{19200, 9600}, Parities: []string{"n"}, StopBits: 1,
@@ -85,9 +82,7 @@ func TestIntegrationScanStops(t *testing.T) {
 		t.Skip("integration test")
 	}
 	emu, err := meteremu.Start(meteremu.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer emu.Close()
 	if _, n, err := modbusmeter.Scan(context.Background(), emu.Path(), modbusmeter.ScanConfig{Units: []uint8{1}, Bauds: []int{9600}, Parities: []string{"X"}}); !errors.Is(err, modbusmeter.ErrScanConfig) || n != 0 {
 		t.Errorf("parity X: %d probes, %v; want none and ErrScanConfig", n, err)

@@ -12,14 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/edgegw/edgegw/internal/must"
 
-	"github.com/edgegw/edgegw/internal/testclock"
+	"golang.org/x/sys/unix"
 
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 // startLine serves the default emulated bus at the given baud rate and
@@ -32,14 +33,10 @@ func startLine(t *testing.T, baud int, timeout time.Duration) (*meteremu.Bus, *m
 	cfg := meteremu.DefaultConfig()
 	cfg.Baud = baud
 	emu, err := meteremu.Start(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { emu.Close() })
 	bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: baud, Timeout: timeout})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { bus.Close() })
 	return emu, bus
 }
@@ -153,9 +150,7 @@ var staleRequest = meteremu.Frame(1, []byte{modbusmeter.ReadInput, 0x01, 0x56, 0
 func previousProcess(t *testing.T, path string) *os.File {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { f.Close() })
 	if _, err := f.Write(staleRequest); err != nil {
 		t.Fatal(err)
@@ -177,9 +172,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 	cfg.Baud, cfg.Parity, cfg.StopBits = 0, "", 0 // the old process's line setting is not ours to know
 	start := func(t *testing.T) *meteremu.Bus {
 		emu, err := meteremu.Start(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		t.Cleanup(func() { emu.Close() })
 		return emu
 	}
@@ -189,9 +182,7 @@ func TestIntegrationStaleReplyAfterRestart(t *testing.T) {
 	newProcess := func(t *testing.T, emu *meteremu.Bus, delay time.Duration) *modbusmeter.Meter {
 		emu.SetFault(1, meteremu.Fault{Delay: delay, Count: 1})
 		bus, err := modbusmeter.OpenBus(emu.Path(), modbusmeter.LineConfig{Baud: 115200, Timeout: time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		t.Cleanup(func() { bus.Close() })
 		return newMeter(t, bus, 1, "sdm630", time.Now)
 	}
@@ -314,9 +305,7 @@ func TestAnswersAgainLog(t *testing.T) {
 	p, _ := modbusmeter.LoadProfile("sdm120")
 	logs := &logRecords{}
 	m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: "p", Unit: 2, Profile: p, Logger: slog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	emu.SetFault(2, meteremu.Fault{Dead: true})
 	if _, err := m.Read(context.Background()); err == nil {
 		t.Fatal("dead meter read")

@@ -10,15 +10,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"periph.io/x/conn/v3/i2c"
 	"periph.io/x/conn/v3/spi"
-
-	"github.com/edgegw/edgegw/internal/testclock"
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 func TestDecodeWordOrders(t *testing.T) {
@@ -62,9 +63,7 @@ func TestDecodeWordOrders(t *testing.T) {
 
 func TestShippedProfiles(t *testing.T) {
 	ps, err := modbusmeter.Profiles()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var names []string
 	for _, p := range ps {
 		names = append(names, p.Name)
@@ -215,9 +214,7 @@ func TestPlanShippedProfiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := modbusmeter.LoadProfile(tt.name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			plan := modbusmeter.Plan(p, 8, 0)
 			checkPlan(t, p, plan, 8)
 			if len(plan) != tt.requests {
@@ -244,13 +241,9 @@ func TestPlanShippedProfiles(t *testing.T) {
 func memBus(t *testing.T, cfg meteremu.Config) (*meteremu.Emulator, *modbusmeter.Bus) {
 	t.Helper()
 	emu, err := meteremu.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	b, err := modbusmeter.OpenBus("mem:"+t.Name(), modbusmeter.LineConfig{Transporter: emu})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { b.Close() })
 	return emu, b
 }
@@ -264,9 +257,7 @@ func TestCounterRollover(t *testing.T) {
 	var prev float64
 	for i := range 4 {
 		rs, err := m.Read(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		e := byChannel(rs)["e"]
 		if e.Flags != 0 || (i > 0 && e.Value <= prev) {
 			t.Fatalf("poll %d: e = %v (flags %v) after %v", i, e.Value, e.Flags, prev)
@@ -296,9 +287,7 @@ func TestBackoff(t *testing.T) {
 	emu, bus := memBus(t, meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm120"}}, Now: clk.Now})
 	p, _ := modbusmeter.LoadProfile("sdm120")
 	m, err := modbusmeter.New(bus, &modbusmeter.Opts{Port: "p", Unit: 1, Profile: p, Now: clk.Now, Backoff: time.Second, BackoffMax: 4 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	emu.SetFault(1, meteremu.Fault{Dead: true})
 	// Failures 1, 2, 3, … back off 0, 1s, 2s, 4s, 4s.
 	var sent []int
@@ -388,9 +377,7 @@ func TestFactoryOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := f(drivers.Device{Name: "m1", Options: tt.opts}, drivers.Deps{Now: time.Now, Buses: fakeBuses{"/dev/null-" + tt.name}})
 			if tt.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
+				must.NoError(t, err)
 				if s.String() != "modbusmeter@sim:rs485-1:1" {
 					t.Errorf("String() = %s", s)
 				}
@@ -408,9 +395,7 @@ func TestFactoryOptions(t *testing.T) {
 
 func TestSharedPort(t *testing.T) {
 	a, err := modbusmeter.OpenBus("/dev/shared-test", modbusmeter.LineConfig{Baud: 9600})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	b, err := modbusmeter.OpenBus("/dev/shared-test", modbusmeter.LineConfig{Baud: 9600, Parity: "N"})
 	if err != nil || a != b {
 		t.Fatalf("second open = %p, %v; want the same bus %p", b, err, a)

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/testclock"
-
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/pms5003"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 // datasheetFrame is the worked example: PM2.5 atmospheric 8 ug/m3, >0.3 um 1104.
@@ -82,9 +82,7 @@ func TestPTY(t *testing.T) {
 	}
 	defer c.Close()
 	s, err := pms5003.Factory(drivers.Device{Name: "pm", Options: map[string]any{"bus": path, "timeout": "300ms", "stuck_after": 3}}, drivers.Deps{Now: clk.Now, Buses: drivers.NewBusSet()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer s.Halt()
 	ctx := context.Background()
 	rs, err := s.Read(ctx)

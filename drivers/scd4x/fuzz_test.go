@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c/i2ctest"
@@ -61,9 +62,7 @@ func read(t *testing.T, serial, ready, meas []byte) ([]reading.Reading, *i2ctest
 	var clk testclock.Clock
 	bus := &i2ctest.Playback{Ops: ops, DontPanic: true}
 	d, err := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	rs, err := d.Read(context.Background())
 	return rs, bus, err
 }
@@ -94,9 +93,7 @@ func FuzzMeasurement(f *testing.F) {
 		if err != nil {
 			t.Fatalf("reply % x: %v", b, err)
 		}
-		if err := bus.Close(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, bus.Close())
 		if len(rs) != 3 || rs[0].Channel != "co2" || rs[1].Channel != "t" || rs[2].Channel != "rh" {
 			t.Fatalf("reply % x: readings %+v", b, rs)
 		}
@@ -185,8 +182,6 @@ func FuzzSerialNumber(f *testing.F) {
 		if err != nil || len(rs) != 3 {
 			t.Fatalf("reply % x: Read = %v, %v", b, rs, err)
 		}
-		if err := bus.Close(); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, bus.Close())
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c"
@@ -69,9 +70,7 @@ func TestPlayback(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if rs[0].Value != 500 || rs[0].Flags != reading.WarmingUp || rs[1].Channel != "t" {
 				t.Errorf("readings %+v", rs)
 			}

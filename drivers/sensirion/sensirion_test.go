@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestCRC8(t *testing.T) {
@@ -57,9 +59,7 @@ func TestWords(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if len(got) != len(tt.want) {
 				t.Fatalf("Words = %v, want %v", got, tt.want)
 			}

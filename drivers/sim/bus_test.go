@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"periph.io/x/conn/v3/i2c"
 
 	"github.com/edgegw/edgegw/drivers"
@@ -47,9 +49,7 @@ func TestRandomI2CFaults(t *testing.T) {
 		s := drivers.NewBusSet()
 		t.Cleanup(func() { s.Close() })
 		b, err := s.I2C(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return b
 	}
 	const n = 2000

@@ -10,14 +10,13 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/sim"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func newSim(t *testing.T, model string, opts map[string]any, now func() time.Time) drivers.Sensor {
 	t.Helper()
 	s, err := sim.New(drivers.Device{Name: "dev-1", Model: model, Options: opts}, drivers.Deps{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { s.Halt() })
 	return s
 }
@@ -28,9 +27,7 @@ func TestReadMatchesValue(t *testing.T) {
 			at := time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC)
 			s := newSim(t, model, map[string]any{"seed": 7}, func() time.Time { return at })
 			rs, err := s.Read(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			chs := s.(drivers.Describer).Channels()
 			if len(rs) != len(chs) || len(rs) == 0 {
 				t.Fatalf("got %d readings for %d channels", len(rs), len(chs))
@@ -94,9 +91,7 @@ func TestFailEveryAndTrace(t *testing.T) {
 		t.Errorf("%d of 6 polls failed, want 2", fails)
 	}
 	data, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 	if len(lines) != 4 || !strings.HasSuffix(lines[0], " 12") {
 		t.Errorf("trace = %q, want 4 lines ending in 12", data)

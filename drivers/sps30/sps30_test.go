@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 
 	"periph.io/x/conn/v3/i2c"
@@ -59,9 +60,7 @@ func TestPlayback(t *testing.T) {
 				}
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if len(rs) != 10 || rs[1].Channel != "pm25" || rs[1].Value != 10 || rs[9].Unit != sps30.Micrometre || rs[0].Flags != reading.WarmingUp {
 				t.Errorf("readings %+v", rs)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers"
 	_ "github.com/edgegw/edgegw/drivers/all" // the kinds the examples use
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // base is a small valid configuration; its line numbers are used below.
@@ -385,9 +386,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestParseDefaults(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(base))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	want := Config{
 		Gateway: Gateway{ID: "gw-001", Keys: DefaultKeysDir, State: DefaultStateDir},
 		Uplink: Uplink{
@@ -417,9 +416,7 @@ func TestParseDefaults(t *testing.T) {
 
 func TestParseFull(t *testing.T) {
 	c, err := Load("testdata/full.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if c.Version != 7 || c.Uplink.ClientID != "gw-001" || c.Buffer.MaxBytes != 256<<20 {
 		t.Errorf("version %d client id %q max bytes %d", c.Version, c.Uplink.ClientID, c.Buffer.MaxBytes)
 	}
@@ -446,9 +443,7 @@ func TestParseFull(t *testing.T) {
 
 func TestExplicitZeroDurability(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(base+"batch: {durability: 0}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if c.Batch.Durability != 0 {
 		t.Errorf("durability = %v, want 0", c.Batch.Durability)
 	}
@@ -456,9 +451,7 @@ func TestExplicitZeroDurability(t *testing.T) {
 
 func TestNullTakesDefault(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(base+"log:\n  level:\nbatch:\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if c.Log.Level != "info" || c.Batch.MaxReadings != DefaultMaxReadings {
 		t.Errorf("log level %q max readings %d", c.Log.Level, c.Batch.MaxReadings)
 	}
@@ -502,9 +495,7 @@ func TestSizes(t *testing.T) {
 
 func TestValidateKnownDrivers(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(base))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if err := c.Validate(nil); err != nil {
 		t.Errorf("Validate(nil) = %v", err)
 	}
@@ -527,9 +518,7 @@ func TestValidateKnownDrivers(t *testing.T) {
 
 func TestDeviceError(t *testing.T) {
 	c, err := Parse("pi.yaml", []byte(base+"    options:\n      seed: abc\n      bus: {port: 1}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	tests := []struct {
 		field string
 		value any
@@ -552,9 +541,7 @@ func TestDeviceError(t *testing.T) {
 		}
 	}
 	c2, err := Parse("pi.yaml", []byte(base))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got, want := c2.DeviceError(0, "options.seed", 7, "is bad").Error(), `pi.yaml:11: devices[0].options.seed: "7" is bad`; got != want {
 		t.Errorf("without options: %q, want %q", got, want)
 	}
@@ -595,18 +582,14 @@ func TestLoadMissingFile(t *testing.T) {
 // that the defaults its comments show are the real ones.
 func TestExampleConfigs(t *testing.T) {
 	files, err := filepath.Glob("../../configs/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(files) < 3 {
 		t.Fatalf("found %d example configs, want at least 3", len(files))
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			c, err := Load(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			if err := c.Validate(func(d string) bool { _, ok := drivers.Lookup(d); return ok }); err != nil {
 				t.Error(err)
 			}
@@ -627,9 +610,7 @@ func TestExampleConfigs(t *testing.T) {
 func checkCommentedDefaults(t *testing.T, file string) {
 	t.Helper()
 	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defaults := map[string]bool{
 		"version": true, "keys": true, "state": true, "topic_prefix": true, "client_id": true,
 		"keepalive": true, "inflight": true, "backoff_min": true, "backoff_max": true,
@@ -663,9 +644,7 @@ func checkCommentedDefaults(t *testing.T, file string) {
 		}
 	}
 	want, err := Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	got, err := Parse(file, []byte(strings.Join(lines, "\n")))
 	if err != nil {
 		t.Fatalf("with defaults uncommented: %v", err)
@@ -683,9 +662,7 @@ func TestCanonicalRoundTrip(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			c, err := Load(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			roundTrip(t, c)
 		})
 	}
@@ -693,9 +670,7 @@ func TestCanonicalRoundTrip(t *testing.T) {
 
 func TestCanonicalIsSortedAndStable(t *testing.T) {
 	a, err := Parse("a.yaml", []byte(base+"    options: {z: 1, a: 2.0, m: [x]}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	// Same content, different order and style.
 	b, err := Parse("b.yaml", []byte(`devices:
 - {class: telemetry, interval: 5000ms, driver: sim, name: aq-1, options: {m: [x], a: 2.0, z: 1}}
@@ -704,17 +679,11 @@ uplink: {key: /etc/edgegw/client.key, cert: /etc/edgegw/client.pem, ca: /etc/edg
 gateway: {id: gw-001}
 buffer: {max_bytes: 268435456}
 `))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	ca, err := a.Canonical()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	cb, err := b.Canonical()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if string(ca) != string(cb) {
 		t.Errorf("canonical forms differ:\n%s\n---\n%s", ca, cb)
 	}
@@ -739,9 +708,7 @@ func roundTrip(t *testing.T, c *Config) {
 		t.Fatalf("canonical form parses to a different config\nbefore %#v\nafter  %#v\n%s", *c, *c2, b)
 	}
 	b2, err := c2.Canonical()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if string(b) != string(b2) {
 		t.Fatalf("canonical form is not stable:\n%s\n---\n%s", b, b2)
 	}
@@ -798,9 +765,7 @@ func equalValue(a, b any) bool {
 // and the ingest allow, is a valid gateway configuration.
 func TestMultiLevelTopicPrefix(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(edit(t, "  key: /etc/edgegw/client.key\n", "  key: /etc/edgegw/client.key\n  topic_prefix: city/north\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if c.Uplink.TopicPrefix != "city/north" {
 		t.Errorf("topic_prefix = %q, want city/north", c.Uplink.TopicPrefix)
 	}

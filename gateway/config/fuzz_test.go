@@ -4,21 +4,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // FuzzParse checks that Parse never panics and that every configuration it
 // accepts survives Canonical and Parse unchanged.
 func FuzzParse(f *testing.F) {
 	files, err := filepath.Glob("testdata/*.yaml")
-	if err != nil {
-		f.Fatal(err)
-	}
+	must.NoError(f, err)
 	examples, _ := filepath.Glob("../../configs/*.yaml")
 	for _, file := range append(files, examples...) {
 		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+		must.NoError(f, err)
 		f.Add(data)
 	}
 	f.Add([]byte(base))

@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 
 	"golang.org/x/sys/unix"
 
@@ -28,26 +29,10 @@ func FuzzRequest(f *testing.F) {
 			f.Add(uint8(i), []byte(seed))
 		}
 	}
-	dir := f.TempDir()
-	path := filepath.Join(dir, "c.sock")
-	srv := control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{
+	path := filepath.Join(controltest.SocketDir(f), "c.sock")
+	controltest.Serve(f, control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{
 		Authorize: func(unix.Ucred) (control.Role, error) { return control.RoleAdmin, nil },
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go srv.Serve(ctx, path)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("unix", path)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			f.Fatalf("the control socket did not come up: %v", err)
-		}
-		<-time.After(10 * time.Millisecond) // polling for the socket, with a deadline
-	}
+	}), path)
 	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
@@ -56,9 +41,7 @@ func FuzzRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ep uint8, body []byte) {
 		url := "http://edgegw" + endpoints[int(ep)%len(endpoints)]
 		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		defer resp.Body.Close()
 		data, _ := io.ReadAll(resp.Body)
 		if !slices.Contains(known, resp.StatusCode) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/control/controltest"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 const childEnv = "EDGEGW_CONTROL_TEST_SOCKET"
@@ -79,14 +80,10 @@ func TestIntegrationPeerRoles(t *testing.T) {
 	viewer, tech, admin := gids[0], gids[1], gids[2]
 
 	// A directory the other user can reach, holding a copy of this binary.
-	dir := socketDir(t)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := controltest.SocketDir(t)
+	must.NoError(t, os.Chmod(dir, 0o755))
 	self, err := os.Open("/proc/self/exe")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	bin := filepath.Join(dir, "control.test")
 	out, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
 	if err == nil {
@@ -94,13 +91,11 @@ func TestIntegrationPeerRoles(t *testing.T) {
 		out.Close()
 	}
 	self.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 
 	path := filepath.Join(dir, "control.sock")
 	audit := &controltest.Auditor{}
-	serve(t, control.NewServer(fakeAgent(), audit, control.Options{
+	controltest.Serve(t, control.NewServer(fakeAgent(), audit, control.Options{
 		Roles: control.Roles{ViewerGroup: names[0], TechnicianGroup: names[1], AdminGroup: names[2]},
 	}), path)
 	if fi, err := os.Stat(path); err != nil || fi.Sys().(*syscall.Stat_t).Gid != viewer {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/edgegw/edgegw/gateway/control"
@@ -82,13 +84,9 @@ func TestRoleString(t *testing.T) {
 func TestProcGroups(t *testing.T) {
 	self := unix.Ucred{Pid: int32(os.Getpid()), Uid: uint32(os.Geteuid()), Gid: uint32(os.Getegid())}
 	got, err := control.ProcGroups(self)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	sup, err := os.Getgroups()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	want := []uint32{self.Gid}
 	for _, g := range sup {
 		want = append(want, uint32(g))

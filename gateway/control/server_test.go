@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -53,47 +55,6 @@ func fakeAgent() *controltest.Agent {
 	}
 }
 
-// socketDir returns a short temporary directory: socket paths are limited
-// to 108 bytes, which t.TempDir's long names can exceed.
-func socketDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// serve runs srv on path until the test ends, and waits until it listens.
-func serve(t *testing.T, srv *control.Server, path string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, path) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("socket %s left behind: %v", path, err)
-		}
-	})
-	poll.Until(t, 10*time.Second, "the socket to appear", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("Serve: %v", err)
-		default:
-		}
-		c, err := net.Dial("unix", path)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-}
-
 type fixture struct {
 	client *control.Client
 	agent  *controltest.Agent
@@ -104,12 +65,12 @@ type fixture struct {
 // start serves a fake agent to callers who all get role.
 func start(t *testing.T, role control.Role) fixture {
 	t.Helper()
-	f := fixture{agent: fakeAgent(), audit: &controltest.Auditor{}, path: filepath.Join(socketDir(t), "control.sock")}
+	f := fixture{agent: fakeAgent(), audit: &controltest.Auditor{}, path: filepath.Join(controltest.SocketDir(t), "control.sock")}
 	srv := control.NewServer(f.agent, f.audit, control.Options{
 		Authorize: func(unix.Ucred) (control.Role, error) { return role, nil },
 		Now:       func() time.Time { return t0 },
 	})
-	serve(t, srv, f.path)
+	controltest.Serve(t, srv, f.path)
 	f.client = control.Dial(f.path)
 	return f
 }
@@ -118,15 +79,13 @@ func start(t *testing.T, role control.Role) fixture {
 // process.
 func TestPeerCredentials(t *testing.T) {
 	seen := make(chan unix.Ucred, 2) // serve's readiness probe, then WhoAmI
-	path := filepath.Join(socketDir(t), "c.sock")
+	path := filepath.Join(controltest.SocketDir(t), "c.sock")
 	srv := control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{
 		Authorize: func(c unix.Ucred) (control.Role, error) { seen <- c; return control.RoleTechnician, nil },
 	})
-	serve(t, srv, path)
+	controltest.Serve(t, srv, path)
 	who, err := control.Dial(path).WhoAmI(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	<-seen
 	c := <-seen
 	want := unix.Ucred{Pid: int32(os.Getpid()), Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
@@ -141,13 +100,11 @@ func TestPeerCredentials(t *testing.T) {
 }
 
 func TestSocketFile(t *testing.T) {
-	dir := filepath.Join(socketDir(t), "run", "edgegw") // missing: Serve creates it
+	dir := filepath.Join(controltest.SocketDir(t), "run", "edgegw") // missing: Serve creates it
 	path := filepath.Join(dir, "control.sock")
-	serve(t, control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{}), path)
+	controltest.Serve(t, control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{}), path)
 	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if fi.Mode().Type() != fs.ModeSocket || fi.Mode().Perm() != 0o660 {
 		t.Errorf("socket mode %v, want a socket with 0660", fi.Mode())
 	}
@@ -165,17 +122,15 @@ func TestSocketFile(t *testing.T) {
 }
 
 func TestStaleSocket(t *testing.T) {
-	dir := socketDir(t)
+	dir := controltest.SocketDir(t)
 	path := filepath.Join(dir, "control.sock")
 	// A socket left behind by a crash: bound, closed, not removed.
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
 	f := fixture{client: control.Dial(path)}
-	serve(t, control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{Authorize: func(unix.Ucred) (control.Role, error) { return control.RoleViewer, nil }}), path)
+	controltest.Serve(t, control.NewServer(fakeAgent(), &controltest.Auditor{}, control.Options{Authorize: func(unix.Ucred) (control.Role, error) { return control.RoleViewer, nil }}), path)
 	if _, err := f.client.Status(context.Background()); err != nil {
 		t.Errorf("status after replacing a stale socket: %v", err)
 	}
@@ -201,9 +156,7 @@ func raw(t *testing.T, path, method, url, body string) (int, string) {
 	}}}
 	req, _ := http.NewRequest(method, "http://x"+url, strings.NewReader(body))
 	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer resp.Body.Close()
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
@@ -342,9 +295,9 @@ func TestAuditFailure(t *testing.T) {
 }
 
 func TestCredentialError(t *testing.T) {
-	path := filepath.Join(socketDir(t), "c.sock")
+	path := filepath.Join(controltest.SocketDir(t), "c.sock")
 	audit := &controltest.Auditor{}
-	serve(t, control.NewServer(fakeAgent(), audit, control.Options{
+	controltest.Serve(t, control.NewServer(fakeAgent(), audit, control.Options{
 		Authorize: func(unix.Ucred) (control.Role, error) { return control.RoleAdmin, errors.New("pid reused") },
 	}), path)
 	_, err := control.Dial(path).Status(context.Background())
@@ -366,9 +319,7 @@ func TestClientCalls(t *testing.T) {
 	if _, err := f.client.Read(ctx, "ghost"); !errors.Is(err, control.ErrNotFound) {
 		t.Errorf("Read ghost = %v, want ErrNotFound", err)
 	}
-	if err := f.client.SetDeviceEnabled(ctx, "meter-1", false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, f.client.SetDeviceEnabled(ctx, "meter-1", false))
 	st, err := f.client.Status(ctx)
 	if err != nil || st.Devices[1].Enabled {
 		t.Errorf("meter-1 still enabled after disable: %+v, %v", st.Devices, err)
@@ -393,9 +344,7 @@ func TestStatusSchema(t *testing.T) {
 	var st control.Status
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, dec.Decode(&st))
 	want := f.agent.Status()
 	if st.Gateway != want.Gateway || st.UptimeSeconds != 3723 || st.Buffer != want.Buffer || !st.Uplink.Since.Equal(want.Uplink.Since) || len(st.Devices) != 2 || st.Devices[1].LastError != "modbus: timeout" {
 		t.Errorf("status = %+v, want %+v", st, want)
@@ -460,7 +409,7 @@ func TestWatch(t *testing.T) {
 func TestShutdownEndsWatch(t *testing.T) {
 	a := fakeAgent()
 	a.Follow = true
-	path := filepath.Join(socketDir(t), "c.sock")
+	path := filepath.Join(controltest.SocketDir(t), "c.sock")
 	srv := control.NewServer(a, &controltest.Auditor{}, control.Options{Authorize: func(unix.Ucred) (control.Role, error) { return control.RoleViewer, nil }})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -488,7 +437,7 @@ func TestShutdownEndsWatch(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
-	dir := socketDir(t)
+	dir := controltest.SocketDir(t)
 	_, err := control.Dial(filepath.Join(dir, "missing.sock")).Status(context.Background())
 	if !errors.Is(err, control.ErrNotRunning) || !strings.Contains(err.Error(), "missing.sock: is the agent running") {
 		t.Errorf("missing socket: %v", err)
@@ -534,9 +483,7 @@ func TestRawRequests(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			conn, err := net.Dial("unix", f.path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			defer conn.Close()
 			conn.SetDeadline(time.Now().Add(10 * time.Second))
 			if _, err := io.WriteString(conn, c.request); err != nil {
@@ -545,9 +492,7 @@ func TestRawRequests(t *testing.T) {
 			// The whole answer up to the server's close: one call per
 			// connection.
 			raw, err := io.ReadAll(conn)
-			if err != nil {
-				t.Fatal(err)
-			}
+			must.NoError(t, err)
 			ans := string(raw)
 			if rest, ok := strings.CutPrefix(ans, "HTTP/1.1 100 Continue\r\n\r\n"); ok {
 				if !strings.Contains(c.request, "Expect:") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	_ "github.com/edgegw/edgegw/drivers/all" // the drivers the demo runs
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestIntegrationDemo runs a short demo: every reading the simulated devices
@@ -26,9 +27,7 @@ func TestIntegrationDemo(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	t.Logf("demo output:\n%s", out.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	sum := regexp.MustCompile(`demo: sent=(\d+) stored=(\d+) lost=0 duplicates=\d+\n`).FindStringSubmatch(out.String())
 	if sum == nil || sum[1] != sum[2] || sum[1] == "0" {
 		t.Errorf("no summary line with sent = stored > 0 and lost=0")

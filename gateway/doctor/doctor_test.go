@@ -16,6 +16,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/pki"
 	"github.com/edgegw/edgegw/drivers"
 	_ "github.com/edgegw/edgegw/drivers/sim" // the test box's devices
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -35,9 +36,9 @@ func newBox(t *testing.T) *box {
 	}
 	b := &box{dir: t.TempDir(), br: mqtttest.Start(t, mqtttest.Options{})}
 	b.cert, b.key = b.br.Client(t, "gw-001")
-	must(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
-	must(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))
-	must(t, keys.InitIdentity(filepath.Join(b.dir, "ingest"), "ingest-1", false))
+	must.NoError(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
+	must.NoError(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))
+	must.NoError(t, keys.InitIdentity(filepath.Join(b.dir, "ingest"), "ingest-1", false))
 	b.receipts = filepath.Join(b.dir, "ingest", "identity.pub")
 	b.cfg = filepath.Join(b.dir, "edgegw.yaml")
 	b.write(t, b.cert)
@@ -59,7 +60,7 @@ control: {socket: %[1]s/control.sock}
 devices:
   - {name: aq-1, driver: sim, model: airquality, interval: 5s, class: telemetry}
 `, b.dir, b.br.URL, b.br.CAFile, cert, b.key, receipts)
-	must(t, os.WriteFile(b.cfg, []byte(cfg), 0o600))
+	must.NoError(t, os.WriteFile(b.cfg, []byte(cfg), 0o600))
 }
 
 // run runs the doctor and returns the status of each check by name.
@@ -107,9 +108,9 @@ func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 		{"expired certificate", nil, time.Now().Add(2 * 365 * 24 * time.Hour), "certificate", Fail, "does not verify"},
 		{"certificate expiring in a day", func(t *testing.T) func() {
 			cert, _, err := b.br.CA.Issue("gw-001", false, nil, 23*time.Hour) // same key pair not needed: doctor reads the certificate; under a day left however long the cases before took
-			must(t, err)
+			must.NoError(t, err)
 			short := filepath.Join(t.TempDir(), "short.pem")
-			must(t, os.WriteFile(short, cert, 0o644))
+			must.NoError(t, os.WriteFile(short, cert, 0o644))
 			b.write(t, short)
 			return func() { b.write(t, b.cert) }
 		}, time.Now(), "certificate", Warn, "in 0 days"},
@@ -119,8 +120,8 @@ func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 			return func() { b.write(t, b.cert) }
 		}, time.Now(), "certificate", Fail, `CN "gw-002"`},
 		{"key readable by others", func(t *testing.T) func() {
-			must(t, os.Chmod(b.key, 0o644))
-			return func() { must(t, os.Chmod(b.key, 0o600)) }
+			must.NoError(t, os.Chmod(b.key, 0o644))
+			return func() { must.NoError(t, os.Chmod(b.key, 0o600)) }
 		}, time.Now(), "tls client key", Fail, "chmod 600"},
 		{"no receipt keys", func(t *testing.T) func() {
 			keep := b.receipts
@@ -140,8 +141,8 @@ func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 		}, time.Now(), "broker tcp", Fail, "refused"},
 		{"bad config", func(t *testing.T) func() {
 			data, _ := os.ReadFile(b.cfg)
-			must(t, os.WriteFile(b.cfg, append(data, "colour: red\n"...), 0o600))
-			return func() { must(t, os.WriteFile(b.cfg, data, 0o600)) }
+			must.NoError(t, os.WriteFile(b.cfg, append(data, "colour: red\n"...), 0o600))
+			return func() { must.NoError(t, os.WriteFile(b.cfg, data, 0o600)) }
 		}, time.Now(), "config", Fail, "colour: unknown field"},
 	}
 	for _, tt := range tests {
@@ -163,11 +164,11 @@ func TestIntegrationDoctorBrokenSetups(t *testing.T) {
 
 func TestListeningSockets(t *testing.T) {
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
+	must.NoError(t, err)
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	must(t, err)
+	must.NoError(t, err)
 	socks, err := ListeningSockets(os.Getpid())
-	must(t, err)
+	must.NoError(t, err)
 	if !slices.ContainsFunc(socks, func(s string) bool { return strings.HasPrefix(s, "tcp ") }) ||
 		!slices.ContainsFunc(socks, func(s string) bool { return strings.HasPrefix(s, "udp ") }) {
 		t.Errorf("ListeningSockets = %v, want our TCP listener and UDP socket", socks)
@@ -176,17 +177,10 @@ func TestListeningSockets(t *testing.T) {
 	udp.Close()
 	// A client connection is not a listening socket.
 	l2, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
-	must(t, err)
+	must.NoError(t, err)
 	defer l2.Close()
 	if socks, err := ListeningSockets(os.Getpid()); err != nil || len(socks) != 0 {
 		t.Errorf("after closing: %v, %v", socks, err)
-	}
-}
-
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -197,11 +191,11 @@ func must(t *testing.T, err error) {
 func TestIntegrationDoctorBrokerRefusesCertificate(t *testing.T) {
 	b := newBox(t)
 	other, err := pki.NewCA("another city ca", time.Hour)
-	must(t, err)
+	must.NoError(t, err)
 	foreignCert, foreignKey, err := other.Issue("gw-001", false, nil, time.Hour)
-	must(t, err)
+	must.NoError(t, err)
 	expiredCert, expiredKey, err := b.br.CA.IssueBetween("gw-001", false, nil, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
-	must(t, err)
+	must.NoError(t, err)
 	for _, tt := range []struct {
 		name      string
 		cert, key []byte
@@ -211,7 +205,7 @@ func TestIntegrationDoctorBrokerRefusesCertificate(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			must(t, pki.WriteFiles(dir, "client", tt.cert, tt.key))
+			must.NoError(t, pki.WriteFiles(dir, "client", tt.cert, tt.key))
 			keep := b.key
 			b.key = filepath.Join(dir, "client.key")
 			b.write(t, filepath.Join(dir, "client.pem"))
@@ -243,21 +237,21 @@ func TestIntegrationDoctorFixHints(t *testing.T) {
 	}
 
 	idKey := filepath.Join(b.dir, "keys", keys.IdentityKeyFile)
-	must(t, os.Chmod(idKey, 0o644))
+	must.NoError(t, os.Chmod(idKey, 0o644))
 	res2, out := b.run(t, time.Now())
 	if r := res2["identity key"]; r.Status != Fail || !strings.HasPrefix(r.Fix, "chmod 600 "+idKey) || strings.Contains(r.Fix, "keys init") {
 		t.Errorf("identity key with mode 0644 = %+v, want the fix chmod 600 %s first\n%s", r, idKey, out)
 	}
-	must(t, os.Chmod(idKey, 0o600))
-	must(t, os.Rename(idKey, idKey+".away"))
+	must.NoError(t, os.Chmod(idKey, 0o600))
+	must.NoError(t, os.Rename(idKey, idKey+".away"))
 	if r, _ := b.run(t, time.Now()); r["identity key"].Status != Fail || !strings.Contains(r["identity key"].Fix, "edgegw keys init") {
 		t.Errorf("identity key missing = %+v, want the fix keys init", r["identity key"])
 	}
-	must(t, os.Rename(idKey+".away", idKey))
+	must.NoError(t, os.Rename(idKey+".away", idKey))
 
 	data, err := os.ReadFile(b.cfg)
-	must(t, err)
-	must(t, os.WriteFile(b.cfg, []byte(strings.Replace(string(data), "r/recipient.pub", "r/recipient.key", 1)), 0o600))
+	must.NoError(t, err)
+	must.NoError(t, os.WriteFile(b.cfg, []byte(strings.Replace(string(data), "r/recipient.pub", "r/recipient.key", 1)), 0o600))
 	res3, out := b.run(t, time.Now())
 	r := res3["recipient keys"]
 	if r.Status != Fail || !strings.Contains(r.Detail, "recipient.key is a recipient PRIVATE key") || !strings.Contains(r.Fix, "tell the backend team") {

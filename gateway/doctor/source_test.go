@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestConfigSource: the doctor checks the configuration the agent runs,
@@ -37,7 +38,7 @@ devices:
 		}
 		return m
 	}
-	must(t, os.WriteFile(op, yaml(1, "5s"), 0o644))
+	must.NoError(t, os.WriteFile(op, yaml(1, "5s"), 0o644))
 	if r := check()["config source"]; r.Status != Pass || !strings.Contains(r.Detail, "runs "+op+", the operator's file") {
 		t.Errorf("operator's file only: %+v", r)
 	}
@@ -46,10 +47,10 @@ devices:
 	}
 
 	applied := filepath.Join(dir, "state", fleet.ConfigDir, fleet.AppliedFile)
-	must(t, os.MkdirAll(filepath.Dir(applied), 0o750))
-	must(t, os.WriteFile(applied, yaml(3, "7s"), 0o640))
+	must.NoError(t, os.MkdirAll(filepath.Dir(applied), 0o750))
+	must.NoError(t, os.WriteFile(applied, yaml(3, "7s"), 0o640))
 	past := time.Now().Add(-time.Hour)
-	must(t, os.Chtimes(op, past, past))
+	must.NoError(t, os.Chtimes(op, past, past))
 	res := check()
 	if r := res["config"]; r.Status != Pass || !strings.Contains(r.Detail, applied+" valid: gateway gw-001, 1 devices, version 3") {
 		t.Errorf("config with an applied v3: %+v", r)
@@ -59,12 +60,12 @@ devices:
 	}
 
 	// The operator edits /etc later, without raising the version.
-	must(t, os.WriteFile(op, yaml(1, "9s"), 0o644))
+	must.NoError(t, os.WriteFile(op, yaml(1, "9s"), 0o644))
 	if r := check()["config source"]; r.Status != Warn || !strings.Contains(r.Detail, op+" was edited after it and is not used") || !strings.Contains(r.Fix, "version: 4") {
 		t.Errorf("config source after an edit of %s: %+v", op, r)
 	}
 	// With a higher version, the operator's file runs.
-	must(t, os.WriteFile(op, yaml(4, "9s"), 0o644))
+	must.NoError(t, os.WriteFile(op, yaml(4, "9s"), 0o644))
 	if r := check()["config source"]; r.Status != Warn || !strings.Contains(r.Detail, "runs "+op) || !strings.Contains(r.Detail, "(version 3) is not newer") {
 		t.Errorf("config source with the operator's v4: %+v", r)
 	}

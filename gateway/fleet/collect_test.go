@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 	"github.com/edgegw/edgegw/mqtt/topic"
@@ -32,15 +33,11 @@ func TestIntegrationCollectStatus(t *testing.T) {
 		if err == nil {
 			err = errs[0]
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 	}
 	status := func(gw string) []byte {
 		b, err := json.Marshal(fleet.Status{Gateway: gw, Version: 7, State: fleet.StateCommitted, Time: time.Now().UTC()})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return b
 	}
 	publish("gw-001", status("gw-001"))
@@ -53,9 +50,7 @@ func TestIntegrationCollectStatus(t *testing.T) {
 			Client: mqtt.SubscribeConfig{Broker: br.URL, CA: br.CAFile, Cert: cert, Key: key, ClientID: "ops-collect"},
 			Prefix: "city", Gateways: gateways, Timeout: timeout,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		return rows
 	}
 	check := func(rows []fleet.StatusRow, want ...string) {

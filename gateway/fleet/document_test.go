@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/confsig"
 	"github.com/edgegw/edgegw/gateway/config"
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // docYAML is a configuration for gateway id at version, as an operator
@@ -31,9 +32,9 @@ devices:
 func opsKey(t *testing.T) *confsig.OpsKey {
 	t.Helper()
 	dir := t.TempDir()
-	must(t, confsig.InitOps(dir, false))
+	must.NoError(t, confsig.InitOps(dir, false))
 	k, err := confsig.LoadOpsKey(dir + "/ops.key")
-	must(t, err)
+	must.NoError(t, err)
 	return k
 }
 
@@ -43,12 +44,12 @@ func TestSignAndVerifyConfigKeepTheForm(t *testing.T) {
 	key := opsKey(t)
 	yaml := docYAML("gw-001", 3)
 	doc, target, err := fleet.SignConfig(key, 3, confsig.Target{}, time.Time{}, time.Time{}, "panel.yaml", yaml)
-	must(t, err)
+	must.NoError(t, err)
 	if target.String() != "gateway gw-001" {
 		t.Errorf("default target = %s", target)
 	}
 	v, err := fleet.VerifyConfig(confsig.Policy{GatewayID: "gw-001", Running: 2, Now: time.Now()}, doc, confsig.NewOpsTrust(key.Public()))
-	must(t, err)
+	must.NoError(t, err)
 	if !bytes.Equal(v.Config, yaml) || v.Digest != sha256.Sum256(yaml) {
 		t.Errorf("verified config = %q, want the file as written", v.Config)
 	}
@@ -88,7 +89,7 @@ func TestVerifyConfigRejects(t *testing.T) {
 	trust := confsig.NewOpsTrust(key.Public())
 	sign := func(version uint64, target confsig.Target, yaml []byte) []byte {
 		doc, err := confsig.Sign(key, version, target, time.Time{}, time.Time{}, yaml)
-		must(t, err)
+		must.NoError(t, err)
 		return doc
 	}
 	tests := []struct {
@@ -125,9 +126,9 @@ func TestRecipients(t *testing.T) {
 	key := opsKey(t)
 	inspect := func(target confsig.Target, id string) *confsig.Header {
 		doc, err := confsig.Sign(key, 1, target, time.Time{}, time.Time{}, docYAML(id, 1))
-		must(t, err)
+		must.NoError(t, err)
 		h, err := confsig.Inspect(doc)
-		must(t, err)
+		must.NoError(t, err)
 		return h
 	}
 	tests := []struct {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestResolve: the applied configuration runs only while its version is
@@ -18,7 +19,7 @@ func TestResolve(t *testing.T) {
 	dir := t.TempDir()
 	op := filepath.Join(dir, "edgegw.yaml")
 	applied := filepath.Join(dir, "state", fleet.ConfigDir, fleet.AppliedFile)
-	must(t, os.MkdirAll(filepath.Dir(applied), 0o750))
+	must.NoError(t, os.MkdirAll(filepath.Dir(applied), 0o750))
 	yaml := func(id string, v int, state string) string {
 		return fmt.Sprintf("version: %d\ngateway: {id: %s, state: %s}\nuplink: {broker: \"mqtts://b.example:8883\", ca: a, cert: b, key: c}\n", v, id, state)
 	}
@@ -38,13 +39,13 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			must(t, os.WriteFile(op, []byte(tt.operator), 0o644))
+			must.NoError(t, os.WriteFile(op, []byte(tt.operator), 0o644))
 			os.Remove(applied)
 			if tt.applied != "" {
-				must(t, os.WriteFile(applied, []byte(tt.applied), 0o640))
+				must.NoError(t, os.WriteFile(applied, []byte(tt.applied), 0o640))
 			}
 			src, err := fleet.Resolve(op)
-			must(t, err)
+			must.NoError(t, err)
 			want := tt.operator
 			if tt.origin == fleet.OriginApplied {
 				want = tt.applied
@@ -55,7 +56,7 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
-	must(t, os.WriteFile(op, []byte("gateway: {id: BAD}\n"), 0o644))
+	must.NoError(t, os.WriteFile(op, []byte("gateway: {id: BAD}\n"), 0o644))
 	if _, err := fleet.Resolve(op); err == nil || !strings.Contains(err.Error(), "gateway.id") {
 		t.Errorf("Resolve of an invalid operator file: %v", err)
 	}

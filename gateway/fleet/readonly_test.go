@@ -14,6 +14,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/confsig"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
 )
 
@@ -35,7 +36,7 @@ func readOnly(t *testing.T, b *box, dir string) {
 func mountedReadOnly(t *testing.T, pid int, dir string) bool {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
-	must(t, err)
+	must.NoError(t, err)
 	for line := range strings.Lines(string(data)) {
 		f := strings.Fields(line)
 		if len(f) > 5 && f[4] == dir && strings.HasPrefix(f[5], "ro") {
@@ -56,10 +57,10 @@ func mountedReadOnly(t *testing.T, pid int, dir string) bool {
 func TestIntegrationFleetReadOnlyEtc(t *testing.T) {
 	b := newBox(t)
 	etc := filepath.Join(b.dir, "etc")
-	must(t, os.MkdirAll(etc, 0o755))
+	must.NoError(t, os.MkdirAll(etc, 0o755))
 	opsPub, err := os.ReadFile(filepath.Join(b.dir, "ops", "ops.pub"))
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(etc, "ops.pub"), opsPub, 0o644))
+	must.NoError(t, err)
+	must.NoError(t, os.WriteFile(filepath.Join(etc, "ops.pub"), opsPub, 0o644))
 	socket := filepath.Join(b.dir, "control.sock")
 	// The operator's form: comments, a hex number, a size with its unit.
 	form := func(v uint64, seed string) []byte {
@@ -71,7 +72,7 @@ func TestIntegrationFleetReadOnlyEtc(t *testing.T) {
 	}
 	b.path = filepath.Join(etc, "edgegw.yaml")
 	operator := form(1, "0x76")
-	must(t, os.WriteFile(b.path, operator, 0o644))
+	must.NoError(t, os.WriteFile(b.path, operator, 0o644))
 	readOnly(t, b, etc)
 	b.watch(t)
 	start := b.starter(t)
@@ -124,9 +125,9 @@ func TestIntegrationFleetReadOnlyEtc(t *testing.T) {
 
 	// A key rotation: the new set goes to the state directory.
 	newKey, err := confsig.LoadOpsKey(b.otherOpsKey(t))
-	must(t, err)
+	must.NoError(t, err)
 	rot, err := confsig.SignTrust(b.ops, 1, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, confsig.NewOpsTrust(newKey.Public()))
-	must(t, err)
+	must.NoError(t, err)
 	b.publish(t, rot)
 	eventually(t, "ops keys rotated", func() bool { return strings.Contains(b.current().Reason, "ops keys rotated to set version 1") })
 	checkFile(filepath.Join(etc, "ops.pub"), opsPub, 0o644)
@@ -163,10 +164,10 @@ func TestIntegrationFleetReadOnlyEtc(t *testing.T) {
 	})
 
 	// The operator takes over with a higher version in /etc.
-	must(t, cmd.Process.Kill())
+	must.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
 	operator = form(9, "0x7d")
-	must(t, os.WriteFile(b.path, operator, 0o644))
+	must.NoError(t, os.WriteFile(b.path, operator, 0o644))
 	start()
 	// The v5 document retained on the broker arrives again and is refused
 	// as older than the running v9; that rejection may be the last status.

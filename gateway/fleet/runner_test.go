@@ -22,8 +22,9 @@ import (
 	"github.com/edgegw/edgegw/gateway"
 	"github.com/edgegw/edgegw/gateway/control"
 	"github.com/edgegw/edgegw/gateway/fleet"
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
+	"github.com/edgegw/edgegw/internal/proctest"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -69,15 +70,15 @@ func newBox(t *testing.T) *box {
 	b := &box{dir: t.TempDir(), br: mqtttest.Start(t, mqtttest.Options{})}
 	b.cert, b.key = b.br.Client(t, "gw-001")
 	b.opsCert, b.opsKeyFile = b.br.Client(t, b.br.Ops)
-	must(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
-	must(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))
+	must.NoError(t, keys.InitIdentity(filepath.Join(b.dir, "keys"), "gw-001", false))
+	must.NoError(t, keys.GenerateRecipient(filepath.Join(b.dir, "r"), keys.SuiteX25519, false))
 	b.rcpt = filepath.Join(b.dir, "r", "recipient.pub")
-	must(t, confsig.InitOps(filepath.Join(b.dir, "ops"), false))
+	must.NoError(t, confsig.InitOps(filepath.Join(b.dir, "ops"), false))
 	var err error
 	b.ops, err = confsig.LoadOpsKey(filepath.Join(b.dir, "ops", "ops.key"))
-	must(t, err)
+	must.NoError(t, err)
 	b.path = filepath.Join(b.dir, "edgegw.yaml")
-	must(t, os.WriteFile(b.path, b.configYAML(1, "200ms", b.br.URL), 0o600))
+	must.NoError(t, os.WriteFile(b.path, b.configYAML(1, "200ms", b.br.URL), 0o600))
 	return b
 }
 
@@ -104,9 +105,9 @@ func (b *box) watch(t *testing.T) {
 // audit records received.
 func (b *box) backend(t *testing.T) (recv *backend.Receiver, audits func() []string) {
 	id, err := keys.LoadIdentity(filepath.Join(b.dir, "keys"))
-	must(t, err)
+	must.NoError(t, err)
 	rk, err := keys.LoadRecipientPrivate(filepath.Join(b.dir, "r", "recipient.key"))
-	must(t, err)
+	must.NoError(t, err)
 	recv = backend.NewReceiver(envelope.NewTrust(id.Public()), rk)
 	var mu sync.Mutex
 	var got []string
@@ -145,7 +146,7 @@ func (b *box) current() fleet.Status {
 // otherOpsKey writes a new ops key the gateway does not trust (yet).
 func (b *box) otherOpsKey(t *testing.T) string {
 	dir := t.TempDir()
-	must(t, confsig.InitOps(dir, false))
+	must.NoError(t, confsig.InitOps(dir, false))
 	return filepath.Join(dir, "ops.key")
 }
 
@@ -154,8 +155,8 @@ func (b *box) otherOpsKey(t *testing.T) string {
 // when the test ends; its log is shown if the test fails.
 func (b *box) starter(t *testing.T) func() *exec.Cmd {
 	t.Helper()
-	binPath := gatewaytest.Edgegw(t)
-	logf := gatewaytest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
+	binPath := proctest.Edgegw(t)
+	logf := proctest.ChildLog(t, filepath.Join(b.dir, "agent.log"), "agent log", 0)
 	return func() *exec.Cmd {
 		args := []string{binPath, "run", "--config", b.path, "--drain", "1s"}
 		if b.wrap != nil {
@@ -163,7 +164,7 @@ func (b *box) starter(t *testing.T) func() *exec.Cmd {
 		}
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Stdout, cmd.Stderr = logf, logf
-		must(t, cmd.Start())
+		must.NoError(t, cmd.Start())
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
@@ -173,7 +174,7 @@ func (b *box) starter(t *testing.T) func() *exec.Cmd {
 func (b *box) push(t *testing.T, v uint64, yaml []byte) {
 	t.Helper()
 	doc, err := confsig.Sign(b.ops, v, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, yaml)
-	must(t, err)
+	must.NoError(t, err)
 	b.publish(t, doc)
 }
 
@@ -181,8 +182,8 @@ func (b *box) publish(t *testing.T, doc []byte) {
 	t.Helper()
 	errs, err := mqtt.PublishRetained(context.Background(), mqtt.ClientConfig{Broker: b.br.URL, CA: b.br.CAFile, Cert: b.opsCert, Key: b.opsKeyFile},
 		[]mqtt.Message{{Topic: "city/gw-001/config/set", Payload: doc}})
-	must(t, err)
-	must(t, errs[0])
+	must.NoError(t, err)
+	must.NoError(t, errs[0])
 }
 
 // running returns the version of the configuration the gateway runs (or
@@ -190,7 +191,7 @@ func (b *box) publish(t *testing.T, doc []byte) {
 func (b *box) running(t *testing.T) uint64 {
 	t.Helper()
 	src, err := fleet.Resolve(b.path)
-	must(t, err)
+	must.NoError(t, err)
 	return src.Config.Version
 }
 
@@ -217,21 +218,21 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	// and v2 keeps running; the status names the refused version apart
 	// from the running one.
 	other, err := confsig.LoadOpsKey(b.otherOpsKey(t))
-	must(t, err)
+	must.NoError(t, err)
 	untrusted, err := confsig.Sign(other, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(5, "300ms", b.br.URL))
-	must(t, err)
+	must.NoError(t, err)
 	good, err := confsig.Sign(b.ops, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(5, "300ms", b.br.URL))
-	must(t, err)
+	must.NoError(t, err)
 	badSig := append([]byte(nil), good...)
 	badSig[len(badSig)-1] ^= 0x01
 	forOther, err := confsig.Sign(b.ops, 5, confsig.ForGateway("gw-002"), time.Time{}, time.Time{},
 		[]byte(strings.Replace(string(b.configYAML(5, "300ms", b.br.URL)), "id: gw-001", "id: gw-002", 1)))
-	must(t, err)
+	must.NoError(t, err)
 	unknownDriver, err := confsig.Sign(b.ops, 5, confsig.ForGateway("gw-001"), time.Time{}, time.Time{},
 		[]byte(strings.Replace(string(b.configYAML(5, "300ms", b.br.URL)), "driver: sim", "driver: toaster", 1)))
-	must(t, err)
+	must.NoError(t, err)
 	replay, err := confsig.Sign(b.ops, 1, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, b.configYAML(1, "200ms", b.br.URL))
-	must(t, err)
+	must.NoError(t, err)
 	for _, tt := range []struct {
 		name    string
 		doc     []byte
@@ -301,9 +302,9 @@ func TestIntegrationFleetApplyRejectRollback(t *testing.T) {
 	// Key rotation: a document signed by the pinned key replaces the set
 	// with a new key; the old one is retired at once.
 	newKey, err := confsig.LoadOpsKey(b.otherOpsKey(t))
-	must(t, err)
+	must.NoError(t, err)
 	rot, err := confsig.SignTrust(b.ops, 1, confsig.ForGateway("gw-001"), time.Time{}, time.Time{}, confsig.NewOpsTrust(newKey.Public()))
-	must(t, err)
+	must.NoError(t, err)
 	b.publish(t, rot)
 	eventually(t, "ops keys rotated", func() bool {
 		return strings.Contains(b.current().Reason, "ops keys rotated to set version 1: 1 added, 1 retired")
@@ -327,13 +328,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	poll.Until(t, 30*time.Second, what, cond)
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestIntegrationFleetKill9 kills a real `edgegw run` with SIGKILL while a
 // pushed configuration is on probation: the restarted agent comes back to a
 // consistent state by itself (it resumes probation and rolls back the
@@ -354,7 +348,7 @@ func TestIntegrationFleetKill9(t *testing.T) {
 	eventually(t, "status committed v1", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
 	b.push(t, 2, b.configYAML(2, "300ms", "ssl://127.0.0.1:1"))
 	eventually(t, "v2 on probation on disk", func() bool { return stateOf() == fleet.StateProbation })
-	must(t, cmd.Process.Kill())
+	must.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
 	if v := b.running(t); v != 2 {
 		t.Fatalf("configuration on disk at version %d after the kill, want the applied 2", v)
@@ -385,7 +379,7 @@ func TestIntegrationFleetLocalApply(t *testing.T) {
 	withSocket := func(v uint64, interval string) []byte {
 		return []byte(strings.Replace(string(b.configYAML(v, interval, b.br.URL)), `control: {socket: "off"}`, "control: {socket: "+socket+"}", 1))
 	}
-	must(t, os.WriteFile(b.path, withSocket(1, "200ms"), 0o600))
+	must.NoError(t, os.WriteFile(b.path, withSocket(1, "200ms"), 0o600))
 	b.watch(t)
 	b.starter(t)()
 	ctx := context.Background()
@@ -422,15 +416,15 @@ func TestIntegrationFleetLocalApply(t *testing.T) {
 func TestIntegrationFleetResumesAfterCrashDuringApplying(t *testing.T) {
 	b := newBox(t)
 	b.watch(t)
-	must(t, os.MkdirAll(filepath.Join(b.dir, "state"), 0o700))
+	must.NoError(t, os.MkdirAll(filepath.Join(b.dir, "state"), 0o700))
 	data, err := json.Marshal(fleet.Status{Gateway: "gw-001", Version: 3, State: fleet.StateApplying, Time: time.Now()})
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(b.dir, "state", fleet.StateFile), data, 0o600))
+	must.NoError(t, err)
+	must.NoError(t, os.WriteFile(filepath.Join(b.dir, "state", fleet.StateFile), data, 0o600))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	r := &fleet.Runner{Path: b.path, Deps: gateway.Deps{Logger: testLogger(t), DrainOnStop: time.Second}, Check: 100 * time.Millisecond}
 	go func() { done <- r.Run(ctx) }()
-	defer func() { cancel(); must(t, <-done) }()
+	defer func() { cancel(); must.NoError(t, <-done) }()
 	eventually(t, "committed after the crash", func() bool { s := b.current(); return s.State == fleet.StateCommitted && s.Version == 1 })
 }
 
@@ -452,7 +446,7 @@ func TestIntegrationFleetKill9WhileApplying(t *testing.T) {
 		b.push(t, v, b.configYAML(v, "300ms", b.br.URL))
 		kill := time.Duration(rng.IntN(150)) * time.Millisecond
 		<-time.After(kill) // a random kill point, not a wait for a condition
-		must(t, cmd.Process.Kill())
+		must.NoError(t, cmd.Process.Kill())
 		cmd.Wait()
 		cmd = start()
 		eventually(t, fmt.Sprintf("v%d committed after a kill %s after its push (seed %d)", v, kill, seed), func() bool {

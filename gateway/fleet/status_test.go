@@ -5,15 +5,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestStatusRoundTrip(t *testing.T) {
 	s := Status{Gateway: "gw-001", Version: 7, Hash: strings.Repeat("ab", 32), State: StateRolledBack,
 		Reason: "probation: broker unreachable", Time: time.Date(2026, 3, 1, 12, 0, 5, 0, time.UTC)}
 	data, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	want := `{"gateway":"gw-001","version":7,"hash":"` + strings.Repeat("ab", 32) +
 		`","state":"rolled-back","reason":"probation: broker unreachable","time":"2026-03-01T12:00:05Z"}`
 	if string(data) != want {

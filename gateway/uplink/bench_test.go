@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -50,9 +51,7 @@ func benchDrain(b *testing.B, receipts bool) {
 		src := &memSource{next: sent} // numbers go on: the ingest remembers what it received
 		sent = src.add(batches, "telemetry", 1600)
 		p, err := uplink.New(cfg, src, uplink.Deps{Marshal: marshal})
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		ran := make(chan error, 1)
 		start := time.Now()
@@ -70,9 +69,7 @@ func benchDrain(b *testing.B, receipts bool) {
 		elapsed += time.Since(start)
 		b.StopTimer()
 		cancel()
-		if err := <-ran; err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, <-ran)
 		b.StartTimer()
 	}
 	total := float64(b.N) * batches

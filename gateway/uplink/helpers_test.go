@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgegw/edgegw/buffer"
@@ -125,6 +127,15 @@ func seqOf(payload []byte) uint64 {
 
 // received collects messages from a subscriber and counts data deliveries
 // by sequence number.
+// receive subscribes the backend's session to topic, clean or persistent,
+// and returns what it receives.
+func receive(t testing.TB, br *mqtttest.Broker, session string, clean bool, topic string) *received {
+	t.Helper()
+	rx := &received{}
+	subscribe(t, br, br.Backend, session, clean, []string{topic}, rx.handle)
+	return rx
+}
+
 type received struct {
 	mqtttest.Inbox
 	mu   sync.Mutex
@@ -194,9 +205,7 @@ func startPublisher(t testing.TB, br *mqtttest.Broker, broker, id string, src up
 		deps.Logger = testLogger(t).With("driver", "publisher")
 	}
 	p, err := uplink.New(cfg, src, deps)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	res := &runResult{done: make(chan struct{})}
 	go func() {
@@ -230,15 +239,11 @@ func rawClient(t testing.TB, br *mqtttest.Broker, cn, clientID string) paho.Clie
 	t.Helper()
 	certFile, keyFile := br.Client(t, cn)
 	caPEM, err := os.ReadFile(br.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(caPEM)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(br.URL).SetClientID(clientID).
 		SetProtocolVersion(4).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { t.Logf("raw client %s: connection lost: %v", clientID, err) }).
@@ -253,7 +258,5 @@ func waitToken(t testing.TB, tok paho.Token) {
 	if !tok.WaitTimeout(waitTimeout) {
 		t.Fatal("token timed out")
 	}
-	if err := tok.Error(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, tok.Error())
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
+
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/edgegw/edgegw/buffer"
@@ -25,9 +27,7 @@ import (
 func newIdentity(t testing.TB, id string) *keys.Identity {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return &keys.Identity{ID: id, Key: k}
 }
 
@@ -220,9 +220,7 @@ func boltSource(t testing.TB, n int) (*buffer.Bolt, string) {
 func openBolt(t testing.TB, path string) *buffer.Bolt {
 	t.Helper()
 	st, err := buffer.OpenBolt(path, buffer.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	return st
 }
@@ -231,8 +229,6 @@ func openBolt(t testing.TB, path string) *buffer.Bolt {
 func seqsIn(t testing.TB, st buffer.Store) []uint64 {
 	t.Helper()
 	bs, err := st.Next(0, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return buffertest.Seqs(bs)
 }

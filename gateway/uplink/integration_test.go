@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgegw/edgegw/crypto/pki"
 	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -21,8 +22,7 @@ import (
 // seq and the source ends empty.
 func TestIntegrationPublishAll(t *testing.T) {
 	br := integration(t)
-	var rx received
-	subscribe(t, br, br.Backend, "backend-all", true, []string{"city/+/data/#"}, rx.handle)
+	rx := receive(t, br, "backend-all", true, "city/+/data/#")
 
 	src := &memSource{}
 	last := src.add(200, "telemetry", 1600)
@@ -63,8 +63,7 @@ func TestIntegrationPublishAll(t *testing.T) {
 // as soon as it closes, without waiting for a reconnect.
 func TestIntegrationSealedOutOfOrder(t *testing.T) {
 	br := integration(t)
-	var rx received
-	subscribe(t, br, br.Backend, "backend-order", true, []string{"city/+/data/#"}, rx.handle)
+	rx := receive(t, br, "backend-order", true, "city/+/data/#")
 	src := &memSource{}
 	src.add(3, "telemetry", 10)
 	seal := src.hold(2)
@@ -83,10 +82,9 @@ func TestIntegrationSealedOutOfOrder(t *testing.T) {
 // acknowledged seq was received.
 func TestIntegrationBrokerRestart(t *testing.T) {
 	br := integration(t)
-	var rx received
 	// Persistent session: what the broker holds for the backend survives
 	// the restart.
-	subscribe(t, br, br.Backend, "backend-restart", false, []string{"city/+/data/#"}, rx.handle)
+	rx := receive(t, br, "backend-restart", false, "city/+/data/#")
 
 	src := &memSource{}
 	src.add(100, "telemetry", 1600)
@@ -134,8 +132,7 @@ func TestIntegrationBrokerRestart(t *testing.T) {
 // publishers say so, and each batch still reaches the broker.
 func TestIntegrationClonedClientID(t *testing.T) {
 	br := integration(t)
-	var rx received
-	subscribe(t, br, br.Backend, "backend-clone", true, []string{"city/+/data/#"}, rx.handle)
+	rx := receive(t, br, "backend-clone", true, "city/+/data/#")
 	a, b := &memSource{}, &memSource{}
 	a.add(5, "telemetry", 100)
 	pa, _, _ := startPublisher(t, br, br.URL, "gw-001", a, uplink.Deps{}, nil)
@@ -225,14 +222,13 @@ func healthStates(rx *received, topic string) []string {
 func TestIntegrationLastWill(t *testing.T) {
 	br := integration(t)
 	proxy := mqtttest.NewProxy(t, br.Addr)
-	var rx received
-	subscribe(t, br, br.Backend, "backend-lwt", true, []string{"city/+/health"}, rx.handle)
+	rx := receive(t, br, "backend-lwt", true, "city/+/health")
 
 	src := &memSource{}
 	health := func() any { return map[string]any{"buffered": src.len(), "state": "ignored"} }
 	p, _, _ := startPublisher(t, br, proxy.URL, "gw-001", src, uplink.Deps{Health: health}, nil)
 	const topic = "city/gw-001/health"
-	eventually(t, "online health", func() bool { return len(healthStates(&rx, topic)) >= 1 })
+	eventually(t, "online health", func() bool { return len(healthStates(rx, topic)) >= 1 })
 	first := rx.Snapshot()[0]
 	var doc map[string]any
 	if err := json.Unmarshal(first.Payload, &doc); err != nil || doc["state"] != "online" || doc["buffered"] != float64(0) {
@@ -241,11 +237,11 @@ func TestIntegrationLastWill(t *testing.T) {
 
 	proxy.Kill()
 	eventually(t, "offline will", func() bool {
-		s := healthStates(&rx, topic)
+		s := healthStates(rx, topic)
 		return len(s) >= 2 && s[1] == "offline"
 	})
 	eventually(t, "online again", func() bool {
-		s := healthStates(&rx, topic)
+		s := healthStates(rx, topic)
 		return len(s) >= 3 && s[2] == "online"
 	})
 	if st := p.State(); st.Reconnects < 1 {
@@ -261,10 +257,9 @@ func TestIntegrationGracefulStop(t *testing.T) {
 	p, cancel, done := startPublisher(t, br, br.URL, "gw-001", src, uplink.Deps{}, func(c *uplink.Config) {
 		c.HealthInterval = 20 * time.Millisecond
 	})
-	var rx received
-	subscribe(t, br, br.Backend, "backend-stop", true, []string{"city/+/health"}, rx.handle)
+	rx := receive(t, br, "backend-stop", true, "city/+/health")
 	const topic = "city/gw-001/health"
-	eventually(t, "periodic online health", func() bool { return len(healthStates(&rx, topic)) >= 3 })
+	eventually(t, "periodic online health", func() bool { return len(healthStates(rx, topic)) >= 3 })
 
 	start := time.Now()
 	cancel()
@@ -281,7 +276,7 @@ func TestIntegrationGracefulStop(t *testing.T) {
 		t.Error("still connected after stop")
 	}
 	eventually(t, "offline health", func() bool {
-		s := healthStates(&rx, topic)
+		s := healthStates(rx, topic)
 		return len(s) > 0 && s[len(s)-1] == "offline"
 	})
 	// The offline document is retained for later subscribers.
@@ -298,17 +293,11 @@ func TestIntegrationGracefulStop(t *testing.T) {
 func TestIntegrationBadCertificate(t *testing.T) {
 	br := integration(t)
 	other, err := pki.NewCA("rogue", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	crt, key, err := other.Issue("gw-001", false, nil, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	dir := t.TempDir()
-	if err := pki.WriteFiles(dir, "gw-001", crt, key); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, pki.WriteFiles(dir, "gw-001", crt, key))
 	certFile, keyFile := filepath.Join(dir, "gw-001.pem"), filepath.Join(dir, "gw-001.key")
 	src := &memSource{}
 	src.add(1, "telemetry", 8)
@@ -323,21 +312,13 @@ func TestIntegrationBadCertificate(t *testing.T) {
 
 func TestNewKeyPermissions(t *testing.T) {
 	ca, err := pki.NewCA("ca", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	dir := t.TempDir()
-	if err := pki.WriteFiles(dir, "ca", ca.CertPEM(), nil); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
 	caFile := filepath.Join(dir, "ca.pem")
 	crt, key, err := ca.Issue("gw-001", false, nil, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pki.WriteFiles(dir, "gw-001", crt, key); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
+	must.NoError(t, pki.WriteFiles(dir, "gw-001", crt, key))
 	certFile, keyFile := filepath.Join(dir, "gw-001.pem"), filepath.Join(dir, "gw-001.key")
 	cfg := uplink.Config{
 		Broker: "mqtts://127.0.0.1:8883", CA: caFile, Cert: certFile, Key: keyFile,
@@ -346,9 +327,7 @@ func TestNewKeyPermissions(t *testing.T) {
 	if _, err := uplink.New(cfg, &memSource{}, uplink.Deps{Marshal: marshal}); err != nil {
 		t.Fatalf("mode 0600: %v", err)
 	}
-	if err := os.Chmod(keyFile, 0o640); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Chmod(keyFile, 0o640))
 	_, err = uplink.New(cfg, &memSource{}, uplink.Deps{Marshal: marshal})
 	if !errors.Is(err, mqtt.ErrKeyPermissions) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("mode 0640: error %v, want ErrKeyPermissions with a chmod hint", err)

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/buffer"
 	"github.com/edgegw/edgegw/crypto/pki"
 	"github.com/edgegw/edgegw/crypto/receipt"
 	"github.com/edgegw/edgegw/gateway/uplink"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
 
@@ -28,16 +30,23 @@ func seqRange(from, to uint64) []uint64 {
 	return out
 }
 
+// receiptsBed starts a broker, an ingest and a publisher with its receipt
+// keys, of n batches in a real buffer, logging to the returned recorder.
+func receiptsBed(t *testing.T, n int) (*ingest, *buffer.Bolt, *uplink.Publisher, *logRecorder) {
+	br := integration(t)
+	in := startIngest(t, br)
+	st, _ := boltSource(t, n)
+	log, rec := recordingLogger(t)
+	p, _, _ := startPublisher(t, br, br.URL, "gw-001", st, uplink.Deps{Logger: log}, withReceipts(in, time.Hour))
+	return in, st, p, rec
+}
+
 // TestIntegrationReceiptsDeleteWhatTheyCover: with receipt keys, batches
 // stay in the real buffer after the broker's PUBACK; a receipt deletes
 // exactly the batches it covers, holes included, and State shows what is
 // still unreceipted.
 func TestIntegrationReceiptsDeleteWhatTheyCover(t *testing.T) {
-	br := integration(t)
-	in := startIngest(t, br)
-	st, _ := boltSource(t, 20)
-	log, rec := recordingLogger(t)
-	p, _, _ := startPublisher(t, br, br.URL, "gw-001", st, uplink.Deps{Logger: log}, withReceipts(in, time.Hour))
+	in, st, p, rec := receiptsBed(t, 20)
 
 	eventually(t, "20 PUBACKs and 20 batches at the ingest", func() bool { return p.State().Acked == 20 && in.rx.distinct() == 20 })
 	if got := seqsIn(t, st); !slices.Equal(got, seqRange(1, 20)) {
@@ -76,11 +85,7 @@ func TestIntegrationReceiptsDeleteWhatTheyCover(t *testing.T) {
 // stale receipt delete nothing; each is counted by reason, and only the
 // first is logged as a warning.
 func TestIntegrationReceiptsRejected(t *testing.T) {
-	br := integration(t)
-	in := startIngest(t, br)
-	st, _ := boltSource(t, 6)
-	log, rec := recordingLogger(t)
-	p, _, _ := startPublisher(t, br, br.URL, "gw-001", st, uplink.Deps{Logger: log}, withReceipts(in, time.Hour))
+	in, st, p, rec := receiptsBed(t, 6)
 	eventually(t, "6 PUBACKs", func() bool { return p.State().Acked == 6 })
 
 	all := receipt.Receipt{Gateway: "gw-001", Through: 6}
@@ -216,7 +221,7 @@ func TestIntegrationRetainedReceiptAtStart(t *testing.T) {
 	eventually(t, "8 PUBACKs", func() bool { return p.State().Acked == 8 })
 	stop()
 	<-res.done
-	must(t, st.Close())
+	must.NoError(t, st.Close())
 	in.send(receipt.Receipt{Gateway: "gw-001", Through: 8})
 
 	st = openBolt(t, path)
@@ -302,12 +307,12 @@ func TestIntegrationACLDeniedDeletesNothing(t *testing.T) {
 // name is not the gateway id, naming both.
 func TestNewCertificateMismatch(t *testing.T) {
 	ca, err := pki.NewCA("ca", time.Hour)
-	must(t, err)
+	must.NoError(t, err)
 	dir := t.TempDir()
-	must(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
+	must.NoError(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
 	crt, key, err := ca.Issue("gw-002", false, nil, time.Hour)
-	must(t, err)
-	must(t, pki.WriteFiles(dir, "gw-002", crt, key))
+	must.NoError(t, err)
+	must.NoError(t, pki.WriteFiles(dir, "gw-002", crt, key))
 	cfg := uplink.Config{
 		Broker: "ssl://127.0.0.1:8883", CA: filepath.Join(dir, "ca.pem"),
 		Cert: filepath.Join(dir, "gw-002.pem"), Key: filepath.Join(dir, "gw-002.key"),
@@ -320,12 +325,5 @@ func TestNewCertificateMismatch(t *testing.T) {
 	cfg.AllowCertMismatch = true
 	if _, err := uplink.New(cfg, &memSource{}, uplink.Deps{Marshal: marshal}); err != nil {
 		t.Fatalf("with the test switch: %v", err)
-	}
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
 	}
 }

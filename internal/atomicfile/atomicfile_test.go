@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/internal/atomicfile"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestWriteFile: the file is replaced with the new content and mode, and
@@ -18,12 +19,8 @@ import (
 func TestWriteFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := atomicfile.WriteFile(path, []byte("new"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
+	must.NoError(t, atomicfile.WriteFile(path, []byte("new"), 0o600))
 	got, err := os.ReadFile(path)
 	if err != nil || string(got) != "new" {
 		t.Fatalf("after WriteFile: %q, %v; want \"new\"", got, err)
@@ -35,9 +32,7 @@ func TestWriteFile(t *testing.T) {
 
 	// A directory stands where the file should be: the rename fails.
 	blocked := filepath.Join(dir, "blocked")
-	if err := os.Mkdir(blocked, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Mkdir(blocked, 0o700))
 	err = atomicfile.WriteFile(blocked, []byte("new"), 0o600)
 	if err == nil || !strings.HasPrefix(err.Error(), "write "+blocked+": ") {
 		t.Errorf("WriteFile over a directory = %v, want an error naming %s", err, blocked)
@@ -56,9 +51,7 @@ func TestWriteFile(t *testing.T) {
 func assertOnly(t *testing.T, dir string, names ...string) {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	var got []string
 	for _, e := range ents {
 		got = append(got, e.Name())

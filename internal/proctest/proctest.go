@@ -1,4 +1,7 @@
-package gatewaytest
+// Package proctest runs edgegw as tests run it: the binary built once, as
+// a child process whose output is kept in a file and shown when the test
+// fails.
+package proctest
 
 import (
 	"bytes"
@@ -58,6 +61,27 @@ func ChildLog(t testing.TB, path, what string, max int) *os.File {
 		}
 	})
 	return f
+}
+
+// Start starts cmd with its standard error, and its standard output unless
+// it has one, written to log (see ChildLog). The process is killed when the
+// test ends unless the test waited for it; register log first, so that it
+// is closed after.
+func Start(t testing.TB, cmd *exec.Cmd, log *os.File) {
+	t.Helper()
+	if cmd.Stdout == nil {
+		cmd.Stdout = log
+	}
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 }
 
 // SyncBuffer is a buffer a child process writes (as its Stdout or Stderr)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 )
 
@@ -15,9 +16,7 @@ func TestClock(t *testing.T) {
 		t.Errorf("zero clock at %v, want %v", got, testclock.Start)
 	}
 	c.Advance(time.Minute)
-	if err := c.Sleep(context.Background(), time.Second); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, c.Sleep(context.Background(), time.Second))
 	if got := c.Now(); !got.Equal(testclock.Start.Add(time.Minute + time.Second)) {
 		t.Errorf("after a minute and a second: %v", got)
 	}

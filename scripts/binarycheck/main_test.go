@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestRepositoryTracksNoBinary: the repository itself tracks no build
 // output.
 func TestRepositoryTracksNoBinary(t *testing.T) {
 	found, err := Tracked("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(found) > 0 {
 		t.Errorf("tracked executable binaries: %v", found)
 	}
@@ -33,27 +33,17 @@ func TestTrackedELFFound(t *testing.T) {
 		}
 	}
 	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	bin, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	for name, data := range map[string][]byte{"edgegw": bin, "README.md": []byte("# x\n"), "short": []byte("\x7fE"), "sub/x.go": []byte("package x\n")} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
+		must.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
 	}
 	git("init", "-q")
 	git("add", ".")
 	found, err := Tracked(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if !slices.Equal(found, []string{"edgegw"}) {
 		t.Errorf("Tracked = %v, want [edgegw]", found)
 	}

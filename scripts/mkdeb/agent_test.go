@@ -12,6 +12,7 @@ import (
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/poll"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -28,32 +29,24 @@ func runAgent(t *testing.T, root string) {
 	t.Helper()
 	br := mqtttest.Start(t, mqtttest.Options{})
 	meter, err := meteremu.Start(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm120"}}, Baud: 9600, Parity: "N", StopBits: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	t.Cleanup(func() { meter.Close() })
 	sh(t, "chgrp", accountID(t, root, "group", "dialout"), meter.Path())
-	if err := os.Chmod(meter.Path(), 0o660); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Chmod(meter.Path(), 0o660))
 	etc := filepath.Join(root, "etc/edgegw")
 	user := accountID(t, root, "passwd", "edgegw") + ":" + accountID(t, root, "group", "edgegw")
 
 	// The operator's files: the broker's CA, the box's client certificate
 	// and key (0600, owned by edgegw), the recipient's public key.
 	recipient := t.TempDir()
-	if err := keys.GenerateRecipientNamed(recipient, "ops.recipient", keys.SuiteX25519, false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, keys.GenerateRecipientNamed(recipient, "ops.recipient", keys.SuiteX25519, false))
 	cert, key := br.Client(t, "jb-0417")
 	for dst, src := range map[string]string{"ca.pem": br.CAFile, "client.pem": cert, "client.key": key,
 		"ops.recipient.pub": filepath.Join(recipient, "ops.recipient.pub")} {
 		write(t, filepath.Join(etc, dst), read(t, src))
 	}
 	sh(t, "chown", user, filepath.Join(etc, "client.key"))
-	if err := os.Chmod(filepath.Join(etc, "client.key"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.Chmod(filepath.Join(etc, "client.key"), 0o600))
 	// The conffile as shipped (gateway jb-0417), but for the broker's
 	// address, batches closed every 500 ms and, for devices, the street
 	// light's meter on the emulated RS-485 line.
@@ -75,13 +68,9 @@ devices:
 	sb.run(t, "/usr/bin/edgegw", "keys", "init", "--dir", "/var/lib/edgegw/keys", "--id", "jb-0417")
 	sb.run(t, "/usr/bin/edgegw", "config", "validate", "/etc/edgegw/edgegw.yaml")
 	trust, err := envelope.LoadTrust(filepath.Join(root, "var/lib/edgegw/keys/identity.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	rk, err := keys.LoadRecipientPrivate(filepath.Join(recipient, "ops.recipient.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	opener := backend.Opener{Trust: trust, Keys: []*keys.RecipientPrivate{rk}}
 	var mu sync.Mutex
 	var readings []string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgegw/edgegw/backend/backendtest"
 	"github.com/edgegw/edgegw/crypto/receipt"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
 )
@@ -44,9 +45,7 @@ func TestIntegrationBackendDeb(t *testing.T) {
 	}
 	// The backend's build with gendocs generates its man pages.
 	deb, err := Build(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got, want := filepath.Base(deb), "edgegw-backend_1.2.3~rc1_amd64.deb"; got != want {
 		t.Errorf("package file %s, want %s", got, want)
 	}
@@ -132,9 +131,7 @@ func boxDeb(t *testing.T) string {
 	t.Helper()
 	deb, err := Build(Opts{Package: "edgegw", Arch: "amd64", Binary: edgegwBinary(t, prodBuild), Generator: edgegwBinary(t, prodGendoc),
 		Version: "v1.2.3-rc1", Out: t.TempDir(), Repo: repoRoot(t), Maintainer: "Test <test@example.net>"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return deb
 }
 
@@ -188,9 +185,7 @@ func runIngest(t *testing.T, root string) {
 	run(t, exec.Command("chroot", root, "/usr/bin/edgegw", "keys", "recipient", "--dir", "/etc/edgegw-ingest", "--name", "privacy.recipient"))
 	for _, k := range []string{"ingest.key", "ops.recipient.key", "privacy.recipient.key"} {
 		sh(t, "chown", uid, filepath.Join(etc, k))
-		if err := os.Chmod(filepath.Join(etc, k), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Chmod(filepath.Join(etc, k), 0o600))
 	}
 	// The conffile as shipped, but for the broker's address.
 	conf := filepath.Join(etc, "ingest.yaml")
@@ -212,9 +207,7 @@ func runIngest(t *testing.T, root string) {
 		t.Errorf("ingest migrate: %s", out)
 	}
 	pinned, err := receipt.LoadKeys(filepath.Join(root, "var/lib/edgegw-ingest/identity/identity.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 
 	svc := sb.start(t)
 	svc.waitLog(t, "ingest started")
@@ -228,18 +221,14 @@ func runIngest(t *testing.T, root string) {
 		Topics:      []string{br.Prefix + "/jb-0417/receipt"},
 		OnSubscribe: func() { subscribed <- struct{}{} },
 	}, func(_ string, payload []byte) { receipts <- payload })
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer client.Close()
 	select {
 	case <-subscribed:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the gateway's subscription to its receipts not acknowledged within 30s")
 	}
-	if err := client.Publish(context.Background(), br.Prefix+"/jb-0417/data/telemetry", gw.Batch(1, 3), false); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, client.Publish(context.Background(), br.Prefix+"/jb-0417/data/telemetry", gw.Batch(1, 3), false))
 	select {
 	case data := <-receipts:
 		r, err := receipt.Verify(data, "jb-0417", pinned)

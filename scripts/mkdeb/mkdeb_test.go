@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestDebVersion(t *testing.T) {
@@ -92,9 +94,7 @@ func needPackagingTools(t *testing.T) {
 func repoRoot(t *testing.T) string {
 	t.Helper()
 	r, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return r
 }
 
@@ -164,17 +164,11 @@ func newRoot(t *testing.T) string {
 		"var/lib/dpkg/status": "",
 	} {
 		p := filepath.Join(r, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 	}
 	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates"} {
-		if err := os.MkdirAll(filepath.Join(r, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.MkdirAll(filepath.Join(r, d), 0o755))
 	}
 	return r
 }
@@ -215,9 +209,7 @@ func TestIntegrationDeb(t *testing.T) {
 	}
 
 	deb, err := Build(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got, want := filepath.Base(deb), "edgegw_1.2.3~rc1_amd64.deb"; got != want {
 		t.Errorf("package file %s, want %s", got, want)
 	}
@@ -236,9 +228,7 @@ func TestIntegrationDeb(t *testing.T) {
 		if err := checkCommands([]string{bin}, o.Generator, dir); err != nil {
 			t.Fatalf("checkCommands(production build, its own pages) = %v", err)
 		}
-		if err := os.Remove(filepath.Join(dir, "usr/share/man/man1/edgegw-keys-recipient.1.gz")); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Remove(filepath.Join(dir, "usr/share/man/man1/edgegw-keys-recipient.1.gz")))
 		if err := checkCommands([]string{bin}, o.Generator, dir); err == nil || !strings.Contains(err.Error(), "without a man page [edgegw-keys-recipient.1.gz]") {
 			t.Errorf("checkCommands(a page missing) = %v, want edgegw-keys-recipient.1.gz named", err)
 		}
@@ -690,17 +680,13 @@ func checkUnit(t *testing.T, unit, bin, execStart string) {
 func read(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	return string(b)
 }
 
 func write(t *testing.T, p, s string) {
 	t.Helper()
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, os.WriteFile(p, []byte(s), 0o644))
 }
 
 // checkUnknown fails t unless bin refuses each of cmds as an unknown

@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/gateway/gatewaytest"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // unit is what a packaged systemd unit says about how its service runs.
@@ -123,25 +124,17 @@ func newSandbox(t *testing.T, root, unitPath string) *sandbox {
 	}
 	if u.runtimeDir != "" {
 		d := filepath.Join(root, u.runtimeDir)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.MkdirAll(d, 0o755))
 		sh(t, "chown", s.uid, d)
-		if err := os.Chmod(d, u.runtimeMod); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Chmod(d, u.runtimeMod))
 		s.rw = append(s.rw, d, u.runtimeDir)
 	}
 	for _, d := range []string{"dev", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.MkdirAll(filepath.Join(root, d), 0o755))
 	}
 	if u.privateTmp {
 		tmp := t.TempDir()
-		if err := os.Chmod(tmp, 0o1777); err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, os.Chmod(tmp, 0o1777))
 		s.rw = append(s.rw, tmp, "/tmp")
 	}
 	return s
@@ -182,7 +175,7 @@ func (s *sandbox) run(t *testing.T, args ...string) string {
 // service is the unit's service, started in a sandbox.
 type service struct {
 	cmd    *exec.Cmd
-	log    *gatewaytest.SyncBuffer
+	log    *proctest.SyncBuffer
 	done   chan error // receives Wait's result once
 	exited bool       // done was received
 }
@@ -191,12 +184,10 @@ type service struct {
 // test ends before stop.
 func (s *sandbox) start(t *testing.T) *service {
 	t.Helper()
-	svc := &service{cmd: s.command(), log: &gatewaytest.SyncBuffer{}, done: make(chan error, 1)}
+	svc := &service{cmd: s.command(), log: &proctest.SyncBuffer{}, done: make(chan error, 1)}
 	svc.cmd.Stdout = svc.log
 	svc.cmd.Stderr = svc.log
-	if err := svc.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, svc.cmd.Start())
 	go func() { svc.done <- svc.cmd.Wait() }()
 	t.Cleanup(func() {
 		if !svc.exited {
@@ -234,9 +225,7 @@ func (svc *service) waitLog(t *testing.T, want string) {
 // exited; it fails the test if it takes longer than the unit's 30 s.
 func (svc *service) stop(t *testing.T) error {
 	t.Helper()
-	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, svc.cmd.Process.Signal(syscall.SIGTERM))
 	select {
 	case err := <-svc.done:
 		svc.exited = true

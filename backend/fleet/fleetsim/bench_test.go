@@ -19,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/storetest"
 	"github.com/edgegw/edgegw/drivers/reading"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 var (
@@ -49,9 +50,7 @@ func BenchmarkIntegrationFleetSim(b *testing.B) {
 		ctx := context.Background()
 		const simulated = 6 * time.Minute
 		run := time.Now()
-		if err := s.Run(ctx, simulated); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, s.Run(ctx, simulated))
 		wall := time.Since(run)
 		worst := map[fleetsim.Fault]time.Duration{}
 		for _, p := range s.Plans {
@@ -63,9 +62,7 @@ func BenchmarkIntegrationFleetSim(b *testing.B) {
 		}
 		t0 := time.Now()
 		sum, err := s.Fleet.Status(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, err)
 		status := time.Since(t0)
 		if sum.Counts[fleet.OK] != s.Gateways()-len(s.Plans) {
 			b.Errorf("%d OK, want %d: %v", sum.Counts[fleet.OK], s.Gateways()-len(s.Plans), sum.Counts)
@@ -104,9 +101,7 @@ func BenchmarkFleetStatus(b *testing.B) {
 	th.Defaults()
 	cfg := ingest.Config{Database: dsn, Fleet: th}
 	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	defer st.Close()
 	fl := &fleet.Fleet{Store: st, Thresholds: th, Now: func() time.Time { return now }}
 	h := fleetweb.Handler(fleetweb.Deps{Fleet: fl})
@@ -120,9 +115,7 @@ func BenchmarkFleetStatus(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		t0, c0 := time.Now(), cpu(b)
-		if err := ingest.FleetStatus(ctx, cfg, fleet.Filter{}, false, io.Discard); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, ingest.FleetStatus(ctx, cfg, fleet.Filter{}, false, io.Discard))
 		t1, c1 := time.Now(), cpu(b)
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Accept-Encoding", "gzip")
@@ -147,9 +140,7 @@ func BenchmarkFleetStatus(b *testing.B) {
 // cpu returns the processor time (user and system) this process used.
 func cpu(b *testing.B) time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -196,8 +187,6 @@ func populate(b *testing.B, dsn string, n int, now time.Time) {
 		if _, err := st.Commit(ctx, batches); err != nil {
 			b.Fatal(err)
 		}
-		if err := st.RecordDocs(ctx, docs, 60); err != nil {
-			b.Fatal(err)
-		}
+		must.NoError(b, st.RecordDocs(ctx, docs, 60))
 	}
 }

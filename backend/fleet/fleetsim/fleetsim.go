@@ -33,6 +33,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/crypto/envelope"
 	"github.com/edgegw/edgegw/crypto/keys"
+	"github.com/edgegw/edgegw/internal/must"
 	"github.com/edgegw/edgegw/internal/testclock"
 	"github.com/edgegw/edgegw/mqtt"
 	"github.com/edgegw/edgegw/mqtt/mqtttest"
@@ -174,14 +175,14 @@ func Start(t testing.TB, o Options) *Sim {
 	s.Broker = mqtttest.Start(t, mqtttest.Options{Prefix: prefix})
 	dir := t.TempDir()
 	idDir, rcptDir := filepath.Join(dir, "ingest"), filepath.Join(dir, "recipient")
-	must(t, keys.InitIdentity(idDir, "ingest-sim", false))
-	must(t, keys.GenerateRecipient(rcptDir, keys.SuiteX25519, false))
+	must.NoError(t, keys.InitIdentity(idDir, "ingest-sim", false))
+	must.NoError(t, keys.GenerateRecipient(rcptDir, keys.SuiteX25519, false))
 	signer, err := keys.LoadIdentity(idDir)
-	must(t, err)
+	must.NoError(t, err)
 	s.rcpt, err = keys.LoadRecipientPublic(filepath.Join(rcptDir, keys.RecipientPubFile))
-	must(t, err)
+	must.NoError(t, err)
 	rk, err := keys.LoadRecipientPrivate(filepath.Join(rcptDir, keys.RecipientKeyFile))
-	must(t, err)
+	must.NoError(t, err)
 
 	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0x5eed))
 	pins := make([]keys.PublicIdentity, o.Gateways)
@@ -204,9 +205,9 @@ func Start(t testing.TB, o Options) *Sim {
 	s.DSN = "sqlite:" + filepath.Join(dir, "ingest.db")
 	ctx := context.Background()
 	_, _, err = store.Migrate(ctx, s.DSN)
-	must(t, err)
+	must.NoError(t, err)
 	s.Store, err = store.Open(ctx, s.DSN)
-	must(t, err)
+	must.NoError(t, err)
 	cert, key := s.Broker.Client(t, s.Broker.Ingest)
 	cfg, err := ingest.ParseConfig(fmt.Appendf(nil, `
 broker: %s
@@ -222,10 +223,10 @@ receipt_interval: 200ms
 fleet: {batch_delay: %s, health_interval: %s, offline_delays: %d, stale_intervals: %d, interval: 1h}
 `, s.Broker.URL, s.Broker.CAFile, cert, key, idDir, filepath.Join(idDir, keys.IdentityPubFile), filepath.Join(rcptDir, keys.RecipientKeyFile), s.DSN,
 		o.Thresholds.BatchDelay, o.Thresholds.HealthInterval, o.Thresholds.OfflineDelays, o.Thresholds.StaleIntervals))
-	must(t, err)
+	must.NoError(t, err)
 	s.Ingest, err = ingest.New(cfg, ingest.Deps{Store: s.Store, Signer: signer, Logger: o.Logger, Now: s.Clock.Now,
 		Opener: backend.Opener{Trust: envelope.NewTrust(pins...), Keys: []*keys.RecipientPrivate{rk}}})
-	must(t, err)
+	must.NoError(t, err)
 	s.Fleet = &fleet.Fleet{Store: s.Store, Thresholds: o.Thresholds, Now: s.Clock.Now, Logger: o.Logger}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -262,7 +263,7 @@ func newKey(rng *rand.Rand) ed25519.PrivateKey {
 func (s *Sim) connect() {
 	s.t.Helper()
 	dial, host, err := mqtt.BrokerURL(s.Broker.URL)
-	must(s.t, err)
+	must.NoError(s.t, err)
 	errs := make([]error, len(s.gws))
 	parallel(len(s.gws), 4*runtime.GOMAXPROCS(0), func(i int) {
 		g := s.gws[i]
@@ -406,11 +407,4 @@ func parallel(n, workers int, fn func(i int)) {
 	}
 	close(next)
 	wg.Wait()
-}
-
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
 }

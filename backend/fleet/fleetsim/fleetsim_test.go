@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgegw/edgegw/backend/fleet"
 	"github.com/edgegw/edgegw/backend/fleet/fleetsim"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 var (
@@ -31,16 +32,12 @@ func TestIntegrationFleetSim(t *testing.T) {
 	t.Logf("%d gateways connected in %v", s.Gateways(), time.Since(start).Round(time.Millisecond))
 	ctx := context.Background()
 	run := time.Now()
-	if err := s.Run(ctx, 5*time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, s.Run(ctx, 5*time.Minute))
 	envs, docs := s.Published()
 	t.Logf("5 simulated minutes in %v: %d envelopes, %d documents", time.Since(run).Round(time.Millisecond), envs, docs)
 
 	sum, err := s.Fleet.Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if len(sum.Boxes) != s.Gateways() {
 		t.Errorf("fleet status lists %d gateways, want %d", len(sum.Boxes), s.Gateways())
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/edgegw/edgegw/crypto/internal/detcbor"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 type pair struct {
@@ -18,9 +19,7 @@ type pair struct {
 func TestDecode(t *testing.T) {
 	dec := detcbor.Strict(detcbor.Limits{Nesting: 4, Array: 16, MapPairs: 16})
 	good, err := detcbor.Enc.Marshal(pair{A: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	if got := hex.EncodeToString(good); got != "a2616101616280" {
 		t.Fatalf("Enc = %s, want a2616101616280 (nil slice as an empty array)", got)
 	}
@@ -42,9 +41,7 @@ func TestDecode(t *testing.T) {
 		{"invalid UTF-8", "a261610161628161ff", false},
 	} {
 		b, err := hex.DecodeString(tt.hex)
-		if err != nil {
-			t.Fatal(err)
-		}
+		must.NoError(t, err)
 		err = detcbor.Decode(dec, detcbor.Enc, b, &pair{})
 		if err == nil || errors.Is(err, detcbor.ErrNotCanonical) != tt.canon {
 			t.Errorf("%s: Decode(%x) = %v; want refused (as not canonical: %t)", tt.name, b, err, tt.canon)

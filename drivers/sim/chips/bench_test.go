@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgegw/edgegw/internal/testclock"
-
 	"github.com/edgegw/edgegw/drivers"
 	"github.com/edgegw/edgegw/drivers/ads1115"
 	"github.com/edgegw/edgegw/drivers/bme280"
@@ -15,6 +13,8 @@ import (
 	"github.com/edgegw/edgegw/drivers/scd4x"
 	"github.com/edgegw/edgegw/drivers/sim/chips"
 	"github.com/edgegw/edgegw/drivers/sps30"
+	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/testclock"
 )
 
 // BenchmarkPollAll measures the CPU cost of one poll of all six sensors
@@ -32,9 +32,7 @@ func BenchmarkPollAll(b *testing.B) {
 	set := drivers.NewBusSet()
 	defer set.Close()
 	pm, err := pms5003.Factory(drivers.Device{Name: "pm", Options: map[string]any{"bus": path}}, drivers.Deps{Now: clk.Now, Buses: set})
-	if err != nil {
-		b.Fatal(err)
-	}
+	must.NoError(b, err)
 	bme, _ := bme280.New(bus, &bme280.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 	co2, _ := scd4x.New(bus, &scd4x.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})
 	sps, _ := sps30.New(bus, &sps30.Opts{Common: drivers.Common{Now: clk.Now}, Sleep: clk.Sleep})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgegw/edgegw/drivers/modbusmeter"
 	"github.com/edgegw/edgegw/drivers/sim/meteremu"
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestFrameCRC(t *testing.T) {
@@ -29,9 +30,7 @@ func TestFrameCRC(t *testing.T) {
 func TestRespond(t *testing.T) {
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	e, err := meteremu.New(meteremu.Config{Units: []meteremu.Unit{{ID: 1, Profile: "sdm630"}}, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	req := func(fc byte, addr, count uint16) []byte {
 		return meteremu.Frame(1, []byte{fc, byte(addr >> 8), byte(addr), byte(count >> 8), byte(count)})
 	}

@@ -5,18 +5,16 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/edgegw/edgegw/internal/must"
 )
 
 func TestRawBothWays(t *testing.T) {
 	p, err := Open()
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer p.Close()
 	client, err := os.OpenFile(p.Path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must.NoError(t, err)
 	defer client.Close()
 	// Bytes a line discipline would mangle: CR, NL, ^C, 0xFF.
 	frame := []byte{0x01, 0x0d, 0x0a, 0x03, 0xff, 0x00}

@@ -1,15 +1,21 @@
 // Package controltest holds test fakes of the control package's Agent and
-// Auditor.
+// Auditor, and serves a control.Server for a test.
 package controltest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"os"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/gateway/control"
+	"github.com/edgegw/edgegw/internal/poll"
 )
 
 // Agent is a fake control.Agent over a fixed set of devices. Its exported
@@ -219,4 +225,45 @@ func (a *Auditor) Events() []control.Event {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]control.Event(nil), a.events...)
+}
+
+// SocketDir returns a short temporary directory: socket paths are limited
+// to 108 bytes, which t.TempDir's long names can exceed.
+func SocketDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// Serve runs srv on path until the test ends, and waits until it listens.
+func Serve(t testing.TB, srv *control.Server, path string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, path) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("socket %s left behind: %v", path, err)
+		}
+	})
+	poll.Until(t, 10*time.Second, "the socket to appear", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve: %v", err)
+		default:
+		}
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 }
