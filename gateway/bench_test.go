@@ -204,11 +204,11 @@ func benchDrain(b *testing.B, backend drainBackend) {
 		must.NoError(b, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		var ingestCPU0 int64
+		var ingestCPU0 time.Duration
 		if ing != nil {
-			ingestCPU0 = cpuTicks(b, ing.cmd.Process.Pid)
+			ingestCPU0 = proctest.CPU(b, ing.cmd.Process.Pid)
 		}
-		cpu0 := processCPU(b)
+		cpu0 := proctest.SelfCPU(b)
 		b.StartTimer()
 		start := time.Now()
 		go func() { done <- up.Run(ctx) }()
@@ -218,15 +218,15 @@ func benchDrain(b *testing.B, backend drainBackend) {
 		}
 		elapsed := time.Since(start)
 		b.StopTimer()
-		cpu := processCPU(b) - cpu0
+		cpu := proctest.SelfCPU(b) - cpu0
 		tick.Stop()
 		cancel()
 		must.NoError(b, <-done)
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "readings/s")
 		b.ReportMetric(float64(total)/cpu.Seconds(), "readings/gateway-cpu-s")
 		if ing != nil {
-			ticks := cpuTicks(b, ing.cmd.Process.Pid) - ingestCPU0
-			b.ReportMetric(float64(total)/(float64(ticks)/100), "readings/ingest-cpu-s")
+			ingestCPU := proctest.CPU(b, ing.cmd.Process.Pid) - ingestCPU0
+			b.ReportMetric(float64(total)/ingestCPU.Seconds(), "readings/ingest-cpu-s")
 			// The probe's one reading and the backlog.
 			if got := ing.readings(b); got != total+1 {
 				b.Fatalf("the database holds %d readings, want %d", got, total+1)
@@ -343,14 +343,6 @@ func (ing *drainIngest) stop(b *testing.B) {
 	}
 }
 
-// processCPU returns the processor time (user and system) this process has
-// used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	must.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkIntegrationFootprint runs the gateway's build of edgegw (tag
 // nobackend: what a box runs, with the emulators for its devices) with 5
 // simulated devices (about 50 readings/s) against a local Mosquitto, and
@@ -441,10 +433,10 @@ func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 		// Warm up: the first batches are closed and published.
 		<-time.After(5 * time.Second)
 		b.StartTimer()
-		cpu0 := cpuTicks(b, cmd.Process.Pid)
+		cpu0 := proctest.CPU(b, cmd.Process.Pid)
 		start := time.Now()
 		<-time.After(steady)
-		cpu1 := cpuTicks(b, cmd.Process.Pid)
+		cpu1 := proctest.CPU(b, cmd.Process.Pid)
 		elapsed := time.Since(start)
 		b.StopTimer()
 		hwm := statusKB(b, cmd.Process.Pid, "VmHWM:")
@@ -453,7 +445,7 @@ func steadyRun(b *testing.B, tags []string, perSecond float64, rest string) {
 		b.ReportMetric(float64(hwm)/1024, "RSS-MB")
 		b.ReportMetric(float64(anon)/1024, "anon-MB")
 		b.ReportMetric(float64(file)/1024, "file-MB")
-		b.ReportMetric(100*float64(cpu1-cpu0)/100/elapsed.Seconds(), "CPU-%")
+		b.ReportMetric(100*(cpu1-cpu0).Seconds()/elapsed.Seconds(), "CPU-%")
 		b.ReportMetric(perSecond, "readings/s")
 	}
 }
@@ -620,19 +612,6 @@ func edgegwCommand(b *testing.B, tags ...string) []string {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	return []string{bin}
-}
-
-// cpuTicks returns utime+stime of pid in clock ticks (USER_HZ, 100 on Linux).
-func cpuTicks(b *testing.B, pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	must.NoError(b, err)
-	// Fields after the command name in parentheses; utime and stime are
-	// fields 14 and 15 (1-based) of the whole line.
-	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
-	f := strings.Fields(rest)
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return ut + st
 }
 
 // statusKB returns a kB field of /proc/pid/status.

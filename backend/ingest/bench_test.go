@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,7 +103,7 @@ func benchIngest(b *testing.B, bin string, gateways, perGateway int, newDB func(
 		}))
 		total := gateways * perGateway * benchBatch
 
-		cpu0, db0 := procCPU(b, cmd.Process.Pid), cpuOf(b, dbCPU)
+		cpu0, db0 := proctest.CPU(b, cmd.Process.Pid), proctest.CPUOf(b, dbCPU)
 		start := time.Now()
 		b.StartTimer()
 		var wg sync.WaitGroup
@@ -114,7 +113,7 @@ func benchIngest(b *testing.B, bin string, gateways, perGateway int, newDB func(
 		wg.Wait()
 		end := bed.receipted(b)
 		b.StopTimer()
-		cpu, db := procCPU(b, cmd.Process.Pid)-cpu0, cpuOf(b, dbCPU)-db0
+		cpu, db := proctest.CPU(b, cmd.Process.Pid)-cpu0, proctest.CPUOf(b, dbCPU)-db0
 		elapsed := end.Sub(start)
 
 		st := bed.stats(b)
@@ -173,7 +172,7 @@ func BenchmarkIntegrationReceiptLatency(b *testing.B) {
 			r, g := i/gateways, i%gateways
 			<-tick.C
 			if r == 1 && g == 0 {
-				cpu0, start = procCPU(b, cmd.Process.Pid), time.Now()
+				cpu0, start = proctest.CPU(b, cmd.Process.Pid), time.Now()
 			}
 			bed.gws[g].publish(env, r > 0)
 		}
@@ -181,7 +180,7 @@ func BenchmarkIntegrationReceiptLatency(b *testing.B) {
 		rate := float64(gateways*rounds*benchBatch) / time.Since(start).Seconds()
 		tick.Stop()
 		bed.receipted(b)
-		cpu := procCPU(b, cmd.Process.Pid) - cpu0
+		cpu := proctest.CPU(b, cmd.Process.Pid) - cpu0
 		elapsed := time.Since(start)
 		b.StopTimer()
 
@@ -589,30 +588,4 @@ func buildEdgegw(b *testing.B) string {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// procCPU returns the processor time (user and system) process pid has
-// used, from /proc/PID/stat.
-func procCPU(b *testing.B, pid int) time.Duration {
-	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	must.NoError(b, err)
-	// utime and stime are fields 14 and 15; count after the command name,
-	// which is in parentheses and may contain spaces.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		b.Fatalf("/proc/%d/stat: %q", pid, data)
-	}
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
-
-func cpuOf(b *testing.B, f func() (time.Duration, error)) time.Duration {
-	if f == nil {
-		return 0
-	}
-	d, err := f()
-	must.NoError(b, err)
-	return d
 }

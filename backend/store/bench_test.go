@@ -5,14 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/edgegw/edgegw/backend/store"
 	"github.com/edgegw/edgegw/backend/store/pgtest"
 	"github.com/edgegw/edgegw/backend/store/storetest"
-	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 // benchReadings is the readings per batch of the commit benchmarks.
@@ -42,7 +41,7 @@ func benchCommit(b *testing.B, newDSN func(*testing.B) string, serverCPU func() 
 			tmpl := storetest.DataBatch("gw", 1, benchReadings, "")
 			batches := make([]store.Batch, group)
 			seq := uint64(0)
-			cpu0, srv0 := processCPU(b), cpuOf(b, serverCPU)
+			cpu0, srv0 := proctest.SelfCPU(b), proctest.CPUOf(b, serverCPU)
 			b.ResetTimer()
 			for range b.N {
 				for j := range batches {
@@ -59,25 +58,9 @@ func benchCommit(b *testing.B, newDSN func(*testing.B) string, serverCPU func() 
 			}
 			b.StopTimer()
 			readings := float64(b.N * group * benchReadings)
-			cpu := processCPU(b) - cpu0 + cpuOf(b, serverCPU) - srv0
+			cpu := proctest.SelfCPU(b) - cpu0 + proctest.CPUOf(b, serverCPU) - srv0
 			b.ReportMetric(readings/b.Elapsed().Seconds(), "readings/s")
 			b.ReportMetric(readings/cpu.Seconds(), "readings/cpu-s")
 		})
 	}
-}
-
-// processCPU returns the processor time this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	must.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func cpuOf(b *testing.B, f func() (time.Duration, error)) time.Duration {
-	if f == nil {
-		return 0
-	}
-	d, err := f()
-	must.NoError(b, err)
-	return d
 }

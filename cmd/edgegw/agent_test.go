@@ -29,16 +29,24 @@ type agentBox struct {
 
 func newAgentBox(t *testing.T) *agentBox {
 	t.Helper()
+	return &agentBox{dir: commissionDir(t, "gw-001", "gw-001")}
+}
+
+// commissionDir returns a temp dir holding what commissioning leaves: a
+// CA (ca.pem), a client certificate issued to cn (client.pem, client.key),
+// the identity of gateway id (keys/) and a recipient key pair (r/).
+func commissionDir(t *testing.T, cn, id string) string {
+	t.Helper()
 	dir := t.TempDir()
 	ca, err := pki.NewCA("city ca", time.Hour)
 	must.NoError(t, err)
 	must.NoError(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
-	crt, key, err := ca.Issue("gw-001", false, nil, time.Hour)
+	crt, key, err := ca.Issue(cn, false, nil, time.Hour)
 	must.NoError(t, err)
 	must.NoError(t, pki.WriteFiles(dir, "client", crt, key))
-	must.NoError(t, keys.InitIdentity(filepath.Join(dir, "keys"), "gw-001", false))
+	must.NoError(t, keys.InitIdentity(filepath.Join(dir, "keys"), id, false))
 	must.NoError(t, keys.GenerateRecipient(filepath.Join(dir, "r"), keys.SuiteX25519, false))
-	return &agentBox{dir: dir}
+	return dir
 }
 
 // config writes a configuration named name (name.yaml) with control socket

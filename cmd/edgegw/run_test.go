@@ -6,26 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/edgegw/edgegw/crypto/keys"
-	"github.com/edgegw/edgegw/crypto/pki"
-	"github.com/edgegw/edgegw/internal/must"
 )
 
 // TestRunRefusesCertificateOfAnotherGateway: `edgegw run` does not start
 // when the client certificate's CN is not gateway.id, since the broker's ACL
 // would drop everything it publishes; the error names both.
 func TestRunRefusesCertificateOfAnotherGateway(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := pki.NewCA("city ca", time.Hour)
-	must.NoError(t, err)
-	must.NoError(t, pki.WriteFiles(dir, "ca", ca.CertPEM(), nil))
-	crt, key, err := ca.Issue("jb-0418", false, nil, time.Hour)
-	must.NoError(t, err)
-	must.NoError(t, pki.WriteFiles(dir, "client", crt, key))
-	must.NoError(t, keys.InitIdentity(filepath.Join(dir, "keys"), "jb-0417", false))
-	must.NoError(t, keys.GenerateRecipient(filepath.Join(dir, "r"), keys.SuiteX25519, false))
+	dir := commissionDir(t, "jb-0418", "jb-0417")
 	cfg := filepath.Join(dir, "edgegw.yaml")
 	if err := os.WriteFile(cfg, fmt.Appendf(nil, `gateway: {id: jb-0417, keys: %[1]s/keys, state: %[1]s/state}
 uplink: {broker: "ssl://127.0.0.1:1", ca: %[1]s/ca.pem, cert: %[1]s/client.pem, key: %[1]s/client.key}

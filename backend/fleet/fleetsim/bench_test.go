@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/edgegw/edgegw/backend/store/storetest"
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/edgegw/edgegw/internal/must"
+	"github.com/edgegw/edgegw/internal/proctest"
 )
 
 var (
@@ -114,14 +114,14 @@ func BenchmarkFleetStatus(b *testing.B) {
 	var pageBytes int
 	b.ResetTimer()
 	for range b.N {
-		t0, c0 := time.Now(), cpu(b)
+		t0, c0 := time.Now(), proctest.SelfCPU(b)
 		must.NoError(b, ingest.FleetStatus(ctx, cfg, fleet.Filter{}, false, io.Discard))
-		t1, c1 := time.Now(), cpu(b)
+		t1, c1 := time.Now(), proctest.SelfCPU(b)
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Accept-Encoding", "gzip")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		t2, c2 := time.Now(), cpu(b)
+		t2, c2 := time.Now(), proctest.SelfCPU(b)
 		if w.Code != 200 {
 			b.Fatalf("GET / = %d", w.Code)
 		}
@@ -135,13 +135,6 @@ func BenchmarkFleetStatus(b *testing.B) {
 	b.ReportMetric(cliCPU.Seconds()*1000/float64(b.N), "cli-cpu-ms")
 	b.ReportMetric(pageCPU.Seconds()*1000/float64(b.N), "page-cpu-ms")
 	b.ReportMetric(float64(pageBytes)/1024, "page-gzip-KiB")
-}
-
-// cpu returns the processor time (user and system) this process used.
-func cpu(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	must.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // populate stores n gateways as the ingest would have: one committed batch
