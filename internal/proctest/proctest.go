@@ -1,6 +1,6 @@
 // Package proctest runs edgegw as tests run it: the binary built once, as
 // a child process whose output is kept in a file and shown when the test
-// fails.
+// fails; and it measures the processor time of processes, for benchmarks.
 package proctest
 
 import (
