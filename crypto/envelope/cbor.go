@@ -29,39 +29,17 @@ var decMode = detcbor.Strict(detcbor.Limits{Nesting: 8, Array: maxChunks, MapPai
 // senmlDecMode decodes SenML packs.
 var senmlDecMode = detcbor.Strict(detcbor.Limits{Nesting: 8, Array: maxRecords, MapPairs: 64})
 
-// appendHead appends a CBOR head of major type m with argument n in its
-// shortest form.
-func appendHead(b []byte, m byte, n uint64) []byte {
-	m <<= 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n <= math.MaxUint8:
-		return append(b, m|24, byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	}
-	return binary.BigEndian.AppendUint64(append(b, m|27), n)
-}
-
 // appendInt appends a CBOR integer.
 func appendInt(b []byte, v int64) []byte {
 	if v >= 0 {
-		return appendHead(b, majorUint, uint64(v))
+		return detcbor.AppendHead(b, majorUint, uint64(v))
 	}
-	return appendHead(b, majorNeg, uint64(-1-v))
+	return detcbor.AppendHead(b, majorNeg, uint64(-1-v))
 }
 
 // appendText appends a CBOR text string.
 func appendText(b []byte, s string) []byte {
-	return append(appendHead(b, majorText, uint64(len(s))), s...)
-}
-
-// appendBytes appends a CBOR byte string.
-func appendBytes(b, p []byte) []byte {
-	return append(appendHead(b, majorBytes, uint64(len(p))), p...)
+	return append(detcbor.AppendHead(b, majorText, uint64(len(s))), s...)
 }
 
 // appendFloat appends a finite float in the shortest of float16, float32 and

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
+
 	"github.com/veraison/go-cose"
 
 	"github.com/edgegw/edgegw/crypto/keys"
@@ -22,13 +24,13 @@ func Marshal(header []byte, chunks [][]byte, trailer []byte) []byte {
 		n += len(c) + 5
 	}
 	b := make([]byte, 0, n)
-	b = appendHead(b, majorArray, 3)
-	b = appendBytes(b, header)
-	b = appendHead(b, majorArray, uint64(len(chunks)))
+	b = detcbor.AppendHead(b, majorArray, 3)
+	b = detcbor.AppendBytes(b, header)
+	b = detcbor.AppendHead(b, majorArray, uint64(len(chunks)))
 	for _, c := range chunks {
-		b = appendBytes(b, c)
+		b = detcbor.AppendBytes(b, c)
 	}
-	return appendBytes(b, trailer)
+	return detcbor.AppendBytes(b, trailer)
 }
 
 // Envelope is a parsed wire envelope. Parse checks its structure; Verify checks

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
+
 	"github.com/edgegw/edgegw/drivers/reading"
 	"github.com/fxamacker/cbor/v2"
 )
@@ -59,7 +61,7 @@ func appendSenML(b []byte, readings []reading.Reading) ([]byte, error) {
 	if len(readings) > maxRecords {
 		return b, fmt.Errorf("senml: %d readings, more than %d", len(readings), maxRecords)
 	}
-	b = appendHead(b, majorArray, uint64(len(readings)))
+	b = detcbor.AppendHead(b, majorArray, uint64(len(readings)))
 	var (
 		device  string
 		unit    reading.Unit
@@ -107,7 +109,7 @@ func appendSenML(b []byte, readings []reading.Reading) ([]byte, error) {
 			n++
 		}
 		// Keys in deterministic order: 0, 2, 6, -2, -3, -4, "q".
-		b = appendHead(b, majorMap, uint64(n))
+		b = detcbor.AppendHead(b, majorMap, uint64(n))
 		b = appendInt(b, labelName)
 		b = appendText(b, r.Channel)
 		if !readErr {
@@ -120,7 +122,7 @@ func appendSenML(b []byte, readings []reading.Reading) ([]byte, error) {
 		}
 		if newDev {
 			b = appendInt(b, labelBaseName)
-			b = appendHead(b, majorText, uint64(len(r.Device)+1))
+			b = detcbor.AppendHead(b, majorText, uint64(len(r.Device)+1))
 			b = append(b, r.Device...)
 			b = append(b, ':')
 			device = r.Device
@@ -137,7 +139,7 @@ func appendSenML(b []byte, readings []reading.Reading) ([]byte, error) {
 		}
 		if r.Flags != 0 {
 			b = appendText(b, labelFlags)
-			b = appendHead(b, majorUint, uint64(r.Flags))
+			b = detcbor.AppendHead(b, majorUint, uint64(r.Flags))
 		}
 	}
 	return b, nil

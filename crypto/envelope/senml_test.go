@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 	"github.com/edgegw/edgegw/internal/must"
 
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -171,7 +172,7 @@ func TestSenMLSize(t *testing.T) {
 		t.Errorf("%.2f bytes/reading > 14", per)
 	}
 	// A typical record {0: "v1", 2: 230.1f32} costs 11 bytes: a2 00 62 7631 02 fa 4366199a.
-	rec := appendFloat(appendHead(appendText(appendInt(appendHead(nil, majorMap, 2), 0), "v1"), majorUint, 2), float64(float32(230.1)))
+	rec := appendFloat(detcbor.AppendHead(appendText(appendInt(detcbor.AppendHead(nil, majorMap, 2), 0), "v1"), majorUint, 2), float64(float32(230.1)))
 	if len(rec) != 11 || !bytes.Contains(b, rec[1:]) {
 		t.Errorf("typical record %x (%d bytes) not found in %x", rec, len(rec), b)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 	"github.com/edgegw/edgegw/crypto/internal/sign1"
 
 	"github.com/veraison/go-cose"
@@ -62,11 +63,11 @@ func signedPayload(header []byte, chunks [][]byte) []byte {
 	hh := headerHash(header)
 	c := chain(hh, chunks)
 	b := make([]byte, 0, 96)
-	b = appendHead(b, majorArray, 4)
+	b = detcbor.AppendHead(b, majorArray, 4)
 	b = appendText(b, SignContext)
-	b = appendBytes(b, hh[:])
-	b = appendBytes(b, c[:])
-	return appendHead(b, majorUint, uint64(len(chunks)))
+	b = detcbor.AppendBytes(b, hh[:])
+	b = detcbor.AppendBytes(b, c[:])
+	return detcbor.AppendHead(b, majorUint, uint64(len(chunks)))
 }
 
 // parseSign1 decodes a tagged COSE_Sign1 with go-cose and requires it to be

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgegw/edgegw/crypto/envelope/envelopetest"
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 	"github.com/edgegw/edgegw/crypto/internal/sign1"
 	"github.com/edgegw/edgegw/crypto/keys"
 	"github.com/edgegw/edgegw/drivers/reading"
@@ -232,9 +233,9 @@ func generate(t *testing.T, sp vectorSpec) *envelopetest.Vector {
 // independently of go-cose: ["Signature1", protected, empty bstr, payload].
 func sigStructure(kid, payload []byte) []byte {
 	tbs := append([]byte{0x84, 0x6a}, "Signature1"...)
-	tbs = appendBytes(tbs, sign1.ProtectedHeader(kid))
-	tbs = appendBytes(tbs, nil)
-	return appendBytes(tbs, payload)
+	tbs = detcbor.AppendBytes(tbs, sign1.ProtectedHeader(kid))
+	tbs = detcbor.AppendBytes(tbs, nil)
+	return detcbor.AppendBytes(tbs, payload)
 }
 
 // generateManifest adds the lines of a signed export manifest to v.

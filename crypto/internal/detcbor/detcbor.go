@@ -1,12 +1,15 @@
 // Package detcbor holds the CBOR modes of edgegw's signed formats (the
 // envelope, export manifests, receipts and configuration documents):
 // deterministic encoding and strict decoding, so that a signed payload has
-// exactly one encoding and anything else is refused.
+// exactly one encoding and anything else is refused; and the writers of
+// CBOR heads and byte strings that the hand-built encodings share.
 package detcbor
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -72,4 +75,27 @@ func must[M any](mk func() (M, error)) M {
 		panic(err)
 	}
 	return m
+}
+
+// AppendHead appends a CBOR head of major type major with argument n in its
+// shortest form, as deterministic encoding requires.
+func AppendHead(b []byte, major byte, n uint64) []byte {
+	major <<= 5
+	switch {
+	case n < 24:
+		return append(b, major|byte(n))
+	case n <= math.MaxUint8:
+		return append(b, major|24, byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, major|25), uint16(n))
+	case n <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, major|26), uint32(n))
+	}
+	return binary.BigEndian.AppendUint64(append(b, major|27), n)
+}
+
+// AppendBytes appends p as a CBOR byte string.
+func AppendBytes(b, p []byte) []byte {
+	const majorBytes = 2
+	return append(AppendHead(b, majorBytes, uint64(len(p))), p...)
 }

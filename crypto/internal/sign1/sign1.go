@@ -7,9 +7,9 @@ package sign1
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/binary"
 	"errors"
-	"math"
+
+	"github.com/edgegw/edgegw/crypto/internal/detcbor"
 
 	"github.com/veraison/go-cose"
 )
@@ -51,35 +51,17 @@ func Sign(key ed25519.PrivateKey, kid, payload []byte, detached bool) ([]byte, e
 func Encode(kid, payload, sig []byte) []byte {
 	b := make([]byte, 0, 96+len(payload))
 	b = append(b, 0xd2, 0x84)
-	b = appendBytes(b, ProtectedHeader(kid))
+	b = detcbor.AppendBytes(b, ProtectedHeader(kid))
 	b = append(b, 0xa0)
 	if payload == nil {
 		b = append(b, 0xf6)
 	} else {
-		b = appendBytes(b, payload)
+		b = detcbor.AppendBytes(b, payload)
 	}
-	return appendBytes(b, sig)
+	return detcbor.AppendBytes(b, sig)
 }
 
 // ProtectedHeader returns the serialized protected header {1: -8, 4: kid}.
 func ProtectedHeader(kid []byte) []byte {
-	return appendBytes([]byte{0xa2, 0x01, 0x27, 0x04}, kid)
-}
-
-// appendBytes appends a CBOR byte string with its head in shortest form.
-func appendBytes(b, p []byte) []byte {
-	const m = 2 << 5
-	switch n := uint64(len(p)); {
-	case n < 24:
-		b = append(b, m|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, m|24, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, m|25), uint16(n))
-	case n <= math.MaxUint32:
-		b = binary.BigEndian.AppendUint32(append(b, m|26), uint32(n))
-	default:
-		b = binary.BigEndian.AppendUint64(append(b, m|27), n)
-	}
-	return append(b, p...)
+	return detcbor.AppendBytes([]byte{0xa2, 0x01, 0x27, 0x04}, kid)
 }
